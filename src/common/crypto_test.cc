@@ -1,0 +1,42 @@
+#include "common/crypto.h"
+
+#include <gtest/gtest.h>
+
+#include "common/strings.h"
+
+namespace common {
+namespace {
+
+TEST(Crypto, KnownDigests) {
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Md5Hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(HexEncode(HmacSha256("key", "The quick brown fox jumps over the lazy dog")),
+            "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+  EXPECT_EQ(HexEncode(HmacSha1("key", "The quick brown fox jumps over the lazy dog")),
+            "de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9");
+}
+
+TEST(Crypto, Crc) {
+  EXPECT_EQ(Crc32("123456789"), 0xCBF43926u);
+  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
+  // Incremental equals one-shot.
+  EXPECT_EQ(Crc32("6789", Crc32("12345")), Crc32("123456789"));
+}
+
+TEST(Crypto, StreamingSha256) {
+  Sha256Hasher h;
+  h.Update("hello ");
+  h.Update("world");
+  EXPECT_EQ(HexEncode(h.Final()), Sha256Hex("hello world"));
+}
+
+TEST(Crypto, UuidShape) {
+  std::string a = NewUuid(), b = NewUuid();
+  EXPECT_NE(a, b);
+  ASSERT_EQ(a.size(), 36u);
+  EXPECT_EQ(a[14], '4');
+  EXPECT_EQ(a[8], '-');
+}
+
+}  // namespace
+}  // namespace common

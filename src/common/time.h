@@ -1,0 +1,73 @@
+// Time formats the AWS and X wire protocols use, and the clock seam tests replace.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace common {
+
+using SystemTime = std::chrono::system_clock::time_point;
+
+// The clock seam: code that reasons about time takes a Clock& so tests can move time.
+// Implementations are thread-safe.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual SystemTime Now() const = 0;
+};
+
+// Wall clock.
+class SystemClock : public Clock {
+ public:
+  SystemTime Now() const override { return std::chrono::system_clock::now(); }
+  // A process-wide instance.
+  static SystemClock& Instance();
+};
+
+// A clock that moves only when told to. Thread-safe.
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(SystemTime start) : now_(start) {}
+  SystemTime Now() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return now_;
+  }
+  void Advance(std::chrono::milliseconds d) {
+    std::lock_guard<std::mutex> l(mu_);
+    now_ += d;
+  }
+  void Set(SystemTime t) {
+    std::lock_guard<std::mutex> l(mu_);
+    now_ = t;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  SystemTime now_;  // guarded by mu_
+};
+
+// "20150830T123600Z" (SigV4 X-Amz-Date).
+std::string FormatAmzDate(SystemTime t);
+// "20150830"
+std::string FormatDateStamp(SystemTime t);
+// "2015-08-30T12:36:00Z" (EventBridge event time, seconds precision).
+std::string FormatIso8601(SystemTime t);
+// "2015-08-30T12:36:00.123Z" (S3 eventTime, CloudTrail, X created_at).
+std::string FormatIso8601Millis(SystemTime t);
+// "Sun, 30 Aug 2015 12:36:00 GMT" (HTTP Date, Last-Modified).
+std::string FormatHttpDate(SystemTime t);
+
+// Parses "20150830T123600Z".
+std::optional<SystemTime> ParseAmzDate(std::string_view s);
+// Parses ISO-8601 "YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)".
+std::optional<SystemTime> ParseIso8601(std::string_view s);
+
+int64_t ToUnixMillis(SystemTime t);
+int64_t ToUnixSeconds(SystemTime t);
+SystemTime FromUnixMillis(int64_t ms);
+
+}  // namespace common
