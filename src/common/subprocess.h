@@ -63,6 +63,9 @@ class Process {
   // Everything captured on stdout / stderr so far plus until EOF (call after exit).
   std::string ReadAllStdout();
   std::string ReadAllStderr();
+  // Reads both captured streams until both reach EOF, appending to *out / *err.
+  // DeadlineExceeded when `timeout` passes first (what was read is kept).
+  Status ReadUntilEof(std::chrono::milliseconds timeout, std::string* out, std::string* err);
   // Writes to the child's stdin (pipe_stdin); CloseStdin sends EOF.
   Status WriteStdin(const std::string& data);
   void CloseStdin();
