@@ -1,0 +1,125 @@
+// localcloud: AWS (S3, SQS, STS, EventBridge, CloudTrail) and the X API on this machine,
+// speaking their wire protocols. Parse flags, wire the services, serve until SIGINT/SIGTERM.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "common/log.h"
+#include "common/time.h"
+#include "http/server.h"
+#include "localcloud/core/cloud.h"
+#include "localcloud/core/dispatcher.h"
+#include "localcloud/s3/s3_service.h"
+#include "localcloud/sqs/sqs_service.h"
+#include "localcloud/sts/sts_service.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"localcloud: S3, SQS, STS, EventBridge, CloudTrail and X on loopback"};
+  std::string host = "127.0.0.1";
+  int port = 4566;
+  std::string access_key = "test";
+  std::string secret_key = "test";
+  bool no_auth = false;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  int max_body_mb = 1024;
+  localcloud::CloudConfig config;
+  app.add_option("--host", host, "address to bind")->capture_default_str();
+  app.add_option("--port", port, "port to bind (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--data-dir", config.data_dir,
+                 "keep S3 objects and SQS queues here across restarts (default: memory only)");
+  app.add_option("--region", config.region, "the region in ARNs and URLs")->capture_default_str();
+  app.add_option("--account-id", config.account_id, "the account id in ARNs and queue URLs")
+      ->capture_default_str();
+  app.add_option("--access-key", access_key, "access key id accepted")->capture_default_str();
+  app.add_option("--secret-key", secret_key, "secret access key of --access-key");
+  app.add_flag("--no-auth", no_auth, "accept requests without checking signatures");
+  app.add_option("--max-body-mb", max_body_mb, "largest request body accepted, MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 5 * 1024));
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  app.add_option("--log-format", log_format, "text|json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  // Options of the services added by the events worker go here (X sandbox keys, CloudTrail
+  // delay, …).
+  CLI11_PARSE(app, argc, argv);
+
+  if (!common::InitLogging({"localcloud", log_level, log_format == "json"})) {
+    std::fprintf(stderr, "localcloud: unknown --log-level %s\n", log_level.c_str());
+    return 2;
+  }
+  config.auth = !no_auth;
+
+  // Block the stop signals before any thread starts, so only sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  localcloud::CloudContext context(config, common::SystemClock::Instance());
+  localcloud::Principal root = context.RootPrincipal();
+  root.access_key_id = access_key;
+  root.secret_access_key = secret_key;
+  context.credentials().Add(root);
+
+  auto sqs = std::make_shared<localcloud::sqs::SqsService>(context);
+  auto sts = std::make_shared<localcloud::sts::StsService>(context);
+  auto s3 = std::make_shared<localcloud::s3::S3Service>(context);
+  if (auto status = sqs->Load(); !status.ok()) {
+    std::fprintf(stderr, "localcloud: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  if (auto status = s3->Load(); !status.ok()) {
+    std::fprintf(stderr, "localcloud: %s\n", status.ToString().c_str());
+    return 1;
+  }
+
+  localcloud::Dispatcher dispatcher(context);
+  // Order matters: the first service that accepts a request gets it; S3 (which takes any
+  // REST path) goes last. Services added by the events worker (X sandbox, EventBridge,
+  // CloudTrail) go before S3:
+  //   auto events = std::make_shared<localcloud::events::EventsService>(context, *sqs);
+  //   s3->AddObserver(events.get());
+  //   dispatcher.AddService(events);
+  dispatcher.AddService(sts);
+  dispatcher.AddService(sqs);
+  dispatcher.AddService(s3);
+
+  http::ServerOptions options;
+  options.host = host;
+  options.port = static_cast<uint16_t>(port);
+  options.threads = 2;
+  // Whole bodies are buffered in memory: S3 PutObject and UploadPart up to this size.
+  options.max_body_bytes = static_cast<size_t>(max_body_mb) * 1024 * 1024;
+  // SQS long polls last up to 20 s; keep-alive connections of pollers must outlive them.
+  options.idle_timeout = std::chrono::seconds(120);
+  options.server_name = "localcloud";
+  http::HttpServer server(options, dispatcher.AsHandler());
+  if (auto status = server.Start(); !status.ok()) {
+    std::fprintf(stderr, "localcloud: cannot listen on %s:%d: %s\n", host.c_str(), port,
+                 status.ToString().c_str());
+    return 1;
+  }
+  std::string display_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  context.mutable_config().endpoint =
+      "http://" + display_host + ":" + std::to_string(server.port());
+  std::printf("listening on %s\n", context.config().endpoint.c_str());
+  std::fflush(stdout);
+
+  int signo = 0;
+  sigwait(&stop_signals, &signo);
+  spdlog::info("stopping on signal {}", signo);
+  server.Stop(std::chrono::milliseconds(1000));
+  context.timers().Stop();
+  dispatcher.Shutdown();
+  return 0;
+}

@@ -1,0 +1,138 @@
+#include "localcloud/core/dispatcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "common/strings.h"
+#include "localcloud/core/auth.h"
+
+namespace localcloud {
+namespace {
+
+// "AKID/20150830/us-east-1/iam/aws4_request" -> region, service.
+void ParseScope(std::string_view credential, RouteInfo* route) {
+  std::vector<std::string> parts = common::Split(credential, '/');
+  if (parts.size() >= 5) {
+    route->signing_region = parts[parts.size() - 3];
+    route->signing_service = parts[parts.size() - 2];
+  }
+}
+
+std::string RandomHostId() { return common::Base64Encode(common::RandomBytes(48)); }
+
+}  // namespace
+
+RouteInfo ComputeRouteInfo(const http::Request& request) {
+  RouteInfo route;
+  route.target = request.headers.GetOr("x-amz-target", "");
+  if (auto auth = request.headers.Get("authorization")) {
+    size_t pos = auth->find("Credential=");
+    if (pos != std::string::npos) {
+      size_t start = pos + 11;
+      size_t end = auth->find_first_of(", ", start);
+      ParseScope(std::string_view(*auth).substr(start, end == std::string::npos
+                                                           ? std::string::npos
+                                                           : end - start),
+                 &route);
+    }
+  } else if (auto cred = http::QueryParam(request.query(), "X-Amz-Credential")) {
+    ParseScope(*cred, &route);
+  }
+  if (auto action = http::QueryParam(request.query(), "Action")) {
+    route.action = *action;
+  } else if (request.method == "POST" &&
+             common::StartsWith(common::ToLower(request.headers.GetOr("content-type", "")),
+                                "application/x-www-form-urlencoded")) {
+    if (auto action = http::QueryParam(request.body, "Action")) route.action = *action;
+  }
+  std::string host = common::ToLower(request.headers.GetOr("host", ""));
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    host = host.substr(0, close == std::string::npos ? host.size() : close + 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+    host.resize(colon);
+  }
+  route.host = std::move(host);
+  return route;
+}
+
+http::Handler Dispatcher::AsHandler() {
+  return [this](http::Request&& request, http::Respond respond) {
+    Dispatch(std::move(request), std::move(respond));
+  };
+}
+
+void Dispatcher::Shutdown() {
+  for (auto& service : services_) service->Shutdown();
+}
+
+void Dispatcher::Dispatch(http::Request&& request, http::Respond respond) {
+  if (request.method == "GET" && request.path() == "/_localcloud/health") {
+    nlohmann::json services = nlohmann::json::object();
+    for (auto& service : services_) services[std::string(service->name())] = "running";
+    respond(http::Response::Json(200, nlohmann::json{{"services", services}}.dump()));
+    return;
+  }
+  RouteInfo route = ComputeRouteInfo(request);
+  Service* service = nullptr;
+  for (auto& candidate : services_) {
+    if (candidate->Accepts(route, request)) {
+      service = candidate.get();
+      break;
+    }
+  }
+  if (service == nullptr) {
+    respond(http::Response::Json(
+        400, nlohmann::json{{"__type", "UnknownService"},
+                            {"message", "no localcloud service serves this request"}}
+                 .dump()));
+    return;
+  }
+
+  Call call;
+  call.route = std::move(route);
+  call.request_id = service->NewRequestId();
+  call.host_id = RandomHostId();
+  call.time = context_.clock().Now();
+  call.user_agent = request.headers.GetOr("user-agent", "");
+  call.source_ip = request.remote_address;
+  call.caller = context_.RootPrincipal();
+
+  if (context_.config().auth && service->NeedsSignature(call.route, request)) {
+    auto auth = Authenticate(context_, service->name(), request);
+    if (!auth.ok()) {
+      aws::AwsError error = auth.error();
+      error.request_id = call.request_id;
+      call.request = std::move(request);
+      spdlog::debug("{} {} -> {} {} {}", call.request.method, call.request.target,
+                    service->name(), error.http_status, error.code);
+      respond(service->ErrorResponse(call, error));
+      return;
+    }
+    call.caller = std::move(auth->caller);
+    call.signing = std::move(auth->signing);
+  }
+  call.request = std::move(request);
+
+  if (spdlog::should_log(spdlog::level::debug)) {
+    auto start = std::chrono::steady_clock::now();
+    std::string line = call.request.method + " " + call.request.target + " -> " +
+                       std::string(service->name());
+    if (!call.route.target.empty()) line += " " + call.route.target;
+    if (!call.route.action.empty()) line += " " + call.route.action;
+    respond = [inner = std::move(respond), line = std::move(line),
+               start](http::Response response) {
+      auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                          start)
+                    .count();
+      spdlog::debug("{} {} {:.1f}ms", line, response.status, ms);
+      inner(std::move(response));
+    };
+  }
+  service->Handle(std::move(call), std::move(respond));
+}
+
+}  // namespace localcloud
