@@ -1,0 +1,497 @@
+#include "store/sqlite_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <utility>
+
+namespace store {
+namespace {
+
+using common::Result;
+using common::Status;
+using nlohmann::json;
+
+// Schema migrations: entry i moves the schema from version i to i+1. Never edit an entry
+// that has shipped; append a new one.
+const std::vector<const char*>& Migrations() {
+  static const std::vector<const char*> kMigrations = {
+      // 0 → 1: entities, events with their dedup index, runs.
+      R"sql(
+      CREATE TABLE entities (
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        modified_ms INTEGER NOT NULL,
+        tags TEXT NOT NULL DEFAULT '{}',
+        spec TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (kind, name));
+      CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        body TEXT NOT NULL);
+      CREATE INDEX events_dedup ON events (source, event_id, received_ms);
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        function TEXT NOT NULL,
+        subscription TEXT NOT NULL DEFAULT '',
+        event_seq INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL DEFAULT 1,
+        input TEXT NOT NULL DEFAULT 'null',
+        output TEXT NOT NULL DEFAULT 'null',
+        error TEXT NOT NULL DEFAULT 'null',
+        logs TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        started_ms INTEGER NOT NULL DEFAULT 0,
+        finished_ms INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX runs_by_function ON runs (function, created_ms);
+      CREATE INDEX runs_by_status ON runs (status);
+      )sql",
+  };
+  return kMigrations;
+}
+
+Status SqliteError(sqlite3* db, const std::string& what) {
+  return common::Internal("sqlite " + what + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared statement, finalized on destruction. Not thread-safe.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Status prepared() const { return rc_ == SQLITE_OK ? Status::Ok() : SqliteError(db_, "prepare"); }
+  Stmt& Bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+  Status StepDone() {
+    int rc = Step();
+    if (rc == SQLITE_DONE) return Status::Ok();
+    if (rc == SQLITE_CONSTRAINT) return common::AlreadyExists(sqlite3_errmsg(db_));
+    return SqliteError(db_, "step");
+  }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::string Text(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+json ParseStored(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_discarded() ? json() : j;
+}
+
+constexpr const char* kEntityColumns =
+    "kind, name, status, reason, created_ms, modified_ms, tags, spec";
+
+Entity ReadEntity(const Stmt& s) {
+  Entity e;
+  e.kind = ParseKind(s.Text(0)).value_or(Kind::kSecret);
+  e.name = s.Text(1);
+  e.status = s.Text(2);
+  e.reason = s.Text(3);
+  e.created_ms = s.Int(4);
+  e.modified_ms = s.Int(5);
+  e.tags = ParseStored(s.Text(6));
+  if (!e.tags.is_object()) e.tags = json::object();
+  e.spec = ParseStored(s.Text(7));
+  if (!e.spec.is_object()) e.spec = json::object();
+  return e;
+}
+
+constexpr const char* kRunColumns =
+    "id, function, subscription, event_seq, status, attempts, max_attempts, input, output, "
+    "error, logs, created_ms, started_ms, finished_ms, next_attempt_ms";
+
+Run ReadRun(const Stmt& s) {
+  Run r;
+  r.id = s.Text(0);
+  r.function = s.Text(1);
+  r.subscription = s.Text(2);
+  r.event_seq = s.Int(3);
+  r.status = ParseRunStatus(s.Text(4)).value_or(RunStatus::kQueued);
+  r.attempts = static_cast<int>(s.Int(5));
+  r.max_attempts = static_cast<int>(s.Int(6));
+  r.input = ParseStored(s.Text(7));
+  r.output = ParseStored(s.Text(8));
+  r.error = ParseStored(s.Text(9));
+  r.logs = s.Text(10);
+  r.created_ms = s.Int(11);
+  r.started_ms = s.Int(12);
+  r.finished_ms = s.Int(13);
+  r.next_attempt_ms = s.Int(14);
+  return r;
+}
+
+Event ReadEvent(const Stmt& s) {
+  Event e;
+  e.seq = s.Int(0);
+  e.source = s.Text(1);
+  e.id = s.Text(2);
+  e.received_ms = s.Int(3);
+  e.cloud_event = ParseStored(s.Text(4));
+  return e;
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// Runs `body` inside BEGIN IMMEDIATE … COMMIT, rolling back when it fails.
+template <typename F>
+Status InTransaction(sqlite3* db, F&& body) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "begin failed";
+    sqlite3_free(err);
+    return common::Internal("sqlite begin: " + msg);
+  }
+  Status st = body();
+  if (!st.ok()) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return st;
+  }
+  if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "commit failed";
+    sqlite3_free(err);
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return common::Internal("sqlite commit: " + msg);
+  }
+  return Status::Ok();
+}
+
+Status PutRunStmt(Stmt& s, const Run& r) {
+  s.Reset();
+  s.Bind(1, r.id)
+      .Bind(2, r.function)
+      .Bind(3, r.subscription)
+      .Bind(4, r.event_seq)
+      .Bind(5, std::string(RunStatusName(r.status)))
+      .Bind(6, static_cast<int64_t>(r.attempts))
+      .Bind(7, static_cast<int64_t>(r.max_attempts))
+      .Bind(8, Dump(r.input))
+      .Bind(9, Dump(r.output))
+      .Bind(10, Dump(r.error))
+      .Bind(11, r.logs)
+      .Bind(12, r.created_ms)
+      .Bind(13, r.started_ms)
+      .Bind(14, r.finished_ms)
+      .Bind(15, r.next_attempt_ms);
+  return s.StepDone();
+}
+
+constexpr const char* kPutRunSql =
+    "INSERT OR REPLACE INTO runs (id, function, subscription, event_seq, status, attempts, "
+    "max_attempts, input, output, error, logs, created_ms, started_ms, finished_ms, "
+    "next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+}  // namespace
+
+int SqliteStore::SchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  // Create the file with owner-only permissions before SQLite does (it would use 0644);
+  // secrets live in it.
+  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return common::Unavailable("cannot open database " + path);
+  ::fchmod(fd, 0600);
+  ::close(fd);
+
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return common::Unavailable("cannot open database " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  // WAL: readers do not block the writer; FULL: a commit is on disk when COMMIT returns,
+  // which is what lets the server acknowledge an event after IngestEvents.
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+    DAT_RETURN_IF_ERROR(store->Exec(pragma));
+  }
+  for (const char* suffix : {"-wal", "-shm"}) {
+    ::chmod((path + suffix).c_str(), 0600);
+  }
+  DAT_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+SqliteStore::~SqliteStore() { sqlite3_close(db_); }
+
+Status SqliteStore::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "failed";
+    sqlite3_free(err);
+    return common::Internal(std::string("sqlite: ") + msg + " in: " + sql);
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::Migrate() {
+  std::lock_guard<std::mutex> l(mu_);
+  int version = 0;
+  {
+    Stmt s(db_, "PRAGMA user_version");
+    DAT_RETURN_IF_ERROR(s.prepared());
+    if (s.Step() == SQLITE_ROW) version = static_cast<int>(s.Int(0));
+  }
+  const auto& migrations = Migrations();
+  if (version > static_cast<int>(migrations.size())) {
+    return common::FailedPrecondition("database schema version " + std::to_string(version) +
+                                      " is newer than this build (" +
+                                      std::to_string(migrations.size()) + ")");
+  }
+  for (int v = version; v < static_cast<int>(migrations.size()); ++v) {
+    DAT_RETURN_IF_ERROR(InTransaction(db_, [&]() -> Status {
+      DAT_RETURN_IF_ERROR(Exec(migrations[v]));
+      std::string bump = "PRAGMA user_version=" + std::to_string(v + 1);
+      return Exec(bump.c_str());
+    }));
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::CreateEntity(const Entity& e) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_,
+         "INSERT INTO entities (kind, name, status, reason, created_ms, modified_ms, tags, spec) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  DAT_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, std::string(KindName(e.kind)))
+      .Bind(2, e.name)
+      .Bind(3, e.status)
+      .Bind(4, e.reason)
+      .Bind(5, e.created_ms)
+      .Bind(6, e.modified_ms)
+      .Bind(7, Dump(e.tags))
+      .Bind(8, Dump(e.spec));
+  Status st = s.StepDone();
+  if (st.code() == common::Code::kAlreadyExists) {
+    return common::AlreadyExists(std::string(KindName(e.kind)) + " " + e.name + " already exists");
+  }
+  return st;
+}
+
+Status SqliteStore::UpdateEntity(const Entity& e) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_,
+         "UPDATE entities SET status=?3, reason=?4, created_ms=?5, modified_ms=?6, tags=?7, "
+         "spec=?8 WHERE kind=?1 AND name=?2");
+  DAT_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, std::string(KindName(e.kind)))
+      .Bind(2, e.name)
+      .Bind(3, e.status)
+      .Bind(4, e.reason)
+      .Bind(5, e.created_ms)
+      .Bind(6, e.modified_ms)
+      .Bind(7, Dump(e.tags))
+      .Bind(8, Dump(e.spec));
+  DAT_RETURN_IF_ERROR(s.StepDone());
+  if (sqlite3_changes(db_) == 0) {
+    return common::NotFound(std::string(KindName(e.kind)) + " " + e.name + " not found");
+  }
+  return Status::Ok();
+}
+
+Result<Entity> SqliteStore::GetEntity(Kind kind, const std::string& name) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string sql =
+      std::string("SELECT ") + kEntityColumns + " FROM entities WHERE kind=?1 AND name=?2";
+  Stmt s(db_, sql.c_str());
+  DAT_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, std::string(KindName(kind))).Bind(2, name);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return ReadEntity(s);
+  if (rc == SQLITE_DONE) {
+    return common::NotFound(std::string(KindName(kind)) + " " + name + " not found");
+  }
+  return SqliteError(db_, "get entity");
+}
+
+Result<std::vector<Entity>> SqliteStore::ListEntities(Kind kind) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string sql =
+      std::string("SELECT ") + kEntityColumns + " FROM entities WHERE kind=?1 ORDER BY name";
+  Stmt s(db_, sql.c_str());
+  DAT_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, std::string(KindName(kind)));
+  std::vector<Entity> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadEntity(s));
+  if (rc != SQLITE_DONE) return SqliteError(db_, "list entities");
+  return out;
+}
+
+Status SqliteStore::DeleteEntity(Kind kind, const std::string& name) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "DELETE FROM entities WHERE kind=?1 AND name=?2");
+  DAT_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, std::string(KindName(kind))).Bind(2, name);
+  DAT_RETURN_IF_ERROR(s.StepDone());
+  if (sqlite3_changes(db_) == 0) {
+    return common::NotFound(std::string(KindName(kind)) + " " + name + " not found");
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::IngestEvents(std::vector<IngestItem>* items, int64_t dedup_since_ms) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt seen(db_, "SELECT 1 FROM events WHERE source=?1 AND event_id=?2 AND received_ms>=?3");
+  Stmt insert(db_,
+              "INSERT INTO events (source, event_id, received_ms, body) VALUES (?1, ?2, ?3, ?4)");
+  Stmt put_run(db_, kPutRunSql);
+  DAT_RETURN_IF_ERROR(seen.prepared());
+  DAT_RETURN_IF_ERROR(insert.prepared());
+  DAT_RETURN_IF_ERROR(put_run.prepared());
+  return InTransaction(db_, [&]() -> Status {
+    for (IngestItem& item : *items) {
+      seen.Reset();
+      seen.Bind(1, item.event.source).Bind(2, item.event.id).Bind(3, dedup_since_ms);
+      int rc = seen.Step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(db_, "dedup lookup");
+      item.duplicate = (rc == SQLITE_ROW);
+      if (item.duplicate) continue;
+      insert.Reset();
+      insert.Bind(1, item.event.source)
+          .Bind(2, item.event.id)
+          .Bind(3, item.event.received_ms)
+          .Bind(4, Dump(item.event.cloud_event));
+      DAT_RETURN_IF_ERROR(insert.StepDone());
+      item.event.seq = sqlite3_last_insert_rowid(db_);
+      for (Run& run : item.runs) {
+        run.event_seq = item.event.seq;
+        DAT_RETURN_IF_ERROR(PutRunStmt(put_run, run));
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<Event>> SqliteStore::ListEvents(int limit) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_,
+         "SELECT seq, source, event_id, received_ms, body FROM events ORDER BY seq DESC LIMIT ?1");
+  DAT_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, static_cast<int64_t>(limit));
+  std::vector<Event> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadEvent(s));
+  if (rc != SQLITE_DONE) return SqliteError(db_, "list events");
+  return out;
+}
+
+Result<Event> SqliteStore::GetEvent(int64_t seq) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "SELECT seq, source, event_id, received_ms, body FROM events WHERE seq=?1");
+  DAT_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, seq);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return ReadEvent(s);
+  if (rc == SQLITE_DONE) return common::NotFound("event " + std::to_string(seq) + " not found");
+  return SqliteError(db_, "get event");
+}
+
+Result<int> SqliteStore::PruneEvents(int64_t before_ms) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "DELETE FROM events WHERE received_ms<?1");
+  DAT_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, before_ms);
+  DAT_RETURN_IF_ERROR(s.StepDone());
+  return sqlite3_changes(db_);
+}
+
+Status SqliteStore::PutRuns(const std::vector<Run>& runs) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, kPutRunSql);
+  DAT_RETURN_IF_ERROR(s.prepared());
+  return InTransaction(db_, [&]() -> Status {
+    for (const Run& r : runs) DAT_RETURN_IF_ERROR(PutRunStmt(s, r));
+    return Status::Ok();
+  });
+}
+
+Result<Run> SqliteStore::GetRun(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE id=?1";
+  Stmt s(db_, sql.c_str());
+  DAT_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, id);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return ReadRun(s);
+  if (rc == SQLITE_DONE) return common::NotFound("run " + id + " not found");
+  return SqliteError(db_, "get run");
+}
+
+Result<std::vector<Run>> SqliteStore::ListRuns(const std::string& function, int limit) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs" +
+                    (function.empty() ? "" : " WHERE function=?2") +
+                    " ORDER BY created_ms DESC, rowid DESC LIMIT ?1";
+  Stmt s(db_, sql.c_str());
+  DAT_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, static_cast<int64_t>(limit));
+  if (!function.empty()) s.Bind(2, function);
+  std::vector<Run> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRun(s));
+  if (rc != SQLITE_DONE) return SqliteError(db_, "list runs");
+  return out;
+}
+
+Result<std::vector<Run>> SqliteStore::RunsWithStatus(const std::vector<RunStatus>& statuses) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string in;
+  for (RunStatus st : statuses) {
+    if (!in.empty()) in += ",";
+    in += std::string("'") + RunStatusName(st) + "'";
+  }
+  if (in.empty()) return std::vector<Run>{};
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE status IN (" + in +
+                    ") ORDER BY created_ms, rowid";
+  Stmt s(db_, sql.c_str());
+  DAT_RETURN_IF_ERROR(s.prepared());
+  std::vector<Run> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRun(s));
+  if (rc != SQLITE_DONE) return SqliteError(db_, "runs by status");
+  return out;
+}
+
+}  // namespace store

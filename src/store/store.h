@@ -1,0 +1,131 @@
+// The dispatch server's persistent state: entities (secrets, drivers, images, functions,
+// subscriptions), received events and function runs, behind one small interface so the
+// server logic does not depend on the storage technology.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace store {
+
+// The kinds of named entities the API manages.
+enum class Kind {
+  kSecret,
+  kEventDriverType,
+  kEventDriver,
+  kBaseImage,
+  kImage,
+  kFunction,
+  kSubscription,
+};
+
+// "secret", "eventdrivertype", "eventdriver", "baseimage", "image", "function", "subscription".
+const char* KindName(Kind kind);
+// Inverse of KindName; nullopt for an unknown name.
+std::optional<Kind> ParseKind(std::string_view name);
+// Every kind, in dependency order (secrets first, subscriptions last).
+const std::vector<Kind>& AllKinds();
+
+// Lifecycle states every entity carries.
+inline constexpr const char* kCreating = "CREATING";
+inline constexpr const char* kReady = "READY";
+inline constexpr const char* kError = "ERROR";
+inline constexpr const char* kDeleting = "DELETING";
+
+// One named entity. `spec` holds the kind-specific fields (a JSON object).
+struct Entity {
+  Kind kind = Kind::kSecret;
+  std::string name;
+  std::string status = kCreating;
+  std::string reason;  // why it is in ERROR; empty otherwise
+  int64_t created_ms = 0;
+  int64_t modified_ms = 0;
+  nlohmann::json tags = nlohmann::json::object();  // string → string
+  nlohmann::json spec = nlohmann::json::object();
+};
+
+// An accepted event. `seq` is assigned by the store, increasing in arrival order.
+struct Event {
+  int64_t seq = 0;
+  std::string source;  // deduplication scope: the sender's sourceID, or CloudEvents source
+  std::string id;      // the sender's event id
+  int64_t received_ms = 0;
+  nlohmann::json cloud_event;  // normalised Dispatch CloudEvents 0.1 object
+};
+
+enum class RunStatus { kQueued, kRunning, kSucceeded, kFailed };
+// "queued", "running", "succeeded", "failed".
+const char* RunStatusName(RunStatus status);
+std::optional<RunStatus> ParseRunStatus(std::string_view name);
+
+// One execution of a function (with its retries).
+struct Run {
+  std::string id;  // UUID
+  std::string function;
+  std::string subscription;  // empty for `dispatch exec`
+  int64_t event_seq = 0;     // 0 when not caused by an event
+  RunStatus status = RunStatus::kQueued;
+  int attempts = 0;  // attempts made so far
+  int max_attempts = 1;
+  nlohmann::json input;   // the payload given to the function
+  nlohmann::json output;  // result when succeeded
+  nlohmann::json error;   // {type, message, stacktrace} of the last failed attempt
+  std::string logs;       // what the function printed during the last attempt
+  int64_t created_ms = 0;
+  int64_t started_ms = 0;  // start of the last attempt
+  int64_t finished_ms = 0;
+  int64_t next_attempt_ms = 0;  // when a queued run may start
+};
+
+// One event to record with the runs it triggers, for Store::IngestEvents.
+struct IngestItem {
+  Event event;             // seq filled in by the store
+  std::vector<Run> runs;   // event_seq filled in by the store
+  bool duplicate = false;  // out: an event with this (source, id) was already recorded
+};
+
+// Storage for the dispatch server. Implementations are thread-safe; every method is one
+// atomic transaction.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Inserts an entity. AlreadyExists when (kind, name) exists.
+  virtual common::Status CreateEntity(const Entity& entity) = 0;
+  // Replaces an existing entity. NotFound when absent.
+  virtual common::Status UpdateEntity(const Entity& entity) = 0;
+  // NotFound when absent.
+  virtual common::Result<Entity> GetEntity(Kind kind, const std::string& name) = 0;
+  // Every entity of a kind, by name.
+  virtual common::Result<std::vector<Entity>> ListEntities(Kind kind) = 0;
+  // NotFound when absent.
+  virtual common::Status DeleteEntity(Kind kind, const std::string& name) = 0;
+
+  // Durably records the events and, for each event not seen before, its runs, in one
+  // transaction. An event whose (source, id) was recorded at or after `dedup_since_ms` is
+  // marked duplicate and neither it nor its runs are stored. Returns only after the commit
+  // reached disk (synchronous), so the caller may acknowledge the events.
+  virtual common::Status IngestEvents(std::vector<IngestItem>* items, int64_t dedup_since_ms) = 0;
+  // The most recent events, newest first.
+  virtual common::Result<std::vector<Event>> ListEvents(int limit) = 0;
+  virtual common::Result<Event> GetEvent(int64_t seq) = 0;
+  // Deletes events (and their dedup records) received before `before_ms`; returns how many.
+  virtual common::Result<int> PruneEvents(int64_t before_ms) = 0;
+
+  // Inserts or replaces runs (all in one transaction).
+  virtual common::Status PutRuns(const std::vector<Run>& runs) = 0;
+  virtual common::Result<Run> GetRun(const std::string& id) = 0;
+  // Runs newest first, of one function when `function` is non-empty.
+  virtual common::Result<std::vector<Run>> ListRuns(const std::string& function, int limit) = 0;
+  // Runs in any of the given states, oldest first (used to resume work at start).
+  virtual common::Result<std::vector<Run>> RunsWithStatus(
+      const std::vector<RunStatus>& statuses) = 0;
+};
+
+}  // namespace store
