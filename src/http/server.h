@@ -25,15 +25,15 @@ using Respond = std::function<void(Response)>;
 using Handler = std::function<void(Request&& request, Respond respond)>;
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";  // loopback by default
-  uint16_t port = 0;               // 0: pick a free port (see HttpServer::port())
-  int threads = 1;                 // I/O threads
-  size_t max_header_bytes = 16 * 1024;          // over: 431
-  size_t max_body_bytes = 8 * 1024 * 1024;      // over: 413
+  std::string host = "127.0.0.1";                    // loopback by default
+  uint16_t port = 0;                                 // 0: pick a free port (see HttpServer::port())
+  int threads = 1;                                   // I/O threads
+  size_t max_header_bytes = 16 * 1024;               // over: 431
+  size_t max_body_bytes = 8 * 1024 * 1024;           // over: 413
   std::chrono::milliseconds header_timeout{10'000};  // whole header must arrive in this (slowloris)
   std::chrono::milliseconds body_timeout{120'000};   // whole body must arrive in this
-  std::chrono::milliseconds idle_timeout{75'000};    // keep-alive idle connections closed after this
-  std::string server_name;  // value of the Server header, none when empty
+  std::chrono::milliseconds idle_timeout{75'000};  // keep-alive idle connections closed after this
+  std::string server_name;                         // value of the Server header, none when empty
 };
 
 // Serves HTTP/1.1 with keep-alive, `Expect: 100-continue`, and chunked request bodies.
@@ -51,8 +51,15 @@ class HttpServer {
   // The bound port (after Start).
   uint16_t port() const;
   // Stops accepting, lets in-flight requests finish for up to `drain`, then closes every
-  // connection and joins the threads. Idempotent.
+  // connection and joins the threads. Idle keep-alive connections are closed at once; a
+  // request in flight gets its response with `Connection: close`. Idempotent. Must not be
+  // called from a handler (it joins the I/O threads).
   void Stop(std::chrono::milliseconds drain = std::chrono::milliseconds(5000));
+
+  // Connections accepted since Start (tests use it to observe keep-alive reuse).
+  uint64_t accepted_connections() const;
+  // Connections open right now.
+  size_t open_connections() const;
 
  private:
   class Impl;

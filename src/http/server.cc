@@ -1,0 +1,547 @@
+// HttpServer over Boost.Beast. Beast is included here only (pimpl), so that code using
+// server.h compiles fast.
+//
+// Concurrency: every connection (Session) runs on its own strand; all of a Session's state
+// is touched only from that strand. The acceptor runs on its own strand. The server-wide
+// state shared between strands and the controlling thread (session registry, in-flight
+// count) is guarded by Impl::mu_. A Respond callback may outlive the server: it reaches
+// the session only through a weak_ptr and a ResponseGate that Stop closes.
+#include "http/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/strings.h"
+#include "common/time.h"
+
+namespace http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// How long a connection we are closing after an error response may keep sending (we
+// discard it) before we close: closing with unread input would reset the connection and
+// the client could lose our response.
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr size_t kReadChunk = 8192;
+
+Response ErrorResponse(int status, std::string_view message) {
+  nlohmann::json body = {{"code", status}, {"message", message}};
+  return Response::Json(status, body.dump());
+}
+
+bool NoBodyStatus(int status) { return status < 200 || status == 204 || status == 304; }
+
+// Closed by Stop once the I/O threads are gone; Respond callbacks check it before they
+// touch a session's executor (which dies with the server).
+struct ResponseGate {
+  std::mutex mu;
+  bool open = true;  // guarded by mu
+};
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  class Session;
+  class PendingResponse;
+
+  Impl(ServerOptions options, Handler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        acceptor_(net::make_strand(ioc_)),
+        accept_retry_(acceptor_.get_executor()) {
+    if (options_.threads < 1) options_.threads = 1;
+  }
+
+  common::Status Start();
+  void Stop(std::chrono::milliseconds drain);
+  uint16_t port() const { return port_; }
+  uint64_t accepted() const { return accepted_.load(); }
+  size_t open_connections() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return sessions_.size();
+  }
+
+  // Called by sessions, on their strands.
+  void Unregister(Session* session);
+  void BeginRequest() {
+    std::lock_guard<std::mutex> l(mu_);
+    ++in_flight_;
+  }
+  void EndRequest() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      --in_flight_;
+    }
+    cv_.notify_all();
+  }
+  bool stopping() const { return stopping_.load(); }
+  const ServerOptions& options() const { return options_; }
+  const Handler& handler() const { return handler_; }
+  const std::shared_ptr<ResponseGate>& gate() const { return gate_; }
+
+ private:
+  void DoAccept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  std::vector<std::shared_ptr<Session>> SnapshotSessions() {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<std::shared_ptr<Session>> out;
+    for (auto& [ptr, s] : sessions_) out.push_back(s);
+    return out;
+  }
+
+  ServerOptions options_;
+  Handler handler_;
+  // Declared first so it is destroyed last: sessions and pending handlers die with it.
+  net::io_context ioc_{1};
+  tcp::acceptor acceptor_;          // on its own strand
+  net::steady_timer accept_retry_;  // same strand; backs off when accept fails (EMFILE)
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;  // touched by the controlling thread only
+  uint16_t port_ = 0;
+  bool started_ = false;  // controlling thread only
+  bool stopped_ = false;  // controlling thread only
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> accepted_{0};
+  std::shared_ptr<ResponseGate> gate_ = std::make_shared<ResponseGate>();
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;  // guarded by mu_
+  int in_flight_ = 0;                                                // guarded by mu_
+};
+
+// The shared state behind one Respond callback: sends at most once, and answers 500 if
+// every copy of the callback is dropped without being called.
+class HttpServer::Impl::PendingResponse {
+ public:
+  PendingResponse(std::shared_ptr<ResponseGate> gate, std::weak_ptr<Session> session,
+                  uint64_t sequence)
+      : gate_(std::move(gate)), session_(std::move(session)), sequence_(sequence) {}
+  ~PendingResponse() {
+    if (!done_.load()) Send(ErrorResponse(500, "the handler did not respond"));
+  }
+  void Send(Response response);
+
+ private:
+  std::shared_ptr<ResponseGate> gate_;
+  std::weak_ptr<Session> session_;
+  uint64_t sequence_;
+  std::atomic<bool> done_{false};
+};
+
+// One TCP connection. Reads a request, hands it to the handler, writes the response, and
+// loops while keep-alive holds. Requests on one connection are handled one at a time, so
+// pipelined requests are answered in order. All members are touched on the strand only.
+class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(HttpServer::Impl* server, tcp::socket socket)
+      : server_(server), stream_(std::move(socket)) {
+    beast::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = endpoint.address().to_string();
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
+  }
+  // Stop phase 1: close if idle, otherwise close after the current response.
+  void RequestStop() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->stopping_ = true;
+      if (!self->busy_) self->Close();
+    });
+  }
+  // Stop phase 2: close now.
+  void ForceClose() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  }
+  // From a Respond callback, any thread.
+  void PostResponse(Response response, uint64_t sequence) {
+    net::post(stream_.get_executor(),
+              [self = shared_from_this(), response = std::move(response), sequence]() mutable {
+                self->SendResponse(std::move(response), sequence);
+              });
+  }
+
+ private:
+  const ServerOptions& options() const { return server_->options(); }
+
+  void WaitForRequest() {
+    if (closed_) return;
+    if (stopping_ || server_->stopping()) return Close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<size_t>(options().max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    parser_->body_limit(options().max_body_bytes);
+    if (buffer_.size() > 0) return ReadHeader();  // a pipelined request is already here
+    // Idle until the first byte: the idle timeout applies, not the header timeout.
+    stream_.expires_after(options().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec) return self->Close();
+                              self->ReadHeader();
+                            });
+  }
+
+  void ReadHeader() {
+    stream_.expires_after(options().header_timeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    busy_ = true;
+    server_->BeginRequest();
+    if (parser_->is_done()) return Dispatch();
+    auto expect = parser_->get()[bhttp::field::expect];
+    if (common::EqualsIgnoreCase(common::Trim(std::string_view(expect.data(), expect.size())),
+                                 "100-continue") &&
+        parser_->get().version() >= 11) {
+      stream_.expires_after(options().body_timeout);
+      net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                         if (ec) return self->Close();
+                         self->ReadBody();
+                       });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(options().body_timeout);
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec) return OnReadError(ec);
+    Dispatch();
+  }
+
+  // Maps a read failure to an answer: limits and malformed input get a 4xx and a close;
+  // timeouts and a vanished peer just close.
+  void OnReadError(beast::error_code ec) {
+    if (ec == bhttp::error::header_limit) {
+      return SendErrorAndClose(431, "request header too large");
+    }
+    if (ec == bhttp::error::body_limit) return SendErrorAndClose(413, "request body too large");
+    if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream ||
+        ec == bhttp::error::partial_message ||
+        ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) {
+      return Close();
+    }
+    SendErrorAndClose(400, "malformed HTTP request: " + ec.message());
+  }
+
+  void Dispatch() {
+    auto& message = parser_->get();
+    Request request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    for (const auto& field : message) {
+      request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+    }
+    request.body = std::move(message.body());
+    request.remote_address = remote_address_;
+    head_request_ = message.method() == bhttp::verb::head;
+    keep_alive_ = message.keep_alive();
+    version_ = message.version();
+    parser_.reset();
+
+    auto pending =
+        std::make_shared<PendingResponse>(server_->gate(), weak_from_this(), ++sequence_);
+    Respond respond = [pending](Response response) { pending->Send(std::move(response)); };
+    pending.reset();
+    try {
+      server_->handler()(std::move(request), respond);
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler threw: {}", e.what());
+      respond(ErrorResponse(500, "internal error"));
+    } catch (...) {
+      spdlog::error("http: handler threw a non-exception");
+      respond(ErrorResponse(500, "internal error"));
+    }
+  }
+
+  void SendResponse(Response response, uint64_t sequence) {
+    if (closed_ || !busy_ || sequence != sequence_) return;  // connection gone or stale
+    bool close = !keep_alive_ || stopping_ || server_->stopping();
+    Write(std::move(response), close, /*linger=*/false);
+  }
+
+  void SendErrorAndClose(int status, std::string_view message) {
+    if (!busy_) {
+      busy_ = true;
+      server_->BeginRequest();
+    }
+    parser_.reset();
+    head_request_ = false;
+    version_ = 11;
+    ++sequence_;  // a handler still holding a Respond for this connection is now stale
+    Write(ErrorResponse(status, message), /*close=*/true, /*linger=*/true);
+  }
+
+  void Write(Response response, bool close, bool linger) {
+    auto& res = response_.emplace();
+    int status = response.status;
+    if (status < 100 || status > 999) status = 500;
+    res.version(version_);
+    res.result(static_cast<unsigned>(status));
+    if (const char* reason = ReasonPhrase(status); *reason) res.reason(reason);
+    std::optional<std::string> handler_length;
+    for (auto& [name, value] : response.headers.entries()) {
+      if (common::EqualsIgnoreCase(name, "Content-Length")) {
+        handler_length = value;
+      } else if (!common::EqualsIgnoreCase(name, "Transfer-Encoding") &&
+                 !common::EqualsIgnoreCase(name, "Connection")) {
+        res.insert(name, value);
+      }
+    }
+    if (!options().server_name.empty() && !response.headers.Has("Server")) {
+      res.set(bhttp::field::server, options().server_name);
+    }
+    if (!response.headers.Has("Date")) {
+      res.set(bhttp::field::date, common::FormatHttpDate(std::chrono::system_clock::now()));
+    }
+    if (head_request_) {
+      // HEAD: announce the length a GET would have (S3 HeadObject), send no body.
+      res.set(bhttp::field::content_length,
+              handler_length ? *handler_length : std::to_string(response.body.size()));
+    } else if (!NoBodyStatus(status)) {
+      res.body() = std::move(response.body);
+      res.content_length(res.body().size());
+    }
+    res.keep_alive(!close);
+    stream_.expires_after(options().body_timeout);
+    bhttp::async_write(stream_, res,
+                       [self = shared_from_this(), close, linger](beast::error_code ec, size_t) {
+                         self->OnWrite(ec, close, linger);
+                       });
+  }
+
+  void OnWrite(beast::error_code ec, bool close, bool linger) {
+    response_.reset();
+    if (busy_) {
+      busy_ = false;
+      server_->EndRequest();
+    }
+    if (ec) return Close();
+    if (close) return linger ? LingerAndClose() : Close();
+    WaitForRequest();
+  }
+
+  void LingerAndClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(kLingerTime);
+    buffer_.clear();
+    Discard();
+  }
+
+  void Discard() {
+    if (closed_) return;
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->buffer_.clear();
+                              if (ec) return self->Close();
+                              self->Discard();
+                            });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    if (busy_) {
+      busy_ = false;
+      server_->EndRequest();
+    }
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+    server_->Unregister(this);
+  }
+
+  HttpServer::Impl* server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::string_body>> response_;
+  std::string remote_address_;
+  uint64_t sequence_ = 0;  // numbers requests; a Respond answers only its own
+  unsigned version_ = 11;
+  bool head_request_ = false;
+  bool keep_alive_ = true;
+  bool busy_ = false;  // a request was read and its response is not written yet
+  bool stopping_ = false;
+  bool closed_ = false;
+};
+
+void HttpServer::Impl::PendingResponse::Send(Response response) {
+  if (done_.exchange(true)) return;  // called twice: the first answer stands
+  std::lock_guard<std::mutex> l(gate_->mu);
+  if (!gate_->open) return;
+  if (auto session = session_.lock()) session->PostResponse(std::move(response), sequence_);
+}
+
+common::Status HttpServer::Impl::Start() {
+  if (started_) return common::FailedPrecondition("http server already started");
+  started_ = true;
+  beast::error_code ec;
+  net::ip::address address = net::ip::make_address(options_.host, ec);
+  if (ec) {
+    tcp::resolver resolver(ioc_);
+    auto results = resolver.resolve(options_.host, "", ec);
+    if (ec || results.empty()) {
+      return common::InvalidArgument("http server: cannot resolve host '" + options_.host + "'");
+    }
+    address = results.begin()->endpoint().address();
+  }
+  tcp::endpoint endpoint(address, options_.port);
+  std::string where = options_.host + ":" + std::to_string(options_.port);
+  if (acceptor_.open(endpoint.protocol(), ec)) {
+    return common::Unavailable("http server: open " + where + ": " + ec.message());
+  }
+  acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (acceptor_.bind(endpoint, ec)) {
+    return common::Unavailable("http server: bind " + where + ": " + ec.message());
+  }
+  if (acceptor_.listen(net::socket_base::max_listen_connections, ec)) {
+    return common::Unavailable("http server: listen " + where + ": " + ec.message());
+  }
+  port_ = acceptor_.local_endpoint(ec).port();
+  work_.emplace(ioc_.get_executor());
+  net::post(acceptor_.get_executor(), [this] { DoAccept(); });
+  for (int i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([this] {
+      for (;;) {
+        try {
+          ioc_.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("http server: I/O thread caught: {}", e.what());
+        }
+      }
+    });
+  }
+  return common::Status::Ok();
+}
+
+void HttpServer::Impl::DoAccept() {
+  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+    OnAccept(ec, std::move(s));
+  });
+}
+
+void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (stopping_ || ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {
+    // Out of descriptors or similar: back off instead of spinning, keep serving.
+    spdlog::warn("http server: accept failed: {}", ec.message());
+    accept_retry_.expires_after(std::chrono::milliseconds(50));
+    accept_retry_.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && !stopping_) DoAccept();
+    });
+    return;
+  }
+  accepted_.fetch_add(1);
+  auto session = std::make_shared<Session>(this, std::move(socket));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    sessions_.emplace(session.get(), session);
+  }
+  session->Start();
+  DoAccept();
+}
+
+void HttpServer::Impl::Unregister(Session* session) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    sessions_.erase(session);
+  }
+  cv_.notify_all();
+}
+
+void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  stopping_ = true;
+  auto deadline = std::chrono::steady_clock::now() + drain;
+
+  // 1. Stop accepting. The acceptor lives on its strand, so close it there.
+  std::promise<void> closed;
+  net::post(acceptor_.get_executor(), [this, &closed] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    accept_retry_.cancel();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+
+  // 2. Close idle connections, let busy ones finish (they answer with Connection: close).
+  for (auto& session : SnapshotSessions()) session->RequestStop();
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_until(l, deadline, [this] { return in_flight_ == 0; });
+  }
+
+  // 3. Close whatever is left and wait (briefly) for the sessions to unregister.
+  for (auto& session : SnapshotSessions()) session->ForceClose();
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, std::chrono::seconds(2), [this] { return sessions_.empty(); });
+  }
+  work_.reset();
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  {
+    std::lock_guard<std::mutex> l(gate_->mu);
+    gate_->open = false;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  sessions_.clear();
+}
+
+HttpServer::HttpServer(ServerOptions options, Handler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(1000)); }
+
+common::Status HttpServer::Start() { return impl_->Start(); }
+uint16_t HttpServer::port() const { return impl_->port(); }
+void HttpServer::Stop(std::chrono::milliseconds drain) { impl_->Stop(drain); }
+uint64_t HttpServer::accepted_connections() const { return impl_->accepted(); }
+size_t HttpServer::open_connections() const { return impl_->open_connections(); }
+
+}  // namespace http
