@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build test bench clean format
+.PHONY: deps configure build test run bench clean format
 
 deps:
 	@./scripts/install-deps
@@ -16,6 +16,10 @@ build: configure
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The seed's walkthrough end to end: localcloud + dispatch server + driver + twitter function.
+run: build
+	@/usr/bin/python3 scripts/demo.py --build-dir $(BUILD_DIR)
 
 bench: CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 bench:

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,6 +112,10 @@ Result<Process> Process::Spawn(const SpawnOptions& options) {
   if (pid == 0) {
     // Child: only async-signal-safe calls from here on.
     if (options.new_process_group) setpgid(0, 0);
+    if (options.parent_death_signal != 0) {
+      prctl(PR_SET_PDEATHSIG, options.parent_death_signal);
+      if (getppid() == 1) _exit(127);  // the parent is already gone
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -29,6 +29,10 @@ struct SpawnOptions {
   bool pipe_stdin = false;
   // Put the child in its own process group (so a signal reaches its children too).
   bool new_process_group = true;
+  // When non-zero, the child receives this signal when its parent dies (prctl
+  // PR_SET_PDEATHSIG), so a supervisor killed with -9 leaves no orphans. Linux sends it when
+  // the *thread* that spawned the child exits: spawn from a long-lived thread.
+  int parent_death_signal = 0;
 };
 
 // A running (or finished) child. Move-only; the destructor kills (SIGKILL) and reaps a

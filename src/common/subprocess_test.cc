@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <thread>
+
 namespace common {
 namespace {
 
@@ -54,6 +57,31 @@ TEST(Subprocess, ReadLineAndListeningAndTerminate) {
   EXPECT_TRUE(p->Running());
   EXPECT_EQ(p->Terminate(milliseconds(2000)), 128 + SIGTERM);
   EXPECT_FALSE(p->Running());
+}
+
+}  // namespace
+}  // namespace common
+
+namespace common {
+namespace {
+
+TEST(Subprocess, ParentDeathSignalKillsTheChildWhenItsSpawnerGoes) {
+  // Linux delivers the signal when the spawning thread exits, which stands in for the
+  // supervisor process dying (kill -9) here.
+  std::optional<Process> child;
+  std::thread spawner([&] {
+    SpawnOptions o;
+    o.argv = {"sleep", "30"};
+    o.parent_death_signal = SIGKILL;
+    auto p = Process::Spawn(o);
+    ASSERT_TRUE(p.ok());
+    child.emplace(std::move(*p));
+  });
+  spawner.join();
+  ASSERT_TRUE(child.has_value());
+  auto code = child->Wait(std::chrono::milliseconds(5000));
+  ASSERT_TRUE(code.ok()) << "child outlived its spawner";
+  EXPECT_EQ(*code, 128 + SIGKILL);
 }
 
 }  // namespace
