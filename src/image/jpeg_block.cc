@@ -1,0 +1,212 @@
+#include "image/jpeg_block.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace image::internal {
+namespace {
+
+// kDct[u][x] = c(u)/2 * cos((2x+1) u pi / 16): the orthonormal 8-point DCT-II basis.
+struct DctTable {
+  float m[8][8];
+  DctTable() {
+    for (int u = 0; u < 8; ++u) {
+      double cu = u == 0 ? std::sqrt(0.5) : 1.0;
+      for (int x = 0; x < 8; ++x) {
+        m[u][x] = static_cast<float>(cu / 2 * std::cos((2 * x + 1) * u * M_PI / 16));
+      }
+    }
+  }
+};
+const DctTable kDct;
+
+// out = M * in * M^T (forward) on an 8x8 block in natural order.
+void ForwardDct(const float* in, float* out) {
+  float tmp[64];
+  for (int y = 0; y < 8; ++y) {
+    for (int u = 0; u < 8; ++u) {
+      float s = 0;
+      for (int x = 0; x < 8; ++x) s += kDct.m[u][x] * in[y * 8 + x];
+      tmp[y * 8 + u] = s;
+    }
+  }
+  for (int v = 0; v < 8; ++v) {
+    for (int u = 0; u < 8; ++u) {
+      float s = 0;
+      for (int y = 0; y < 8; ++y) s += kDct.m[v][y] * tmp[y * 8 + u];
+      out[v * 8 + u] = s;
+    }
+  }
+}
+
+// out = M^T * in * M (inverse).
+void InverseDct(const float* in, float* out) {
+  float tmp[64];
+  for (int v = 0; v < 8; ++v) {
+    for (int x = 0; x < 8; ++x) {
+      float s = 0;
+      for (int u = 0; u < 8; ++u) s += kDct.m[u][x] * in[v * 8 + u];
+      tmp[v * 8 + x] = s;
+    }
+  }
+  for (int y = 0; y < 8; ++y) {
+    for (int x = 0; x < 8; ++x) {
+      float s = 0;
+      for (int v = 0; v < 8; ++v) s += kDct.m[v][y] * tmp[v * 8 + x];
+      out[y * 8 + x] = s;
+    }
+  }
+}
+
+// Logo colour (straight RGB in [0,1]) to component values on the 0..255 scale.
+void ToComponents(JpegColor color, bool inverted, const float rgb[3], float out[4]) {
+  const float r = rgb[0] * 255, g = rgb[1] * 255, b = rgb[2] * 255;
+  auto ycc = [](float r, float g, float b, float* o) {
+    o[0] = 0.299f * r + 0.587f * g + 0.114f * b;
+    o[1] = -0.168736f * r - 0.331264f * g + 0.5f * b + 128;
+    o[2] = 0.5f * r - 0.418688f * g - 0.081312f * b + 128;
+  };
+  switch (color) {
+    case JpegColor::kGray:
+      out[0] = 0.299f * r + 0.587f * g + 0.114f * b;
+      return;
+    case JpegColor::kYCbCr:
+      ycc(r, g, b, out);
+      return;
+    case JpegColor::kRgb:
+      out[0] = r, out[1] = g, out[2] = b;
+      return;
+    case JpegColor::kCmyk:
+    case JpegColor::kYcck: {
+      float k = 1 - std::max({rgb[0], rgb[1], rgb[2]});
+      float ink[4] = {0, 0, 0, k};
+      if (k < 1) {
+        for (int i = 0; i < 3; ++i) ink[i] = (1 - rgb[i] - k) / (1 - k);
+      }
+      float stored[4];
+      for (int i = 0; i < 4; ++i) stored[i] = 255 * (inverted ? 1 - ink[i] : ink[i]);
+      if (color == JpegColor::kCmyk) {
+        std::copy(stored, stored + 4, out);
+      } else {
+        // libjpeg decodes YCCK as CMY = 255 - RGB(YCC); K passes through.
+        ycc(255 - stored[0], 255 - stored[1], 255 - stored[2], out);
+        out[3] = stored[3];
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+common::Status CheckGeometry(const JpegGeometry& g) {
+  if (g.num_components != 1 && g.num_components != 3 && g.num_components != 4) {
+    return common::InvalidArgument("unsupported JPEG: " + std::to_string(g.num_components) +
+                                   " components");
+  }
+  for (int c = 0; c < g.num_components; ++c) {
+    if (g.h[c] < 1 || g.v[c] < 1 || g.max_h % g.h[c] != 0 || g.max_v % g.v[c] != 0) {
+      return common::InvalidArgument("unsupported JPEG chroma sampling");
+    }
+  }
+  return common::Status::Ok();
+}
+
+std::vector<ComponentPlane> BuildPlanes(const PlacedLogo& logo, const JpegGeometry& g,
+                                        JpegColor color, bool adobe_inverted) {
+  const int n = g.num_components;
+  std::vector<ComponentPlane> planes(n);
+  int sx[4], sy[4];
+  for (int c = 0; c < n; ++c) {
+    sx[c] = g.max_h / g.h[c];
+    sy[c] = g.max_v / g.v[c];
+    ComponentPlane& p = planes[c];
+    p.x0 = logo.box.x / sx[c];
+    p.y0 = logo.box.y / sy[c];
+    p.width = (logo.box.x + logo.box.width + sx[c] - 1) / sx[c] - p.x0;
+    p.height = (logo.box.y + logo.box.height + sy[c] - 1) / sy[c] - p.y0;
+    p.premul.assign(static_cast<size_t>(p.width) * p.height, 0.0f);
+    p.alpha.assign(p.premul.size(), 0.0f);
+  }
+  for (int y = 0; y < logo.box.height; ++y) {
+    for (int x = 0; x < logo.box.width; ++x) {
+      const float* px = logo.raster.at(x, y);
+      const float a = px[3];
+      if (a <= 0) continue;
+      const float rgb[3] = {px[0] / a, px[1] / a, px[2] / a};
+      float values[4];
+      ToComponents(color, adobe_inverted, rgb, values);
+      for (int c = 0; c < n; ++c) {
+        ComponentPlane& p = planes[c];
+        const int X = (logo.box.x + x) / sx[c] - p.x0, Y = (logo.box.y + y) / sy[c] - p.y0;
+        const float w = 1.0f / (sx[c] * sy[c]);
+        const size_t i = static_cast<size_t>(Y) * p.width + X;
+        p.alpha[i] += a * w;
+        p.premul[i] += a * values[c] * w;
+      }
+    }
+  }
+  return planes;
+}
+
+McuBox CoveringMcus(const Box& box, const JpegGeometry& g) {
+  McuBox m;
+  if (box.empty()) return m;
+  m.mx0 = box.x / g.mcu_width();
+  m.my0 = box.y / g.mcu_height();
+  m.mx1 = (box.x + box.width + g.mcu_width() - 1) / g.mcu_width();
+  m.my1 = (box.y + box.height + g.mcu_height() - 1) / g.mcu_height();
+  return m;
+}
+
+Box ChangedBox(const McuBox& m, const JpegGeometry& g) {
+  if (m.mx1 <= m.mx0 || m.my1 <= m.my0) return {};
+  const int grow = (g.max_h > 1 || g.max_v > 1) && g.num_components > 1 ? 1 : 0;
+  int x0 = std::max(0, m.mx0 * g.mcu_width() - grow);
+  int y0 = std::max(0, m.my0 * g.mcu_height() - grow);
+  int x1 = std::min(g.width, m.mx1 * g.mcu_width() + grow);
+  int y1 = std::min(g.height, m.my1 * g.mcu_height() + grow);
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
+bool WatermarkBlock(int16_t* coef, const uint16_t* quant, const ComponentPlane& plane, int bx,
+                    int by) {
+  const int bx0 = bx * 8, by0 = by * 8;
+  const int x0 = std::max(bx0, plane.x0), x1 = std::min(bx0 + 8, plane.x0 + plane.width);
+  const int y0 = std::max(by0, plane.y0), y1 = std::min(by0 + 8, plane.y0 + plane.height);
+  if (x0 >= x1 || y0 >= y1) return false;
+  bool covered = false;
+  for (int y = y0; y < y1 && !covered; ++y) {
+    const float* a = &plane.alpha[static_cast<size_t>(y - plane.y0) * plane.width];
+    for (int x = x0; x < x1; ++x) {
+      if (a[x - plane.x0] > 0) {
+        covered = true;
+        break;
+      }
+    }
+  }
+  if (!covered) return false;
+
+  float f[64], s[64];
+  for (int i = 0; i < 64; ++i) f[i] = static_cast<float>(coef[i]) * std::max<uint16_t>(quant[i], 1);
+  InverseDct(f, s);  // level-shifted samples (value - 128), unclamped so untouched ones survive
+  for (int y = y0; y < y1; ++y) {
+    const size_t row = static_cast<size_t>(y - plane.y0) * plane.width;
+    for (int x = x0; x < x1; ++x) {
+      const float a = plane.alpha[row + x - plane.x0];
+      const float p = plane.premul[row + x - plane.x0];
+      float& v = s[(y - by0) * 8 + (x - bx0)];
+      v = p - 128 * a + (1 - a) * v;
+    }
+  }
+  ForwardDct(s, f);
+  for (int i = 0; i < 64; ++i) {
+    float q = f[i] / std::max<uint16_t>(quant[i], 1);
+    long r = std::lround(q);
+    const long lo = i == 0 ? -1024 : -1023;
+    coef[i] = static_cast<int16_t>(std::clamp(r, lo, 1023L));
+  }
+  return true;
+}
+
+}  // namespace image::internal

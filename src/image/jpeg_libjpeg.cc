@@ -1,0 +1,297 @@
+#include "image/jpeg_libjpeg.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "image/exif.h"
+#include "image/jpeg_block.h"
+#include "image/logo.h"
+
+namespace image::internal {
+namespace {
+
+// A progressive file may have any number of scans; each one re-reads every coefficient.
+constexpr int kMaxScans = 300;
+
+void ErrorExit(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+  char buffer[JMSG_LENGTH_MAX];
+  (*cinfo->err->format_message)(cinfo, buffer);
+  if (err->message && err->message->empty()) *err->message = buffer;
+  longjmp(err->jump, 1);
+}
+
+void EmitMessage(j_common_ptr cinfo, int level) {
+  if (level >= 0) return;  // trace messages
+  switch (cinfo->err->msg_code) {
+    case JWRN_JPEG_EOF:
+    case JWRN_HIT_MARKER:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_MUST_RESYNC:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_BOGUS_PROGRESSION:
+      ErrorExit(cinfo);  // corrupt or truncated data: refuse rather than invent pixels
+      break;
+    default:
+      cinfo->err->num_warnings++;
+  }
+}
+
+void OutputMessage(j_common_ptr) {}
+
+void ProgressMonitor(j_common_ptr cinfo) {
+  if (!cinfo->is_decompressor) return;
+  auto* d = reinterpret_cast<j_decompress_ptr>(cinfo);
+  if (d->input_scan_number > kMaxScans) {
+    auto* err = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+    if (err->message) *err->message = "JPEG has more than " + std::to_string(kMaxScans) + " scans";
+    longjmp(err->jump, 1);
+  }
+}
+
+// Owns a decompress/compress pair and the output buffer; destroys them on every return path.
+struct Codec {
+  JpegErrorManager err;
+  jpeg_decompress_struct src;
+  jpeg_compress_struct dst;
+  bool src_live = false;
+  bool dst_live = false;
+  unsigned char* out = nullptr;
+  unsigned long out_size = 0;
+  std::string message;
+
+  Codec() {
+    std::memset(&src, 0, sizeof src);
+    std::memset(&dst, 0, sizeof dst);
+  }
+  ~Codec() {
+    if (dst_live) jpeg_destroy_compress(&dst);
+    if (src_live) jpeg_destroy_decompress(&src);
+    std::free(out);
+  }
+  common::Status Error(const char* what) const {
+    return common::InvalidArgument(std::string(what) + ": " +
+                                   (message.empty() ? "libjpeg error" : message));
+  }
+};
+
+// Creates the decompressor on `input` and reads the header. Returns false on error.
+bool OpenSource(Codec* c, std::string_view input) {
+  InstallErrorManager(&c->err, reinterpret_cast<j_common_ptr>(&c->src), &c->message);
+  return CatchJpeg(&c->err, [&] {
+    jpeg_create_decompress(&c->src);
+    c->src_live = true;
+    c->src.progress = &c->err.progress;
+    jpeg_mem_src(&c->src, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    SaveMarkers(&c->src);
+    jpeg_read_header(&c->src, TRUE);
+  });
+}
+
+common::Status CheckPixels(const jpeg_decompress_struct& src, uint64_t max_pixels) {
+  const uint64_t pixels = static_cast<uint64_t>(src.image_width) * src.image_height;
+  if (pixels > max_pixels) {
+    return common::ResourceExhausted("JPEG declares " + std::to_string(src.image_width) + "x" +
+                                     std::to_string(src.image_height) +
+                                     " pixels, over the limit of " + std::to_string(max_pixels));
+  }
+  return common::Status::Ok();
+}
+
+}  // namespace
+
+void InstallErrorManager(JpegErrorManager* err, jpeg_common_struct* cinfo, std::string* message) {
+  cinfo->err = jpeg_std_error(&err->pub);
+  err->pub.error_exit = ErrorExit;
+  err->pub.emit_message = EmitMessage;
+  err->pub.output_message = OutputMessage;
+  err->message = message;
+  std::memset(&err->progress, 0, sizeof err->progress);
+  err->progress.progress_monitor = ProgressMonitor;
+}
+
+void SaveMarkers(jpeg_decompress_struct* src) {
+  jpeg_save_markers(src, JPEG_COM, 0xFFFF);
+  for (int i = 0; i < 16; ++i) jpeg_save_markers(src, JPEG_APP0 + i, 0xFFFF);
+}
+
+void CopyMarkers(jpeg_decompress_struct* src, jpeg_compress_struct* dst) {
+  for (jpeg_saved_marker_ptr m = src->marker_list; m != nullptr; m = m->next) {
+    const bool jfif =
+        m->marker == JPEG_APP0 && m->data_length >= 5 && std::memcmp(m->data, "JFIF", 5) == 0;
+    const bool adobe =
+        m->marker == JPEG_APP0 + 14 && m->data_length >= 5 && std::memcmp(m->data, "Adobe", 5) == 0;
+    if ((jfif && dst->write_JFIF_header) || (adobe && dst->write_Adobe_marker)) continue;
+    jpeg_write_marker(dst, m->marker, m->data, m->data_length);
+  }
+}
+
+int OrientationFromMarkers(jpeg_decompress_struct* src) {
+  for (jpeg_saved_marker_ptr m = src->marker_list; m != nullptr; m = m->next) {
+    if (m->marker == JPEG_APP0 + 1) {
+      std::string_view payload(reinterpret_cast<const char*>(m->data), m->data_length);
+      if (payload.substr(0, 6) == std::string_view("Exif\0\0", 6)) return ExifOrientation(payload);
+    }
+  }
+  return 1;
+}
+
+common::Result<WatermarkResult> WatermarkJpegCoefficients(std::string_view input,
+                                                          const WatermarkOptions& options,
+                                                          bool optimize_huffman) {
+  Codec c;
+  if (!OpenSource(&c, input)) return c.Error("bad JPEG");
+  DAT_RETURN_IF_ERROR(CheckPixels(c.src, options.max_pixels));
+
+  jvirt_barray_ptr* coefs = nullptr;
+  if (!CatchJpeg(&c.err, [&] { coefs = jpeg_read_coefficients(&c.src); })) {
+    return c.Error("corrupt JPEG");
+  }
+
+  JpegColor color;
+  switch (c.src.jpeg_color_space) {
+    case JCS_GRAYSCALE:
+      color = JpegColor::kGray;
+      break;
+    case JCS_YCbCr:
+      color = JpegColor::kYCbCr;
+      break;
+    case JCS_RGB:
+      color = JpegColor::kRgb;
+      break;
+    case JCS_CMYK:
+      color = JpegColor::kCmyk;
+      break;
+    case JCS_YCCK:
+      color = JpegColor::kYcck;
+      break;
+    default:
+      return common::InvalidArgument("unsupported JPEG colour space");
+  }
+  JpegGeometry g;
+  g.width = static_cast<int>(c.src.image_width);
+  g.height = static_cast<int>(c.src.image_height);
+  g.num_components = c.src.num_components;
+  if (g.num_components > 1 && g.num_components <= 4) {
+    g.max_h = c.src.max_h_samp_factor;
+    g.max_v = c.src.max_v_samp_factor;
+    for (int i = 0; i < g.num_components; ++i) {
+      g.h[i] = c.src.comp_info[i].h_samp_factor;
+      g.v[i] = c.src.comp_info[i].v_samp_factor;
+    }
+  }
+  DAT_RETURN_IF_ERROR(CheckGeometry(g));
+
+  WatermarkResult result;
+  result.format = ImageFormat::kJpeg;
+  result.path = WatermarkPath::kCoefficient;
+  result.width = g.width;
+  result.height = g.height;
+  result.orientation = OrientationFromMarkers(&c.src);
+  DAT_ASSIGN_OR_RETURN(PlacedLogo logo,
+                       PrepareLogo(g.width, g.height, result.orientation, options));
+  result.logo_box = logo.box;
+  std::vector<ComponentPlane> planes;
+  if (!logo.box.empty()) {
+    planes = BuildPlanes(
+        logo, g, color,
+        c.src.saw_Adobe_marker && (color == JpegColor::kCmyk || color == JpegColor::kYcck));
+    result.changed_box = ChangedBox(CoveringMcus(logo.box, g), g);
+  }
+
+  // Composite the blocks under the logo. Quantization tables are checked to exist first:
+  // libjpeg only validates them when writing.
+  for (const ComponentPlane& plane : planes) {
+    const size_t ci = &plane - planes.data();
+    const JQUANT_TBL* qt = c.src.comp_info[ci].quant_table;
+    if (qt == nullptr) return common::InvalidArgument("corrupt JPEG: missing quantization table");
+  }
+  bool ok = CatchJpeg(&c.err, [&] {
+    for (size_t ci = 0; ci < planes.size(); ++ci) {
+      const ComponentPlane& plane = planes[ci];
+      jpeg_component_info* comp = &c.src.comp_info[ci];
+      const uint16_t* quant = comp->quant_table->quantval;
+      const int bx0 = plane.x0 / 8, by0 = plane.y0 / 8;
+      const int bx1 = std::min<int>((plane.x0 + plane.width + 7) / 8, comp->width_in_blocks);
+      const int by1 = std::min<int>((plane.y0 + plane.height + 7) / 8, comp->height_in_blocks);
+      for (int by = by0; by < by1; ++by) {
+        JBLOCKARRAY row = (*c.src.mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(&c.src),
+                                                           coefs[ci], by, 1, TRUE);
+        for (int bx = bx0; bx < bx1; ++bx) {
+          WatermarkBlock(row[0][bx], quant, plane, bx, by);
+        }
+      }
+    }
+  });
+  if (!ok) return c.Error("JPEG coefficient access failed");
+
+  ok = CatchJpeg(&c.err, [&] {
+    c.dst.err = &c.err.pub;
+    jpeg_create_compress(&c.dst);
+    c.dst_live = true;
+    jpeg_mem_dest(&c.dst, &c.out, &c.out_size);
+    jpeg_copy_critical_parameters(&c.src, &c.dst);
+    c.dst.write_JFIF_header = c.src.saw_JFIF_marker;
+    c.dst.restart_interval = c.src.restart_interval;
+    c.dst.arith_code = c.src.arith_code;
+    c.dst.optimize_coding = optimize_huffman ? TRUE : FALSE;
+    if (c.src.progressive_mode) jpeg_simple_progression(&c.dst);
+    jpeg_write_coefficients(&c.dst, coefs);
+    CopyMarkers(&c.src, &c.dst);
+    jpeg_finish_compress(&c.dst);
+    jpeg_finish_decompress(&c.src);
+  });
+  if (!ok) return c.Error("JPEG encoding failed");
+  result.data.assign(reinterpret_cast<const char*>(c.out), c.out_size);
+  return result;
+}
+
+common::Result<std::string> DownscaleJpegImpl(std::string_view jpeg, int scale_denom, int quality,
+                                              uint64_t max_pixels) {
+  if (scale_denom != 1 && scale_denom != 2 && scale_denom != 4 && scale_denom != 8) {
+    return common::InvalidArgument("scale_denom must be 1, 2, 4 or 8");
+  }
+  Codec c;
+  if (!OpenSource(&c, jpeg)) return c.Error("bad JPEG");
+  DAT_RETURN_IF_ERROR(CheckPixels(c.src, max_pixels));
+  const bool cmyk = c.src.jpeg_color_space == JCS_CMYK || c.src.jpeg_color_space == JCS_YCCK;
+  // Scanlines are produced and consumed one at a time: memory is one row, not the image.
+  std::vector<JSAMPLE> row;
+  bool ok = CatchJpeg(&c.err, [&] {
+    c.src.scale_num = 1;
+    c.src.scale_denom = scale_denom;
+    c.src.out_color_space = cmyk                                      ? JCS_CMYK
+                            : c.src.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE
+                                                                      : JCS_RGB;
+    jpeg_start_decompress(&c.src);
+  });
+  if (!ok) return c.Error("bad JPEG");
+  row.resize(static_cast<size_t>(c.src.output_width) * c.src.output_components);
+  ok = CatchJpeg(&c.err, [&] {
+    c.dst.err = &c.err.pub;
+    jpeg_create_compress(&c.dst);
+    c.dst_live = true;
+    jpeg_mem_dest(&c.dst, &c.out, &c.out_size);
+    c.dst.image_width = c.src.output_width;
+    c.dst.image_height = c.src.output_height;
+    c.dst.input_components = c.src.output_components;
+    c.dst.in_color_space = c.src.out_color_space;
+    jpeg_set_defaults(&c.dst);
+    jpeg_set_quality(&c.dst, quality, TRUE);
+    c.dst.write_JFIF_header = c.src.saw_JFIF_marker || !cmyk;
+    jpeg_start_compress(&c.dst, TRUE);
+    CopyMarkers(&c.src, &c.dst);
+    JSAMPROW rows[1] = {row.data()};
+    while (c.src.output_scanline < c.src.output_height) {
+      jpeg_read_scanlines(&c.src, rows, 1);
+      jpeg_write_scanlines(&c.dst, rows, 1);
+    }
+    jpeg_finish_compress(&c.dst);
+    jpeg_finish_decompress(&c.src);
+  });
+  if (!ok) return c.Error("JPEG downscale failed");
+  return std::string(reinterpret_cast<const char*>(c.out), c.out_size);
+}
+
+}  // namespace image::internal

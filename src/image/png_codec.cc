@@ -1,0 +1,190 @@
+#include "image/png_codec.h"
+
+#include <libdeflate.h>
+#include <spng.h>
+
+#include <cstring>
+#include <memory>
+
+namespace image::internal {
+namespace {
+
+constexpr unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+uint32_t ReadBe32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+void AppendBe32(std::string* out, uint32_t v) {
+  const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                     static_cast<char>(v >> 8), static_cast<char>(v)};
+  out->append(b, 4);
+}
+
+void AppendChunk(std::string* out, const char type[4], const void* data, size_t size) {
+  AppendBe32(out, static_cast<uint32_t>(size));
+  size_t type_at = out->size();
+  out->append(type, 4);
+  out->append(static_cast<const char*>(data), size);
+  uint32_t crc = libdeflate_crc32(0, out->data() + type_at, size + 4);
+  AppendBe32(out, crc);
+}
+
+struct SpngDeleter {
+  void operator()(spng_ctx* ctx) const { spng_ctx_free(ctx); }
+};
+
+}  // namespace
+
+common::Result<PngHeader> ReadPngHeader(std::string_view data) {
+  auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  if (data.size() < 8 || std::memcmp(p, kSignature, 8) != 0) {
+    return common::InvalidArgument("not a PNG file");
+  }
+  if (data.size() < 33 || std::memcmp(p + 12, "IHDR", 4) != 0 || ReadBe32(p + 8) != 13) {
+    return common::InvalidArgument("truncated PNG: no IHDR chunk");
+  }
+  PngHeader h;
+  uint32_t w = ReadBe32(p + 16), hh = ReadBe32(p + 20);
+  if (w == 0 || hh == 0 || w > 0x7fffffff || hh > 0x7fffffff) {
+    return common::InvalidArgument("PNG declares an invalid size");
+  }
+  h.width = static_cast<int>(w);
+  h.height = static_cast<int>(hh);
+  h.bit_depth = p[24];
+  h.color_type = p[25];
+  h.interlaced = p[28] != 0;
+  return h;
+}
+
+common::Result<PngPixels> DecodePng(std::string_view data, uint64_t max_pixels) {
+  DAT_ASSIGN_OR_RETURN(PngHeader header, ReadPngHeader(data));
+  if (static_cast<uint64_t>(header.width) * header.height > max_pixels) {
+    return common::ResourceExhausted("PNG declares " + std::to_string(header.width) + "x" +
+                                     std::to_string(header.height) + " pixels, over the limit of " +
+                                     std::to_string(max_pixels));
+  }
+  std::unique_ptr<spng_ctx, SpngDeleter> ctx(spng_ctx_new(0));
+  if (!ctx) return common::Internal("spng_ctx_new failed");
+  // Ancillary chunk CRC errors are tolerated as most viewers do; critical ones are not.
+  spng_set_crc_action(ctx.get(), SPNG_CRC_USE, SPNG_CRC_USE);
+  spng_set_image_limits(ctx.get(), 1u << 30, 1u << 30);
+  spng_set_chunk_limits(ctx.get(), 16u << 20, 64u << 20);
+  int rc = spng_set_png_buffer(ctx.get(), data.data(), data.size());
+  spng_ihdr ihdr{};
+  if (rc == 0) rc = spng_get_ihdr(ctx.get(), &ihdr);
+  if (rc != 0) return common::InvalidArgument(std::string("bad PNG: ") + spng_strerror(rc));
+
+  PngPixels out;
+  out.header = header;
+  spng_trns trns{};
+  out.has_alpha =
+      header.color_type == 4 || header.color_type == 6 || spng_get_trns(ctx.get(), &trns) == 0;
+  int fmt = header.bit_depth == 16 ? SPNG_FMT_RGBA16 : SPNG_FMT_RGBA8;
+  size_t size = 0;
+  rc = spng_decoded_image_size(ctx.get(), fmt, &size);
+  if (rc != 0) return common::InvalidArgument(std::string("bad PNG: ") + spng_strerror(rc));
+  void* buffer;
+  if (header.bit_depth == 16) {
+    out.pixels16.resize(size / 2);
+    buffer = out.pixels16.data();
+  } else {
+    out.pixels8.resize(size);
+    buffer = out.pixels8.data();
+  }
+  rc = spng_decode_image(ctx.get(), buffer, size, fmt, SPNG_DECODE_TRNS);
+  if (rc != 0) return common::InvalidArgument(std::string("corrupt PNG: ") + spng_strerror(rc));
+  return out;
+}
+
+common::Result<std::string> EncodePng(const PngPixels& pixels, int channels,
+                                      const std::vector<std::string_view>& extra_chunks) {
+  const int w = pixels.header.width, h = pixels.header.height;
+  const bool sixteen = pixels.sixteen();
+  const size_t bpp = static_cast<size_t>(channels) * (sixteen ? 2 : 1);
+  const size_t stride = bpp * w;
+  // Filter "Up" on every row: cheap, vectorizable and good on photographs.
+  std::vector<uint8_t> raw((stride + 1) * h);
+  std::vector<uint8_t> prev(stride, 0), cur(stride);
+  for (int y = 0; y < h; ++y) {
+    const size_t base = static_cast<size_t>(y) * w * 4;
+    if (sixteen) {
+      const uint16_t* src = pixels.pixels16.data() + base;
+      for (int x = 0; x < w; ++x) {
+        for (int c = 0; c < channels; ++c) {
+          uint16_t v = src[x * 4 + c];
+          cur[(x * channels + c) * 2] = static_cast<uint8_t>(v >> 8);
+          cur[(x * channels + c) * 2 + 1] = static_cast<uint8_t>(v);
+        }
+      }
+    } else if (channels == 4) {
+      std::memcpy(cur.data(), pixels.pixels8.data() + base, stride);
+    } else {
+      const uint8_t* src = pixels.pixels8.data() + base;
+      uint8_t* dst = cur.data();
+      for (int x = 0; x < w; ++x) {
+        dst[0] = src[0];
+        dst[1] = src[1];
+        dst[2] = src[2];
+        dst += 3;
+        src += 4;
+      }
+    }
+    uint8_t* row = raw.data() + y * (stride + 1);
+    row[0] = 2;  // Up
+    for (size_t i = 0; i < stride; ++i) row[1 + i] = static_cast<uint8_t>(cur[i] - prev[i]);
+    prev.swap(cur);
+  }
+
+  libdeflate_compressor* compressor = libdeflate_alloc_compressor(1);
+  if (!compressor) return common::Internal("libdeflate_alloc_compressor failed");
+  std::vector<uint8_t> z(libdeflate_zlib_compress_bound(compressor, raw.size()));
+  size_t zsize = libdeflate_zlib_compress(compressor, raw.data(), raw.size(), z.data(), z.size());
+  libdeflate_free_compressor(compressor);
+  if (zsize == 0) return common::Internal("deflate failed");
+
+  std::string out;
+  out.reserve(zsize + 4096);
+  out.append(reinterpret_cast<const char*>(kSignature), 8);
+  unsigned char ihdr[13];
+  auto put32 = [](unsigned char* p, uint32_t v) {
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+  };
+  put32(ihdr, w);
+  put32(ihdr + 4, h);
+  ihdr[8] = sixteen ? 16 : 8;
+  ihdr[9] = channels == 4 ? 6 : 2;
+  ihdr[10] = ihdr[11] = ihdr[12] = 0;
+  AppendChunk(&out, "IHDR", ihdr, 13);
+  for (std::string_view chunk : extra_chunks) out.append(chunk);
+  // IDAT chunks of at most 1 MiB, as common encoders do.
+  constexpr size_t kIdatMax = 1 << 20;
+  for (size_t at = 0; at < zsize; at += kIdatMax) {
+    AppendChunk(&out, "IDAT", z.data() + at, std::min(kIdatMax, zsize - at));
+  }
+  AppendChunk(&out, "IEND", nullptr, 0);
+  return out;
+}
+
+std::vector<std::string_view> PortableChunks(std::string_view data) {
+  static constexpr const char* kKeep[] = {"iCCP", "sRGB", "gAMA", "cHRM", "pHYs",
+                                          "eXIf", "tEXt", "zTXt", "iTXt", "tIME"};
+  std::vector<std::string_view> out;
+  size_t at = 8;
+  while (at + 12 <= data.size()) {
+    uint32_t len = ReadBe32(reinterpret_cast<const unsigned char*>(data.data() + at));
+    if (len > data.size() - at - 12) break;
+    std::string_view type = data.substr(at + 4, 4);
+    if (type == "IDAT" || type == "IEND") break;
+    for (const char* keep : kKeep) {
+      if (type == keep) out.push_back(data.substr(at, len + 12));
+    }
+    at += len + 12;
+  }
+  return out;
+}
+
+}  // namespace image::internal

@@ -1,0 +1,110 @@
+// The watermark engine: stamps a logo into a corner of a JPEG or PNG held in memory.
+//
+// JPEGs are edited in the DCT domain: only the 8x8 blocks under the logo are decoded,
+// composited and re-quantized with the image's own tables; every other block is carried over,
+// so outside the logo's MCU-aligned box the output decodes to exactly the input's pixels.
+// Baseline Huffman JPEGs take the entropy path (the compressed bytes before the first touched
+// MCU, and with restart markers every untouched restart interval, are copied verbatim); other
+// JPEGs take the libjpeg coefficient path. PNGs are decoded, composited and re-encoded fast.
+//
+// Threading: every function here is safe to call concurrently from any number of threads; they
+// share no mutable state. Ownership: inputs are borrowed for the duration of the call only;
+// results are owned by the caller.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace image {
+
+enum class ImageFormat { kUnknown, kJpeg, kPng };
+
+// Where the logo goes, as the viewer sees the picture (after EXIF orientation).
+enum class Gravity { kSouthEast, kSouthWest, kNorthEast, kNorthWest, kCenter };
+
+// How a watermark was applied.
+enum class WatermarkPath {
+  kEntropy,      // baseline JPEG, Huffman-level splice; prefix bytes copied verbatim
+  kCoefficient,  // JPEG via libjpeg jpeg_read_coefficients / jpeg_write_coefficients
+  kPng,          // PNG decode, composite, encode
+};
+
+const char* ImageFormatName(ImageFormat format);    // "jpeg", "png", "unknown"
+const char* GravityName(Gravity gravity);           // "southeast", …
+const char* WatermarkPathName(WatermarkPath path);  // "entropy", "coefficient", "png"
+
+// Parses "southeast", "south-east", "se", "center", … (case-insensitive).
+common::Result<Gravity> ParseGravity(std::string_view name);
+
+// A rectangle in stored pixel coordinates (before EXIF orientation is applied).
+struct Box {
+  int x = 0;
+  int y = 0;
+  int width = 0;
+  int height = 0;
+  bool empty() const { return width <= 0 || height <= 0; }
+  bool operator==(const Box&) const = default;
+};
+
+struct WatermarkOptions {
+  Gravity gravity = Gravity::kSouthEast;
+  int margin = 16;       // pixels between the logo and the image edges it is placed against
+  double scale = 0.15;   // logo width as a fraction of the (visual) image width, in (0, 1]
+  double opacity = 1.0;  // multiplies the logo's own alpha, in [0, 1]
+  // PNG bytes of the logo; empty means the built-in logo. Borrowed for the call only.
+  std::string_view logo_png;
+  // Images declaring more pixels than this are refused before any pixel memory is allocated.
+  uint64_t max_pixels = 100'000'000;
+  // Lets tests and benchmarks force the libjpeg coefficient path for baseline JPEGs.
+  bool allow_entropy_path = true;
+};
+
+struct WatermarkResult {
+  std::string data;  // the watermarked file
+  ImageFormat format = ImageFormat::kUnknown;
+  int width = 0;  // stored dimensions
+  int height = 0;
+  int orientation = 1;  // EXIF orientation 1..8 (kept in the output)
+  WatermarkPath path = WatermarkPath::kCoefficient;
+  Box logo_box;                 // where the logo's pixels are, stored coordinates
+  Box changed_box;              // the region that may differ from the input (MCU-aligned for JPEG)
+  std::string fallback_reason;  // why a JPEG did not take the entropy path ("" if it did)
+};
+
+// Stamps the logo into `input` (a JPEG or PNG). Returns the new file, in the same format, or
+// InvalidArgument for empty, truncated, corrupt, non-image or unsupported input,
+// ResourceExhausted when the declared size exceeds options.max_pixels, InvalidArgument for bad
+// options or a bad logo. Never crashes on hostile input; memory is bounded by the coefficients
+// of the image (JPEG) or its pixels (PNG).
+common::Result<WatermarkResult> Watermark(std::string_view input, const WatermarkOptions& options);
+
+// Cheap header-only inspection.
+struct ProbeInfo {
+  ImageFormat format = ImageFormat::kUnknown;
+  int width = 0;
+  int height = 0;
+  int orientation = 1;       // EXIF orientation (JPEG), 1 otherwise
+  int components = 0;        // JPEG components / PNG channels
+  bool progressive = false;  // JPEG progressive or PNG interlaced
+};
+
+// Reads only the headers (no pixel or coefficient decoding). InvalidArgument on non-images.
+common::Result<ProbeInfo> Probe(std::string_view input);
+
+// Re-encodes a JPEG decoded at 1/scale_denom size (libjpeg DCT scaling; 2, 4 or 8) at the
+// given quality, keeping EXIF/ICC/COM markers. For the X upload size limit.
+common::Result<std::string> DownscaleJpeg(std::string_view jpeg, int scale_denom, int quality = 90,
+                                          uint64_t max_pixels = 100'000'000);
+
+// Returns `jpeg` itself if it fits in max_bytes, else the first of 1/2, 1/4, 1/8 downscales
+// that fits; ResourceExhausted if none does.
+common::Result<std::string> ShrinkJpegToFit(std::string_view jpeg, size_t max_bytes,
+                                            uint64_t max_pixels = 100'000'000);
+
+// The built-in logo (an original PNG drawn by src/image/logo_gen.cc at build time).
+std::string_view BuiltinLogoPng();
+
+}  // namespace image
