@@ -1,8 +1,12 @@
 // Internal: libjpeg-turbo plumbing (error translation, marker copying) and the coefficient path.
 #pragma once
 
-#include <jerror.h>
+// jpeglib.h needs <cstdio> (FILE, size_t) first, and jerror.h needs jpeglib.h.
+#include <cstdio>
+// clang-format off
 #include <jpeglib.h>
+#include <jerror.h>
+// clang-format on
 
 #include <csetjmp>
 #include <cstdio>

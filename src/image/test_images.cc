@@ -1,6 +1,10 @@
 #include "image/test_images.h"
 
+// jpeglib.h needs <cstdio> first.
+#include <cstdio>
+// clang-format off
 #include <jpeglib.h>
+// clang-format on
 #include <png.h>
 
 #include <algorithm>
