@@ -128,7 +128,7 @@ class ChainCredentialsProvider : public CredentialsProvider {
 
  private:
   std::vector<std::unique_ptr<CredentialsProvider>> providers_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   CredentialsProvider* chosen_ = nullptr;  // guarded by mu_
 };
 
