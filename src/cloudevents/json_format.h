@@ -1,0 +1,43 @@
+// CloudEvents 1.0 JSON event format (application/cloudevents+json) and JSON batch format
+// (application/cloudevents-batch+json). Pure functions, thread-safe; no exception escapes.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cloudevents/cloudevent.h"
+#include "common/status.h"
+
+namespace cloudevents {
+
+inline constexpr std::string_view kStructuredContentType =
+    "application/cloudevents+json; charset=UTF-8";
+inline constexpr std::string_view kBatchContentType =
+    "application/cloudevents-batch+json; charset=UTF-8";
+
+// The event as a JSON object, members in the order specversion, id, source, type, optional
+// attributes, extensions (as strings), then "data" or "data_base64". InvalidArgument when
+// Validate(event) fails.
+common::Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event);
+// The same, serialized compactly.
+common::Result<std::string> EncodeJson(const CloudEvent& event);
+// A JSON array of events (an empty batch is "[]").
+common::Result<std::string> EncodeJsonBatch(const std::vector<CloudEvent>& events);
+
+// Reads one event from a parsed JSON object. A null attribute counts as absent. Extension
+// values may be strings, integers or booleans (kept in canonical string form); any other
+// type, a missing required attribute, specversion other than "1.0", both data and
+// data_base64, bad base64 or a bad timestamp give InvalidArgument.
+common::Result<CloudEvent> FromJsonValue(const nlohmann::json& object);
+// Parses one JSON-format event. InvalidArgument on malformed JSON or an invalid event.
+common::Result<CloudEvent> DecodeJson(std::string_view json);
+// Parses a JSON batch (an array, possibly empty). Fails as a whole when any member is
+// invalid, naming its index.
+common::Result<std::vector<CloudEvent>> DecodeJsonBatch(std::string_view json);
+
+// Parses JSON text without throwing: InvalidArgument "malformed JSON: …" on error.
+common::Result<nlohmann::json> ParseJson(std::string_view text);
+
+}  // namespace cloudevents
