@@ -31,6 +31,7 @@ common::Result<JpegHeader> ParseJpegHeader(std::string_view data) {
     if (at >= n || p[at] != 0xFF) return Malformed("truncated or garbage between markers");
     while (at < n && p[at] == 0xFF) ++at;
     if (at >= n) return Malformed("truncated");
+    const size_t marker_at = at - 1;
     const int marker = p[at++];
     if (marker == 0xD8 || marker == 0xD9 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {
       if (marker == 0xD9) return Malformed("no image data before EOI");
@@ -135,6 +136,7 @@ common::Result<JpegHeader> ParseJpegHeader(std::string_view data) {
       h.ah = s[3 + 2 * ns] >> 4;
       h.al = s[3 + 2 * ns] & 15;
       h.has_scan = true;
+      h.scan_marker = marker_at;
       h.scan_data = at;
       return h;
     }

@@ -45,7 +45,8 @@ struct JpegHeader {
   int scan_num_components = 0;
   int scan_comp[4] = {};  // frame component indices, in scan order
   int ss = 0, se = 63, ah = 0, al = 0;
-  size_t scan_data = 0;  // offset of the first entropy-coded byte
+  size_t scan_marker = 0;  // offset of the SOS marker (its 0xFF)
+  size_t scan_data = 0;    // offset of the first entropy-coded byte
 };
 
 // Parses markers from SOI up to the first SOS (inclusive). InvalidArgument if `data` is not a
