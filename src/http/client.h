@@ -14,10 +14,10 @@ namespace http {
 
 struct ClientRequest {
   std::string method = "GET";
-  std::string url;               // absolute: "http://127.0.0.1:4566/bucket/key?x=1"
+  std::string url;  // absolute: "http://127.0.0.1:4566/bucket/key?x=1"
   Headers headers;
-  std::string body;              // request body from memory…
-  std::string body_file;         // …or streamed from this file when non-empty
+  std::string body;       // request body from memory…
+  std::string body_file;  // …or streamed from this file when non-empty
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds timeout{30'000};  // whole exchange; 0 = none
   // When set, the response body is streamed here in chunks instead of into

@@ -415,8 +415,7 @@ void HttpServer::Impl::PendingResponse::Send(Response response) {
 }
 
 common::Status HttpServer::Impl::Start() {
-  if (started_) return common::FailedPrecondition("http server already started");
-  started_ = true;
+  if (started_ || stopped_) return common::FailedPrecondition("http server already started");
   beast::error_code ec;
   net::ip::address address = net::ip::make_address(options_.host, ec);
   if (ec) {
@@ -440,6 +439,7 @@ common::Status HttpServer::Impl::Start() {
     return common::Unavailable("http server: listen " + where + ": " + ec.message());
   }
   port_ = acceptor_.local_endpoint(ec).port();
+  started_ = true;
   work_.emplace(ioc_.get_executor());
   net::post(acceptor_.get_executor(), [this] { DoAccept(); });
   for (int i = 0; i < options_.threads; ++i) {

@@ -21,7 +21,9 @@ namespace http {
 // the connection closed or the server stopped is harmless (the response is dropped).
 using Respond = std::function<void(Response)>;
 
-// Handles one request. Runs on an I/O thread; must not block.
+// Handles one request. Runs on an I/O thread; must not block. While a request is with its
+// handler the connection is not read, so a client that hangs up is noticed only when the
+// response is written (which is then dropped).
 using Handler = std::function<void(Request&& request, Respond respond)>;
 
 struct ServerOptions {
