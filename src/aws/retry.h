@@ -39,6 +39,8 @@ class RetryPolicy {
   // random * min(base * 2^(attempt-1), max_backoff).
   std::chrono::milliseconds Backoff(int attempt) const;
   int max_attempts() const { return options_.max_attempts; }
+  // Waits `d` with the configured sleep function.
+  void Sleep(std::chrono::milliseconds d) const;
 
   // Runs `call` until it succeeds, fails with a non-retryable error, or max_attempts is
   // reached; returns the last outcome. `call` receives the 1-based attempt number.
@@ -54,7 +56,6 @@ class RetryPolicy {
   }
 
  private:
-  void Sleep(std::chrono::milliseconds d) const;
   RetryOptions options_;
 };
 

@@ -1,0 +1,95 @@
+#include "aws/client.h"
+
+#include "aws/sigv4.h"
+#include "aws/sts_protocol.h"
+
+namespace aws {
+
+ServiceCaller::ServiceCaller(ClientOptions options, std::string service_key,
+                             std::string signing_name)
+    : options_(std::move(options)),
+      service_key_(std::move(service_key)),
+      signing_name_(std::move(signing_name)),
+      endpoint_(options_.config.EndpointFor(service_key_)),
+      region_(options_.config.region.empty() ? std::string("us-east-1") : options_.config.region),
+      endpoint_overridden_(options_.config.HasEndpointOverride(service_key_)),
+      retry_(options_.retry) {
+  if (options_.http == nullptr) options_.http = &http::DefaultHttpClient();
+  if (options_.clock == nullptr) options_.clock = &common::SystemClock::Instance();
+}
+
+Outcome<http::Response> ServiceCaller::SendOnce(http::ClientRequest request,
+                                                const SendOptions& send) const {
+  request.connect_timeout = options_.connect_timeout;
+  request.timeout = send.timeout.value_or(options_.timeout);
+  if (options_.credentials != nullptr && !send.unsigned_request) {
+    common::Result<Credentials> creds = options_.credentials->GetCredentials();
+    if (!creds.ok()) {
+      return AwsError::Local(signing_name_, creds.status().code(),
+                             "cannot get credentials: " + creds.status().message());
+    }
+    SigningParams params = SigningParams::ForService(std::move(*creds), region_, signing_name_,
+                                                     options_.clock->Now());
+    params.payload_hash = send.payload_hash;
+    common::Result<SigningResult> signed_request = SignClientRequest(request, params);
+    if (!signed_request.ok()) {
+      return AwsError::Local(signing_name_, signed_request.status().code(),
+                             signed_request.status().message());
+    }
+  }
+  common::Result<http::Response> response = options_.http->Send(request);
+  if (!response.ok()) return AwsError::FromTransport(signing_name_, response.status());
+  if (response->status < 200 || response->status > 299) {
+    return ParseErrorResponse(signing_name_, *response);
+  }
+  return std::move(*response);
+}
+
+Outcome<http::Response> ServiceCaller::Send(http::ClientRequest request,
+                                            const SendOptions& send) const {
+  for (int attempt = 1;; ++attempt) {
+    Outcome<http::Response> outcome = SendOnce(request, send);
+    if (outcome.ok() || attempt >= retry_.max_attempts() || !retry_.ShouldRetry(outcome.error()) ||
+        (send.may_retry && !send.may_retry())) {
+      return outcome;
+    }
+    retry_.Sleep(retry_.Backoff(attempt));
+  }
+}
+
+Outcome<nlohmann::json> ServiceCaller::CallJson(std::string_view target,
+                                                const nlohmann::json& body,
+                                                std::string_view json_version,
+                                                const SendOptions& send) const {
+  http::ClientRequest request;
+  request.method = "POST";
+  request.url = endpoint_ + "/";
+  request.headers.Set("Content-Type", "application/x-amz-json-" + std::string(json_version));
+  request.headers.Set("X-Amz-Target", std::string(target));
+  request.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  Outcome<http::Response> response = Send(std::move(request), send);
+  if (!response.ok()) return response.error();
+  if (response->body.empty()) return nlohmann::json::object();
+  nlohmann::json j = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    return AwsError::Local(signing_name_, common::Code::kInternal,
+                           std::string(target) + ": the response is not JSON");
+  }
+  return j;
+}
+
+Outcome<http::Response> ServiceCaller::CallQuery(
+    std::string_view action, std::string_view version,
+    const std::vector<std::pair<std::string, std::string>>& params, const SendOptions& send) const {
+  std::vector<std::pair<std::string, std::string>> all = {{"Action", std::string(action)},
+                                                          {"Version", std::string(version)}};
+  all.insert(all.end(), params.begin(), params.end());
+  http::ClientRequest request;
+  request.method = "POST";
+  request.url = endpoint_ + "/";
+  request.headers.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
+  request.body = FormBody(all);
+  return Send(std::move(request), send);
+}
+
+}  // namespace aws

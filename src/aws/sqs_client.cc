@@ -1,0 +1,320 @@
+#include "aws/sqs_client.h"
+
+#include "common/crypto.h"
+#include "common/strings.h"
+
+namespace aws {
+namespace {
+
+using nlohmann::json;
+
+std::string Str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+json StringMap(const std::map<std::string, std::string>& m) {
+  json out = json::object();
+  for (const auto& [k, v] : m) out[k] = v;
+  return out;
+}
+
+std::map<std::string, std::string> ToStringMap(const json& j) {
+  std::map<std::string, std::string> out;
+  if (!j.is_object()) return out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
+  }
+  return out;
+}
+
+json AttributesJson(const MessageAttributes& attributes) {
+  json out = json::object();
+  for (const auto& [name, value] : attributes) {
+    json a = {{"DataType", value.data_type}};
+    if (common::StartsWith(value.data_type, "Binary")) {
+      a["BinaryValue"] = common::Base64Encode(value.binary_value);
+    } else {
+      a["StringValue"] = value.string_value;
+    }
+    out[name] = std::move(a);
+  }
+  return out;
+}
+
+MessageAttributes ParseAttributes(const json& j) {
+  MessageAttributes out;
+  if (!j.is_object()) return out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    MessageAttributeValue v;
+    v.data_type = Str(it.value(), "DataType");
+    v.string_value = Str(it.value(), "StringValue");
+    std::string b64 = Str(it.value(), "BinaryValue");
+    if (!b64.empty() && !common::Base64Decode(b64, &v.binary_value)) v.binary_value.clear();
+    out[it.key()] = std::move(v);
+  }
+  return out;
+}
+
+void AddSendOptions(const SendMessageOptions& o, json* j) {
+  if (o.delay_seconds) (*j)["DelaySeconds"] = *o.delay_seconds;
+  if (!o.message_attributes.empty()) (*j)["MessageAttributes"] = AttributesJson(o.message_attributes);
+  if (!o.message_group_id.empty()) (*j)["MessageGroupId"] = o.message_group_id;
+  if (!o.message_deduplication_id.empty()) {
+    (*j)["MessageDeduplicationId"] = o.message_deduplication_id;
+  }
+}
+
+std::vector<BatchResultError> ParseFailed(const json& j) {
+  std::vector<BatchResultError> out;
+  auto it = j.find("Failed");
+  if (it == j.end() || !it->is_array()) return out;
+  for (const json& f : *it) {
+    BatchResultError e;
+    e.id = Str(f, "Id");
+    e.code = Str(f, "Code");
+    e.message = Str(f, "Message");
+    e.sender_fault = f.value("SenderFault", true);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+BatchResult ParseBatch(const json& j) {
+  BatchResult r;
+  if (auto it = j.find("Successful"); it != j.end() && it->is_array()) {
+    for (const json& s : *it) r.successful.push_back(Str(s, "Id"));
+  }
+  r.failed = ParseFailed(j);
+  return r;
+}
+
+AwsError ChecksumMismatch(const std::string& what, const std::string& expected,
+                          const std::string& got) {
+  return AwsError::Local("sqs", common::Code::kInternal,
+                         "ChecksumMismatch: MD5 of " + what + " is " + expected +
+                             " but the service said " + got);
+}
+
+}  // namespace
+
+SqsClient::SqsClient(ClientOptions options) : caller_(std::move(options), "sqs", "sqs") {}
+
+Outcome<json> SqsClient::Call(const char* operation, const json& body,
+                              const SendOptions& send) const {
+  return caller_.CallJson(std::string("AmazonSQS.") + operation, body, "1.0", send);
+}
+
+Outcome<std::string> SqsClient::CreateQueue(const std::string& name,
+                                            const std::map<std::string, std::string>& attributes,
+                                            const std::map<std::string, std::string>& tags) const {
+  json body = {{"QueueName", name}};
+  if (!attributes.empty()) body["Attributes"] = StringMap(attributes);
+  if (!tags.empty()) body["tags"] = StringMap(tags);
+  Outcome<json> r = Call("CreateQueue", body);
+  if (!r.ok()) return r.error();
+  return Str(*r, "QueueUrl");
+}
+
+Outcome<std::string> SqsClient::GetQueueUrl(const std::string& name,
+                                            const std::string& owner_account_id) const {
+  json body = {{"QueueName", name}};
+  if (!owner_account_id.empty()) body["QueueOwnerAWSAccountId"] = owner_account_id;
+  Outcome<json> r = Call("GetQueueUrl", body);
+  if (!r.ok()) return r.error();
+  return Str(*r, "QueueUrl");
+}
+
+Outcome<std::vector<std::string>> SqsClient::ListQueues(const std::string& prefix) const {
+  std::vector<std::string> urls;
+  std::string next;
+  do {
+    json body = {{"MaxResults", 1000}};
+    if (!prefix.empty()) body["QueueNamePrefix"] = prefix;
+    if (!next.empty()) body["NextToken"] = next;
+    Outcome<json> r = Call("ListQueues", body);
+    if (!r.ok()) return r.error();
+    if (auto it = r->find("QueueUrls"); it != r->end() && it->is_array()) {
+      for (const json& u : *it) {
+        if (u.is_string()) urls.push_back(u.get<std::string>());
+      }
+    }
+    next = Str(*r, "NextToken");
+  } while (!next.empty());
+  return urls;
+}
+
+Outcome<std::map<std::string, std::string>> SqsClient::GetQueueAttributes(
+    const std::string& queue_url, const std::vector<std::string>& names) const {
+  json body = {{"QueueUrl", queue_url},
+               {"AttributeNames", names.empty() ? std::vector<std::string>{"All"} : names}};
+  Outcome<json> r = Call("GetQueueAttributes", body);
+  if (!r.ok()) return r.error();
+  auto it = r->find("Attributes");
+  return it == r->end() ? std::map<std::string, std::string>() : ToStringMap(*it);
+}
+
+AwsStatus SqsClient::SetQueueAttributes(const std::string& queue_url,
+                                        const std::map<std::string, std::string>& attributes) const {
+  Outcome<json> r =
+      Call("SetQueueAttributes", {{"QueueUrl", queue_url}, {"Attributes", StringMap(attributes)}});
+  if (!r.ok()) return r.error();
+  return Empty{};
+}
+
+AwsStatus SqsClient::DeleteQueue(const std::string& queue_url) const {
+  Outcome<json> r = Call("DeleteQueue", {{"QueueUrl", queue_url}});
+  if (!r.ok()) return r.error();
+  return Empty{};
+}
+
+AwsStatus SqsClient::PurgeQueue(const std::string& queue_url) const {
+  Outcome<json> r = Call("PurgeQueue", {{"QueueUrl", queue_url}});
+  if (!r.ok()) return r.error();
+  return Empty{};
+}
+
+AwsStatus SqsClient::TagQueue(const std::string& queue_url,
+                              const std::map<std::string, std::string>& tags) const {
+  Outcome<json> r = Call("TagQueue", {{"QueueUrl", queue_url}, {"Tags", StringMap(tags)}});
+  if (!r.ok()) return r.error();
+  return Empty{};
+}
+
+Outcome<SendMessageResult> SqsClient::SendMessage(const std::string& queue_url,
+                                                  const std::string& body,
+                                                  const SendMessageOptions& options) const {
+  json request = {{"QueueUrl", queue_url}, {"MessageBody", body}};
+  AddSendOptions(options, &request);
+  Outcome<json> r = Call("SendMessage", request);
+  if (!r.ok()) return r.error();
+  SendMessageResult out;
+  out.message_id = Str(*r, "MessageId");
+  out.md5_of_body = Str(*r, "MD5OfMessageBody");
+  out.sequence_number = Str(*r, "SequenceNumber");
+  std::string expected = common::Md5Hex(body);
+  if (common::ToLower(out.md5_of_body) != expected) {
+    return ChecksumMismatch("the sent body", expected, out.md5_of_body);
+  }
+  return out;
+}
+
+Outcome<SendMessageBatchResult> SqsClient::SendMessageBatch(
+    const std::string& queue_url, const std::vector<SendMessageBatchEntry>& entries) const {
+  json list = json::array();
+  std::map<std::string, const SendMessageBatchEntry*> by_id;
+  for (const SendMessageBatchEntry& e : entries) {
+    json entry = {{"Id", e.id}, {"MessageBody", e.body}};
+    AddSendOptions(e.options, &entry);
+    list.push_back(std::move(entry));
+    by_id[e.id] = &e;
+  }
+  Outcome<json> r = Call("SendMessageBatch", {{"QueueUrl", queue_url}, {"Entries", list}});
+  if (!r.ok()) return r.error();
+  SendMessageBatchResult out;
+  if (auto it = r->find("Successful"); it != r->end() && it->is_array()) {
+    for (const json& s : *it) {
+      SendMessageResult m;
+      std::string id = Str(s, "Id");
+      m.message_id = Str(s, "MessageId");
+      m.md5_of_body = Str(s, "MD5OfMessageBody");
+      m.sequence_number = Str(s, "SequenceNumber");
+      auto entry = by_id.find(id);
+      if (entry != by_id.end()) {
+        std::string expected = common::Md5Hex(entry->second->body);
+        if (common::ToLower(m.md5_of_body) != expected) {
+          return ChecksumMismatch("batch entry " + id, expected, m.md5_of_body);
+        }
+      }
+      out.successful.emplace_back(std::move(id), std::move(m));
+    }
+  }
+  out.failed = ParseFailed(*r);
+  return out;
+}
+
+Outcome<std::vector<SqsMessage>> SqsClient::ReceiveMessage(
+    const std::string& queue_url, const ReceiveMessageOptions& options) const {
+  json body = {{"QueueUrl", queue_url},
+               {"MaxNumberOfMessages", options.max_number_of_messages},
+               {"WaitTimeSeconds", options.wait_time_seconds}};
+  if (options.visibility_timeout) body["VisibilityTimeout"] = *options.visibility_timeout;
+  if (!options.attribute_names.empty()) {
+    body["AttributeNames"] = options.attribute_names;
+    body["MessageSystemAttributeNames"] = options.attribute_names;
+  }
+  if (!options.message_attribute_names.empty()) {
+    body["MessageAttributeNames"] = options.message_attribute_names;
+  }
+  if (!options.receive_request_attempt_id.empty()) {
+    body["ReceiveRequestAttemptId"] = options.receive_request_attempt_id;
+  }
+  SendOptions send;
+  // The service holds a long poll for up to WaitTimeSeconds; give the exchange room beyond it.
+  send.timeout = std::chrono::seconds(std::max(0, options.wait_time_seconds) + 15);
+  Outcome<json> r = Call("ReceiveMessage", body, send);
+  if (!r.ok()) return r.error();
+  std::vector<SqsMessage> out;
+  auto it = r->find("Messages");
+  if (it == r->end() || !it->is_array()) return out;
+  for (const json& m : *it) {
+    SqsMessage msg;
+    msg.message_id = Str(m, "MessageId");
+    msg.receipt_handle = Str(m, "ReceiptHandle");
+    msg.body = Str(m, "Body");
+    msg.md5_of_body = Str(m, "MD5OfBody");
+    if (auto a = m.find("Attributes"); a != m.end()) msg.attributes = ToStringMap(*a);
+    if (auto a = m.find("MessageAttributes"); a != m.end()) {
+      msg.message_attributes = ParseAttributes(*a);
+    }
+    std::string expected = common::Md5Hex(msg.body);
+    if (common::ToLower(msg.md5_of_body) != expected) {
+      return ChecksumMismatch("message " + msg.message_id, expected, msg.md5_of_body);
+    }
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+AwsStatus SqsClient::DeleteMessage(const std::string& queue_url,
+                                   const std::string& receipt_handle) const {
+  Outcome<json> r =
+      Call("DeleteMessage", {{"QueueUrl", queue_url}, {"ReceiptHandle", receipt_handle}});
+  if (!r.ok()) return r.error();
+  return Empty{};
+}
+
+Outcome<BatchResult> SqsClient::DeleteMessageBatch(
+    const std::string& queue_url, const std::vector<DeleteMessageBatchEntry>& entries) const {
+  json list = json::array();
+  for (const auto& e : entries) list.push_back({{"Id", e.id}, {"ReceiptHandle", e.receipt_handle}});
+  Outcome<json> r = Call("DeleteMessageBatch", {{"QueueUrl", queue_url}, {"Entries", list}});
+  if (!r.ok()) return r.error();
+  return ParseBatch(*r);
+}
+
+AwsStatus SqsClient::ChangeMessageVisibility(const std::string& queue_url,
+                                             const std::string& receipt_handle,
+                                             int visibility_timeout) const {
+  Outcome<json> r = Call("ChangeMessageVisibility", {{"QueueUrl", queue_url},
+                                                     {"ReceiptHandle", receipt_handle},
+                                                     {"VisibilityTimeout", visibility_timeout}});
+  if (!r.ok()) return r.error();
+  return Empty{};
+}
+
+Outcome<BatchResult> SqsClient::ChangeMessageVisibilityBatch(
+    const std::string& queue_url, const std::vector<ChangeVisibilityBatchEntry>& entries) const {
+  json list = json::array();
+  for (const auto& e : entries) {
+    list.push_back({{"Id", e.id},
+                    {"ReceiptHandle", e.receipt_handle},
+                    {"VisibilityTimeout", e.visibility_timeout}});
+  }
+  Outcome<json> r =
+      Call("ChangeMessageVisibilityBatch", {{"QueueUrl", queue_url}, {"Entries", list}});
+  if (!r.ok()) return r.error();
+  return ParseBatch(*r);
+}
+
+}  // namespace aws
