@@ -39,7 +39,7 @@ LogoRaster ResampleLogo(const LogoRaster& src, int width, int height) {
   LogoRaster out;
   out.width = width;
   out.height = height;
-  out.rgba.assign(static_cast<size_t>(width) * height * 4, 0.0f);
+  out.rgba.resize(static_cast<size_t>(width) * height * 4);
   // Supersampled bilinear: k x k bilinear taps per output pixel, k covering the shrink factor.
   const double fx = static_cast<double>(src.width) / width;
   const double fy = static_cast<double>(src.height) / height;
@@ -202,25 +202,29 @@ common::Result<PlacedLogo> PlaceLogo(const LogoRaster& logo, int stored_w, int s
       v0 = (vis_h - lh) / 2;
       break;
   }
-  LogoRaster visual = ResampleLogo(logo, lw, lh);
-  if (options.opacity < 1.0) {
-    for (float& f : visual.rgba) f *= static_cast<float>(options.opacity);
-  }
-
   int xa, ya, xb, yb;
   VisualToStored(orientation, stored_w, stored_h, u0, v0, &xa, &ya);
   VisualToStored(orientation, stored_w, stored_h, u0 + lw - 1, v0 + lh - 1, &xb, &yb);
   placed.box = {std::min(xa, xb), std::min(ya, yb), std::abs(xb - xa) + 1, std::abs(yb - ya) + 1};
-  placed.raster.width = placed.box.width;
-  placed.raster.height = placed.box.height;
-  placed.raster.rgba.resize(static_cast<size_t>(placed.box.width) * placed.box.height * 4);
-  for (int y = 0; y < placed.box.height; ++y) {
-    for (int x = 0; x < placed.box.width; ++x) {
-      int u, v;
-      StoredToVisual(orientation, stored_w, stored_h, placed.box.x + x, placed.box.y + y, &u, &v);
-      const float* s = visual.at(u - u0, v - v0);
-      std::copy(s, s + 4, &placed.raster.rgba[(static_cast<size_t>(y) * placed.box.width + x) * 4]);
+  placed.raster = ResampleLogo(logo, lw, lh);
+  if (orientation != 1) {
+    // Turn the upright logo into the stored frame, so that the viewer sees it upright.
+    LogoRaster stored;
+    stored.width = placed.box.width;
+    stored.height = placed.box.height;
+    stored.rgba.resize(placed.raster.rgba.size());
+    for (int y = 0; y < stored.height; ++y) {
+      for (int x = 0; x < stored.width; ++x) {
+        int u, v;
+        StoredToVisual(orientation, stored_w, stored_h, placed.box.x + x, placed.box.y + y, &u, &v);
+        const float* s = placed.raster.at(u - u0, v - v0);
+        std::copy(s, s + 4, &stored.rgba[(static_cast<size_t>(y) * stored.width + x) * 4]);
+      }
     }
+    placed.raster = std::move(stored);
+  }
+  if (options.opacity < 1.0) {
+    for (float& f : placed.raster.rgba) f *= static_cast<float>(options.opacity);
   }
   return placed;
 }
