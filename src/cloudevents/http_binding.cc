@@ -183,8 +183,15 @@ Result<CloudEvent> ReadHttpBinary(const http::Headers& headers, std::string_view
   if (!body.empty()) {
     if (event.datacontenttype && IsJsonContentType(*event.datacontenttype)) {
       auto parsed = ParseJson(body);
-      if (!parsed.ok()) return parsed.status().WithContext("body declared as JSON");
-      event.data = std::move(parsed).value();
+      if (parsed.ok()) {
+        event.data = std::move(parsed).value();
+      } else if (common::IsValidUtf8(body)) {
+        // The npm SDK sends a string payload unquoted under application/json; keep it as the
+        // string it was meant to be rather than refuse the event.
+        event.data = std::string(body);
+      } else {
+        event.binary_data = std::string(body);
+      }
     } else if (event.datacontenttype && IsTextContentType(*event.datacontenttype) &&
                common::IsValidUtf8(body)) {
       event.data = std::string(body);

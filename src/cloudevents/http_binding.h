@@ -44,7 +44,9 @@ common::Result<std::vector<CloudEvent>> ReadHttp(const http::Headers& headers,
                                                  std::string_view body);
 common::Result<std::vector<CloudEvent>> ReadHttp(const http::Request& request);
 
-// Binary mode only (no mode detection). InvalidArgument as above.
+// Binary mode only (no mode detection). A body under a JSON Content-Type that is not valid
+// JSON (the npm SDK sends string data unquoted) becomes a string (or bytes when not UTF-8).
+// InvalidArgument as above.
 common::Result<CloudEvent> ReadHttpBinary(const http::Headers& headers, std::string_view body);
 
 // The binding's header-value encoding: space, '"', '%' and every byte outside printable

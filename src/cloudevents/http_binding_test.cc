@@ -72,7 +72,7 @@ TEST(HttpBindingTest, RoundTripEveryMode) {
 TEST(HttpBindingTest, StructuredModeContentType) {
   http::Request request;
   ASSERT_TRUE(WriteHttp(Sample(), HttpMode::kStructured, &request).ok());
-  EXPECT_EQ(request.headers.Get("Content-Type"), "application/cloudevents+json; charset=UTF-8");
+  EXPECT_EQ(request.headers.Get("Content-Type"), "application/cloudevents+json; charset=utf-8");
   EXPECT_FALSE(request.headers.Has("ce-id"));
   auto j = json::parse(request.body);
   EXPECT_EQ(j["subject"], "my photo €.jpg");
@@ -85,7 +85,7 @@ TEST(HttpBindingTest, BatchMode) {
   http::Request request;
   ASSERT_TRUE(WriteHttpBatch({Sample(), second}, &request).ok());
   EXPECT_EQ(request.headers.Get("Content-Type"),
-            "application/cloudevents-batch+json; charset=UTF-8");
+            "application/cloudevents-batch+json; charset=utf-8");
   auto events = ReadHttp(request);
   ASSERT_TRUE(events.ok()) << events.status().ToString();
   ASSERT_EQ(events->size(), 2u);
@@ -116,6 +116,23 @@ TEST(HttpBindingTest, SpecBinaryExampleWithLegacyQuotedValueAndLowerCaseHex) {
   EXPECT_EQ(event->extensions.at("comexampleothervalue"), "5");
   EXPECT_EQ(event->datacontenttype, "application/json; charset=utf-8");
   EXPECT_EQ((*event->data)["a"], 1);
+}
+
+// What the npm cloudevents SDK (v10) sends for `data: "just a string"` in binary mode: a JSON
+// Content-Type over an unquoted body. Read as the string it means; other bytes stay bytes.
+TEST(HttpBindingTest, UnquotedStringUnderJsonContentTypeIsKept) {
+  http::Headers h;
+  h.Add("ce-specversion", "1.0");
+  h.Add("ce-id", "1");
+  h.Add("ce-source", "s");
+  h.Add("ce-type", "t");
+  h.Add("content-type", "application/json; charset=utf-8");
+  auto event = ReadHttpBinary(h, "just a string");
+  ASSERT_TRUE(event.ok()) << event.status().ToString();
+  EXPECT_EQ(*event->data, json("just a string"));
+  auto bytes = ReadHttpBinary(h, std::string("\xff\xfe", 2));
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes->binary_data, std::string("\xff\xfe", 2));
 }
 
 TEST(HttpBindingTest, PercentEncodingMatchesSpecExample) {
@@ -197,14 +214,6 @@ TEST(HttpBindingTest, RejectsBadMessages) {
         {"ce-my_ext", "x"}},
        "",
        "ce-my_ext"},
-      {"binary json body malformed",
-       {{"ce-specversion", "1.0"},
-        {"ce-id", "1"},
-        {"ce-source", "s"},
-        {"ce-type", "t"},
-        {"Content-Type", "application/json"}},
-       "{not json",
-       "malformed JSON"},
       {"binary bad time",
        {{"ce-specversion", "1.0"},
         {"ce-id", "1"},

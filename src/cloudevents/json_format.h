@@ -13,9 +13,9 @@
 namespace cloudevents {
 
 inline constexpr std::string_view kStructuredContentType =
-    "application/cloudevents+json; charset=UTF-8";
+    "application/cloudevents+json; charset=utf-8";
 inline constexpr std::string_view kBatchContentType =
-    "application/cloudevents-batch+json; charset=UTF-8";
+    "application/cloudevents-batch+json; charset=utf-8";
 
 // The event as a JSON object, members in the order specversion, id, source, type, optional
 // attributes, extensions (as strings), then "data" or "data_base64". InvalidArgument when
