@@ -78,7 +78,8 @@ int Inputs(const std::string& dir) {
     logo.pixels8[i * 4 + 3] = static_cast<uint8_t>(a * 255 + 0.5f);
   }
   Write(dir + "/logo.png", image::internal::EncodePng(logo, 4, {}).value());
-  Write(dir + "/geometry", std::to_string(placed->box.x) + " " + std::to_string(placed->box.y) + "\n");
+  Write(dir + "/geometry",
+        std::to_string(placed->box.x) + " " + std::to_string(placed->box.y) + "\n");
   return 0;
 }
 

@@ -4,8 +4,15 @@
 //             [--max-pixels N] [--json]
 //
 // INPUT and OUTPUT may be "-" for stdin/stdout. Exits non-zero with a message on any error.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -16,16 +23,48 @@
 
 namespace {
 
-common::Result<std::string> ReadAll(const std::string& path) {
-  if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    return ss.str();
+// The bytes of a file, mapped read-only (no copy), or of stdin, read into memory.
+class Input {
+ public:
+  ~Input() {
+    if (map_ != nullptr) munmap(map_, size_);
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return common::NotFound("cannot open " + path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+  common::Status Open(const std::string& path) {
+    if (path == "-") {
+      std::ostringstream ss;
+      ss << std::cin.rdbuf();
+      owned_ = ss.str();
+      view_ = owned_;
+      return common::Status::Ok();
+    }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return common::NotFound("cannot open " + path + ": " + std::strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return common::InvalidArgument(path + " is not a regular file");
+    }
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+      void* map = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (map == MAP_FAILED) {
+        ::close(fd);
+        return common::Internal("cannot map " + path);
+      }
+      map_ = map;
+      view_ = std::string_view(static_cast<const char*>(map), size_);
+    }
+    ::close(fd);
+    return common::Status::Ok();
+  }
+  std::string_view bytes() const { return view_; }
+
+ private:
+  void* map_ = nullptr;
+  size_t size_ = 0;
+  std::string owned_;
+  std::string_view view_;
+};
 
 common::Status WriteAll(const std::string& path, const std::string& data) {
   if (path == "-") {
@@ -33,10 +72,19 @@ common::Status WriteAll(const std::string& path, const std::string& data) {
     std::cout.flush();
     return std::cout ? common::Status::Ok() : common::Internal("cannot write to stdout");
   }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  out.close();
-  return out ? common::Status::Ok() : common::Internal("cannot write " + path);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return common::Internal("cannot create " + path + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return common::Internal("cannot write " + path + ": " + std::strerror(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return ::close(fd) == 0 ? common::Status::Ok() : common::Internal("cannot write " + path);
 }
 
 nlohmann::json BoxJson(const image::Box& b) {
@@ -87,22 +135,26 @@ int main(int argc, char** argv) {
   }
   options.gravity = *gravity;
   options.allow_entropy_path = !no_entropy;
-  std::string logo;
+  Input logo;
   if (!logo_path.empty()) {
-    auto read = ReadAll(logo_path);
+    common::Status read = logo.Open(logo_path);
     if (!read.ok()) {
-      std::cerr << "watermark: logo: " << read.status().message() << "\n";
+      std::cerr << "watermark: logo: " << read.message() << "\n";
       return 1;
     }
-    logo = std::move(*read);
-    options.logo_png = logo;
+    options.logo_png = logo.bytes();
+    if (options.logo_png.empty()) {
+      std::cerr << "watermark: logo: " << logo_path << " is empty\n";
+      return 1;
+    }
   }
-  auto data = ReadAll(input);
-  if (!data.ok()) {
-    std::cerr << "watermark: " << data.status().message() << "\n";
+  Input data;
+  common::Status read = data.Open(input);
+  if (!read.ok()) {
+    std::cerr << "watermark: " << read.message() << "\n";
     return 1;
   }
-  auto result = image::Watermark(*data, options);
+  auto result = image::Watermark(data.bytes(), options);
   if (!result.ok()) {
     std::cerr << "watermark: " << input << ": " << result.status().ToString() << "\n";
     return 1;
@@ -118,7 +170,7 @@ int main(int argc, char** argv) {
                         {"width", result->width},
                         {"height", result->height},
                         {"orientation", result->orientation},
-                        {"input_bytes", data->size()},
+                        {"input_bytes", data.bytes().size()},
                         {"output_bytes", result->data.size()},
                         {"logo_box", BoxJson(result->logo_box)},
                         {"changed_box", BoxJson(result->changed_box)}};

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "image/huge_alloc.h"
 #include "image/logo.h"
 
 namespace image::internal {
@@ -37,8 +38,8 @@ common::Status CheckGeometry(const JpegGeometry& g);
 struct ComponentPlane {
   int x0 = 0, y0 = 0;         // first covered sample
   int width = 0, height = 0;  // covered samples
-  std::vector<float> premul;
-  std::vector<float> alpha;
+  std::vector<float, HugePageAllocator<float>> premul;
+  std::vector<float, HugePageAllocator<float>> alpha;
 };
 
 // Builds one plane per component. `adobe_inverted` says CMYK/YCCK values are stored inverted

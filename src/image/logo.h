@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "image/huge_alloc.h"
 #include "image/watermark.h"
 
 namespace image::internal {
@@ -13,7 +14,7 @@ namespace image::internal {
 struct LogoRaster {
   int width = 0;
   int height = 0;
-  std::vector<float> rgba;  // width * height * 4
+  std::vector<float, HugePageAllocator<float>> rgba;  // width * height * 4
   const float* at(int x, int y) const { return &rgba[(static_cast<size_t>(y) * width + x) * 4]; }
 };
 
