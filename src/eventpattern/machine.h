@@ -35,10 +35,11 @@ struct CidrRange {
 // Parses an IPv4 dotted quad or an IPv6 address into 4 or 16 bytes.
 bool ParseIp(std::string_view text, bool* v6, std::array<uint8_t, 16>* bytes);
 
-// ASCII case folding (the values EventBridge events carry are overwhelmingly ASCII).
-bool EqualsIgnoreCaseAscii(std::string_view a, std::string_view lowered);
-bool StartsWithIgnoreCaseAscii(std::string_view s, std::string_view lowered_prefix);
-bool EndsWithIgnoreCaseAscii(std::string_view s, std::string_view lowered_suffix);
+// Simple (one-to-one) lower-case folding of UTF-8 text for the *-ignore-case tests: ASCII,
+// Latin-1, Latin Extended-A and Additional, Greek, Cyrillic, Armenian and fullwidth Latin.
+// Invalid UTF-8 bytes are copied unchanged. Writes into *out (its capacity is reused).
+void FoldCaseInto(std::string_view text, std::string* out);
+std::string FoldCase(std::string_view text);
 
 // One test applied to a single leaf value of the event.
 struct ValueMatcher {
@@ -64,7 +65,7 @@ struct ValueMatcher {
     kAnythingButWildcard,
   };
   Kind kind = Kind::kStrings;
-  std::vector<std::string> strings;  // lower-cased for *IgnoreCase kinds
+  std::vector<std::string> strings;  // case-folded for *IgnoreCase kinds
   std::vector<double> numbers;
   std::vector<Wildcard> wildcards;
   CidrRange cidr;

@@ -16,17 +16,6 @@ namespace {
 using nlohmann::json;
 using Kind = ValueMatcher::Kind;
 
-inline char LowerAscii(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool SameIgnoreCase(const char* s, std::string_view lowered) {
-  for (size_t i = 0; i < lowered.size(); ++i) {
-    if (LowerAscii(s[i]) != lowered[i]) return false;
-  }
-  return true;
-}
-
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -76,17 +65,94 @@ bool Consistent(const Leaf& leaf, const Scratch& scratch) {
 
 // --- value tests ----------------------------------------------------------------------
 
-bool EqualsIgnoreCaseAscii(std::string_view a, std::string_view lowered) {
-  return a.size() == lowered.size() && SameIgnoreCase(a.data(), lowered);
+namespace {
+
+uint32_t FoldCodePoint(uint32_t c) {
+  auto even_up = [](uint32_t x) { return (x % 2 == 0) ? x + 1 : x; };
+  auto odd_up = [](uint32_t x) { return (x % 2 == 1) ? x + 1 : x; };
+  if (c >= 'A' && c <= 'Z') return c + 0x20;
+  if (c < 0xC0) return c;
+  if (c <= 0xDE) return c == 0xD7 ? c : c + 0x20;
+  if (c >= 0x100 && c <= 0x12F) return even_up(c);
+  if (c >= 0x132 && c <= 0x137) return even_up(c);
+  if (c >= 0x139 && c <= 0x148) return odd_up(c);
+  if (c >= 0x14A && c <= 0x177) return even_up(c);
+  if (c == 0x178) return 0xFF;
+  if (c >= 0x179 && c <= 0x17E) return odd_up(c);
+  if (c == 0x386) return 0x3AC;
+  if (c >= 0x388 && c <= 0x38A) return c + 0x25;
+  if (c == 0x38C) return 0x3CC;
+  if (c == 0x38E || c == 0x38F) return c + 0x3F;
+  if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 0x20;
+  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+  if (c >= 0x410 && c <= 0x42F) return c + 0x20;
+  if ((c >= 0x460 && c <= 0x481) || (c >= 0x48A && c <= 0x4BF) || (c >= 0x4D0 && c <= 0x52F)) {
+    return even_up(c);
+  }
+  if (c == 0x4C0) return 0x4CF;
+  if (c >= 0x4C1 && c <= 0x4CE) return odd_up(c);
+  if (c >= 0x531 && c <= 0x556) return c + 0x30;
+  if ((c >= 0x1E00 && c <= 0x1E95) || (c >= 0x1EA0 && c <= 0x1EFF)) return even_up(c);
+  if (c >= 0xFF21 && c <= 0xFF3A) return c + 0x20;
+  return c;
 }
 
-bool StartsWithIgnoreCaseAscii(std::string_view s, std::string_view lowered_prefix) {
-  return s.size() >= lowered_prefix.size() && SameIgnoreCase(s.data(), lowered_prefix);
+void AppendUtf8(uint32_t c, std::string* out) {
+  if (c < 0x80) {
+    out->push_back(static_cast<char>(c));
+  } else if (c < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (c >> 6)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else if (c < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (c >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (c >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  }
 }
 
-bool EndsWithIgnoreCaseAscii(std::string_view s, std::string_view lowered_suffix) {
-  return s.size() >= lowered_suffix.size() &&
-         SameIgnoreCase(s.data() + s.size() - lowered_suffix.size(), lowered_suffix);
+// The folded event string of the current test; per thread, capacity reused.
+thread_local std::string tls_folded;
+
+}  // namespace
+
+void FoldCaseInto(std::string_view text, std::string* out) {
+  out->clear();
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    unsigned char b = p[i];
+    if (b < 0x80) {
+      out->push_back(static_cast<char>(b >= 'A' && b <= 'Z' ? b + 0x20 : b));
+      ++i;
+      continue;
+    }
+    size_t length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0;
+    bool valid = length != 0 && i + length <= n;
+    uint32_t c = length == 2 ? (b & 0x1F) : length == 3 ? (b & 0x0F) : (b & 0x07);
+    for (size_t k = 1; valid && k < length; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) valid = false;
+      c = (c << 6) | (p[i + k] & 0x3F);
+    }
+    if (!valid) {
+      out->push_back(static_cast<char>(b));
+      ++i;
+      continue;
+    }
+    AppendUtf8(FoldCodePoint(c), out);
+    i += length;
+  }
+}
+
+std::string FoldCase(std::string_view text) {
+  std::string out;
+  FoldCaseInto(text, &out);
+  return out;
 }
 
 bool Wildcard::Matches(std::string_view s) const {
@@ -176,13 +242,19 @@ bool ValueMatcher::Matches(const json& value) const {
     case Kind::kPrefix:
       return is_string && StartsWith(s, strings[0]);
     case Kind::kPrefixIgnoreCase:
-      return is_string && StartsWithIgnoreCaseAscii(s, strings[0]);
+      if (!is_string) return false;
+      FoldCaseInto(s, &tls_folded);
+      return StartsWith(tls_folded, strings[0]);
     case Kind::kSuffix:
       return is_string && EndsWith(s, strings[0]);
     case Kind::kSuffixIgnoreCase:
-      return is_string && EndsWithIgnoreCaseAscii(s, strings[0]);
+      if (!is_string) return false;
+      FoldCaseInto(s, &tls_folded);
+      return EndsWith(tls_folded, strings[0]);
     case Kind::kEqualsIgnoreCase:
-      return is_string && EqualsIgnoreCaseAscii(s, strings[0]);
+      if (!is_string) return false;
+      FoldCaseInto(s, &tls_folded);
+      return tls_folded == strings[0];
     case Kind::kWildcard:
       return is_string && wildcards[0].Matches(s);
     case Kind::kNumeric: {
@@ -215,8 +287,8 @@ bool ValueMatcher::Matches(const json& value) const {
                           [&](const std::string& p) { return EndsWith(s, p); });
     case Kind::kAnythingButIgnoreCase:
       if (!is_string) return true;
-      return std::none_of(strings.begin(), strings.end(),
-                          [&](const std::string& p) { return EqualsIgnoreCaseAscii(s, p); });
+      FoldCaseInto(s, &tls_folded);
+      return std::find(strings.begin(), strings.end(), tls_folded) == strings.end();
     case Kind::kAnythingButWildcard:
       if (!is_string) return true;
       return std::none_of(wildcards.begin(), wildcards.end(),
@@ -365,7 +437,7 @@ common::Result<Pattern> Pattern::Parse(std::string_view json_text) {
 }
 
 bool Pattern::Matches(const json& event) const {
-  return machine_->Load(event) && machine_->RuleMatches(0);
+  return machine_ != nullptr && machine_->Load(event) && machine_->RuleMatches(0);
 }
 
 bool Pattern::Matches(std::string_view event_json) const {
@@ -374,7 +446,10 @@ bool Pattern::Matches(std::string_view event_json) const {
   return Matches(event);
 }
 
-const std::string& Pattern::source() const { return *source_; }
+const std::string& Pattern::source() const {
+  static const std::string kEmpty;
+  return source_ ? *source_ : kEmpty;
+}
 
 PatternSet::PatternSet() : machine_(std::make_unique<Machine>()) {}
 PatternSet::~PatternSet() = default;

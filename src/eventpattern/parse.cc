@@ -26,14 +26,6 @@ Status Invalid(std::string reason) {
   return common::InvalidArgument(std::string(kInvalidPatternPrefix) + reason);
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // --- wildcard -------------------------------------------------------------------------
 
 // A wildcard pattern as tokens: a byte 0..255, or kStar. Surrounding quotes are included
@@ -265,7 +257,7 @@ Status Compiler::PrefixOrSuffix(const std::string& name, const json& value, Pars
     const json& inner = value["equals-ignore-case"];
     if (!inner.is_string()) return Invalid("equals-ignore-case match pattern must be a string");
     m.kind = prefix ? Kind::kPrefixIgnoreCase : Kind::kSuffixIgnoreCase;
-    m.strings.push_back(Lower(inner.get<std::string>()));
+    m.strings.push_back(FoldCase(inner.get<std::string>()));
   } else if (value.is_object()) {
     return Invalid("Unsupported " + name + " pattern: " + value.dump());
   } else {
@@ -287,7 +279,7 @@ Status Compiler::MatchExpression(const json& object, ParsedField* field, int* co
     if (!value.is_string()) return Invalid("equals-ignore-case match pattern must be a string");
     ValueMatcher m;
     m.kind = Kind::kEqualsIgnoreCase;
-    m.strings.push_back(Lower(value.get<std::string>()));
+    m.strings.push_back(FoldCase(value.get<std::string>()));
     field->matchers.push_back(std::move(m));
     return Status::Ok();
   }
@@ -402,7 +394,7 @@ Status Compiler::AnythingBut(const json& value, ParsedField* field, int* complex
           collect("Inside anything-but/equals-ignore-case list, number|start|null|boolean is not "
                   "supported."));
       m.kind = Kind::kAnythingButIgnoreCase;
-      for (const auto& s : operands) m.strings.push_back(Lower(s));
+      for (const auto& s : operands) m.strings.push_back(FoldCase(s));
     } else if (key == "wildcard") {
       DAT_RETURN_IF_ERROR(collect("wildcard match pattern must be a string"));
       m.kind = Kind::kAnythingButWildcard;

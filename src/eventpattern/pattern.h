@@ -35,6 +35,9 @@ class Pattern {
   // "Event pattern is not valid. Reason: \"source\" must be an object or an array".
   static common::Result<Pattern> Parse(std::string_view json);
 
+  // A default-constructed Pattern matches nothing; use Parse.
+  Pattern() = default;
+
   // True when the event (a JSON object) matches. A non-object event never matches.
   bool Matches(const nlohmann::json& event) const;
   // Same, for event JSON text; malformed JSON never matches.

@@ -114,6 +114,23 @@ TEST(PatternTest, StringOverloadAndNonObjectEvents) {
   EXPECT_EQ(p->source(), R"({"a":["b"]})");
 }
 
+TEST(PatternTest, IgnoreCaseFoldsBeyondAscii) {
+  EXPECT_TRUE(Match(R"({"n":[{"equals-ignore-case":"ÉCOLE"}]})", R"({"n":"école"})"));
+  EXPECT_TRUE(Match(R"({"n":[{"equals-ignore-case":"ΑΘΗΝΑ"}]})", R"({"n":"αθηνα"})"));
+  EXPECT_TRUE(Match(R"({"n":[{"prefix":{"equals-ignore-case":"МОСК"}}]})", R"({"n":"москва"})"));
+  EXPECT_TRUE(Match(R"({"n":[{"suffix":{"equals-ignore-case":".JPG"}}]})", R"({"n":"ä.jpg"})"));
+  EXPECT_FALSE(
+      Match(R"({"n":[{"anything-but":{"equals-ignore-case":"STRASSE"}}]})", R"({"n":"strasse"})"));
+  EXPECT_TRUE(Match(R"({"n":[{"anything-but":{"equals-ignore-case":"Ü"}}]})", R"({"n":"u"})"));
+  EXPECT_EQ(FoldCase(std::string("A\xff\xc3", 3)), std::string("a\xff\xc3", 3));
+}
+
+TEST(PatternTest, DefaultPatternMatchesNothing) {
+  Pattern p;
+  EXPECT_FALSE(p.Matches(json::parse(R"({"a":"b"})")));
+  EXPECT_EQ(p.source(), "");
+}
+
 TEST(PatternTest, PatternSetReportsEveryMatchingRule) {
   PatternSet set;
   set.Add(*Pattern::Parse(R"({"source":["aws.s3"]})"));
