@@ -318,7 +318,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (status < 100 || status > 999) status = 500;
     res.version(version_);
     res.result(static_cast<unsigned>(status));
-    if (const char* reason = ReasonPhrase(status); *reason) res.reason(reason);
+    const char* reason = ReasonPhrase(status);
+    res.reason(*reason ? reason : "Unknown");
     std::optional<std::string> handler_length;
     for (auto& [name, value] : response.headers.entries()) {
       if (common::EqualsIgnoreCase(name, "Content-Length")) {
