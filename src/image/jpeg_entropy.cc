@@ -21,10 +21,15 @@ struct HuffTable {
   uint8_t symbols[256];
   uint16_t code[256];
   uint8_t size[256];
+  // For AC tables, skipping without values: for codes of at most 9 bits, the bits of the code
+  // plus its extra bits (0-4), the zero run (5-8), and EOB/ZRL flags; 0 means "use Decode".
+  uint16_t skip[512];
+  static constexpr uint16_t kEob = 1 << 9, kZrl = 1 << 10;
 
   // False for an over-subscribed (invalid) table.
   bool Build(const HuffmanSpec& spec) {
     std::memset(lookup, 0, sizeof lookup);
+    std::memset(skip, 0, sizeof skip);
     std::memset(size, 0, sizeof size);
     std::memset(code, 0, sizeof code);
     std::memcpy(symbols, spec.symbols, sizeof symbols);
@@ -38,7 +43,13 @@ struct HuffTable {
         size[sym] = static_cast<uint8_t>(l);
         if (l <= 9) {
           const int shift = 9 - l;
-          for (int j = 0; j < (1 << shift); ++j) lookup[(next << shift) | j] = (l << 8) | sym;
+          const int extra = sym & 15, run = sym >> 4;
+          const uint16_t skip_entry = static_cast<uint16_t>(
+              (l + extra) | (run << 5) | (sym == 0 ? kEob : 0) | (sym == 0xF0 ? kZrl : 0));
+          for (int j = 0; j < (1 << shift); ++j) {
+            lookup[(next << shift) | j] = static_cast<uint16_t>((l << 8) | sym);
+            skip[(next << shift) | j] = skip_entry;
+          }
         }
       }
       maxcode[l] = spec.counts[l] ? next - 1 : -1;
@@ -81,6 +92,39 @@ class BitReader {
     const int v = static_cast<int>(acc_ >> (64 - s));
     Skip(s);
     return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v;
+  }
+
+  // Skips the AC coefficients of one block (after its DC). False on corrupt data.
+  bool SkipAc(const HuffTable& t) {
+    for (int k = 1; k < 64;) {
+      if (bits_ < 25) Fill();
+      const uint16_t e = t.skip[acc_ >> (64 - 9)];
+      if (e) {
+        Skip(e & 31);
+        if (e & HuffTable::kEob) return true;
+        if (e & HuffTable::kZrl) {
+          k += 16;
+          continue;
+        }
+        k += (e >> 5) & 15;
+        if (k > 63) return false;
+        ++k;
+        continue;
+      }
+      const int rs = Decode(t);
+      if (rs < 0) return false;
+      const int run = rs >> 4, size = rs & 15;
+      if (size == 0) {
+        if (run != 15) return true;
+        k += 16;
+        continue;
+      }
+      k += run;
+      if (k > 63) return false;
+      SkipBits(size);
+      ++k;
+    }
+    return true;
   }
 
   void SkipBits(int s) {
@@ -173,10 +217,9 @@ bool DecodeBlock(BitReader& r, const HuffTable& dc, const HuffTable& ac, int* pr
   if (s < 0 || s > 11) return false;
   *pred += s ? r.Receive(s) : 0;
   if (*pred < -32767 || *pred > 32767) return false;
-  if (coef) {
-    std::memset(coef, 0, 64 * sizeof(int16_t));
-    coef[0] = static_cast<int16_t>(*pred);
-  }
+  if (coef == nullptr) return r.SkipAc(ac);
+  std::memset(coef, 0, 64 * sizeof(int16_t));
+  coef[0] = static_cast<int16_t>(*pred);
   for (int k = 1; k < 64;) {
     const int rs = r.Decode(ac);
     if (rs < 0) return false;
@@ -188,11 +231,7 @@ bool DecodeBlock(BitReader& r, const HuffTable& dc, const HuffTable& ac, int* pr
     }
     k += run;
     if (k > 63) return false;
-    if (coef) {
-      coef[kZigzagToNatural[k]] = static_cast<int16_t>(r.Receive(size));
-    } else {
-      r.SkipBits(size);
-    }
+    coef[kZigzagToNatural[k]] = static_cast<int16_t>(r.Receive(size));
     ++k;
   }
   return true;
