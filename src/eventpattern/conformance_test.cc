@@ -98,6 +98,7 @@ TEST(ConformanceTest, EveryRecordedCase) {
     }
     std::string pattern_text = test_case["EventPattern"].dump();
     const json& event = test_case["Event"];
+    EXPECT_TRUE(IsValidTestEvent(event)) << name;  // AWS accepted every recorded event
     auto pattern = Pattern::Parse(pattern_text);
     bool ok = false;
     if (name.size() > 4 && name.substr(name.size() - 4) == "_EXC") {

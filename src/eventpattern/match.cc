@@ -451,6 +451,14 @@ const std::string& Pattern::source() const {
   return source_ ? *source_ : kEmpty;
 }
 
+bool IsValidTestEvent(const json& event) {
+  if (!event.is_object()) return false;
+  for (const char* key : {"id", "account", "source", "time", "region", "detail-type"}) {
+    if (!event.contains(key)) return false;
+  }
+  return true;
+}
+
 PatternSet::PatternSet() : machine_(std::make_unique<Machine>()) {}
 PatternSet::~PatternSet() = default;
 PatternSet::PatternSet(PatternSet&&) noexcept = default;

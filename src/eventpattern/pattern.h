@@ -75,6 +75,12 @@ class PatternSet {
   std::unique_ptr<Machine> machine_;
 };
 
+// TestEventPattern's check of its Event parameter: a JSON object carrying id, account, source,
+// time, region and detail-type (the recorded AWS cases accept events without resources).
+// When false, EventBridge answers ValidationException "Parameter Event is not valid.".
+bool IsValidTestEvent(const nlohmann::json& event);
+inline constexpr std::string_view kInvalidTestEventMessage = "Parameter Event is not valid.";
+
 // The message prefix EventBridge uses for invalid patterns.
 inline constexpr std::string_view kInvalidPatternPrefix = "Event pattern is not valid. Reason: ";
 

@@ -125,6 +125,14 @@ TEST(PatternTest, IgnoreCaseFoldsBeyondAscii) {
   EXPECT_EQ(FoldCase(std::string("A\xff\xc3", 3)), std::string("a\xff\xc3", 3));
 }
 
+TEST(PatternTest, TestEventValidation) {
+  EXPECT_TRUE(IsValidTestEvent(json::parse(
+      R"({"id":"1","account":"1","source":"s","time":"t","region":"r","detail-type":"d"})")));
+  EXPECT_FALSE(IsValidTestEvent(json::parse(R"({"id":"1","source":"s"})")));
+  EXPECT_FALSE(IsValidTestEvent(json("plain string")));
+  EXPECT_FALSE(IsValidTestEvent(json::array()));
+}
+
 TEST(PatternTest, DefaultPatternMatchesNothing) {
   Pattern p;
   EXPECT_FALSE(p.Matches(json::parse(R"({"a":"b"})")));
