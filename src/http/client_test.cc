@@ -244,5 +244,33 @@ TEST_F(ClientTest, ClientsOutliveNothing) {
   EXPECT_TRUE(shared.Send(Make("GET", "/echo")).ok());
 }
 
+// The server closes an idle keep-alive connection; the next request (with a body, which
+// curl may have to rewind) goes out on a fresh connection.
+TEST(ClientStaleConnectionTest, ReconnectsAfterServerClosedIdleConnection) {
+  ServerOptions options;
+  options.idle_timeout = 100ms;
+  HttpServer server(options, [](Request&& request, Respond respond) {
+    respond(Response::Text(200, request.body));
+  });
+  ASSERT_TRUE(server.Start().ok());
+  CurlHttpClient client;
+  ClientRequest request;
+  request.method = "PUT";
+  request.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/k";
+  request.body = "first";
+  auto r = client.Send(request);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (server.open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(server.open_connections(), 0u);
+  request.body = "second";
+  r = client.Send(request);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "second");
+  EXPECT_EQ(server.accepted_connections(), 2u);
+}
+
 }  // namespace
 }  // namespace http

@@ -109,6 +109,19 @@ TEST(HttpServerTest, HeadKeepsHandlerContentLengthAndSendsNoBody) {
   EXPECT_EQ(server->accepted_connections(), 1u);
 }
 
+TEST(HttpServerTest, HeadWithoutHandlerLengthAnnouncesTheBodySize) {
+  auto server = StartServer({}, [](Request&&, Respond respond) {
+    Response r = Response::Text(299, "twelve bytes");
+    respond(std::move(r));
+  });
+  RawConnection conn(server->port());
+  ASSERT_TRUE(conn.Send("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n"));
+  std::string response = conn.ReadUntil("\r\n\r\n", 10s);
+  EXPECT_TRUE(response.starts_with("HTTP/1.1 299 Unknown\r\n")) << response;
+  EXPECT_NE(response.find("Content-Length: 12\r\n"), std::string::npos) << response;
+  EXPECT_EQ(conn.ReadSome(300ms), "") << "HEAD response must not carry a body";
+}
+
 TEST(HttpServerTest, NoBodyStatusesCarryNoContentLength) {
   auto server =
       StartServer({}, [](Request&&, Respond respond) { respond(Response::Text(204, "ignored")); });
