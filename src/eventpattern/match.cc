@@ -466,9 +466,9 @@ PatternSet& PatternSet::operator=(PatternSet&&) noexcept = default;
 
 size_t PatternSet::Add(const Pattern& pattern) {
   // Re-parse the validated source: the set interns paths in its own table.
+  // A default-constructed Pattern has no source: it becomes a rule that matches nothing.
   auto clauses = ParsePattern(pattern.source());
-  assert(clauses.ok());
-  return machine_->AddRule(clauses.value());
+  return machine_->AddRule(clauses.ok() ? clauses.value() : std::vector<ParsedClause>{});
 }
 
 size_t PatternSet::size() const { return machine_->rule_count(); }

@@ -62,7 +62,8 @@ class PatternSet {
   PatternSet(PatternSet&&) noexcept;
   PatternSet& operator=(PatternSet&&) noexcept;
 
-  // Adds a compiled pattern; returns its index (0, 1, 2, … in call order).
+  // Adds a compiled pattern; returns its index (0, 1, 2, … in call order). A default-
+  // constructed Pattern is added as a rule that matches nothing.
   size_t Add(const Pattern& pattern);
   size_t size() const;
 

@@ -137,6 +137,9 @@ TEST(PatternTest, DefaultPatternMatchesNothing) {
   Pattern p;
   EXPECT_FALSE(p.Matches(json::parse(R"({"a":"b"})")));
   EXPECT_EQ(p.source(), "");
+  PatternSet set;
+  EXPECT_EQ(set.Add(p), 0u);
+  EXPECT_EQ(set.CountMatches(json::parse(R"({"a":"b"})")), 0u);
 }
 
 TEST(PatternTest, PatternSetReportsEveryMatchingRule) {
