@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json,
                "Print a JSON summary (path taken, logo box, sizes) to stdout, or to stderr when "
                "OUTPUT is -");
+  app.add_flag("--keep-progressive", options.keep_progressive,
+               "Write a progressive JPEG as progressive (slower); by default its coefficients "
+               "are written as a sequential JPEG: identical pixels");
   app.add_flag("--no-entropy", no_entropy,
                "Force the libjpeg coefficient path even for baseline JPEGs (for comparisons)");
   CLI11_PARSE(app, argc, argv);

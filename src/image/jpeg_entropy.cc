@@ -542,6 +542,7 @@ bool WatermarkJpegEntropy(std::string_view input, const JpegHeader& h,
   const McuBox box = CoveringMcus(logo->box, g);
   std::vector<ComponentPlane> planes;
   if (!logo->box.empty()) planes = BuildPlanes(*logo, g, ColorOf(h), h.adobe_transform >= 0);
+  logo->raster = LogoRaster{};  // the planes hold what is needed; keep peak memory down
 
   Splicer splicer(input, h, g, box, planes);
   std::string why;

@@ -198,6 +198,7 @@ common::Result<WatermarkResult> WatermarkJpegCoefficients(std::string_view input
         logo, g, color,
         c.src.saw_Adobe_marker && (color == JpegColor::kCmyk || color == JpegColor::kYcck));
     result.changed_box = ChangedBox(CoveringMcus(logo.box, g), g);
+    logo.raster = LogoRaster{};  // the planes hold what is needed; keep peak memory down
   }
 
   // Composite the blocks under the logo. Quantization tables are checked to exist first:
@@ -235,8 +236,9 @@ common::Result<WatermarkResult> WatermarkJpegCoefficients(std::string_view input
     c.dst.write_JFIF_header = c.src.saw_JFIF_marker;
     c.dst.restart_interval = c.src.restart_interval;
     c.dst.arith_code = c.src.arith_code;
-    c.dst.optimize_coding = optimize_huffman ? TRUE : FALSE;
-    if (c.src.progressive_mode) jpeg_simple_progression(&c.dst);
+    // Progressive input written sequentially keeps its small size with optimized tables.
+    c.dst.optimize_coding = optimize_huffman || c.src.progressive_mode ? TRUE : FALSE;
+    if (c.src.progressive_mode && options.keep_progressive) jpeg_simple_progression(&c.dst);
     jpeg_write_coefficients(&c.dst, coefs);
     CopyMarkers(&c.src, &c.dst);
     jpeg_finish_compress(&c.dst);

@@ -48,8 +48,8 @@ void CopyMarkers(jpeg_decompress_struct* src, jpeg_compress_struct* dst);
 int OrientationFromMarkers(jpeg_decompress_struct* src);
 
 // The libjpeg coefficient path: read all coefficients, composite the blocks under the logo,
-// write all coefficients. Progressive input stays progressive. `optimize_huffman` builds
-// optimal Huffman tables for baseline output (progressive output always has them).
+// write all coefficients (progressive input stays progressive with options.keep_progressive).
+// `optimize_huffman` builds optimal Huffman tables (always done for progressive input).
 common::Result<WatermarkResult> WatermarkJpegCoefficients(std::string_view input,
                                                           const WatermarkOptions& options,
                                                           bool optimize_huffman);

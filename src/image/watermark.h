@@ -60,6 +60,9 @@ struct WatermarkOptions {
   uint64_t max_pixels = 100'000'000;
   // Lets tests and benchmarks force the libjpeg coefficient path for baseline JPEGs.
   bool allow_entropy_path = true;
+  // A progressive JPEG is written, by default, as a sequential JPEG with the very same
+  // coefficients (identical pixels, half the work); true keeps it progressive.
+  bool keep_progressive = false;
 };
 
 struct WatermarkResult {

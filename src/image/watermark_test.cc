@@ -309,6 +309,21 @@ TEST(WatermarkJpeg, CmykAndYcckColoursArePreservedNotInverted) {
   }
 }
 
+TEST(WatermarkJpeg, ProgressiveIsWrittenSequentiallyUnlessAskedToKeepIt) {
+  JpegSpec spec = Spec(400, 300, 3, 2, 2);
+  spec.progressive = true;
+  const std::string input = testing::MakeJpeg(spec);
+  WatermarkOptions options;
+  auto sequential = Watermark(input, options);
+  options.keep_progressive = true;
+  auto progressive = Watermark(input, options);
+  ASSERT_TRUE(sequential.ok() && progressive.ok());
+  EXPECT_FALSE(Probe(sequential->data)->progressive);
+  EXPECT_TRUE(Probe(progressive->data)->progressive);
+  EXPECT_EQ(testing::ReadCoefficients(sequential->data).blocks,
+            testing::ReadCoefficients(progressive->data).blocks);
+}
+
 TEST(WatermarkJpeg, MarkersAreKept) {
   JpegSpec spec = Spec(400, 300, 3, 2, 2);
   spec.orientation = 1;
