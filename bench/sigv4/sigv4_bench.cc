@@ -13,12 +13,13 @@ http::ClientRequest SendMessageRequest() {
   r.url = "https://sqs.us-west-2.amazonaws.com/";
   r.headers.Set("Content-Type", "application/x-amz-json-1.0");
   r.headers.Set("X-Amz-Target", "AmazonSQS.SendMessage");
-  r.body = R"({"QueueUrl":"https://sqs.us-west-2.amazonaws.com/123456789012/dispatch-)"
-           R"(6f1c2b1e-8f0e-4d0a-9a53-0f4c3c1f2f11","MessageBody":"{\"version\":\"0\",)"
-           R"(\"id\":\"17793124-05d4-b198-2fde-7ededc63b103\",\"detail-type\":\"Object Created\",)"
-           R"(\"source\":\"aws.s3\",\"account\":\"123456789012\",\"time\":\"2021-11-12T00:00:00Z\",)"
-           R"(\"region\":\"us-west-2\",\"detail\":{\"bucket\":{\"name\":\"photos\"},\"object\":)"
-           R"({\"key\":\"cat.jpg\",\"size\":5}}}"})";
+  r.body =
+      R"({"QueueUrl":"https://sqs.us-west-2.amazonaws.com/123456789012/dispatch-)"
+      R"(6f1c2b1e-8f0e-4d0a-9a53-0f4c3c1f2f11","MessageBody":"{\"version\":\"0\",)"
+      R"(\"id\":\"17793124-05d4-b198-2fde-7ededc63b103\",\"detail-type\":\"Object Created\",)"
+      R"(\"source\":\"aws.s3\",\"account\":\"123456789012\",\"time\":\"2021-11-12T00:00:00Z\",)"
+      R"(\"region\":\"us-west-2\",\"detail\":{\"bucket\":{\"name\":\"photos\"},\"object\":)"
+      R"({\"key\":\"cat.jpg\",\"size\":5}}}"})";
   return r;
 }
 
@@ -65,8 +66,8 @@ BENCHMARK(BM_VerifySqsSendMessage);
 
 void BM_DeriveSigningKey(benchmark::State& state) {
   for (auto _ : state) {
-    benchmark::DoNotOptimize(
-        aws::DeriveSigningKey("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20240102", "us-west-2", "sqs"));
+    benchmark::DoNotOptimize(aws::DeriveSigningKey("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                                                   "20240102", "us-west-2", "sqs"));
   }
 }
 BENCHMARK(BM_DeriveSigningKey);

@@ -62,10 +62,14 @@ bool ParseChunkHeader(std::string_view line, uint64_t* size, std::string* signat
   uint64_t v = 0;
   for (char c : hex) {
     int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return false;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return false;
     v = v * 16 + static_cast<uint64_t>(d);
   }
   *size = v;
@@ -121,7 +125,8 @@ Outcome<DecodedChunkedBody> DecodeAwsChunked(std::string_view body,
   const bool with_trailer =
       mode == kStreamingSignedPayloadTrailer || mode == kStreamingUnsignedPayloadTrailer;
   if (!is_signed && !with_trailer) {
-    return BodyError(400, "InvalidArgument", "Unsupported x-amz-content-sha256 for aws-chunked: " + mode);
+    return BodyError(400, "InvalidArgument",
+                     "Unsupported x-amz-content-sha256 for aws-chunked: " + mode);
   }
   const AwsError signature_error =
       BodyError(403, "SignatureDoesNotMatch",
@@ -129,7 +134,8 @@ Outcome<DecodedChunkedBody> DecodeAwsChunked(std::string_view body,
                 "Check your key and signing method.");
 
   DecodedChunkedBody out;
-  if (options.decoded_content_length && *options.decoded_content_length <= options.max_payload_bytes) {
+  if (options.decoded_content_length &&
+      *options.decoded_content_length <= options.max_payload_bytes) {
     out.payload.reserve(*options.decoded_content_length);
   }
   std::string previous = options.signing.seed_signature;
@@ -149,7 +155,8 @@ Outcome<DecodedChunkedBody> DecodeAwsChunked(std::string_view body,
       return Incomplete("chunk " + std::to_string(chunk_no) + " has no chunk-signature");
     }
     pos = eol + 2;
-    if (size > body.size() - pos) return Incomplete("chunk " + std::to_string(chunk_no) + " is truncated");
+    if (size > body.size() - pos)
+      return Incomplete("chunk " + std::to_string(chunk_no) + " is truncated");
     std::string_view data = body.substr(pos, size);
     if (is_signed) {
       std::string expected = ChunkSignature(options.signing, previous, data);
@@ -204,10 +211,9 @@ Outcome<DecodedChunkedBody> DecodeAwsChunked(std::string_view body,
   }
   for (const auto& [name, value] : out.trailers) {
     if (!options.declared_trailers.empty()) {
-      bool declared = std::any_of(options.declared_trailers.begin(), options.declared_trailers.end(),
-                                  [&](const std::string& d) {
-                                    return common::EqualsIgnoreCase(common::Trim(d), name);
-                                  });
+      bool declared = std::any_of(
+          options.declared_trailers.begin(), options.declared_trailers.end(),
+          [&](const std::string& d) { return common::EqualsIgnoreCase(common::Trim(d), name); });
       if (!declared) {
         return BodyError(400, "InvalidRequest",
                          "The trailer " + name + " was not declared in x-amz-trailer");
@@ -237,8 +243,8 @@ std::string EncodeAwsChunked(std::string_view payload, size_t chunk_size,
                              std::string_view content_sha256, const ChunkSigningContext& ctx,
                              const std::vector<std::pair<std::string, std::string>>& trailers) {
   if (chunk_size == 0) chunk_size = 64 * 1024;
-  const bool is_signed = content_sha256 == kStreamingSignedPayload ||
-                         content_sha256 == kStreamingSignedPayloadTrailer;
+  const bool is_signed =
+      content_sha256 == kStreamingSignedPayload || content_sha256 == kStreamingSignedPayloadTrailer;
   const bool with_trailer = content_sha256 == kStreamingSignedPayloadTrailer ||
                             content_sha256 == kStreamingUnsignedPayloadTrailer;
   std::string out;

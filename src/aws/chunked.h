@@ -44,8 +44,7 @@ std::string TrailerSignature(const ChunkSigningContext& ctx, std::string_view pr
 // Checksum algorithms of x-amz-checksum-*; values are base64 of the raw digest.
 // Names as in the header suffix: "crc32", "crc32c", "sha1", "sha256". nullopt for
 // an algorithm this code does not compute (e.g. "crc64nvme").
-std::optional<std::string> ComputeChecksumBase64(std::string_view algorithm,
-                                                 std::string_view data);
+std::optional<std::string> ComputeChecksumBase64(std::string_view algorithm, std::string_view data);
 
 // What the body decoded to.
 struct DecodedChunkedBody {

@@ -135,22 +135,23 @@ TEST_P(AwsChunkedVariants, WrongChecksumIsBadDigest) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, AwsChunkedVariants,
-                         ::testing::Values(kStreamingSignedPayload,
-                                           kStreamingSignedPayloadTrailer,
+                         ::testing::Values(kStreamingSignedPayload, kStreamingSignedPayloadTrailer,
                                            kStreamingUnsignedPayloadTrailer));
 
 TEST(AwsChunked, ChecksumsMatchKnownValues) {
   // CRC32("123456789") = 0xCBF43926, CRC32C = 0xE3069283.
   EXPECT_EQ(*ComputeChecksumBase64("crc32", "123456789"), common::Base64Encode("\xCB\xF4\x39\x26"));
-  EXPECT_EQ(*ComputeChecksumBase64("CRC32C", "123456789"), common::Base64Encode("\xE3\x06\x92\x83"));
+  EXPECT_EQ(*ComputeChecksumBase64("CRC32C", "123456789"),
+            common::Base64Encode("\xE3\x06\x92\x83"));
   EXPECT_EQ(*ComputeChecksumBase64("sha256", ""), common::Base64Encode(common::Sha256("")));
   EXPECT_FALSE(ComputeChecksumBase64("crc64nvme", "x").has_value());
 }
 
 TEST(AwsChunked, UnsignedTrailerAsAwsCliSendsIt) {
   // Hand-written, as the AWS CLI frames it.
-  std::string body = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:" +
-                     *ComputeChecksumBase64("crc32", "hello") + "\r\n\r\n";
+  std::string body =
+      "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:" + *ComputeChecksumBase64("crc32", "hello") +
+      "\r\n\r\n";
   ChunkedDecodeOptions o;
   o.content_sha256 = std::string(kStreamingUnsignedPayloadTrailer);
   auto decoded = DecodeAwsChunked(body, o);

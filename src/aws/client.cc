@@ -28,8 +28,8 @@ Outcome<http::Response> ServiceCaller::SendOnce(http::ClientRequest request,
       return AwsError::Local(signing_name_, creds.status().code(),
                              "cannot get credentials: " + creds.status().message());
     }
-    SigningParams params = SigningParams::ForService(std::move(*creds), region_, signing_name_,
-                                                     options_.clock->Now());
+    SigningParams params =
+        SigningParams::ForService(std::move(*creds), region_, signing_name_, options_.clock->Now());
     params.payload_hash = send.payload_hash;
     common::Result<SigningResult> signed_request = SignClientRequest(request, params);
     if (!signed_request.ok()) {
@@ -57,8 +57,7 @@ Outcome<http::Response> ServiceCaller::Send(http::ClientRequest request,
   }
 }
 
-Outcome<nlohmann::json> ServiceCaller::CallJson(std::string_view target,
-                                                const nlohmann::json& body,
+Outcome<nlohmann::json> ServiceCaller::CallJson(std::string_view target, const nlohmann::json& body,
                                                 std::string_view json_version,
                                                 const SendOptions& send) const {
   http::ClientRequest request;

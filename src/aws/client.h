@@ -6,10 +6,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "aws/config.h"
 #include "aws/credentials.h"
@@ -24,13 +23,18 @@ namespace aws {
 // outlive the client; nullptr http means http::DefaultHttpClient(), nullptr clock the system
 // clock. nullptr credentials sends requests unsigned (anonymous).
 struct ClientOptions {
-  AwsConfig config;                              // region and endpoint overrides
+  ClientOptions() = default;
+  ClientOptions(AwsConfig config_in, CredentialsProvider* credentials_in = nullptr,
+                http::HttpClient* http_in = nullptr)
+      : config(std::move(config_in)), credentials(credentials_in), http(http_in) {}
+
+  AwsConfig config;  // region and endpoint overrides
   CredentialsProvider* credentials = nullptr;
   http::HttpClient* http = nullptr;
   const common::Clock* clock = nullptr;
-  RetryOptions retry;                            // standard mode by default
+  RetryOptions retry;  // standard mode by default
   std::chrono::milliseconds connect_timeout{5'000};
-  std::chrono::milliseconds timeout{30'000};     // per attempt
+  std::chrono::milliseconds timeout{30'000};  // per attempt
 };
 
 // Per-call knobs of ServiceCaller::Send.

@@ -1,13 +1,16 @@
 // The service clients against a tiny in-test HTTP server: every request must verify as
 // SigV4 (what AWS would accept), carry the right target/path/body, and every answer, error
 // or transport failure must come back as a value.
+#include "aws/clients.h"
+
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
-#include <deque>
-#include <mutex>
-
-#include "aws/clients.h"
 #include "aws/sigv4.h"
 #include "common/crypto.h"
 #include "common/strings.h"
@@ -43,7 +46,8 @@ class ClientsTest : public ::testing::Test {
   }
   void TearDown() override { server_->Stop(std::chrono::milliseconds(100)); }
 
-  void Answer(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
+  void Answer(int status, std::string body,
+              std::vector<std::pair<std::string, std::string>> headers = {}) {
     http::Response r;
     r.status = status;
     r.body = std::move(body);
@@ -116,12 +120,13 @@ TEST_F(ClientsTest, SqsSendMessageIsSignedJson10AndChecksMd5) {
 
 TEST_F(ClientsTest, SqsReceiveParsesMessagesAndVerifiesMd5) {
   SqsClient sqs(options_);
-  json message = {{"MessageId", "id1"},
-                  {"ReceiptHandle", "rh1"},
-                  {"Body", "{\"a\":1}"},
-                  {"MD5OfBody", common::Md5Hex("{\"a\":1}")},
-                  {"Attributes", {{"ApproximateReceiveCount", "2"}, {"SentTimestamp", "1700000000000"}}},
-                  {"MessageAttributes", {{"k", {{"DataType", "String"}, {"StringValue", "v"}}}}}};
+  json message = {
+      {"MessageId", "id1"},
+      {"ReceiptHandle", "rh1"},
+      {"Body", "{\"a\":1}"},
+      {"MD5OfBody", common::Md5Hex("{\"a\":1}")},
+      {"Attributes", {{"ApproximateReceiveCount", "2"}, {"SentTimestamp", "1700000000000"}}},
+      {"MessageAttributes", {{"k", {{"DataType", "String"}, {"StringValue", "v"}}}}}};
   Answer(200, json{{"Messages", {message}}}.dump());
   ReceiveMessageOptions o;
   o.max_number_of_messages = 10;
@@ -150,9 +155,46 @@ TEST_F(ClientsTest, SqsReceiveParsesMessagesAndVerifiesMd5) {
   EXPECT_TRUE(empty->empty());
 }
 
+TEST(SqsMd5, MessageAttributesMatchValuesRecordedFromSqs) {
+  EXPECT_EQ(Md5OfMessageAttributes({{"Author", {"String", "Alex", ""}}}),
+            "d78d8039a37dbc92fbda6efca45149db");
+  EXPECT_EQ(Md5OfMessageAttributes({{"image_name", {"String", "test_29.jpg", ""}}}),
+            "00ce38a3679f52b4c177713618dacf28");
+  EXPECT_EQ(Md5OfMessageAttributes({}), "");
+}
+
+TEST_F(ClientsTest, SqsVerifiesAttributeMd5) {
+  SqsClient sqs(options_);
+  MessageAttributes attrs = {{"Author", {"String", "Alex", ""}}};
+  json message = {
+      {"MessageId", "id1"},
+      {"ReceiptHandle", "rh1"},
+      {"Body", "b"},
+      {"MD5OfBody", common::Md5Hex("b")},
+      {"MD5OfMessageAttributes", "d78d8039a37dbc92fbda6efca45149db"},
+      {"MessageAttributes", {{"Author", {{"DataType", "String"}, {"StringValue", "Alex"}}}}}};
+  Answer(200, json{{"Messages", {message}}}.dump());
+  ASSERT_TRUE(sqs.ReceiveMessage("http://q").ok());
+  message["MessageAttributes"]["Author"]["StringValue"] = "Eve";
+  Answer(200, json{{"Messages", {message}}}.dump());
+  auto bad = sqs.ReceiveMessage("http://q");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("message attributes"), std::string::npos);
+
+  Answer(200, json{{"MessageId", "m"},
+                   {"MD5OfMessageBody", common::Md5Hex("b")},
+                   {"MD5OfMessageAttributes", "00000000000000000000000000000000"}}
+                  .dump());
+  SendMessageOptions o;
+  o.message_attributes = attrs;
+  EXPECT_FALSE(sqs.SendMessage("http://q", "b", o).ok());
+}
+
 TEST_F(ClientsTest, SqsBatchesAndErrors) {
   SqsClient sqs(options_);
-  Answer(200, R"({"Successful":[{"Id":"a"}],"Failed":[{"Id":"b","Code":"ReceiptHandleIsInvalid","Message":"bad","SenderFault":true}]})");
+  Answer(
+      200,
+      R"({"Successful":[{"Id":"a"}],"Failed":[{"Id":"b","Code":"ReceiptHandleIsInvalid","Message":"bad","SenderFault":true}]})");
   auto del = sqs.DeleteMessageBatch("http://q", {{"a", "rh-a"}, {"b", "rh-b"}});
   ASSERT_TRUE(del.ok());
   EXPECT_EQ(del->successful, std::vector<std::string>{"a"});
@@ -162,9 +204,11 @@ TEST_F(ClientsTest, SqsBatchesAndErrors) {
   EXPECT_EQ(Last().headers.GetOr("X-Amz-Target", ""), "AmazonSQS.DeleteMessageBatch");
   EXPECT_EQ(body["Entries"][1]["ReceiptHandle"], "rh-b");
 
-  Answer(400, R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."})",
-         {{"x-amzn-query-error", "AWS.SimpleQueueService.NonExistentQueue;Sender"},
-          {"x-amzn-RequestId", "req-9"}});
+  Answer(
+      400,
+      R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."})",
+      {{"x-amzn-query-error", "AWS.SimpleQueueService.NonExistentQueue;Sender"},
+       {"x-amzn-RequestId", "req-9"}});
   size_t before = Requests().size();
   auto missing = sqs.GetQueueUrl("nope");
   ASSERT_FALSE(missing.ok());
@@ -227,7 +271,8 @@ TEST_F(ClientsTest, S3PathStyleObjectsWithAwkwardKeys) {
   http::Request create = Last();
   EXPECT_EQ(create.method, "PUT");
   EXPECT_EQ(create.target, "/photos");
-  EXPECT_NE(create.body.find("<LocationConstraint>us-west-2</LocationConstraint>"), std::string::npos);
+  EXPECT_NE(create.body.find("<LocationConstraint>us-west-2</LocationConstraint>"),
+            std::string::npos);
   ExpectSigned(create, "s3");
 
   Answer(200, "", {{"ETag", "\"abc\""}});
@@ -245,8 +290,11 @@ TEST_F(ClientsTest, S3PathStyleObjectsWithAwkwardKeys) {
   EXPECT_EQ(p.headers.GetOr("x-amz-content-sha256", ""), common::Sha256Hex("JPEGDATA"));
   ExpectSigned(p, "s3");
 
-  Answer(206, "0123456789", {{"Content-Type", "image/jpeg"}, {"Content-Range", "bytes 0-9/100"},
-                             {"ETag", "\"abc\""}, {"x-amz-meta-origin", "test"}});
+  Answer(206, "0123456789",
+         {{"Content-Type", "image/jpeg"},
+          {"Content-Range", "bytes 0-9/100"},
+          {"ETag", "\"abc\""},
+          {"x-amz-meta-origin", "test"}});
   GetObjectOptions go;
   go.range = {{0, 9}};
   auto got = s3.GetObject("photos", "my cat/ü+1.jpg", go);
@@ -274,8 +322,9 @@ TEST_F(ClientsTest, S3StreamingSinkAndErrors) {
   EXPECT_TRUE(got->body.empty());
 
   received.clear();
-  Answer(404, "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message>"
-              "<RequestId>R1</RequestId></Error>");
+  Answer(404,
+         "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message>"
+         "<RequestId>R1</RequestId></Error>");
   auto missing = s3.GetObject("b", "nope", go);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, "NoSuchKey");
@@ -333,7 +382,8 @@ TEST_F(ClientsTest, S3ListCopyNotificationPolicy) {
 
   NotificationConfiguration nc;
   nc.eventbridge = true;
-  nc.queues.push_back({"q1", "arn:aws:sqs:us-west-2:000000000000:q", {"s3:ObjectCreated:*"}, "img/", ".jpg"});
+  nc.queues.push_back(
+      {"q1", "arn:aws:sqs:us-west-2:000000000000:q", {"s3:ObjectCreated:*"}, "img/", ".jpg"});
   Answer(200, "");
   ASSERT_TRUE(s3.PutBucketNotificationConfiguration("b", nc).ok());
   http::Request n = Last();
@@ -357,14 +407,16 @@ TEST_F(ClientsTest, S3ListCopyNotificationPolicy) {
 
   Answer(204, "");
   ASSERT_TRUE(s3.PutBucketTagging("b", {{"owner", "driver"}}).ok());
-  EXPECT_EQ(Last().headers.GetOr("Content-MD5", ""), common::Base64Encode(common::Md5(Last().body)));
+  EXPECT_EQ(Last().headers.GetOr("Content-MD5", ""),
+            common::Base64Encode(common::Md5(Last().body)));
 }
 
 TEST_F(ClientsTest, S3VirtualHostedWithoutOverride) {
   ClientOptions o = options_;
   o.config.endpoint_url.clear();
   S3Client s3(o);
-  EXPECT_EQ(s3.ObjectUrl("photos", "a b.jpg"), "https://photos.s3.us-west-2.amazonaws.com/a%20b.jpg");
+  EXPECT_EQ(s3.ObjectUrl("photos", "a b.jpg"),
+            "https://photos.s3.us-west-2.amazonaws.com/a%20b.jpg");
   EXPECT_EQ(s3.ObjectUrl("my.bucket", "k"), "https://s3.us-west-2.amazonaws.com/my.bucket/k");
 }
 
@@ -378,14 +430,15 @@ TEST_F(ClientsTest, StsQueryProtocol) {
   EXPECT_EQ(id->account, "000000000000");
   http::Request r = Last();
   EXPECT_EQ(r.body, "Action=GetCallerIdentity&Version=2011-06-15");
-  EXPECT_TRUE(common::StartsWith(r.headers.GetOr("Content-Type", ""),
-                                 "application/x-www-form-urlencoded"));
+  EXPECT_TRUE(
+      common::StartsWith(r.headers.GetOr("Content-Type", ""), "application/x-www-form-urlencoded"));
   ExpectSigned(r, "sts");
 
-  Answer(200, "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
-              "<AccessKeyId>ASIA</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
-              "<SessionToken>t</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration>"
-              "</Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>");
+  Answer(200,
+         "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+         "<AccessKeyId>ASIA</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
+         "<SessionToken>t</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration>"
+         "</Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>");
   auto role = sts.AssumeRoleWithWebIdentity("arn:aws:iam::000000000000:role/r", "s", "jwt");
   ASSERT_TRUE(role.ok());
   EXPECT_EQ(role->credentials.access_key_id, "ASIA");
@@ -411,9 +464,12 @@ TEST_F(ClientsTest, EventBridgeJson11) {
   EXPECT_EQ(body["State"], "ENABLED");
   EXPECT_EQ(body["Tags"][0]["Key"], "owner");
 
-  Answer(200, R"({"FailedEntryCount":1,"FailedEntries":[{"TargetId":"t2","ErrorCode":"ValidationException","ErrorMessage":"bad arn"}]})");
-  auto failed = events.PutTargets("r1", {{"t1", "arn:aws:sqs:us-west-2:000000000000:q", "", "", "$.detail", ""},
-                                         {"t2", "bad", "", "{\"x\":1}", "", ""}});
+  Answer(
+      200,
+      R"({"FailedEntryCount":1,"FailedEntries":[{"TargetId":"t2","ErrorCode":"ValidationException","ErrorMessage":"bad arn"}]})");
+  auto failed = events.PutTargets(
+      "r1", {{"t1", "arn:aws:sqs:us-west-2:000000000000:q", "", "", "$.detail", ""},
+             {"t2", "bad", "", "{\"x\":1}", "", ""}});
   ASSERT_TRUE(failed.ok());
   ASSERT_EQ(failed->size(), 1u);
   EXPECT_EQ((*failed)[0].target_id, "t2");
@@ -440,7 +496,9 @@ TEST_F(ClientsTest, EventBridgeJson11) {
 
 TEST_F(ClientsTest, CloudTrailJson11) {
   CloudTrailClient trail(options_);
-  Answer(200, R"({"Name":"t","TrailARN":"arn:aws:cloudtrail:us-west-2:000000000000:trail/t","S3BucketName":"b"})");
+  Answer(
+      200,
+      R"({"Name":"t","TrailARN":"arn:aws:cloudtrail:us-west-2:000000000000:trail/t","S3BucketName":"b"})");
   CreateTrailRequest req;
   req.name = "t";
   req.s3_bucket_name = "b";
@@ -466,6 +524,80 @@ TEST_F(ClientsTest, CloudTrailJson11) {
   EXPECT_TRUE(status->is_logging);
   Answer(400, R"({"__type":"TrailNotFoundException","Message":"Unknown trail"})");
   EXPECT_EQ(trail.DeleteTrail("zz").status().code(), common::Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace aws
+
+namespace aws {
+namespace {
+
+// The credentials chain over real HTTP: web identity from STS (localcloud's role here), then
+// an SQS call signed with the temporary credentials and their session token.
+TEST_F(ClientsTest, WebIdentityCredentialsSignLaterCalls) {
+  std::string token_file = ::testing::TempDir() + "/web_identity_token_" + common::NewUuid();
+  { std::ofstream(token_file) << "header.payload.sig"; }
+  Answer(200,
+         "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+         "<AccessKeyId>ASIATEMP</AccessKeyId><SecretAccessKey>temp-secret</SecretAccessKey>"
+         "<SessionToken>session-token</SessionToken>"
+         "<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>"
+         "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>");
+  Answer(200, R"({"QueueUrl":"http://x/q"})");
+  EnvLookup env = MapEnv({{"AWS_WEB_IDENTITY_TOKEN_FILE", token_file},
+                          {"AWS_ROLE_ARN", "arn:aws:iam::000000000000:role/driver"},
+                          {"AWS_REGION", "us-west-2"},
+                          {"AWS_ENDPOINT_URL", options_.config.endpoint_url},
+                          {"AWS_EC2_METADATA_DISABLED", "true"},
+                          {"HOME", ::testing::TempDir()}});
+  auto config = LoadConfig(env);
+  ASSERT_TRUE(config.ok());
+  auto chain = DefaultCredentialsChain(*config, env, http_, common::SystemClock::Instance());
+  ClientOptions o{*config, chain.get(), &http_};
+  o.retry.sleep = [](std::chrono::milliseconds) {};
+  auto url = SqsClient(o).GetQueueUrl("q");
+  ASSERT_TRUE(url.ok()) << url.error().ToString();
+  EXPECT_EQ(chain->name(), "web-identity");
+
+  auto requests = Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_NE(requests[0].body.find("WebIdentityToken=header.payload.sig"), std::string::npos);
+  EXPECT_FALSE(requests[0].headers.Has("Authorization"));
+  const http::Request& call = requests[1];
+  EXPECT_EQ(call.headers.GetOr("X-Amz-Security-Token", ""), "session-token");
+  SigV4Verifier verifier(
+      [](std::string_view id) -> std::optional<std::string> {
+        if (id == "ASIATEMP") return std::string("temp-secret");
+        return std::nullopt;
+      },
+      common::SystemClock::Instance());
+  auto v = verifier.Verify(call);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->session_token, "session-token");
+  std::remove(token_file.c_str());
+}
+
+// IMDSv2 over real HTTP: token PUT, role listing, role credentials.
+TEST_F(ClientsTest, ImdsV2OverHttp) {
+  Answer(200, "imds-token");
+  Answer(200, "driver-role");
+  Answer(200, R"({"Code":"Success","AccessKeyId":"ASIAIMDS","SecretAccessKey":"s",)"
+              R"("Token":"t","Expiration":"2099-01-01T00:00:00Z"})");
+  EnvLookup env = MapEnv({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", options_.config.endpoint_url}});
+  auto imds = MakeImdsCredentialsProvider(env, http_, common::SystemClock::Instance());
+  auto creds = imds->GetCredentials();
+  ASSERT_TRUE(creds.ok()) << creds.status().ToString();
+  EXPECT_EQ(creds->access_key_id, "ASIAIMDS");
+  auto requests = Requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].method, "PUT");
+  EXPECT_EQ(requests[0].target, "/latest/api/token");
+  EXPECT_EQ(requests[1].target, "/latest/meta-data/iam/security-credentials/");
+  EXPECT_EQ(requests[1].headers.GetOr("X-aws-ec2-metadata-token", ""), "imds-token");
+  EXPECT_EQ(requests[2].target, "/latest/meta-data/iam/security-credentials/driver-role");
+  // Cached: no further requests while the credentials are fresh.
+  ASSERT_TRUE(imds->GetCredentials().ok());
+  EXPECT_EQ(Requests().size(), 3u);
 }
 
 }  // namespace

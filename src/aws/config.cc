@@ -16,8 +16,8 @@ struct ServiceEndpoint {
   std::string_view host_prefix;
 };
 constexpr ServiceEndpoint kServices[] = {
-    {"s3", "s3"},         {"sqs", "sqs"}, {"eventbridge", "events"},
-    {"cloudtrail", "cloudtrail"}, {"sts", "sts"},
+    {"s3", "s3"},   {"sqs", "sqs"}, {"eventbridge", "events"}, {"cloudtrail", "cloudtrail"},
+    {"sts", "sts"},
 };
 
 std::string StripTrailingSlash(std::string s) {
@@ -58,8 +58,8 @@ common::Result<std::map<std::string, ProfileValues>> ParseIniFile(std::string_vi
                                                                   bool is_config_file) {
   std::map<std::string, ProfileValues> sections;
   ProfileValues* current = nullptr;
-  bool skipping = false;       // inside a section that is not a profile
-  std::string last_key;        // for indented sub-keys
+  bool skipping = false;  // inside a section that is not a profile
+  std::string last_key;   // for indented sub-keys
   int line_no = 0;
   for (const std::string& raw : common::Split(text, '\n')) {
     ++line_no;

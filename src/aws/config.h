@@ -39,7 +39,7 @@ struct AwsConfig {
   std::string config_file;
   // Merged values of the active profile: credentials file first, config file filling gaps.
   ProfileValues profile_values;
-  bool profile_found = false;       // the profile has a section in either file
+  bool profile_found = false;  // the profile has a section in either file
   // AWS_ENDPOINT_URL or the profile's endpoint_url; "" when none.
   std::string endpoint_url;
   // Per-service overrides, keyed by lower-case service key ("s3", "sqs", "eventbridge",

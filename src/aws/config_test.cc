@@ -33,8 +33,9 @@ TEST_F(TempHome, DefaultProfileFromBothFiles) {
   Write(".aws/credentials",
         "[default]\naws_access_key_id = AKID1\naws_secret_access_key=SECRET1\n"
         "# comment\n[other]\naws_access_key_id = AKID2\naws_secret_access_key = SECRET2\n");
-  Write(".aws/config", "[default]\nregion = eu-west-1\n[profile other]\nregion = ap-south-1\n"
-                       "endpoint_url = http://127.0.0.1:4566/\n");
+  Write(".aws/config",
+        "[default]\nregion = eu-west-1\n[profile other]\nregion = ap-south-1\n"
+        "endpoint_url = http://127.0.0.1:4566/\n");
   auto c = LoadConfig(MapEnv(Env()));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->profile, "default");
@@ -112,9 +113,10 @@ TEST_F(TempHome, MalformedFileIsAnErrorNamingIt) {
 }
 
 TEST(ParseIni, SectionsCommentsAndSubKeys) {
-  auto s = ParseIniFile("; c\n[profile a]\nregion=x\r\ns3 =\n  addressing_style = path\n"
-                        "[b]\nignored = 1\n[default]\nk = v = w\n",
-                        /*is_config_file=*/true);
+  auto s = ParseIniFile(
+      "; c\n[profile a]\nregion=x\r\ns3 =\n  addressing_style = path\n"
+      "[b]\nignored = 1\n[default]\nk = v = w\n",
+      /*is_config_file=*/true);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->at("a").at("region"), "x");
   EXPECT_EQ(s->at("a").at("s3.addressing_style"), "path");

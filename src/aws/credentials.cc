@@ -146,8 +146,9 @@ std::unique_ptr<CredentialsProvider> MakeWebIdentityCredentialsProvider(
     class NotConfigured : public CredentialsProvider {
      public:
       common::Result<Credentials> GetCredentials() override {
-        return common::NotFound("web identity not configured (AWS_WEB_IDENTITY_TOKEN_FILE, "
-                                "AWS_ROLE_ARN)");
+        return common::NotFound(
+            "web identity not configured (AWS_WEB_IDENTITY_TOKEN_FILE, "
+            "AWS_ROLE_ARN)");
       }
       std::string name() const override { return "web-identity"; }
     };
@@ -173,8 +174,9 @@ std::unique_ptr<CredentialsProvider> MakeWebIdentityCredentialsProvider(
 
 // --- Container endpoint (ECS, EKS pod identity) -----------------------------------------
 
-std::unique_ptr<CredentialsProvider> MakeContainerCredentialsProvider(
-    EnvLookup env, http::HttpClient& http, const common::Clock& clock) {
+std::unique_ptr<CredentialsProvider> MakeContainerCredentialsProvider(EnvLookup env,
+                                                                      http::HttpClient& http,
+                                                                      const common::Clock& clock) {
   std::string url;
   if (std::string rel = EnvOr(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"); !rel.empty()) {
     url = "http://169.254.170.2" + rel;
@@ -185,8 +187,9 @@ std::unique_ptr<CredentialsProvider> MakeContainerCredentialsProvider(
   std::string token = EnvOr(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
   auto fetch = [url, token_file, token, &http]() -> common::Result<Credentials> {
     if (url.empty()) {
-      return common::NotFound("container credentials not configured "
-                              "(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI)");
+      return common::NotFound(
+          "container credentials not configured "
+          "(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI)");
     }
     http::ClientRequest request;
     request.method = "GET";
@@ -286,8 +289,7 @@ common::Result<Credentials> ChainCredentialsProvider::GetCredentials() {
   return common::NotFound("no AWS credentials found (" + tried + ")");
 }
 
-std::unique_ptr<CredentialsProvider> DefaultCredentialsChain(const AwsConfig& config,
-                                                             EnvLookup env,
+std::unique_ptr<CredentialsProvider> DefaultCredentialsChain(const AwsConfig& config, EnvLookup env,
                                                              http::HttpClient& http,
                                                              const common::Clock& clock) {
   std::vector<std::unique_ptr<CredentialsProvider>> providers;

@@ -101,21 +101,25 @@ class RefreshingCredentialsProvider : public CredentialsProvider {
 // Web identity (EKS IRSA): AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (+ AWS_ROLE_SESSION_NAME)
 // or the profile's web_identity_token_file/role_arn → STS AssumeRoleWithWebIdentity (an
 // unsigned request). NotFound when not configured. `http` must outlive the provider.
-std::unique_ptr<CredentialsProvider> MakeWebIdentityCredentialsProvider(
-    const AwsConfig& config, EnvLookup env, http::HttpClient& http, const common::Clock& clock);
+std::unique_ptr<CredentialsProvider> MakeWebIdentityCredentialsProvider(const AwsConfig& config,
+                                                                        EnvLookup env,
+                                                                        http::HttpClient& http,
+                                                                        const common::Clock& clock);
 
 // ECS/EKS-pod-identity container endpoint: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (on
 // http://169.254.170.2) or AWS_CONTAINER_CREDENTIALS_FULL_URI, with
 // AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE) as the Authorization header. NotFound when unset.
-std::unique_ptr<CredentialsProvider> MakeContainerCredentialsProvider(
-    EnvLookup env, http::HttpClient& http, const common::Clock& clock);
+std::unique_ptr<CredentialsProvider> MakeContainerCredentialsProvider(EnvLookup env,
+                                                                      http::HttpClient& http,
+                                                                      const common::Clock& clock);
 
 // EC2 instance metadata, IMDSv2: PUT /latest/api/token, then GET
 // /latest/meta-data/iam/security-credentials/ and /…/<role>. Endpoint from
 // AWS_EC2_METADATA_SERVICE_ENDPOINT (default http://169.254.169.254); disabled by
 // AWS_EC2_METADATA_DISABLED=true. Short timeouts so the chain does not hang off EC2.
-std::unique_ptr<CredentialsProvider> MakeImdsCredentialsProvider(
-    EnvLookup env, http::HttpClient& http, const common::Clock& clock);
+std::unique_ptr<CredentialsProvider> MakeImdsCredentialsProvider(EnvLookup env,
+                                                                 http::HttpClient& http,
+                                                                 const common::Clock& clock);
 
 // Tries providers in order; the first that yields credentials is remembered and used from
 // then on. Errors other than NotFound from a provider stop the chain (a broken credentials
@@ -134,8 +138,7 @@ class ChainCredentialsProvider : public CredentialsProvider {
 
 // The SDKs' default chain: env → web identity → shared files (profile) → container → IMDSv2.
 // `http` and `clock` must outlive the provider.
-std::unique_ptr<CredentialsProvider> DefaultCredentialsChain(const AwsConfig& config,
-                                                             EnvLookup env,
+std::unique_ptr<CredentialsProvider> DefaultCredentialsChain(const AwsConfig& config, EnvLookup env,
                                                              http::HttpClient& http,
                                                              const common::Clock& clock);
 

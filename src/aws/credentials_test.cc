@@ -54,7 +54,9 @@ class CredentialsTest : public ::testing::Test {
     fs::create_directories(home_ / ".aws");
   }
   ~CredentialsTest() override { fs::remove_all(home_); }
-  void Write(const std::string& rel, const std::string& text) { std::ofstream(home_ / rel) << text; }
+  void Write(const std::string& rel, const std::string& text) {
+    std::ofstream(home_ / rel) << text;
+  }
   EnvLookup Env(std::map<std::string, std::string> vars = {}) {
     vars["HOME"] = home_.string();
     vars.try_emplace("AWS_EC2_METADATA_DISABLED", "true");
@@ -123,14 +125,19 @@ TEST_F(CredentialsTest, WebIdentityCallsStsAndRefreshesBeforeExpiry) {
               std::string::npos);
     EXPECT_NE(r.body.find("RoleSessionName=sess"), std::string::npos);
     std::string exp = common::FormatIso8601(clock_.Now() + std::chrono::hours(1));
-    return Ok("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
-              "<AssumeRoleWithWebIdentityResult><Credentials>"
-              "<AccessKeyId>ASIA" + std::to_string(calls) + "</AccessKeyId>"
-              "<SecretAccessKey>s</SecretAccessKey><SessionToken>tok</SessionToken>"
-              "<Expiration>" + exp + "</Expiration></Credentials>"
-              "<AssumedRoleUser><Arn>arn:aws:sts::000000000000:assumed-role/driver/sess</Arn>"
-              "<AssumedRoleId>AROA:sess</AssumedRoleId></AssumedRoleUser>"
-              "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>");
+    return Ok(
+        "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+        "<AssumeRoleWithWebIdentityResult><Credentials>"
+        "<AccessKeyId>ASIA" +
+        std::to_string(calls) +
+        "</AccessKeyId>"
+        "<SecretAccessKey>s</SecretAccessKey><SessionToken>tok</SessionToken>"
+        "<Expiration>" +
+        exp +
+        "</Expiration></Credentials>"
+        "<AssumedRoleUser><Arn>arn:aws:sts::000000000000:assumed-role/driver/sess</Arn>"
+        "<AssumedRoleId>AROA:sess</AssumedRoleId></AssumedRoleUser>"
+        "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>");
   });
   auto chain = Chain(Env({{"AWS_WEB_IDENTITY_TOKEN_FILE", (home_ / "token").string()},
                           {"AWS_ROLE_ARN", "arn:aws:iam::000000000000:role/driver"},

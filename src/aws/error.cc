@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
-
 #include <sstream>
 
 #include "aws/retry.h"
@@ -26,24 +25,42 @@ std::string SanitizeErrorCode(std::string_view raw) {
 
 std::string CodeFromStatus(int status) {
   switch (status) {
-    case 301: return "PermanentRedirect";
-    case 304: return "NotModified";
-    case 307: return "TemporaryRedirect";
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 412: return "PreconditionFailed";
-    case 413: return "EntityTooLarge";
-    case 416: return "InvalidRange";
-    case 429: return "TooManyRequestsException";
-    case 500: return "InternalError";
-    case 502: return "BadGateway";
-    case 503: return "ServiceUnavailable";
-    case 504: return "GatewayTimeout";
-    default: return "HttpError" + std::to_string(status);
+    case 301:
+      return "PermanentRedirect";
+    case 304:
+      return "NotModified";
+    case 307:
+      return "TemporaryRedirect";
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 409:
+      return "Conflict";
+    case 412:
+      return "PreconditionFailed";
+    case 413:
+      return "EntityTooLarge";
+    case 416:
+      return "InvalidRange";
+    case 429:
+      return "TooManyRequestsException";
+    case 500:
+      return "InternalError";
+    case 502:
+      return "BadGateway";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "GatewayTimeout";
+    default:
+      return "HttpError" + std::to_string(status);
   }
 }
 
@@ -116,9 +133,7 @@ AwsError AwsError::Local(std::string service, common::Code code, std::string mes
   return e;
 }
 
-bool AwsError::IsThrottling() const {
-  return http_status == 429 || IsThrottlingCode(code);
-}
+bool AwsError::IsThrottling() const { return http_status == 429 || IsThrottlingCode(code); }
 
 bool AwsError::IsTransient() const {
   if (IsTransportError()) {
@@ -156,7 +171,8 @@ common::Status AwsError::ToStatus() const {
     c = common::Code::kUnauthenticated;
   } else if (http_status == 403) {
     c = common::Code::kPermissionDenied;
-  } else if (http_status == 409 || http_status == 412 || (http_status >= 300 && http_status < 400)) {
+  } else if (http_status == 409 || http_status == 412 ||
+             (http_status >= 300 && http_status < 400)) {
     c = common::Code::kFailedPrecondition;
   } else if (http_status == 413) {
     c = common::Code::kResourceExhausted;

@@ -87,18 +87,30 @@ std::string ToJsonBody(const AwsError& error, std::string_view type_prefix = "")
 template <typename T>
 class Outcome {
  public:
-  Outcome(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
+  Outcome(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Outcome(AwsError error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }
-  const AwsError& error() const { assert(!ok()); return std::get<AwsError>(v_); }
+  const AwsError& error() const {
+    assert(!ok());
+    return std::get<AwsError>(v_);
+  }
   // OK, or error().ToStatus().
   common::Status status() const { return ok() ? common::Status::Ok() : error().ToStatus(); }
 
-  T& value() & { assert(ok()); return std::get<T>(v_); }
-  const T& value() const& { assert(ok()); return std::get<T>(v_); }
-  T&& value() && { assert(ok()); return std::get<T>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<T>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<T>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<T>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }

@@ -2,6 +2,7 @@
 #include "aws/error.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace aws {
@@ -48,7 +49,9 @@ TEST(AwsErrorParse, QueryProtocolXml) {
 }
 
 TEST(AwsErrorParse, JsonWithTypePrefixes) {
-  http::Response r = Resp(400, R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."})");
+  http::Response r = Resp(
+      400,
+      R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."})");
   r.headers.Set("x-amzn-RequestId", "rid-1");
   auto e = ParseErrorResponse("sqs", r);
   EXPECT_EQ(e.code, "QueueDoesNotExist");
@@ -57,17 +60,22 @@ TEST(AwsErrorParse, JsonWithTypePrefixes) {
   EXPECT_EQ(e.ToStatus().code(), common::Code::kNotFound);
 
   auto events = ParseErrorResponse(
-      "events", Resp(400, R"({"__type":"ResourceNotFoundException","Message":"Rule r does not exist."})"));
+      "events",
+      Resp(400, R"({"__type":"ResourceNotFoundException","Message":"Rule r does not exist."})"));
   EXPECT_EQ(events.code, "ResourceNotFoundException");
   EXPECT_EQ(events.message, "Rule r does not exist.");
 
   auto colon = ParseErrorResponse(
-      "events", Resp(400, R"({"__type":"SerializationException:http://internal.amazon.com/coral/","Message":"x"})"));
+      "events",
+      Resp(
+          400,
+          R"({"__type":"SerializationException:http://internal.amazon.com/coral/","Message":"x"})"));
   EXPECT_EQ(colon.code, "SerializationException");
 }
 
 TEST(AwsErrorParse, QueryErrorHeaderWins) {
-  http::Response r = Resp(400, R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"gone"})");
+  http::Response r =
+      Resp(400, R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"gone"})");
   r.headers.Set("x-amzn-query-error", "AWS.SimpleQueueService.NonExistentQueue;Sender");
   auto e = ParseErrorResponse("sqs", r);
   EXPECT_EQ(e.code, "AWS.SimpleQueueService.NonExistentQueue");
@@ -136,8 +144,8 @@ TEST(AwsErrorRender, RoundTripsThroughTheParser) {
   EXPECT_EQ(q.message, e.message);
 
   e.code = "QueueDoesNotExist";
-  http::Response j = ToJsonResponse(e, "1.0", "com.amazonaws.sqs#",
-                                    "AWS.SimpleQueueService.NonExistentQueue");
+  http::Response j =
+      ToJsonResponse(e, "1.0", "com.amazonaws.sqs#", "AWS.SimpleQueueService.NonExistentQueue");
   EXPECT_EQ(j.headers.GetOr("Content-Type", ""), "application/x-amz-json-1.0");
   EXPECT_EQ(nlohmann::json::parse(j.body)["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
   auto jb = ParseErrorResponse("sqs", j);

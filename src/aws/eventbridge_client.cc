@@ -57,7 +57,8 @@ Outcome<json> EventBridgeClient::Call(const char* operation, const json& body) c
 Outcome<std::string> EventBridgeClient::PutRule(const PutRuleRequest& request) const {
   json body = {{"Name", request.name}};
   if (!request.event_pattern.empty()) body["EventPattern"] = request.event_pattern;
-  if (!request.schedule_expression.empty()) body["ScheduleExpression"] = request.schedule_expression;
+  if (!request.schedule_expression.empty())
+    body["ScheduleExpression"] = request.schedule_expression;
   if (!request.state.empty()) body["State"] = request.state;
   if (!request.description.empty()) body["Description"] = request.description;
   if (!request.role_arn.empty()) body["RoleArn"] = request.role_arn;
@@ -90,8 +91,8 @@ Outcome<std::vector<FailedTargetEntry>> EventBridgeClient::PutTargets(
 }
 
 Outcome<std::vector<FailedTargetEntry>> EventBridgeClient::RemoveTargets(
-    const std::string& rule, const std::vector<std::string>& ids,
-    const std::string& event_bus_name, bool force) const {
+    const std::string& rule, const std::vector<std::string>& ids, const std::string& event_bus_name,
+    bool force) const {
   json body = {{"Rule", rule}, {"Ids", ids}};
   if (force) body["Force"] = true;
   SetBus(event_bus_name, &body);

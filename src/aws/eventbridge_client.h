@@ -19,7 +19,7 @@ struct PutRuleRequest {
   std::string state = "ENABLED";    // ENABLED | DISABLED
   std::string description;
   std::string role_arn;
-  std::string event_bus_name;       // "" = default
+  std::string event_bus_name;  // "" = default
   std::map<std::string, std::string> tags;
 };
 
@@ -40,8 +40,8 @@ struct EventBridgeTarget {
   std::string id;
   std::string arn;
   std::string role_arn;
-  std::string input;       // constant JSON instead of the event
-  std::string input_path;  // JSONPath into the event
+  std::string input;             // constant JSON instead of the event
+  std::string input_path;        // JSONPath into the event
   std::string message_group_id;  // SqsParameters for FIFO queues
 };
 

@@ -17,12 +17,12 @@ AwsError HttpError(int status, std::string code) {
 }
 
 TEST(RetryClassification, WhatRetries) {
-  for (const char* code : {"Throttling", "ThrottlingException", "ThrottledException",
-                           "RequestThrottledException", "TooManyRequestsException",
-                           "ProvisionedThroughputExceededException",
-                           "TransactionInProgressException", "RequestLimitExceeded",
-                           "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-                           "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException"}) {
+  for (const char* code :
+       {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+        "TooManyRequestsException", "ProvisionedThroughputExceededException",
+        "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+        "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+        "EC2ThrottledException"}) {
     EXPECT_TRUE(HttpError(400, code).IsThrottling()) << code;
     EXPECT_TRUE(HttpError(400, code).IsRetryable()) << code;
   }

@@ -1,7 +1,6 @@
 #include "aws/s3_client.h"
 
 #include <pugixml.hpp>
-
 #include <sstream>
 
 #include "common/crypto.h"
@@ -62,8 +61,8 @@ std::string S3Client::ObjectUrl(const std::string& bucket, const std::string& ke
     return url;
   }
   size_t scheme_end = endpoint.find("://");
-  std::string url = endpoint.substr(0, scheme_end + 3) + bucket + "." +
-                    endpoint.substr(scheme_end + 3) + "/";
+  std::string url =
+      endpoint.substr(0, scheme_end + 3) + bucket + "." + endpoint.substr(scheme_end + 3) + "/";
   return url + encoded_key;
 }
 
@@ -142,7 +141,8 @@ Outcome<PutObjectResult> S3Client::PutObject(const std::string& bucket, const st
   }
   auto out = caller_.Send(std::move(r));
   if (!out.ok()) return out.error();
-  return PutObjectResult{out->headers.GetOr("ETag", ""), out->headers.GetOr("x-amz-version-id", "")};
+  return PutObjectResult{out->headers.GetOr("ETag", ""),
+                         out->headers.GetOr("x-amz-version-id", "")};
 }
 
 Outcome<S3Object> S3Client::GetObject(const std::string& bucket, const std::string& key,
@@ -379,7 +379,8 @@ Outcome<NotificationConfiguration> S3Client::GetBucketNotificationConfiguration(
   auto out = caller_.Send(std::move(r));
   if (!out.ok()) return out.error();
   auto parsed = ParseNotificationConfigurationXml(out->body);
-  if (!parsed.ok()) return BadResponse("GetBucketNotificationConfiguration: " + parsed.status().message());
+  if (!parsed.ok())
+    return BadResponse("GetBucketNotificationConfiguration: " + parsed.status().message());
   return std::move(*parsed);
 }
 

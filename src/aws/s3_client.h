@@ -22,10 +22,10 @@ struct S3Bucket {
 };
 
 struct PutObjectOptions {
-  std::string content_type;  // "" → S3's default (binary/octet-stream)
+  std::string content_type;                     // "" → S3's default (binary/octet-stream)
   std::map<std::string, std::string> metadata;  // x-amz-meta-<name>
-  std::string body_file;  // when set, the body is streamed from this file instead
-  std::map<std::string, std::string> tags;      // x-amz-tagging
+  std::string body_file;                    // when set, the body is streamed from this file instead
+  std::map<std::string, std::string> tags;  // x-amz-tagging
 };
 
 struct PutObjectResult {

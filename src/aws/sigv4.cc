@@ -16,7 +16,7 @@ namespace {
 // Headers no signer includes: they are changed by proxies or set by the transport.
 bool IsUnsignedHeader(std::string_view lower_name) {
   static constexpr std::array<std::string_view, 7> kSkip = {
-      "authorization", "user-agent",        "expect",        "x-amzn-trace-id",
+      "authorization", "user-agent",        "expect",         "x-amzn-trace-id",
       "connection",    "transfer-encoding", "x-amz-signature"};
   return std::find(kSkip.begin(), kSkip.end(), lower_name) != kSkip.end();
 }
@@ -41,7 +41,7 @@ std::string CanonicalHeaderValue(std::string_view value) {
 }
 
 struct CanonicalHeaders {
-  std::string canonical;  // "name:value\n" lines
+  std::string canonical;     // "name:value\n" lines
   std::string signed_names;  // "a;b;c"
 };
 
@@ -71,8 +71,7 @@ CanonicalHeaders BuildCanonicalHeaders(const http::Headers& headers, Include inc
 }
 
 std::string BuildCanonicalRequest(std::string_view method, std::string_view canonical_uri,
-                                  std::string_view canonical_query,
-                                  const CanonicalHeaders& headers,
+                                  std::string_view canonical_query, const CanonicalHeaders& headers,
                                   std::string_view payload_hash) {
   std::string out;
   out.reserve(method.size() + canonical_uri.size() + canonical_query.size() +
@@ -293,8 +292,7 @@ common::Result<SigningResult> SignRequest(http::Request& request, const SigningP
   return r;
 }
 
-common::Result<SigningResult> PresignRequest(http::Request& request,
-                                             const SigningParams& params) {
+common::Result<SigningResult> PresignRequest(http::Request& request, const SigningParams& params) {
   DAT_RETURN_IF_ERROR(CheckParams(params));
   if (!request.headers.Has("host")) {
     return common::InvalidArgument("SigV4: the request has no Host header");
@@ -368,8 +366,10 @@ common::Result<ParsedUrl> ParseUrl(std::string_view url) {
   if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
     authority = authority.substr(at + 1);
   }
-  if (authority.empty()) return common::InvalidArgument("SigV4: URL without host: " + std::string(url));
-  if (size_t hash = target.find('#'); hash != std::string_view::npos) target = target.substr(0, hash);
+  if (authority.empty())
+    return common::InvalidArgument("SigV4: URL without host: " + std::string(url));
+  if (size_t hash = target.find('#'); hash != std::string_view::npos)
+    target = target.substr(0, hash);
   ParsedUrl out;
   out.host = common::ToLower(authority);
   if ((scheme == "http" && common::EndsWith(out.host, ":80")) ||
@@ -466,8 +466,8 @@ struct AuthFields {
 // "AKID/20150830/us-east-1/service/aws4_request"
 bool ParseCredential(std::string_view credential, AuthFields* f) {
   std::vector<std::string> parts = common::Split(credential, '/');
-  if (parts.size() != 5 || parts[4] != "aws4_request" || parts[0].empty() ||
-      parts[1].size() != 8 || parts[2].empty() || parts[3].empty()) {
+  if (parts.size() != 5 || parts[4] != "aws4_request" || parts[0].empty() || parts[1].size() != 8 ||
+      parts[2].empty() || parts[3].empty()) {
     return false;
   }
   f->access_key_id = parts[0];
@@ -526,10 +526,9 @@ Outcome<VerifiedRequest> SigV4Verifier::Verify(const http::Request& request,
   AuthFields f;
   auto malformed = [&](std::string message) {
     if (s3) {
-      return AuthError(400,
-                       presigned ? "AuthorizationQueryParametersError"
-                                 : "AuthorizationHeaderMalformed",
-                       std::move(message));
+      return AuthError(
+          400, presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed",
+          std::move(message));
     }
     return AuthError(400, "IncompleteSignature", std::move(message));
   };

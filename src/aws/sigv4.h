@@ -54,18 +54,18 @@ struct SigningParams {
 
   // Params with the service's rules (S3: no normalization, no double encoding, content
   // sha256 header).
-  static SigningParams ForService(Credentials credentials, std::string region,
-                                  std::string service, common::SystemTime time);
+  static SigningParams ForService(Credentials credentials, std::string region, std::string service,
+                                  common::SystemTime time);
 };
 
 // The intermediate values of one signature, for tests and debugging.
 struct SigningResult {
   std::string canonical_request;
   std::string string_to_sign;
-  std::string signature;        // hex
-  std::string signed_headers;   // "host;x-amz-date"
-  std::string credential_scope; // "20150830/us-east-1/service/aws4_request"
-  std::string amz_date;         // "20150830T123600Z"
+  std::string signature;         // hex
+  std::string signed_headers;    // "host;x-amz-date"
+  std::string credential_scope;  // "20150830/us-east-1/service/aws4_request"
+  std::string amz_date;          // "20150830T123600Z"
 };
 
 // Header form. `request.target` is the request-target as sent (percent-encoded path and
@@ -112,14 +112,14 @@ using SecretLookup = std::function<std::optional<std::string>(std::string_view a
 // What a verified request was signed with; enough to verify aws-chunked chunk signatures.
 struct VerifiedRequest {
   std::string access_key_id;
-  std::string session_token;    // X-Amz-Security-Token as sent ("" when none)
+  std::string session_token;  // X-Amz-Security-Token as sent ("" when none)
   std::string region;
   std::string service;
-  std::string amz_date;         // "20150830T123600Z"
-  std::string credential_scope; // "20150830/us-east-1/s3/aws4_request"
-  std::string signing_key;      // raw, for chunk signatures
-  std::string signature;        // hex; the seed signature of an aws-chunked body
-  std::string content_sha256;   // x-amz-content-sha256 as sent ("" when absent)
+  std::string amz_date;          // "20150830T123600Z"
+  std::string credential_scope;  // "20150830/us-east-1/s3/aws4_request"
+  std::string signing_key;       // raw, for chunk signatures
+  std::string signature;         // hex; the seed signature of an aws-chunked body
+  std::string content_sha256;    // x-amz-content-sha256 as sent ("" when absent)
   bool presigned = false;
 };
 
@@ -132,7 +132,12 @@ struct VerifierOptions {
   bool normalize_path = true;  // non-S3 only; the suite has unnormalized cases
   std::chrono::seconds max_skew = std::chrono::minutes(15);
 
-  static VerifierOptions S3() { VerifierOptions o; o.s3 = true; o.normalize_path = false; return o; }
+  static VerifierOptions S3() {
+    VerifierOptions o;
+    o.s3 = true;
+    o.normalize_path = false;
+    return o;
+  }
 };
 
 // Verifies SigV4-signed requests as AWS does. Thread-safe (const; lookup must be).

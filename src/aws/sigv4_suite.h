@@ -2,11 +2,10 @@
 // (path from DAT_SHARED_DIR) into requests, signing params and expected values.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -83,8 +82,8 @@ inline std::vector<SuiteCase> LoadSuite() {
     c.name = dir.filename().string();
     nlohmann::json ctx = nlohmann::json::parse(ReadAll(dir / "context.json"));
     std::string algorithm = ctx.value("algorithm", "");
-    c.sigv4a = c.name.find("sigv4a") != std::string::npos ||
-               algorithm.find("ECDSA") != std::string::npos;
+    c.sigv4a =
+        c.name.find("sigv4a") != std::string::npos || algorithm.find("ECDSA") != std::string::npos;
     if (c.sigv4a) {
       cases.push_back(std::move(c));
       continue;

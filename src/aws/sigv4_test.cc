@@ -3,11 +3,11 @@
 #include "aws/sigv4.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "aws/sigv4_suite.h"
@@ -92,8 +92,7 @@ TEST(SigV4, S3DocumentedGetObjectExample) {
   auto result = SignRequest(r, p);
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->signed_headers, "host;range;x-amz-content-sha256;x-amz-date");
-  EXPECT_EQ(result->signature,
-            "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+  EXPECT_EQ(result->signature, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
   EXPECT_EQ(r.headers.GetOr("x-amz-content-sha256", ""), kEmptySha256);
 }
 

@@ -58,7 +58,8 @@ MessageAttributes ParseAttributes(const json& j) {
 
 void AddSendOptions(const SendMessageOptions& o, json* j) {
   if (o.delay_seconds) (*j)["DelaySeconds"] = *o.delay_seconds;
-  if (!o.message_attributes.empty()) (*j)["MessageAttributes"] = AttributesJson(o.message_attributes);
+  if (!o.message_attributes.empty())
+    (*j)["MessageAttributes"] = AttributesJson(o.message_attributes);
   if (!o.message_group_id.empty()) (*j)["MessageGroupId"] = o.message_group_id;
   if (!o.message_deduplication_id.empty()) {
     (*j)["MessageDeduplicationId"] = o.message_deduplication_id;
@@ -91,12 +92,48 @@ BatchResult ParseBatch(const json& j) {
 
 AwsError ChecksumMismatch(const std::string& what, const std::string& expected,
                           const std::string& got) {
-  return AwsError::Local("sqs", common::Code::kInternal,
-                         "ChecksumMismatch: MD5 of " + what + " is " + expected +
-                             " but the service said " + got);
+  return AwsError::Local(
+      "sqs", common::Code::kInternal,
+      "ChecksumMismatch: MD5 of " + what + " is " + expected + " but the service said " + got);
+}
+
+void AppendLengthPrefixed(std::string_view bytes, std::string* out) {
+  uint32_t n = static_cast<uint32_t>(bytes.size());
+  out->push_back(static_cast<char>((n >> 24) & 0xff));
+  out->push_back(static_cast<char>((n >> 16) & 0xff));
+  out->push_back(static_cast<char>((n >> 8) & 0xff));
+  out->push_back(static_cast<char>(n & 0xff));
+  out->append(bytes);
+}
+
+// Checks the MD5 of attributes when the service sent one.
+std::optional<AwsError> CheckAttributesMd5(const MessageAttributes& attributes,
+                                           const std::string& service_md5,
+                                           const std::string& what) {
+  if (attributes.empty() || service_md5.empty()) return std::nullopt;
+  std::string expected = Md5OfMessageAttributes(attributes);
+  if (common::ToLower(service_md5) == expected) return std::nullopt;
+  return ChecksumMismatch("the message attributes of " + what, expected, service_md5);
 }
 
 }  // namespace
+
+std::string Md5OfMessageAttributes(const MessageAttributes& attributes) {
+  if (attributes.empty()) return "";
+  std::string buffer;
+  for (const auto& [name, value] : attributes) {  // std::map: sorted by name
+    AppendLengthPrefixed(name, &buffer);
+    AppendLengthPrefixed(value.data_type, &buffer);
+    if (common::StartsWith(value.data_type, "Binary")) {
+      buffer.push_back(2);
+      AppendLengthPrefixed(value.binary_value, &buffer);
+    } else {
+      buffer.push_back(1);
+      AppendLengthPrefixed(value.string_value, &buffer);
+    }
+  }
+  return common::Md5Hex(buffer);
+}
 
 SqsClient::SqsClient(ClientOptions options) : caller_(std::move(options), "sqs", "sqs") {}
 
@@ -154,8 +191,8 @@ Outcome<std::map<std::string, std::string>> SqsClient::GetQueueAttributes(
   return it == r->end() ? std::map<std::string, std::string>() : ToStringMap(*it);
 }
 
-AwsStatus SqsClient::SetQueueAttributes(const std::string& queue_url,
-                                        const std::map<std::string, std::string>& attributes) const {
+AwsStatus SqsClient::SetQueueAttributes(
+    const std::string& queue_url, const std::map<std::string, std::string>& attributes) const {
   Outcome<json> r =
       Call("SetQueueAttributes", {{"QueueUrl", queue_url}, {"Attributes", StringMap(attributes)}});
   if (!r.ok()) return r.error();
@@ -191,10 +228,15 @@ Outcome<SendMessageResult> SqsClient::SendMessage(const std::string& queue_url,
   SendMessageResult out;
   out.message_id = Str(*r, "MessageId");
   out.md5_of_body = Str(*r, "MD5OfMessageBody");
+  out.md5_of_message_attributes = Str(*r, "MD5OfMessageAttributes");
   out.sequence_number = Str(*r, "SequenceNumber");
   std::string expected = common::Md5Hex(body);
   if (common::ToLower(out.md5_of_body) != expected) {
     return ChecksumMismatch("the sent body", expected, out.md5_of_body);
+  }
+  if (auto e = CheckAttributesMd5(options.message_attributes, out.md5_of_message_attributes,
+                                  "the sent message")) {
+    return *e;
   }
   return out;
 }
@@ -218,12 +260,17 @@ Outcome<SendMessageBatchResult> SqsClient::SendMessageBatch(
       std::string id = Str(s, "Id");
       m.message_id = Str(s, "MessageId");
       m.md5_of_body = Str(s, "MD5OfMessageBody");
+      m.md5_of_message_attributes = Str(s, "MD5OfMessageAttributes");
       m.sequence_number = Str(s, "SequenceNumber");
       auto entry = by_id.find(id);
       if (entry != by_id.end()) {
         std::string expected = common::Md5Hex(entry->second->body);
         if (common::ToLower(m.md5_of_body) != expected) {
           return ChecksumMismatch("batch entry " + id, expected, m.md5_of_body);
+        }
+        if (auto e = CheckAttributesMd5(entry->second->options.message_attributes,
+                                        m.md5_of_message_attributes, "batch entry " + id)) {
+          return *e;
         }
       }
       out.successful.emplace_back(std::move(id), std::move(m));
@@ -263,6 +310,7 @@ Outcome<std::vector<SqsMessage>> SqsClient::ReceiveMessage(
     msg.receipt_handle = Str(m, "ReceiptHandle");
     msg.body = Str(m, "Body");
     msg.md5_of_body = Str(m, "MD5OfBody");
+    msg.md5_of_message_attributes = Str(m, "MD5OfMessageAttributes");
     if (auto a = m.find("Attributes"); a != m.end()) msg.attributes = ToStringMap(*a);
     if (auto a = m.find("MessageAttributes"); a != m.end()) {
       msg.message_attributes = ParseAttributes(*a);
@@ -270,6 +318,10 @@ Outcome<std::vector<SqsMessage>> SqsClient::ReceiveMessage(
     std::string expected = common::Md5Hex(msg.body);
     if (common::ToLower(msg.md5_of_body) != expected) {
       return ChecksumMismatch("message " + msg.message_id, expected, msg.md5_of_body);
+    }
+    if (auto e = CheckAttributesMd5(msg.message_attributes, msg.md5_of_message_attributes,
+                                    "message " + msg.message_id)) {
+      return *e;
     }
     out.push_back(std::move(msg));
   }

@@ -25,6 +25,7 @@ struct SqsMessage {
   std::string receipt_handle;
   std::string body;
   std::string md5_of_body;
+  std::string md5_of_message_attributes;          // "" when the message has none
   std::map<std::string, std::string> attributes;  // SentTimestamp, ApproximateReceiveCount, …
   MessageAttributes message_attributes;
 };
@@ -39,6 +40,7 @@ struct SendMessageOptions {
 struct SendMessageResult {
   std::string message_id;
   std::string md5_of_body;
+  std::string md5_of_message_attributes;
   std::string sequence_number;  // FIFO
 };
 
@@ -65,9 +67,9 @@ struct ReceiveMessageOptions {
   int max_number_of_messages = 1;  // 1–10
   int wait_time_seconds = 0;       // 0–20, long polling
   std::optional<int> visibility_timeout;
-  std::vector<std::string> attribute_names = {"All"};          // system attributes
+  std::vector<std::string> attribute_names = {"All"};  // system attributes
   std::vector<std::string> message_attribute_names = {"All"};
-  std::string receive_request_attempt_id;                      // FIFO
+  std::string receive_request_attempt_id;  // FIFO
 };
 
 struct DeleteMessageBatchEntry {
@@ -87,6 +89,11 @@ struct BatchResult {
   std::vector<BatchResultError> failed;
 };
 
+// MD5OfMessageAttributes as SQS computes it: attributes sorted by name, each as
+// length-prefixed (4-byte big-endian) name, data type, a transport byte (1 String/Number,
+// 2 Binary) and length-prefixed value; hex MD5 of the whole. "" for no attributes.
+std::string Md5OfMessageAttributes(const MessageAttributes& attributes);
+
 class SqsClient {
  public:
   explicit SqsClient(ClientOptions options);
@@ -96,7 +103,8 @@ class SqsClient {
   Outcome<std::string> CreateQueue(const std::string& name,
                                    const std::map<std::string, std::string>& attributes = {},
                                    const std::map<std::string, std::string>& tags = {}) const;
-  // NotFound-mapped error (QueueDoesNotExist / AWS.SimpleQueueService.NonExistentQueue) when absent.
+  // NotFound-mapped error (QueueDoesNotExist / AWS.SimpleQueueService.NonExistentQueue) when
+  // absent.
   Outcome<std::string> GetQueueUrl(const std::string& name,
                                    const std::string& owner_account_id = "") const;
   Outcome<std::vector<std::string>> ListQueues(const std::string& prefix = "") const;
@@ -110,21 +118,21 @@ class SqsClient {
   AwsStatus TagQueue(const std::string& queue_url,
                      const std::map<std::string, std::string>& tags) const;
 
-  // Verifies MD5OfMessageBody of the answer (an AwsError "ChecksumMismatch" if it differs).
+  // Verifies MD5OfMessageBody and MD5OfMessageAttributes of the answer (an AwsError
+  // "ChecksumMismatch" if either differs).
   Outcome<SendMessageResult> SendMessage(const std::string& queue_url, const std::string& body,
                                          const SendMessageOptions& options = {}) const;
   Outcome<SendMessageBatchResult> SendMessageBatch(
       const std::string& queue_url, const std::vector<SendMessageBatchEntry>& entries) const;
   // Long polls up to options.wait_time_seconds (the HTTP timeout is extended to match).
-  // Verifies each message's MD5OfBody; a mismatch fails the call ("ChecksumMismatch"), as
-  // the SDKs do.
+  // Verifies each message's MD5OfBody and MD5OfMessageAttributes; a mismatch fails the call
+  // ("ChecksumMismatch"), as the SDKs do.
   Outcome<std::vector<SqsMessage>> ReceiveMessage(const std::string& queue_url,
                                                   const ReceiveMessageOptions& options = {}) const;
   AwsStatus DeleteMessage(const std::string& queue_url, const std::string& receipt_handle) const;
-  Outcome<BatchResult> DeleteMessageBatch(const std::string& queue_url,
-                                          const std::vector<DeleteMessageBatchEntry>& entries) const;
-  AwsStatus ChangeMessageVisibility(const std::string& queue_url,
-                                    const std::string& receipt_handle,
+  Outcome<BatchResult> DeleteMessageBatch(
+      const std::string& queue_url, const std::vector<DeleteMessageBatchEntry>& entries) const;
+  AwsStatus ChangeMessageVisibility(const std::string& queue_url, const std::string& receipt_handle,
                                     int visibility_timeout) const;
   Outcome<BatchResult> ChangeMessageVisibilityBatch(
       const std::string& queue_url, const std::vector<ChangeVisibilityBatchEntry>& entries) const;

@@ -13,8 +13,7 @@ Outcome<CallerIdentity> StsClient::GetCallerIdentity() const {
   if (!doc.load_buffer(out->body.data(), out->body.size())) {
     return AwsError::Local("sts", common::Code::kInternal, "GetCallerIdentity: not XML");
   }
-  pugi::xml_node result =
-      doc.child("GetCallerIdentityResponse").child("GetCallerIdentityResult");
+  pugi::xml_node result = doc.child("GetCallerIdentityResponse").child("GetCallerIdentityResult");
   CallerIdentity id{result.child_value("Account"), result.child_value("Arn"),
                     result.child_value("UserId")};
   if (id.account.empty()) {

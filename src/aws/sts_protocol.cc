@@ -30,7 +30,8 @@ http::ClientRequest BuildAssumeRoleWithWebIdentityRequest(std::string_view endpo
       {"RoleSessionName", std::string(session_name)},
       {"WebIdentityToken", std::string(web_identity_token)},
   };
-  if (duration_seconds > 0) params.emplace_back("DurationSeconds", std::to_string(duration_seconds));
+  if (duration_seconds > 0)
+    params.emplace_back("DurationSeconds", std::to_string(duration_seconds));
   http::ClientRequest r;
   r.method = "POST";
   r.url = std::string(endpoint) + "/";

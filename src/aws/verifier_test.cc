@@ -164,8 +164,8 @@ TEST_F(VerifierTamper, S3ContentSha256Rules) {
   EXPECT_EQ(mismatch.error().code, "XAmzContentSHA256Mismatch");
   EXPECT_EQ(mismatch.error().http_status, 400);
 
-  for (std::string_view value : {kUnsignedPayload, kStreamingSignedPayload,
-                                 kStreamingUnsignedPayloadTrailer}) {
+  for (std::string_view value :
+       {kUnsignedPayload, kStreamingSignedPayload, kStreamingUnsignedPayloadTrailer}) {
     http::Request r;
     r.method = "PUT";
     r.target = "/bucket/key%20with%20space";
@@ -185,8 +185,8 @@ TEST_F(VerifierTamper, S3ContentSha256Rules) {
 }
 
 TEST_F(VerifierTamper, PresignedS3UrlExpires) {
-  SigningParams p = SigningParams::ForService({"test", "test", "", std::nullopt}, "us-east-1",
-                                              "s3", clock_.Now());
+  SigningParams p = SigningParams::ForService({"test", "test", "", std::nullopt}, "us-east-1", "s3",
+                                              clock_.Now());
   p.expires = std::chrono::seconds(60);
   http::Request r;
   r.method = "GET";
