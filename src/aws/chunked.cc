@@ -134,9 +134,10 @@ Outcome<DecodedChunkedBody> DecodeAwsChunked(std::string_view body,
                 "Check your key and signing method.");
 
   DecodedChunkedBody out;
-  if (options.decoded_content_length &&
-      *options.decoded_content_length <= options.max_payload_bytes) {
-    out.payload.reserve(*options.decoded_content_length);
+  if (options.decoded_content_length) {
+    // The payload cannot be larger than the body: a claimed length never sizes the buffer.
+    out.payload.reserve(static_cast<size_t>(
+        std::min<uint64_t>(*options.decoded_content_length, body.size())));
   }
   std::string previous = options.signing.seed_signature;
   size_t pos = 0;
