@@ -1,0 +1,67 @@
+// EventBridge, S3 notifications and CloudTrail end to end: a real localcloud process, driven
+// by awscli and boto3 (events_e2e.py beside this file), one localcloud for the whole suite.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/subprocess.h"
+
+namespace {
+
+class EventsE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!common::FindExecutable("aws") || !common::FindExecutable("python3")) return;
+    common::SpawnOptions options;
+    options.argv = {std::string(DAT_BIN_DIR) + "/localcloud", "--port", "0",
+                    "--schedule-minute-ms", "300", "--log-level", "warn"};
+    options.stdout_to = "pipe";
+    auto process = common::Process::Spawn(options);
+    ASSERT_TRUE(process.ok()) << process.status().ToString();
+    localcloud_ = new common::Process(std::move(process).value());
+    auto endpoint = common::WaitForListening(*localcloud_, std::chrono::seconds(20));
+    ASSERT_TRUE(endpoint.ok()) << endpoint.status().ToString();
+    endpoint_ = new std::string(*endpoint);
+  }
+  static void TearDownTestSuite() {
+    if (localcloud_) localcloud_->Terminate(std::chrono::seconds(5));
+    delete localcloud_;
+    delete endpoint_;
+    localcloud_ = nullptr;
+    endpoint_ = nullptr;
+  }
+
+  void Run(const std::string& name) {
+    if (!endpoint_) GTEST_SKIP() << "awscli/python3 not installed (scripts/install-deps)";
+    common::SpawnOptions options;
+    options.argv = {"python3", std::string(DAT_SOURCE_DIR) + "/src/localcloud/events/e2e/events_e2e.py",
+                    name};
+    options.env = {"AWS_ENDPOINT_URL=" + *endpoint_, "AWS_ACCESS_KEY_ID=test",
+                   "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-west-2",
+                   "AWS_REGION=us-west-2", "AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null",
+                   "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+                   std::string("DAT_SHARED_DIR=") + DAT_SHARED_DIR};
+    auto result = common::RunCommand(options, std::chrono::seconds(90));
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    std::printf("%s", result->out.c_str());
+    EXPECT_EQ(result->exit_code, 0) << result->out << result->err;
+  }
+
+  static common::Process* localcloud_;
+  static std::string* endpoint_;
+};
+
+common::Process* EventsE2eTest::localcloud_ = nullptr;
+std::string* EventsE2eTest::endpoint_ = nullptr;
+
+TEST_F(EventsE2eTest, PutEventsToSqsWithInputAndInputPath) { Run("put_events"); }
+TEST_F(EventsE2eTest, ScheduleRuleFires) { Run("schedule"); }
+TEST_F(EventsE2eTest, S3ObjectCreatedThroughPrefixRule) { Run("s3_object_created"); }
+TEST_F(EventsE2eTest, S3ObjectDeleted) { Run("s3_object_deleted"); }
+TEST_F(EventsE2eTest, CloudTrailDataEvents) { Run("cloudtrail"); }
+TEST_F(EventsE2eTest, ClassicNotificationRecords) { Run("classic_notifications"); }
+TEST_F(EventsE2eTest, TestEventPatternAgreesWithAws) { Run("test_event_pattern"); }
+
+}  // namespace
