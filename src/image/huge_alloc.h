@@ -9,6 +9,15 @@
 
 namespace image::internal {
 
+// Asks for transparent huge pages on a large fresh buffer (e.g. a reserved std::string): one
+// page fault per 2 MiB instead of per 4 KiB, which is most of the cost of filling it.
+inline void AdviseHugePages(void* p, size_t n) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) & ~(kHuge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
 // Large blocks come from 2 MiB-aligned anonymous mappings marked MADV_HUGEPAGE, so touching a
 // fresh buffer costs one page fault per 2 MiB instead of one per 4 KiB (most of the cost of a
 // cold watermark run); small ones from operator new. Stateless; thread-safe.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "image/huge_alloc.h"
 #include "image/jpeg_block.h"
 #include "image/logo.h"
 
@@ -455,15 +456,6 @@ class Splicer {
   HuffTable table_[2][4];
   std::bitset<256> missing_[2][4];
 };
-
-// Asks for transparent huge pages on a large fresh buffer: one page fault per 2 MiB instead of
-// per 4 KiB, which is most of the cost of copying a multi-megabyte prefix into it.
-void AdviseHugePages(void* p, size_t n) {
-  constexpr uintptr_t kHuge = 2u << 20;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) & ~(kHuge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
 
 bool Refuse(EntropyFallback* fallback, std::string reason) {
   fallback->reason = std::move(reason);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "image/exif.h"
+#include "image/huge_alloc.h"
 #include "image/jpeg_block.h"
 #include "image/logo.h"
 
@@ -50,6 +51,12 @@ void ProgressMonitor(j_common_ptr cinfo) {
   }
 }
 
+// A libjpeg destination writing into a std::string (standard layout: `pub` first).
+struct StringDestination {
+  jpeg_destination_mgr pub;
+  std::string* out;
+};
+
 // Owns a decompress/compress pair and the output buffer; destroys them on every return path.
 struct Codec {
   JpegErrorManager err;
@@ -57,8 +64,10 @@ struct Codec {
   jpeg_compress_struct dst;
   bool src_live = false;
   bool dst_live = false;
-  unsigned char* out = nullptr;
-  unsigned long out_size = 0;
+  // The encoder writes straight into `out` (see StringDestination): no realloc-and-copy of
+  // jpeg_mem_dest, no final copy.
+  StringDestination dest;
+  std::string out;
   std::string message;
 
   Codec() {
@@ -68,13 +77,50 @@ struct Codec {
   ~Codec() {
     if (dst_live) jpeg_destroy_compress(&dst);
     if (src_live) jpeg_destroy_decompress(&src);
-    std::free(out);
   }
   common::Status Error(const char* what) const {
     return common::InvalidArgument(std::string(what) + ": " +
                                    (message.empty() ? "libjpeg error" : message));
   }
 };
+
+// A libjpeg destination that writes into Codec::out, which the caller sized beforehand.
+void InitDestination(j_compress_ptr cinfo) {
+  std::string* out = reinterpret_cast<StringDestination*>(cinfo->dest)->out;
+  if (out->empty()) out->resize(1 << 16);
+  cinfo->dest->next_output_byte = reinterpret_cast<JOCTET*>(out->data());
+  cinfo->dest->free_in_buffer = out->size();
+}
+
+boolean EmptyOutputBuffer(j_compress_ptr cinfo) {
+  std::string* out = reinterpret_cast<StringDestination*>(cinfo->dest)->out;
+  const size_t used = out->size();
+  try {
+    out->resize(used * 2);
+  } catch (...) {
+    ERREXIT(cinfo, JERR_OUT_OF_MEMORY);
+  }
+  cinfo->dest->next_output_byte = reinterpret_cast<JOCTET*>(out->data() + used);
+  cinfo->dest->free_in_buffer = out->size() - used;
+  return TRUE;
+}
+
+void TermDestination(j_compress_ptr cinfo) {
+  std::string* out = reinterpret_cast<StringDestination*>(cinfo->dest)->out;
+  out->resize(out->size() - cinfo->dest->free_in_buffer);
+}
+
+// Points the compressor at Codec::out, pre-sized to `expected` bytes (a guess; it grows).
+void UseStringDestination(Codec* c, size_t expected) {
+  c->out.reserve(expected);
+  AdviseHugePages(c->out.data(), c->out.capacity());
+  c->out.resize(expected);
+  c->dest.out = &c->out;
+  c->dest.pub.init_destination = InitDestination;
+  c->dest.pub.empty_output_buffer = EmptyOutputBuffer;
+  c->dest.pub.term_destination = TermDestination;
+  c->dst.dest = &c->dest.pub;
+}
 
 // Creates the decompressor on `input` and reads the header. Returns false on error.
 bool OpenSource(Codec* c, std::string_view input) {
@@ -231,7 +277,7 @@ common::Result<WatermarkResult> WatermarkJpegCoefficients(std::string_view input
     c.dst.err = &c.err.pub;
     jpeg_create_compress(&c.dst);
     c.dst_live = true;
-    jpeg_mem_dest(&c.dst, &c.out, &c.out_size);
+    UseStringDestination(&c, input.size() + input.size() / 8 + (1 << 16));
     jpeg_copy_critical_parameters(&c.src, &c.dst);
     c.dst.write_JFIF_header = c.src.saw_JFIF_marker;
     c.dst.restart_interval = c.src.restart_interval;
@@ -245,7 +291,7 @@ common::Result<WatermarkResult> WatermarkJpegCoefficients(std::string_view input
     jpeg_finish_decompress(&c.src);
   });
   if (!ok) return c.Error("JPEG encoding failed");
-  result.data.assign(reinterpret_cast<const char*>(c.out), c.out_size);
+  result.data = std::move(c.out);
   return result;
 }
 
@@ -274,7 +320,7 @@ common::Result<std::string> DownscaleJpegImpl(std::string_view jpeg, int scale_d
     c.dst.err = &c.err.pub;
     jpeg_create_compress(&c.dst);
     c.dst_live = true;
-    jpeg_mem_dest(&c.dst, &c.out, &c.out_size);
+    UseStringDestination(&c, jpeg.size() / (scale_denom * scale_denom) + (1 << 16));
     c.dst.image_width = c.src.output_width;
     c.dst.image_height = c.src.output_height;
     c.dst.input_components = c.src.output_components;
@@ -293,7 +339,7 @@ common::Result<std::string> DownscaleJpegImpl(std::string_view jpeg, int scale_d
     jpeg_finish_decompress(&c.src);
   });
   if (!ok) return c.Error("JPEG downscale failed");
-  return std::string(reinterpret_cast<const char*>(c.out), c.out_size);
+  return std::move(c.out);
 }
 
 }  // namespace image::internal
