@@ -85,6 +85,17 @@ common::Result<Credentials> ProfileCredentialsProvider::GetCredentials() {
       c.access_key_id = value("aws_access_key_id");
       c.secret_access_key = value("aws_secret_access_key");
       c.session_token = value("aws_session_token");
+      if (c.access_key_id.empty() && c.secret_access_key.empty() &&
+          config.profile_values.count("web_identity_token_file") == 0 &&
+          (config.profile_values.count("source_profile") > 0 ||
+           config.profile_values.count("credential_process") > 0 ||
+           config.profile_values.count("sso_session") > 0)) {
+        // UNFINISHED: role_arn + source_profile (AssumeRole), credential_process and SSO
+        // profiles are not implemented; say so instead of silently trying the next source.
+        return common::Unimplemented("profile \"" + config.profile +
+                                     "\" uses source_profile, credential_process or SSO, "
+                                     "which this client does not support");
+      }
       if (c.access_key_id.empty() && c.secret_access_key.empty()) {
         return common::NotFound("profile \"" + config.profile + "\" has no keys in " +
                                 config.credentials_file + " or " + config.config_file);

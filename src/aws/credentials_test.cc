@@ -99,6 +99,14 @@ TEST_F(CredentialsTest, SharedFilesWithProfiles) {
   EXPECT_EQ(d->secret_access_key, "D");
 }
 
+TEST_F(CredentialsTest, UnsupportedProfileKindsAreReportedNotSkipped) {
+  Write(".aws/config",
+        "[profile chained]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\n");
+  auto c = Chain(Env({{"AWS_PROFILE", "chained"}}), refuse_)->GetCredentials();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), common::Code::kUnimplemented);
+}
+
 TEST_F(CredentialsTest, HalfSetEnvironmentIsAnError) {
   auto c = Chain(Env({{"AWS_ACCESS_KEY_ID", "ENV"}}), refuse_)->GetCredentials();
   ASSERT_FALSE(c.ok());
