@@ -1,0 +1,386 @@
+// End-to-end tests of dispatch-events-aws against a real localcloud (S3, SQS, EventBridge,
+// CloudTrail, STS) started here, with a real HTTP sink in the test and the stock aws CLI.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "cloudevents/http_binding.h"
+#include "common/crypto.h"
+#include "common/subprocess.h"
+#include "http/server.h"
+
+namespace driver {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+namespace fs = std::filesystem;
+
+const std::string kBin = DAT_BIN_DIR;
+
+// A CloudEvents sink: records every request; answers `status_` (settable).
+class TestSink {
+ public:
+  TestSink() {
+    http::ServerOptions o;
+    server_ = std::make_unique<http::HttpServer>(o, [this](http::Request&& r, http::Respond respond) {
+      int status = status_.load();
+      if (status >= 200 && status < 300) {
+        std::lock_guard<std::mutex> l(mu_);
+        requests_.push_back(std::move(r));
+      } else {
+        failures_++;
+      }
+      respond(http::Response::Text(status, status < 300 ? "" : "try later"));
+    });
+    EXPECT_TRUE(server_->Start().ok());
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  void set_status(int s) { status_ = s; }
+  int failures() const { return failures_; }
+  std::vector<http::Request> requests() {
+    std::lock_guard<std::mutex> l(mu_);
+    return requests_;
+  }
+  // Every CloudEvent received so far (binary or structured mode).
+  std::vector<cloudevents::CloudEvent> events() {
+    std::vector<cloudevents::CloudEvent> out;
+    for (const auto& r : requests()) {
+      auto evs = cloudevents::ReadHttp(r);
+      if (evs.ok()) out.insert(out.end(), evs->begin(), evs->end());
+    }
+    return out;
+  }
+  bool WaitFor(size_t n, milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (events().size() >= n) return true;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return events().size() >= n;
+  }
+
+ private:
+  std::unique_ptr<http::HttpServer> server_;
+  std::atomic<int> status_{200};
+  std::atomic<int> failures_{0};
+  std::mutex mu_;
+  std::vector<http::Request> requests_;
+};
+
+class DriverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("driver-test-" + common::NewUuid());
+    fs::create_directories(dir_);
+    common::SpawnOptions o;
+    o.argv = {kBin + "/localcloud", "--port", "0", "--region", "us-west-2"};
+    o.stdout_to = "pipe";
+    o.stderr_to = (dir_ / "localcloud.log").string();
+    auto p = common::Process::Spawn(o);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    localcloud_ = std::move(*p);
+    auto url = common::WaitForListening(localcloud_, milliseconds(10'000));
+    ASSERT_TRUE(url.ok()) << url.status().ToString();
+    endpoint_ = *url;
+  }
+
+  void TearDown() override {
+    if (driver_.pid() > 0) driver_.Terminate(milliseconds(3000));
+    localcloud_.Terminate(milliseconds(3000));
+    std::error_code ec;
+    if (!HasFailure()) fs::remove_all(dir_, ec);
+  }
+
+  std::vector<std::string> AwsEnv() const {
+    return {"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-west-2",
+            "AWS_DEFAULT_REGION=us-west-2", "AWS_ENDPOINT_URL=" + endpoint_, "AWS_PAGER=",
+            "HOME=" + dir_.string()};
+  }
+
+  // Runs the aws CLI; returns stdout (asserting success unless allow_fail).
+  std::string Aws(std::vector<std::string> args, bool allow_fail = false) {
+    common::SpawnOptions o;
+    o.argv = {"aws"};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.env = AwsEnv();
+    auto r = common::RunCommand(o, milliseconds(60'000));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return "";
+    if (!allow_fail) EXPECT_EQ(r->exit_code, 0) << "aws failed: " << r->err;
+    return r->out;
+  }
+
+  void StartDriver(std::vector<std::string> flags, std::vector<std::string> extra_env = {}) {
+    common::SpawnOptions o;
+    o.argv = {kBin + "/dispatch-events-aws", "--duration=1", "--visibility-timeout=2",
+              "--log-level=debug"};
+    o.argv.insert(o.argv.end(), flags.begin(), flags.end());
+    o.env = AwsEnv();
+    o.env.insert(o.env.end(), extra_env.begin(), extra_env.end());
+    o.stdout_to = "pipe";
+    o.stderr_to = (dir_ / "driver.log").string();
+    auto p = common::Process::Spawn(o);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    driver_ = std::move(*p);
+    // The driver prints "ready" on stdout once provisioned.
+    auto line = WaitForReady(milliseconds(30'000));
+    ASSERT_TRUE(line) << "driver did not become ready; log:\n" << DriverLog();
+  }
+
+  bool WaitForReady(milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto line = driver_.ReadLine(milliseconds(500));
+      if (line.ok() && line->find("ready") != std::string::npos) return true;
+      if (!line.ok() && line.status().code() == common::Code::kNotFound) return false;
+    }
+    return false;
+  }
+
+  std::string DriverLog() const {
+    std::ifstream in(dir_ / "driver.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& content) {
+    auto path = dir_ / name;
+    std::ofstream(path) << content;
+    return path.string();
+  }
+
+  std::vector<std::string> DriverQueues() {
+    std::string out = Aws({"sqs", "list-queues", "--output", "json"});
+    std::vector<std::string> urls;
+    if (out.find_first_not_of(" \n") == std::string::npos) return urls;
+    auto j = json::parse(out, nullptr, false);
+    if (j.is_object() && j.contains("QueueUrls")) {
+      for (const auto& u : j["QueueUrls"]) urls.push_back(u.get<std::string>());
+    }
+    return urls;
+  }
+
+  fs::path dir_;
+  std::string endpoint_;
+  common::Process localcloud_;
+  common::Process driver_;
+};
+
+TEST_F(DriverTest, S3UploadViaEventBridgeBecomesOneCloudEvent) {
+  TestSink sink;
+  StartDriver({"--bucket-name=photos", "--sink=" + sink.url(), "--format=binary"});
+  std::string file = WriteFile("cat picture.jpg", "not really a jpeg");
+  Aws({"s3", "cp", file, "s3://photos/images/cat picture.jpg"});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
+  auto events = sink.events();
+  ASSERT_EQ(events.size(), 1u);
+  const auto& e = events[0];
+  EXPECT_EQ(e.type, "aws.s3");
+  EXPECT_EQ(e.subject, "images/cat picture.jpg");
+  EXPECT_EQ(e.extensions.at("awsdetailtype"), "Object Created");
+  EXPECT_EQ(e.extensions.at("sourcetype"), "aws");
+  ASSERT_TRUE(e.data.has_value());
+  EXPECT_EQ((*e.data)["id"], e.id);  // the AWS event's own id
+  EXPECT_EQ((*e.data)["detail"]["bucket"]["name"], "photos");
+  // Binary mode on the wire.
+  EXPECT_TRUE(sink.requests()[0].headers.Has("ce-id"));
+  // Deleted after acceptance: nothing comes back after the visibility timeout.
+  std::this_thread::sleep_for(seconds(3));
+  EXPECT_EQ(sink.events().size(), 1u);
+}
+
+TEST_F(DriverTest, S3UploadViaCloudTrailArrives) {
+  TestSink sink;
+  StartDriver({"--bucket-name=trailed", "--s3-events=cloudtrail", "--sink=" + sink.url(),
+               "--format=structured"});
+  Aws({"s3", "cp", WriteFile("a.txt", "hello"), "s3://trailed/images/a.txt"});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
+  bool found = false;
+  for (const auto& e : sink.events()) {
+    if (e.extensions.count("awsdetailtype") &&
+        e.extensions.at("awsdetailtype") == "AWS API Call via CloudTrail" &&
+        (*e.data)["detail"]["requestParameters"]["key"] == "images/a.txt") {
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(sink.requests()[0].headers.GetOr("content-type", "").rfind("application/cloudevents+json", 0), 0u);
+}
+
+TEST_F(DriverTest, EventPatternAndNonAwsMessages) {
+  TestSink sink;
+  StartDriver({"--event-patterns=[{\"source\":[\"my.app\"]}]", "--sink=" + sink.url()});
+  Aws({"events", "put-events", "--entries",
+       R"([{"Source":"my.app","DetailType":"thing","Detail":"{\"n\":1}"},{"Source":"other.app","DetailType":"x","Detail":"{}"}])"});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
+  auto queues = DriverQueues();
+  ASSERT_FALSE(queues.empty());
+  std::string queue;
+  for (const auto& q : queues) if (q.find("-dlq") == std::string::npos) queue = q;
+  Aws({"sqs", "send-message", "--queue-url", queue, "--message-body", "plain text",
+       "--message-attributes", R"({"Trace":{"DataType":"String","StringValue":"t-1"}})"});
+  ASSERT_TRUE(sink.WaitFor(2, milliseconds(20'000))) << DriverLog();
+  auto events = sink.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "my.app");
+  EXPECT_EQ(events[1].type, "aws.sqs.message");
+  EXPECT_EQ(events[1].extensions.at("trace"), "t-1");
+}
+
+TEST_F(DriverTest, StrictSendsNonAwsToDeadLetterAndKeepsRunning) {
+  TestSink sink;
+  StartDriver({"--event-patterns=[{\"source\":[\"my.app\"]}]", "--sink=" + sink.url(), "--strict"});
+  std::string queue, dlq;
+  for (const auto& q : DriverQueues()) (q.find("-dlq") != std::string::npos ? dlq : queue) = q;
+  ASSERT_FALSE(dlq.empty());
+  Aws({"sqs", "send-message", "--queue-url", queue, "--message-body", "not an event"});
+  Aws({"events", "put-events", "--entries", R"([{"Source":"my.app","DetailType":"t","Detail":"{}"}])"});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
+  std::string out = Aws({"sqs", "receive-message", "--queue-url", dlq, "--wait-time-seconds", "5",
+                         "--output", "json"});
+  EXPECT_NE(out.find("not an event"), std::string::npos) << out;
+  EXPECT_TRUE(driver_.Running());
+}
+
+TEST_F(DriverTest, SinkFailingForAWhileLosesNothing) {
+  TestSink sink;
+  sink.set_status(500);
+  StartDriver({"--event-patterns=[{\"source\":[\"my.app\"]}]", "--sink=" + sink.url(),
+               "--max-receive-count=50"});
+  std::string entries = "[";
+  for (int i = 0; i < 10; ++i) {
+    entries += std::string(i ? "," : "") + R"({"Source":"my.app","DetailType":"n","Detail":"{\"i\":)" +
+               std::to_string(i) + "}\"}";
+  }
+  entries += "]";
+  Aws({"events", "put-events", "--entries", entries});
+  // Several visibility timeouts pass while the sink fails.
+  auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while (sink.failures() < 5 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(100));
+  ASSERT_GE(sink.failures(), 5);
+  std::this_thread::sleep_for(seconds(5));
+  EXPECT_EQ(sink.events().size(), 0u);
+  sink.set_status(200);
+  ASSERT_TRUE(sink.WaitFor(10, milliseconds(30'000))) << DriverLog();
+  std::this_thread::sleep_for(seconds(3));
+  std::set<int> seen;
+  for (const auto& e : sink.events()) seen.insert((*e.data)["detail"]["i"].get<int>());
+  EXPECT_EQ(seen.size(), 10u);  // every one delivered (a retried duplicate is allowed)
+}
+
+TEST_F(DriverTest, SinkDownLongerThanMaxReceivesLandsInDeadLetterQueue) {
+  StartDriver({"--event-patterns=[{\"source\":[\"my.app\"]}]", "--sink=http://127.0.0.1:9",
+               "--max-receive-count=2", "--delivery-timeout=1"});
+  std::string dlq;
+  for (const auto& q : DriverQueues()) if (q.find("-dlq") != std::string::npos) dlq = q;
+  ASSERT_FALSE(dlq.empty());
+  Aws({"events", "put-events", "--entries", R"([{"Source":"my.app","DetailType":"t","Detail":"{\"x\":7}"}])"});
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + seconds(40);
+  while (std::chrono::steady_clock::now() < deadline) {
+    out = Aws({"sqs", "receive-message", "--queue-url", dlq, "--wait-time-seconds", "2", "--output", "json"});
+    if (out.find("my.app") != std::string::npos) break;
+  }
+  EXPECT_NE(out.find("my.app"), std::string::npos) << DriverLog();
+  EXPECT_TRUE(driver_.Running());
+}
+
+TEST_F(DriverTest, FifoQueueKeepsPerGroupOrder) {
+  TestSink sink;
+  Aws({"sqs", "create-queue", "--queue-name", "ordered.fifo", "--attributes",
+       R"({"FifoQueue":"true","ContentBasedDeduplication":"true","VisibilityTimeout":"5"})"});
+  std::string url = endpoint_ + "/000000000000/ordered.fifo";
+  for (int i = 0; i < 6; ++i) {
+    Aws({"sqs", "send-message", "--queue-url", url, "--message-group-id", i % 2 ? "odd" : "even",
+         "--message-body", "{\"n\":" + std::to_string(i) + "}"});
+  }
+  StartDriver({"--queue-url=" + url, "--sink=" + sink.url(), "--concurrency=3"});
+  ASSERT_TRUE(sink.WaitFor(6, milliseconds(20'000))) << DriverLog();
+  std::vector<int> even, odd;
+  for (const auto& e : sink.events()) {
+    int n = (*e.data)["n"].get<int>();
+    (n % 2 ? odd : even).push_back(n);
+  }
+  EXPECT_EQ(even, (std::vector<int>{0, 2, 4}));
+  EXPECT_EQ(odd, (std::vector<int>{1, 3, 5}));
+  // --queue-url: the driver provisions nothing and deletes nothing of the queue.
+  driver_.Signal(SIGTERM);
+  ASSERT_TRUE(driver_.Wait(milliseconds(10'000)).ok());
+  auto queues = DriverQueues();
+  EXPECT_NE(std::find(queues.begin(), queues.end(), url), queues.end());
+}
+
+TEST_F(DriverTest, KillNineMidBatchRedeliversUndeleted) {
+  TestSink sink;
+  sink.set_status(503);  // nothing gets accepted before the kill
+  StartDriver({"--event-patterns=[{\"source\":[\"my.app\"]}]", "--sink=" + sink.url()});
+  Aws({"events", "put-events", "--entries", R"([{"Source":"my.app","DetailType":"t","Detail":"{\"k\":1}"}])"});
+  auto deadline = std::chrono::steady_clock::now() + seconds(15);
+  while (sink.failures() < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(50));
+  ASSERT_GE(sink.failures(), 1);
+  driver_.Signal(SIGKILL);
+  (void)driver_.Wait(milliseconds(5000));
+  sink.set_status(200);
+  // A new driver on the same queue (same source id → same queue name) gets it again.
+  std::string queue;
+  for (const auto& q : DriverQueues()) if (q.find("-dlq") == std::string::npos) queue = q;
+  StartDriver({"--queue-url=" + queue, "--sink=" + sink.url()});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
+  EXPECT_EQ((*sink.events()[0].data)["detail"]["k"], 1);
+}
+
+TEST_F(DriverTest, SigtermWithCleanUpRemovesEverythingItCreated) {
+  TestSink sink;
+  StartDriver({"--bucket-name=cleanme", "--clean-up", "--s3-events=cloudtrail",
+               "--event-patterns=[{\"source\":[\"my.app\"]}]", "--schedule-expression=rate(1 hour)",
+               "--sink=" + sink.url()});
+  EXPECT_FALSE(DriverQueues().empty());
+  EXPECT_NE(Aws({"events", "list-rules", "--output", "json"}).find("dispatch-"), std::string::npos);
+  driver_.Signal(SIGTERM);
+  auto code = driver_.Wait(milliseconds(10'000));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << DriverLog();
+  EXPECT_TRUE(DriverQueues().empty());
+  EXPECT_EQ(Aws({"events", "list-rules", "--output", "json"}).find("dispatch-"), std::string::npos);
+  EXPECT_EQ(Aws({"cloudtrail", "describe-trails", "--output", "json"}).find("dispatch-"), std::string::npos);
+  // The bucket it created is empty and goes too; a bucket it did not create never would.
+  EXPECT_EQ(Aws({"s3api", "list-buckets", "--output", "json"}).find("cleanme"), std::string::npos);
+}
+
+TEST_F(DriverTest, BadFlagsGiveClearErrors) {
+  common::SpawnOptions o;
+  o.argv = {kBin + "/dispatch-events-aws", "--duration=99"};
+  o.env = AwsEnv();
+  auto r = common::RunCommand(o, milliseconds(10'000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->exit_code, 0);
+  EXPECT_NE(r->err.find("--duration must be between 0 and 20"), std::string::npos) << r->err;
+  o.argv = {kBin + "/dispatch-events-aws", "--help"};
+  r = common::RunCommand(o, milliseconds(10'000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0);
+  for (const char* flag : {"--region", "--bucket-name", "--queue-name", "--duration", "--namespace",
+                           "--source-id", "--clean-up", "--event-patterns", "--schedule-expression",
+                           "--dispatch-api-endpoint", "--org", "--dry-run", "--s3-events", "--sink",
+                           "--format", "--concurrency", "--metrics-addr", "--log-format",
+                           "--queue-url", "--print-iam-policy"}) {
+    EXPECT_NE(r->out.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace driver

@@ -1,0 +1,140 @@
+#include "driver/event_mapper.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace driver {
+namespace {
+
+std::string ReadShared(const std::string& rel) {
+  std::ifstream in(std::string(DAT_SHARED_DIR) + "/testdata/aws-events/" + rel);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+QueueMessage Msg(std::string body) {
+  QueueMessage m;
+  m.message_id = "m-1";
+  m.receipt_handle = "rh-1";
+  m.body = std::move(body);
+  m.sent_timestamp_ms = 1700000000123;
+  return m;
+}
+
+MapperConfig Config() {
+  MapperConfig c;
+  c.source_id = "src-1";
+  return c;
+}
+
+TEST(EventMapper, EventBridgeS3EventKeepsItsIdAndSource) {
+  auto out = MapMessage(Msg(ReadShared("s3-eventbridge-object-created.json")), Config());
+  ASSERT_EQ(out.disposition, Disposition::kDeliver) << out.reason;
+  ASSERT_EQ(out.events.size(), 1u);
+  const auto& e = out.events[0];
+  EXPECT_EQ(e.id, "17793124-05d4-b198-2fde-7ededc63b103");
+  EXPECT_EQ(e.type, "aws.s3");
+  EXPECT_EQ(e.subject, "example-key");
+  EXPECT_EQ(e.time, "2021-11-12T00:00:00.000Z");
+  EXPECT_EQ(e.extensions.at("awsdetailtype"), "Object Created");
+  EXPECT_EQ(e.extensions.at("awsaccount"), "111122223333");
+  EXPECT_EQ(e.extensions.at("awsregion"), "ca-central-1");
+  EXPECT_EQ(e.extensions.at("sourcetype"), "aws");
+  EXPECT_EQ(e.extensions.at("sourceid"), "src-1");
+  EXPECT_EQ(e.extensions.at("namespace"), "dispatchframework.io/aws-event");
+  ASSERT_TRUE(e.data);
+  EXPECT_EQ((*e.data)["detail"]["bucket"]["name"], "amzn-s3-demo-bucket1");
+}
+
+TEST(EventMapper, CloudTrailEventUsesRequestParametersKey) {
+  auto out = MapMessage(Msg(ReadShared("cloudtrail-s3-putobject.json")), Config());
+  ASSERT_EQ(out.disposition, Disposition::kDeliver) << out.reason;
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].type, "aws.s3");
+  EXPECT_EQ(out.events[0].extensions.at("awsdetailtype"), "AWS API Call via CloudTrail");
+  EXPECT_TRUE(out.events[0].subject.has_value());
+}
+
+TEST(EventMapper, ClassicRecordsBecomeOneEventEachWithDecodedKeys) {
+  auto out = MapMessage(Msg(ReadShared("s3-notification-record.json")), Config());
+  ASSERT_EQ(out.disposition, Disposition::kDeliver) << out.reason;
+  ASSERT_EQ(out.events.size(), 1u);
+  const auto& e = out.events[0];
+  EXPECT_EQ(e.type, "aws.s3");
+  EXPECT_EQ(e.subject, "photos/red flower.jpg");
+  EXPECT_EQ(e.id, "C3D13FE58DE4C810-0055AED6DCD90281E5");
+  EXPECT_EQ((*e.data)["Records"].size(), 1u);
+  // Stable: the same message maps to the same id every time.
+  EXPECT_EQ(MapMessage(Msg(ReadShared("s3-notification-record.json")), Config()).events[0].id, e.id);
+}
+
+TEST(EventMapper, S3TestEventIsSkipped) {
+  auto out = MapMessage(Msg(ReadShared("s3-notification-test-event.json")), Config());
+  EXPECT_EQ(out.disposition, Disposition::kSkip);
+}
+
+TEST(EventMapper, SnsNotificationIsUnwrapped) {
+  nlohmann::json inner = nlohmann::json::parse(ReadShared("s3-eventbridge-object-created.json"));
+  nlohmann::json sns = {{"Type", "Notification"}, {"MessageId", "x"},
+                        {"TopicArn", "arn:aws:sns:us-west-2:1:t"}, {"Message", inner.dump()}};
+  auto out = MapMessage(Msg(sns.dump()), Config());
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].id, "17793124-05d4-b198-2fde-7ededc63b103");
+}
+
+TEST(EventMapper, GenericMessageCarriesAttributesAsExtensions) {
+  QueueMessage m = Msg("hello, not json");
+  m.attributes["Trace-Id"] = "abc";
+  m.attributes["id"] = "must-not-override";
+  auto out = MapMessage(m, Config());
+  ASSERT_EQ(out.disposition, Disposition::kDeliver);
+  const auto& e = out.events[0];
+  EXPECT_EQ(e.type, "aws.sqs.message");
+  EXPECT_EQ(e.id, "m-1");
+  EXPECT_EQ(e.time, "2023-11-14T22:13:20.123Z");
+  EXPECT_EQ(e.extensions.at("traceid"), "abc");
+  EXPECT_EQ(e.extensions.count("id"), 0u);
+  EXPECT_EQ(*e.data, "hello, not json");
+}
+
+TEST(EventMapper, StrictSendsNonAwsToDeadLetter) {
+  MapperConfig c = Config();
+  c.strict = true;
+  EXPECT_EQ(MapMessage(Msg("{\"hello\":1}"), c).disposition, Disposition::kDeadLetter);
+}
+
+TEST(EventMapper, PoisonBodies) {
+  EXPECT_EQ(MapMessage(Msg("bad \xff utf8"), Config()).disposition, Disposition::kDeadLetter);
+  MapperConfig small = Config();
+  small.max_event_bytes = 10;
+  auto out = MapMessage(Msg(std::string(11, 'a')), small);
+  EXPECT_EQ(out.disposition, Disposition::kDeadLetter);
+  EXPECT_NE(out.reason.find("over the sink's limit"), std::string::npos);
+  // Malformed JSON that looks like an event is still a (generic) message, never a crash.
+  EXPECT_EQ(MapMessage(Msg("{\"id\": "), Config()).disposition, Disposition::kDeliver);
+  // An event with a bad time cannot form a CloudEvent's time but is still relayed.
+  EXPECT_EQ(MapMessage(Msg(R"({"id":"1","source":"aws.s3","detail-type":"x","time":"nope"})"),
+                       Config()).disposition, Disposition::kDeliver);
+}
+
+TEST(EventMapper, PatternsFilterAwsEvents) {
+  std::vector<eventpattern::Pattern> patterns;
+  auto p = eventpattern::Pattern::Parse(R"({"source":["aws.ec2"]})");
+  ASSERT_TRUE(p.ok());
+  patterns.push_back(std::move(*p));
+  MapperConfig c = Config();
+  c.patterns = &patterns;
+  EXPECT_EQ(MapMessage(Msg(ReadShared("s3-eventbridge-object-created.json")), c).disposition,
+            Disposition::kSkip);
+  auto p2 = eventpattern::Pattern::Parse(R"({"source":["aws.s3"],"detail":{"object":{"key":[{"prefix":"example"}]}}})");
+  ASSERT_TRUE(p2.ok());
+  patterns.push_back(std::move(*p2));
+  EXPECT_EQ(MapMessage(Msg(ReadShared("s3-eventbridge-object-created.json")), c).disposition,
+            Disposition::kDeliver);
+}
+
+}  // namespace
+}  // namespace driver

@@ -1,0 +1,48 @@
+// The seam between the relay and SQS: what the relay needs of a queue, nothing more.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace driver {
+
+// One received message. Plain value.
+struct QueueMessage {
+  std::string message_id;
+  std::string receipt_handle;
+  std::string body;
+  int64_t sent_timestamp_ms = 0;  // SentTimestamp attribute
+  int receive_count = 0;          // ApproximateReceiveCount
+  std::string group_id;           // MessageGroupId (FIFO queues), "" otherwise
+  // Message attributes of type String (and Number, as text).
+  std::map<std::string, std::string> attributes;
+};
+
+// A queue the relay receives from. Implementations are thread-safe.
+class MessageQueue {
+ public:
+  virtual ~MessageQueue() = default;
+  // Receives up to `max` (1–10) messages, waiting up to `wait_seconds` for the first.
+  // An empty vector when none arrived. Errors are transport/AWS failures.
+  virtual common::Result<std::vector<QueueMessage>> Receive(int max, int wait_seconds) = 0;
+  // Deletes messages by receipt handle (≤ 10 per call). Returns the handles that failed.
+  virtual common::Result<std::vector<std::string>> DeleteBatch(
+      const std::vector<std::string>& receipt_handles) = 0;
+  // Sets the visibility timeout of in-flight messages (≤ 10 per call); 0 releases them.
+  virtual common::Status ChangeVisibilityBatch(const std::vector<std::string>& receipt_handles,
+                                               int seconds) = 0;
+  // Copies the message to the dead-letter queue (with a reason attribute). FailedPrecondition
+  // when this queue has none.
+  virtual common::Status SendToDeadLetter(const QueueMessage& message, const std::string& reason) = 0;
+  // ApproximateNumberOfMessages (for the backlog gauge).
+  virtual common::Result<int64_t> ApproximateBacklog() = 0;
+  // The visibility timeout in seconds messages are received with.
+  virtual int visibility_timeout() const = 0;
+  virtual bool is_fifo() const = 0;
+};
+
+}  // namespace driver
