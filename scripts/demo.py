@@ -45,6 +45,7 @@ class Stack:
         os.makedirs(self.logs, exist_ok=True)
         self.echo = echo
         self.driver_sets = list(driver_sets)
+        self.x_secret = "test"  # the X sandbox's consumer and token secrets
         self.procs = {}
         self.localcloud_url = None
         self.dispatch_url = None
@@ -75,7 +76,9 @@ class Stack:
     def start_localcloud(self):
         self.localcloud_url = self._start("localcloud", [
             os.path.join(self.bin, "localcloud"), "--port", "0",
-            "--data-dir", os.path.join(self.dir, "localcloud")])
+            "--data-dir", os.path.join(self.dir, "localcloud"),
+            "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY,
+            "--x-consumer-secret", self.x_secret, "--x-access-token-secret", self.x_secret])
         self.aws_env["AWS_ENDPOINT_URL"] = self.localcloud_url
         return self.localcloud_url
 
@@ -152,9 +155,9 @@ class Stack:
                        "region": "us-west-2", "endpoint_url": self.localcloud_url}, f, indent=2)
         twitter_secret = os.path.join(self.dir, "twitter-secret.json")
         with open(twitter_secret, "w") as f:
-            json.dump({"appKey": "test", "appSecret": "test", "oathToken": "test",
-                       "oathTokenSecret": "test", "apiBase": self.localcloud_url + "/x"}, f,
-                      indent=2)
+            json.dump({"appKey": "test", "appSecret": self.x_secret, "oathToken": "test",
+                       "oathTokenSecret": self.x_secret, "apiBase": self.localcloud_url + "/x"},
+                      f, indent=2)
         return aws_secret, twitter_secret
 
     def seed_steps(self):
