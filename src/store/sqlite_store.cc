@@ -475,6 +475,22 @@ Result<std::vector<Run>> SqliteStore::ListRuns(const std::string& function, int 
   return out;
 }
 
+Result<std::map<RunStatus, int64_t>> SqliteStore::CountRuns(const std::string& function) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string sql = std::string("SELECT status, COUNT(*) FROM runs") +
+                    (function.empty() ? "" : " WHERE function=?1") + " GROUP BY status";
+  Stmt s(db_, sql.c_str());
+  DAT_RETURN_IF_ERROR(s.prepared());
+  if (!function.empty()) s.Bind(1, function);
+  std::map<RunStatus, int64_t> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    if (auto st = ParseRunStatus(s.Text(0))) out[*st] = s.Int(1);
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, "count runs");
+  return out;
+}
+
 Result<std::vector<Run>> SqliteStore::RunsWithStatus(const std::vector<RunStatus>& statuses) {
   std::lock_guard<std::mutex> l(mu_);
   std::string in;

@@ -38,6 +38,7 @@ class SqliteStore : public Store {
   common::Status PutRuns(const std::vector<Run>& runs) override;
   common::Result<Run> GetRun(const std::string& id) override;
   common::Result<std::vector<Run>> ListRuns(const std::string& function, int limit) override;
+  common::Result<std::map<RunStatus, int64_t>> CountRuns(const std::string& function) override;
   common::Result<std::vector<Run>> RunsWithStatus(const std::vector<RunStatus>& statuses) override;
 
  private:

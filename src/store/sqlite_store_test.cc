@@ -170,6 +170,14 @@ TEST_F(SqliteStoreTest, RunsPersistAcrossReopen) {
   EXPECT_EQ((*f_runs)[0].id, "b");
   EXPECT_EQ((*f_runs)[0].output["ok"], true);
   EXPECT_EQ(s->ListRuns("", 10)->size(), 3u);
+  auto counts = s->CountRuns("f");
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ((*counts)[RunStatus::kRunning], 1);
+  EXPECT_EQ((*counts)[RunStatus::kSucceeded], 1);
+  EXPECT_EQ(counts->count(RunStatus::kQueued), 0u);
+  auto all = s->CountRuns("");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->at(RunStatus::kQueued), 1);
 }
 
 TEST_F(SqliteStoreTest, RefusesNewerSchema) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -123,6 +124,8 @@ class Store {
   virtual common::Result<Run> GetRun(const std::string& id) = 0;
   // Runs newest first, of one function when `function` is non-empty.
   virtual common::Result<std::vector<Run>> ListRuns(const std::string& function, int limit) = 0;
+  // How many runs of `function` (all functions when empty) are in each state.
+  virtual common::Result<std::map<RunStatus, int64_t>> CountRuns(const std::string& function) = 0;
   // Runs in any of the given states, oldest first (used to resume work at start).
   virtual common::Result<std::vector<Run>> RunsWithStatus(
       const std::vector<RunStatus>& statuses) = 0;

@@ -1,0 +1,627 @@
+// The REST API handlers of DispatchServer (see server.h for the routes).
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "common/crypto.h"
+#include "common/strings.h"
+#include "dispatch/server.h"
+#include "dispatch/util.h"
+
+namespace dispatch {
+
+namespace fs = std::filesystem;
+using common::Result;
+using common::Status;
+using nlohmann::json;
+using store::Entity;
+using store::Kind;
+
+namespace {
+
+// "secrets" → kSecret, …: the collection names of the API.
+std::optional<Kind> KindForCollection(const std::string& collection) {
+  static const std::pair<const char*, Kind> kCollections[] = {
+      {"secrets", Kind::kSecret},
+      {"eventdrivertypes", Kind::kEventDriverType},
+      {"eventdrivers", Kind::kEventDriver},
+      {"baseimages", Kind::kBaseImage},
+      {"images", Kind::kImage},
+      {"functions", Kind::kFunction},
+      {"subscriptions", Kind::kSubscription}};
+  for (const auto& [name, kind] : kCollections) {
+    if (collection == name) return kind;
+  }
+  return std::nullopt;
+}
+
+// A string member: absent → `fallback` (or an error when required); not a string → error.
+Result<std::string> StringField(const json& body, const char* key, bool required,
+                                const std::string& fallback = "") {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) {
+    if (required) return common::InvalidArgument(std::string("missing field \"") + key + "\"");
+    return fallback;
+  }
+  if (!it->is_string()) {
+    return common::InvalidArgument(std::string("field \"") + key + "\" must be a string");
+  }
+  return it->get<std::string>();
+}
+
+// An array of strings (absent → empty).
+Result<std::vector<std::string>> StringList(const json& body, const char* key) {
+  std::vector<std::string> out;
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return out;
+  if (!it->is_array()) {
+    return common::InvalidArgument(std::string("field \"") + key + "\" must be an array");
+  }
+  for (const json& v : *it) {
+    if (!v.is_string()) {
+      return common::InvalidArgument(std::string("field \"") + key + "\" must hold only strings");
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+// A positive integer member, 0 when absent.
+Result<int64_t> PositiveInt(const json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return int64_t{0};
+  if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
+    return common::InvalidArgument(std::string("field \"") + key + "\" must be a positive integer");
+  }
+  return it->get<int64_t>();
+}
+
+Result<json> Tags(const json& body) {
+  auto it = body.find("tags");
+  if (it == body.end() || it->is_null()) return json::object();
+  if (!it->is_object()) return common::InvalidArgument("field \"tags\" must be an object");
+  for (auto& [k, v] : it->items()) {
+    if (!v.is_string()) return common::InvalidArgument("tag " + k + " must be a string");
+  }
+  return *it;
+}
+
+Status CheckExists(store::Store& store, Kind kind, const std::string& name) {
+  auto e = store.GetEntity(kind, name);
+  if (e.ok()) return Status::Ok();
+  if (e.status().code() == common::Code::kNotFound) {
+    return common::InvalidArgument(std::string(store::KindName(kind)) + " " + name + " not found");
+  }
+  return e.status();
+}
+
+bool IsSafeFileName(const std::string& name) {
+  return IsValidName(name) && name != "." && name != "..";
+}
+
+#define API_ASSIGN(lhs, expr)                                    \
+  auto DAT_CONCAT(api_r_, __LINE__) = (expr);                    \
+  if (!DAT_CONCAT(api_r_, __LINE__).ok())                        \
+    return ErrorResponse(DAT_CONCAT(api_r_, __LINE__).status()); \
+  lhs = std::move(DAT_CONCAT(api_r_, __LINE__)).value()
+
+}  // namespace
+
+void DispatchServer::HandleApi(http::Request&& request, http::Respond respond) {
+  // Authentication: the bearer token, compared in constant time.
+  std::string auth = request.headers.GetOr("Authorization", "");
+  std::string presented =
+      common::StartsWith(auth, "Bearer ") ? std::string(common::Trim(auth.substr(7))) : "";
+  if (presented.size() != token_.size() ||
+      CRYPTO_memcmp(presented.data(), token_.data(), token_.size()) != 0) {
+    http::Response r = ErrorResponse(401, "missing or invalid bearer token");
+    r.headers.Set("WWW-Authenticate", "Bearer");
+    respond(std::move(r));
+    return;
+  }
+  std::string path(request.path());
+  std::vector<std::string> parts;
+  for (const std::string& p : common::Split(path, '/')) {
+    if (p.empty()) continue;
+    std::string decoded;
+    parts.push_back(common::UriDecode(p, &decoded) ? decoded : p);
+  }
+  // parts[0] == "v1"
+  const std::string& method = request.method;
+  try {
+    if (parts.size() < 2) {
+      respond(ErrorResponse(404, "no such API path " + path));
+      return;
+    }
+    const std::string& collection = parts[1];
+    if (collection == "event" && parts.size() == 2) {
+      if (method != "POST") {
+        respond(ErrorResponse(405, "use POST to send events"));
+        return;
+      }
+      events_->Ingest(request, std::move(respond));
+      return;
+    }
+    if (collection == "runs") {
+      HandleRuns(method, parts, request, std::move(respond));
+      return;
+    }
+    if (collection == "events") {
+      if (method != "GET") {
+        respond(ErrorResponse(405, "events are read-only here; POST to /v1/event/ to send one"));
+        return;
+      }
+      respond(HandleEvents(parts, request));
+      return;
+    }
+    auto kind = KindForCollection(collection);
+    if (!kind) {
+      respond(ErrorResponse(404, "no such API path " + path));
+      return;
+    }
+    respond(HandleEntities(*kind, method, parts, request));
+  } catch (const std::exception& e) {
+    // Nothing here should throw; if something does, answer rather than drop the connection.
+    spdlog::error("API {} {}: {}", method, path, e.what());
+    respond(ErrorResponse(500, "internal error"));
+  }
+}
+
+http::Response DispatchServer::HandleEntities(Kind kind, const std::string& method,
+                                              const std::vector<std::string>& parts,
+                                              const http::Request& request) {
+  if (parts.size() == 2) {
+    if (method == "GET") {
+      API_ASSIGN(auto list, store_->ListEntities(kind));
+      json out = json::array();
+      for (const auto& e : list) out.push_back(EntityView(e, false));
+      return JsonResponse(200, out);
+    }
+    if (method == "POST") {
+      API_ASSIGN(json body, ParseJson(request.body));
+      if (!body.is_object()) return ErrorResponse(400, "request body must be a JSON object");
+      return CreateEntity(kind, body);
+    }
+    return ErrorResponse(405, "method " + method + " not allowed here");
+  }
+  const std::string& name = parts[2];
+  if (parts.size() == 4 && kind == Kind::kEventDriver && parts[3] == "ready") {
+    if (method != "POST") return ErrorResponse(405, "use POST");
+    json body = json::object();
+    if (!common::Trim(request.body).empty()) {
+      API_ASSIGN(body, ParseJson(request.body));
+      if (!body.is_object()) return ErrorResponse(400, "request body must be a JSON object");
+    }
+    API_ASSIGN(std::string status, StringField(body, "status", false, store::kReady));
+    API_ASSIGN(std::string reason, StringField(body, "reason", false));
+    if (Status st = drivers_->Report(name, status, reason); !st.ok()) return ErrorResponse(st);
+    return JsonResponse(200, {{"name", name}, {"status", status}});
+  }
+  if (parts.size() == 4 && parts[3] == "logs" &&
+      (kind == Kind::kEventDriver || kind == Kind::kFunction)) {
+    if (method != "GET") return ErrorResponse(405, "use GET");
+    API_ASSIGN(auto e, store_->GetEntity(kind, name));
+    (void)e;
+    std::string logs =
+        kind == Kind::kEventDriver ? drivers_->Logs(name, 1 << 20) : runner_->Logs(name, 1 << 20);
+    return http::Response::Text(200, std::move(logs));
+  }
+  if (parts.size() != 3) return ErrorResponse(404, "no such API path");
+  if (method == "GET") {
+    API_ASSIGN(auto e, store_->GetEntity(kind, name));
+    bool show = http::QueryParam(request.query(), "showValues").value_or("") == "true";
+    return JsonResponse(200, EntityView(e, show));
+  }
+  if (method == "PUT") {
+    API_ASSIGN(json body, ParseJson(request.body));
+    if (!body.is_object()) return ErrorResponse(400, "request body must be a JSON object");
+    return UpdateEntity(kind, name, body);
+  }
+  if (method == "DELETE") return DeleteEntity(kind, name);
+  return ErrorResponse(405, "method " + method + " not allowed here");
+}
+
+Status DispatchServer::WriteFunctionCode(const std::string& name, json* spec, const json& body) {
+  DAT_ASSIGN_OR_RETURN(std::string code_b64, StringField(body, "code", true));
+  DAT_ASSIGN_OR_RETURN(std::string file, StringField(body, "file", false, "function"));
+  file = fs::path(file).filename().string();
+  if (!IsSafeFileName(file)) return common::InvalidArgument("bad function file name " + file);
+  std::string code;
+  if (!common::Base64Decode(code_b64, &code)) {
+    return common::InvalidArgument("field \"code\" must be base64");
+  }
+  if (code.empty()) return common::InvalidArgument("function code is empty");
+  std::string dir = runner_->FunctionDir(name);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return common::Internal("cannot create " + dir);
+  DAT_RETURN_IF_ERROR(WriteFile(dir + "/" + file, code, 0755));
+  (*spec)["file"] = file;
+  (*spec)["size"] = code.size();
+  (*spec)["sha256"] = common::Sha256Hex(code);
+  return Status::Ok();
+}
+
+http::Response DispatchServer::CreateEntity(Kind kind, const json& body) {
+  Entity e;
+  e.kind = kind;
+  API_ASSIGN(e.name,
+             StringField(body, "name", kind != Kind::kEventDriver && kind != Kind::kSubscription));
+  if (e.name.empty()) e.name = RandomName();
+  if (!IsValidName(e.name)) {
+    return ErrorResponse(400,
+                         "bad name \"" + e.name + "\": use 1-63 letters, digits, '.', '_' or '-'");
+  }
+  API_ASSIGN(e.tags, Tags(body));
+  e.created_ms = e.modified_ms = NowMs();
+  e.status = store::kReady;
+  bool needs_build = false;
+  switch (kind) {
+    case Kind::kSecret: {
+      auto it = body.find("secrets");
+      if (it == body.end() || !it->is_object()) {
+        return ErrorResponse(400, "field \"secrets\" must be a JSON object of strings");
+      }
+      for (auto& [k, v] : it->items()) {
+        if (!v.is_string()) {
+          return ErrorResponse(400, "secret value for key \"" + k + "\" must be a string");
+        }
+      }
+      e.spec["secrets"] = *it;
+      break;
+    }
+    case Kind::kEventDriverType: {
+      API_ASSIGN(std::string image, StringField(body, "image", true));
+      if (image.empty()) return ErrorResponse(400, "field \"image\" is empty");
+      e.spec["image"] = image;
+      break;
+    }
+    case Kind::kEventDriver: {
+      API_ASSIGN(std::string type, StringField(body, "type", true));
+      if (Status st = CheckExists(*store_, Kind::kEventDriverType, type); !st.ok()) {
+        return ErrorResponse(st);
+      }
+      API_ASSIGN(auto secrets, StringList(body, "secrets"));
+      for (const auto& s : secrets) {
+        if (Status st = CheckExists(*store_, Kind::kSecret, s); !st.ok()) return ErrorResponse(st);
+      }
+      json config = json::array();
+      auto it = body.find("config");
+      if (it != body.end() && !it->is_null()) {
+        if (!it->is_array()) return ErrorResponse(400, "field \"config\" must be an array");
+        for (const json& kv : *it) {
+          if (!kv.is_object() || !kv.contains("key") || !kv["key"].is_string() ||
+              kv["key"].get<std::string>().empty() ||
+              (kv.contains("value") && !kv["value"].is_string())) {
+            return ErrorResponse(400,
+                                 "config entries must be {\"key\": string, \"value\": string}");
+          }
+          config.push_back({{"key", kv["key"]}, {"value", kv.value("value", "")}});
+        }
+      }
+      e.spec = {{"type", type}, {"secrets", secrets}, {"config", config}};
+      e.status = store::kCreating;
+      break;
+    }
+    case Kind::kBaseImage: {
+      API_ASSIGN(std::string image, StringField(body, "image", false));
+      API_ASSIGN(std::string language, StringField(body, "language", true));
+      if (!IsSupportedLanguage(language)) {
+        return ErrorResponse(
+            400, "unsupported language \"" + language + "\" (python3, nodejs or native)");
+      }
+      e.spec = {{"image", image}, {"language", language}};
+      e.status = store::kCreating;
+      needs_build = true;
+      break;
+    }
+    case Kind::kImage: {
+      API_ASSIGN(std::string base, StringField(body, "baseImage", true));
+      if (Status st = CheckExists(*store_, Kind::kBaseImage, base); !st.ok()) {
+        return ErrorResponse(st);
+      }
+      API_ASSIGN(std::string deps, StringField(body, "runtimeDependencies", false));
+      e.spec = {{"baseImage", base}, {"runtimeDependencies", deps}};
+      e.status = store::kCreating;
+      needs_build = true;
+      break;
+    }
+    case Kind::kFunction: {
+      API_ASSIGN(std::string image, StringField(body, "image", true));
+      if (Status st = CheckExists(*store_, Kind::kImage, image); !st.ok()) {
+        return ErrorResponse(st);
+      }
+      API_ASSIGN(std::string handler, StringField(body, "handler", false));
+      API_ASSIGN(auto secrets, StringList(body, "secrets"));
+      for (const auto& s : secrets) {
+        if (Status st = CheckExists(*store_, Kind::kSecret, s); !st.ok()) return ErrorResponse(st);
+      }
+      API_ASSIGN(int64_t timeout, PositiveInt(body, "timeout"));
+      API_ASSIGN(int64_t attempts, PositiveInt(body, "maxAttempts"));
+      API_ASSIGN(int64_t instances, PositiveInt(body, "instances"));
+      if (store_->GetEntity(kind, e.name).ok()) {
+        return ErrorResponse(409, "function " + e.name + " already exists");
+      }
+      e.spec = {{"image", image},
+                {"handler", handler.empty() ? "handle" : handler},
+                {"secrets", secrets}};
+      if (timeout) e.spec["timeout"] = timeout;
+      if (attempts) e.spec["maxAttempts"] = attempts;
+      if (instances) e.spec["instances"] = instances;
+      if (Status st = WriteFunctionCode(e.name, &e.spec, body); !st.ok()) return ErrorResponse(st);
+      e.status = store::kCreating;
+      needs_build = true;
+      break;
+    }
+    case Kind::kSubscription: {
+      API_ASSIGN(std::string function, StringField(body, "function", true));
+      if (Status st = CheckExists(*store_, Kind::kFunction, function); !st.ok()) {
+        return ErrorResponse(st);
+      }
+      API_ASSIGN(std::string event_type, StringField(body, "eventType", true));
+      if (event_type.empty()) return ErrorResponse(400, "field \"eventType\" is empty");
+      API_ASSIGN(std::string source_type, StringField(body, "sourceType", false));
+      e.spec = {{"function", function}, {"eventType", event_type}, {"sourceType", source_type}};
+      auto it = body.find("filter");
+      if (it != body.end() && !it->is_null()) {
+        json pattern = *it;
+        if (pattern.is_string()) {
+          API_ASSIGN(pattern, ParseJson(it->get<std::string>()));
+        }
+        if (!pattern.is_object()) return ErrorResponse(400, "filter must be a JSON object");
+        auto parsed = EventFilter::Parse(pattern);
+        if (!parsed.ok()) return ErrorResponse(parsed.status());
+        e.spec["filter"] = pattern;
+      }
+      break;
+    }
+  }
+  if (Status st = store_->CreateEntity(e); !st.ok()) return ErrorResponse(st);
+  spdlog::info("created {} {}", store::KindName(kind), e.name);
+  if (kind == Kind::kEventDriver) drivers_->Add(e.name);
+  if (kind == Kind::kSubscription) (void)events_->ReloadSubscriptions();
+  if (needs_build) builder_->Poke();
+  return JsonResponse(201, EntityView(e, false));
+}
+
+http::Response DispatchServer::UpdateEntity(Kind kind, const std::string& name, const json& body) {
+  API_ASSIGN(Entity e, store_->GetEntity(kind, name));
+  if (e.status == store::kDeleting) return ErrorResponse(409, name + " is being deleted");
+  if (body.contains("tags")) {
+    API_ASSIGN(e.tags, Tags(body));
+  }
+  switch (kind) {
+    case Kind::kSecret: {
+      auto it = body.find("secrets");
+      if (it != body.end()) {
+        if (!it->is_object()) return ErrorResponse(400, "field \"secrets\" must be an object");
+        for (auto& [k, v] : it->items()) {
+          if (!v.is_string()) {
+            return ErrorResponse(400, "secret value for key \"" + k + "\" must be a string");
+          }
+        }
+        e.spec["secrets"] = *it;
+      }
+      break;
+    }
+    case Kind::kFunction: {
+      if (body.contains("image")) {
+        API_ASSIGN(std::string image, StringField(body, "image", true));
+        if (Status st = CheckExists(*store_, Kind::kImage, image); !st.ok()) {
+          return ErrorResponse(st);
+        }
+        e.spec["image"] = image;
+      }
+      if (body.contains("secrets")) {
+        API_ASSIGN(auto secrets, StringList(body, "secrets"));
+        for (const auto& s : secrets) {
+          if (Status st = CheckExists(*store_, Kind::kSecret, s); !st.ok()) {
+            return ErrorResponse(st);
+          }
+        }
+        e.spec["secrets"] = secrets;
+      }
+      if (body.contains("handler")) {
+        API_ASSIGN(std::string handler, StringField(body, "handler", true));
+        e.spec["handler"] = handler;
+      }
+      for (const char* key : {"timeout", "maxAttempts", "instances"}) {
+        if (!body.contains(key)) continue;
+        API_ASSIGN(int64_t v, PositiveInt(body, key));
+        e.spec[key] = v;
+      }
+      if (body.contains("code")) {
+        if (Status st = WriteFunctionCode(name, &e.spec, body); !st.ok()) return ErrorResponse(st);
+      }
+      e.status = store::kCreating;
+      e.reason.clear();
+      break;
+    }
+    default:
+      if (body.size() != (body.contains("tags") ? 1u : 0u) + (body.contains("name") ? 1u : 0u)) {
+        return ErrorResponse(400, std::string("only tags can be updated on a ") +
+                                      store::KindName(kind) +
+                                      "; delete and create it to change it");
+      }
+  }
+  e.modified_ms = NowMs();
+  if (Status st = store_->UpdateEntity(e); !st.ok()) return ErrorResponse(st);
+  if (kind == Kind::kFunction) {
+    Background([this, name] { runner_->StopFunction(name); });
+    builder_->Poke();
+  }
+  return JsonResponse(200, EntityView(e, false));
+}
+
+http::Response DispatchServer::DeleteEntity(Kind kind, const std::string& name) {
+  API_ASSIGN(Entity e, store_->GetEntity(kind, name));
+  if (kind == Kind::kEventDriverType) {
+    API_ASSIGN(auto drivers, store_->ListEntities(Kind::kEventDriver));
+    for (const auto& d : drivers) {
+      if (d.spec.value("type", "") == name) {
+        return ErrorResponse(409, "eventdrivertype " + name + " is used by eventdriver " + d.name +
+                                      "; delete that first");
+      }
+    }
+  }
+  if (kind == Kind::kEventDriver) {
+    drivers_->Remove(name);
+    e.status = store::kDeleting;
+    return JsonResponse(200, EntityView(e, false));
+  }
+  if (kind == Kind::kFunction) {
+    e.status = store::kDeleting;
+    e.modified_ms = NowMs();
+    if (Status st = store_->UpdateEntity(e); !st.ok()) return ErrorResponse(st);
+    Background([this, name] {
+      runner_->StopFunction(name);
+      std::error_code ec;
+      fs::remove_all(runner_->FunctionDir(name), ec);
+      (void)store_->DeleteEntity(Kind::kFunction, name);
+    });
+    return JsonResponse(200, EntityView(e, false));
+  }
+  if (Status st = store_->DeleteEntity(kind, name); !st.ok()) return ErrorResponse(st);
+  if (kind == Kind::kImage) {
+    std::string dir = builder_->ImageDir(name);
+    Background([dir] {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    });
+  }
+  if (kind == Kind::kSubscription) (void)events_->ReloadSubscriptions();
+  spdlog::info("deleted {} {}", store::KindName(kind), name);
+  e.status = store::kDeleting;
+  return JsonResponse(200, EntityView(e, false));
+}
+
+void DispatchServer::HandleRuns(const std::string& method, const std::vector<std::string>& parts,
+                                const http::Request& request, http::Respond respond) {
+  if (parts.size() == 3 && parts[2] == "stats") {
+    // Counts of runs by state (of one function with ?function=F).
+    std::string function = http::QueryParam(request.query(), "function").value_or("");
+    auto counts = store_->CountRuns(function);
+    if (!counts.ok()) {
+      respond(ErrorResponse(counts.status()));
+      return;
+    }
+    json out = json::object();
+    for (auto st : {store::RunStatus::kQueued, store::RunStatus::kRunning,
+                    store::RunStatus::kSucceeded, store::RunStatus::kFailed}) {
+      auto it = counts->find(st);
+      out[store::RunStatusName(st)] = it == counts->end() ? 0 : it->second;
+    }
+    respond(JsonResponse(200, out));
+    return;
+  }
+  if (parts.size() == 3) {
+    if (method != "GET") {
+      respond(ErrorResponse(405, "use GET"));
+      return;
+    }
+    auto run = store_->GetRun(parts[2]);
+    respond(run.ok() ? JsonResponse(200, RunView(*run)) : ErrorResponse(run.status()));
+    return;
+  }
+  if (parts.size() != 2) {
+    respond(ErrorResponse(404, "no such API path"));
+    return;
+  }
+  if (method == "GET") {
+    std::string function = http::QueryParam(request.query(), "function").value_or("");
+    std::string limit_text = http::QueryParam(request.query(), "limit").value_or("100");
+    int limit = 100;
+    if (limit_text.empty() || limit_text.size() > 6 ||
+        limit_text.find_first_not_of("0123456789") != std::string::npos) {
+      respond(ErrorResponse(400, "limit must be a positive number"));
+      return;
+    }
+    limit = std::max(1, std::stoi(limit_text));
+    auto runs = store_->ListRuns(function, limit);
+    if (!runs.ok()) {
+      respond(ErrorResponse(runs.status()));
+      return;
+    }
+    json out = json::array();
+    for (const auto& r : *runs) out.push_back(RunView(r));
+    respond(JsonResponse(200, out));
+    return;
+  }
+  if (method != "POST") {
+    respond(ErrorResponse(405, "use GET or POST"));
+    return;
+  }
+  auto body = ParseJson(request.body);
+  if (!body.ok()) {
+    respond(ErrorResponse(body.status()));
+    return;
+  }
+  if (!body->is_object()) {
+    respond(ErrorResponse(400, "request body must be a JSON object"));
+    return;
+  }
+  auto function = StringField(*body, "function", true);
+  if (!function.ok()) {
+    respond(ErrorResponse(function.status()));
+    return;
+  }
+  auto f = store_->GetEntity(Kind::kFunction, *function);
+  if (!f.ok()) {
+    respond(ErrorResponse(f.status()));
+    return;
+  }
+  auto wait = body->find("wait");
+  if (wait != body->end() && !wait->is_boolean()) {
+    respond(ErrorResponse(400, "field \"wait\" must be a boolean"));
+    return;
+  }
+  store::Run run;
+  run.id = common::NewUuid();
+  run.function = *function;
+  run.created_ms = NowMs();
+  run.max_attempts = 0;  // resolved from the function when it runs
+  run.input = body->contains("input") ? (*body)["input"] : json();
+  bool waiting = wait != body->end() && wait->get<bool>();
+  RunCallback done;
+  if (waiting) {
+    done = [respond](const store::Run& finished) { respond(JsonResponse(200, RunView(finished))); };
+  }
+  if (Status st = runner_->Submit(run, done); !st.ok()) {
+    respond(ErrorResponse(st));
+    return;
+  }
+  if (!waiting) respond(JsonResponse(202, RunView(run)));
+}
+
+http::Response DispatchServer::HandleEvents(const std::vector<std::string>& parts,
+                                            const http::Request& request) {
+  auto view = [](const store::Event& ev) {
+    return json{{"seq", ev.seq},
+                {"source", ev.source},
+                {"eventID", ev.id},
+                {"receivedTime", FormatMs(ev.received_ms)},
+                {"event", ev.cloud_event}};
+  };
+  if (parts.size() == 3) {
+    const std::string& seq = parts[2];
+    if (seq.empty() || seq.size() > 18 ||
+        seq.find_first_not_of("0123456789") != std::string::npos) {
+      return ErrorResponse(400, "event id must be a number (its seq)");
+    }
+    API_ASSIGN(auto ev, store_->GetEvent(std::stoll(seq)));
+    return JsonResponse(200, view(ev));
+  }
+  if (parts.size() != 2) return ErrorResponse(404, "no such API path");
+  std::string limit_text = http::QueryParam(request.query(), "limit").value_or("100");
+  if (limit_text.empty() || limit_text.size() > 6 ||
+      limit_text.find_first_not_of("0123456789") != std::string::npos) {
+    return ErrorResponse(400, "limit must be a positive number");
+  }
+  API_ASSIGN(auto events, store_->ListEvents(std::max(1, std::stoi(limit_text))));
+  json out = json::array();
+  for (const auto& ev : events) out.push_back(view(ev));
+  return JsonResponse(200, out);
+}
+
+}  // namespace dispatch

@@ -1,0 +1,210 @@
+#include "dispatch/event_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "cloudevents/dispatch_format.h"
+#include "cloudevents/http_binding.h"
+#include "common/crypto.h"
+#include "common/strings.h"
+#include "dispatch/util.h"
+
+namespace dispatch {
+
+using common::Result;
+using common::Status;
+using nlohmann::json;
+
+EventManager::EventManager(store::Store& store, FunctionRunner& runner, EventManagerOptions options)
+    : store_(store), runner_(runner), options_(options) {}
+
+EventManager::~EventManager() { Stop(); }
+
+Status EventManager::Start() {
+  DAT_RETURN_IF_ERROR(ReloadSubscriptions());
+  writer_ = std::thread([this] { WriterLoop(); });
+  return Status::Ok();
+}
+
+void EventManager::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+Status EventManager::ReloadSubscriptions() {
+  DAT_ASSIGN_OR_RETURN(auto entities, store_.ListEntities(store::Kind::kSubscription));
+  std::vector<Subscription> subs;
+  for (const auto& e : entities) {
+    if (e.status == store::kDeleting) continue;
+    Subscription s;
+    s.name = e.name;
+    s.function = e.spec.value("function", "");
+    s.event_type = e.spec.value("eventType", "");
+    s.source_type = e.spec.value("sourceType", "");
+    auto filter = e.spec.find("filter");
+    if (filter != e.spec.end() && !filter->is_null()) {
+      auto parsed = EventFilter::Parse(*filter);
+      if (!parsed.ok()) {
+        spdlog::warn("subscription {}: {}", e.name, parsed.status().message());
+        continue;
+      }
+      s.filter = *parsed;
+    }
+    subs.push_back(std::move(s));
+  }
+  std::unique_lock<std::shared_mutex> l(subs_mu_);
+  subscriptions_ = std::move(subs);
+  return Status::Ok();
+}
+
+Result<std::vector<json>> EventManager::ParseEvents(const http::Request& request) {
+  std::vector<cloudevents::CloudEvent> events;
+  std::string media = common::ToLower(request.headers.GetOr("Content-Type", ""));
+  bool cloudevents_http =
+      request.headers.Has("ce-specversion") || common::StartsWith(media, "application/cloudevents");
+  if (cloudevents_http) {
+    DAT_ASSIGN_OR_RETURN(events, cloudevents::ReadHttp(request));
+  } else {
+    // Dispatch's event API: CloudEvents 0.1 JSON, one object or an array.
+    DAT_ASSIGN_OR_RETURN(events, cloudevents::DecodeDispatchJson(request.body));
+  }
+  if (events.empty()) return common::InvalidArgument("no events in the request");
+  std::vector<json> out;
+  out.reserve(events.size());
+  for (const auto& ev : events) {
+    auto encoded = cloudevents::ToDispatchJsonValue(ev);
+    if (!encoded.ok()) return encoded.status();
+    json j = json(*encoded);
+    // Source type: the 0.1 member, else (a 1.0 event without the extension) empty.
+    if (!j.contains("sourceType")) j["sourceType"] = "";
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::vector<store::Run> EventManager::Match(const json& event, int64_t now) const {
+  std::vector<store::Run> runs;
+  std::string type = event.value("eventType", "");
+  std::string source_type = event.value("sourceType", "");
+  std::shared_lock<std::shared_mutex> l(subs_mu_);
+  for (const Subscription& s : subscriptions_) {
+    if (s.event_type != type) continue;
+    if (!s.source_type.empty() && s.source_type != source_type) continue;
+    if (s.filter && !s.filter->Matches(event)) continue;
+    store::Run run;
+    run.id = common::NewUuid();
+    run.function = s.function;
+    run.subscription = s.name;
+    run.created_ms = now;
+    run.input = event.contains("data") ? event["data"] : json();
+    run.max_attempts = 0;  // resolved from the function when it runs
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+void EventManager::Ingest(const http::Request& request, http::Respond respond) {
+  if (request.body.size() > options_.max_event_bytes) {
+    respond(ErrorResponse(413, "event body of " + std::to_string(request.body.size()) +
+                                   " bytes is over the limit of " +
+                                   std::to_string(options_.max_event_bytes) + " bytes"));
+    return;
+  }
+  auto events = ParseEvents(request);
+  if (!events.ok()) {
+    respond(ErrorResponse(400, "bad event: " + events.status().message()));
+    return;
+  }
+  int64_t now = NowMs();
+  Batch batch;
+  batch.respond = std::move(respond);
+  for (json& ev : *events) {
+    store::IngestItem item;
+    item.event.id = ev.value("eventID", "");
+    std::string source_id = ev.value("sourceID", "");
+    item.event.source = !source_id.empty() ? source_id : ev.value("source", "");
+    item.event.received_ms = now;
+    item.runs = Match(ev, now);
+    item.event.cloud_event = std::move(ev);
+    batch.items.push_back(std::move(item));
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_) {
+      batch.respond(ErrorResponse(503, "server is shutting down"));
+      return;
+    }
+    pending_.push_back(std::move(batch));
+  }
+  cv_.notify_one();
+}
+
+void EventManager::WriterLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (true) {
+    cv_.wait(l, [&] { return stopping_ || !pending_.empty(); });
+    if (pending_.empty() && stopping_) return;
+    // Take what has queued up, up to the batch limit, and commit it in one transaction.
+    std::vector<Batch> batches;
+    size_t count = 0;
+    while (!pending_.empty() && (batches.empty() || count < options_.max_batch_events)) {
+      count += pending_.front().items.size();
+      batches.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    l.unlock();
+
+    std::vector<store::IngestItem> items;
+    items.reserve(count);
+    for (Batch& b : batches) {
+      for (auto& item : b.items) items.push_back(std::move(item));
+    }
+    int64_t since = NowMs() - options_.dedup_window.count();
+    Status st = store_.IngestEvents(&items, since);
+
+    std::vector<store::Run> runs;
+    std::map<int64_t, json> by_seq;
+    size_t next = 0;
+    for (Batch& b : batches) {
+      json results = json::array();
+      int accepted = 0;
+      int duplicates = 0;
+      for (size_t i = 0; i < b.items.size(); ++i, ++next) {
+        const store::IngestItem& item = items[next];
+        json r = {{"eventID", item.event.id}, {"duplicate", item.duplicate}};
+        if (item.duplicate) {
+          ++duplicates;
+        } else {
+          ++accepted;
+          r["runs"] = json::array();
+          for (const auto& run : item.runs) r["runs"].push_back(run.id);
+        }
+        results.push_back(std::move(r));
+      }
+      if (st.ok()) {
+        b.respond(JsonResponse(
+            200, {{"accepted", accepted}, {"duplicates", duplicates}, {"events", results}}));
+      } else {
+        b.respond(ErrorResponse(503, "events not stored: " + st.message()));
+      }
+    }
+    if (st.ok()) {
+      for (auto& item : items) {
+        if (item.duplicate || item.runs.empty()) continue;
+        for (auto& run : item.runs) runs.push_back(std::move(run));
+        by_seq[item.event.seq] = std::move(item.event.cloud_event);
+      }
+      if (!runs.empty()) runner_.Enqueue(runs, by_seq);
+    } else {
+      spdlog::error("event commit failed: {}", st.message());
+    }
+    l.lock();
+  }
+}
+
+}  // namespace dispatch

@@ -1,0 +1,542 @@
+#include "dispatch/function_runner.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "common/strings.h"
+#include "dispatch/util.h"
+
+namespace dispatch {
+
+namespace fs = std::filesystem;
+using common::Result;
+using common::Status;
+using nlohmann::json;
+using store::Run;
+using store::RunStatus;
+
+struct FunctionRunner::Instance {
+  common::Process process;
+  int port = 0;
+  int slot = 0;
+  std::string log_path;
+  int64_t last_used_ms = 0;
+  int64_t generation = 0;
+  bool busy = false;
+};
+
+// The warm processes of one function. Instances are owned here; a busy instance is used by
+// exactly one worker, an idle one only under mu.
+struct FunctionRunner::Pool {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<Instance>> instances;  // guarded by mu
+  std::set<int> starting_slots;                      // guarded by mu
+  int64_t generation = 0;                            // guarded by mu
+};
+
+namespace {
+
+// A free TCP port on loopback (bound then released; the function binds it right after).
+Result<int> FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return common::Unavailable("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return common::Unavailable("cannot find a free port");
+  }
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+json SystemError(const std::string& message) {
+  return {{"type", "SystemError"}, {"message", message}, {"stacktrace", json::array()}};
+}
+
+int64_t Backoff(std::chrono::milliseconds base, int attempts) {
+  int64_t delay = base.count();
+  for (int i = 1; i < attempts && delay < 60'000; ++i) delay *= 2;
+  return std::min<int64_t>(delay, 60'000);
+}
+
+int SpecInt(const store::Entity& e, const char* key, int fallback) {
+  auto it = e.spec.find(key);
+  if (it != e.spec.end() && it->is_number_integer() && it->get<int64_t>() > 0) {
+    return static_cast<int>(std::min<int64_t>(it->get<int64_t>(), 1'000'000'000));
+  }
+  return fallback;
+}
+
+}  // namespace
+
+FunctionRunner::FunctionRunner(store::Store& store, RunnerOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+FunctionRunner::~FunctionRunner() { Stop(); }
+
+std::string FunctionRunner::FunctionDir(const std::string& name) const {
+  return options_.data_dir + "/functions/" + name;
+}
+
+std::string FunctionRunner::LogPath(const std::string& function, int slot) const {
+  return options_.data_dir + "/logs/function-" + function + "." + std::to_string(slot) + ".log";
+}
+
+Status FunctionRunner::Start() {
+  std::error_code ec;
+  fs::create_directories(options_.data_dir + "/logs", ec);
+  DAT_ASSIGN_OR_RETURN(std::vector<Run> pending,
+                       store_.RunsWithStatus({RunStatus::kQueued, RunStatus::kRunning}));
+  std::vector<Run> resumed;
+  for (Run& run : pending) {
+    if (run.status == RunStatus::kRunning) {
+      // The server died during this attempt: run it again, and let it have one more try.
+      run.status = RunStatus::kQueued;
+      if (run.max_attempts > 0 && run.attempts >= run.max_attempts) {
+        run.max_attempts = run.attempts + 1;
+      }
+      resumed.push_back(run);
+    }
+  }
+  if (!resumed.empty()) DAT_RETURN_IF_ERROR(store_.PutRuns(resumed));
+  if (!pending.empty()) spdlog::info("resuming {} queued or interrupted runs", pending.size());
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (Run& run : pending) {
+      int64_t at = run.next_attempt_ms;
+      queue_.emplace(at, Pending{std::move(run), json(), nullptr});
+    }
+  }
+  started_ = true;
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    threads_.emplace_back([this] { WorkerLoop(); });
+  }
+  threads_.emplace_back([this] { ReaperLoop(); });
+  return Status::Ok();
+}
+
+void FunctionRunner::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  // Kill every function process so workers blocked in a call return at once.
+  std::vector<std::unique_ptr<Instance>> idle;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [name, pool] : pools_) {
+      std::lock_guard<std::mutex> pl(pool->mu);
+      for (auto& inst : pool->instances) {
+        if (inst->busy) inst->process.Signal(SIGKILL);
+      }
+      for (auto& inst : pool->instances) {
+        if (!inst->busy) idle.push_back(std::move(inst));
+      }
+      std::erase(pool->instances, nullptr);
+      pool->cv.notify_all();
+    }
+  }
+  for (auto& inst : idle) inst->process.Terminate(std::chrono::milliseconds(2000));
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void FunctionRunner::Enqueue(const std::vector<Run>& runs, const std::map<int64_t, json>& events) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const Run& run : runs) {
+      auto it = events.find(run.event_seq);
+      queue_.emplace(run.next_attempt_ms,
+                     Pending{run, it == events.end() ? json() : it->second, nullptr});
+    }
+  }
+  cv_.notify_all();
+}
+
+Status FunctionRunner::Submit(const Run& run, RunCallback done) {
+  DAT_RETURN_IF_ERROR(store_.PutRuns({run}));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    queue_.emplace(run.next_attempt_ms, Pending{run, json(), std::move(done)});
+  }
+  cv_.notify_one();
+  return Status::Ok();
+}
+
+void FunctionRunner::WorkerLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopping_) {
+    if (queue_.empty()) {
+      cv_.wait(l);
+      continue;
+    }
+    auto first = queue_.begin();
+    int64_t now = NowMs();
+    if (first->first > now) {
+      cv_.wait_for(l, std::chrono::milliseconds(std::min<int64_t>(first->first - now, 1000)));
+      continue;
+    }
+    Pending p = std::move(first->second);
+    queue_.erase(first);
+    l.unlock();
+    Execute(std::move(p));
+    l.lock();
+  }
+}
+
+void FunctionRunner::ReaperLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopping_) {
+    cv_.wait_for(l, std::chrono::seconds(1));
+    if (stopping_) break;
+    int64_t cutoff = NowMs() - options_.idle_timeout.count();
+    std::vector<std::unique_ptr<Instance>> expired;
+    for (auto& [name, pool] : pools_) {
+      std::lock_guard<std::mutex> pl(pool->mu);
+      for (auto& inst : pool->instances) {
+        if (!inst->busy && inst->last_used_ms < cutoff) expired.push_back(std::move(inst));
+      }
+      std::erase(pool->instances, nullptr);
+    }
+    if (expired.empty()) continue;
+    l.unlock();
+    for (auto& inst : expired) {
+      spdlog::info("stopping idle function process (port {})", inst->port);
+      inst->process.Terminate(std::chrono::milliseconds(2000));
+    }
+    l.lock();
+  }
+}
+
+FunctionRunner::Pool* FunctionRunner::PoolFor(const std::string& name) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto& pool = pools_[name];
+  if (!pool) pool = std::make_unique<Pool>();
+  return pool.get();
+}
+
+json FunctionRunner::SecretsFor(const store::Entity& function) {
+  json secrets = json::object();
+  auto it = function.spec.find("secrets");
+  if (it == function.spec.end() || !it->is_array()) return secrets;
+  for (const json& name : *it) {
+    if (!name.is_string()) continue;
+    auto secret = store_.GetEntity(store::Kind::kSecret, name.get<std::string>());
+    if (!secret.ok()) {
+      spdlog::warn("function {}: secret {} not found", function.name, name.get<std::string>());
+      continue;
+    }
+    secrets[name.get<std::string>()] = secret->spec.value("secrets", json::object());
+  }
+  return secrets;
+}
+
+Result<std::unique_ptr<FunctionRunner::Instance>> FunctionRunner::StartInstance(
+    const store::Entity& function, int slot) {
+  DAT_ASSIGN_OR_RETURN(int port, FreePort());
+  std::string language = function.spec.value("language", "native");
+  std::string code = FunctionDir(function.name) + "/" + function.spec.value("file", "function");
+  common::SpawnOptions so;
+  if (language == "native") {
+    so.argv = {code};
+  } else if (language == "python3") {
+    so.argv = {function.spec.value("python", "python3"),
+               options_.runtimes_dir + "/python3/function_server.py", code,
+               function.spec.value("handler", "handle")};
+  } else {
+    return common::Unimplemented("language " + language + " has no runtime in this build");
+  }
+  so.env = {"PORT=" + std::to_string(port), "FUNCTION_NAME=" + function.name, "PYTHONUNBUFFERED=1"};
+  so.cwd = FunctionDir(function.name);
+  auto inst = std::make_unique<Instance>();
+  inst->port = port;
+  inst->slot = slot;
+  inst->log_path = LogPath(function.name, slot);
+  so.stdout_to = inst->log_path;
+  so.stderr_to = inst->log_path;
+  int64_t log_start = FileSize(inst->log_path);
+  DAT_ASSIGN_OR_RETURN(inst->process, common::Process::Spawn(so));
+
+  // Ready when /healthz answers 200.
+  http::ClientRequest health;
+  health.url = "http://127.0.0.1:" + std::to_string(port) + "/healthz";
+  health.connect_timeout = std::chrono::milliseconds(1000);
+  health.timeout = std::chrono::milliseconds(2000);
+  auto deadline = std::chrono::steady_clock::now() + options_.startup_timeout;
+  int delay_ms = 2;
+  while (true) {
+    if (!inst->process.Running()) {
+      auto code_or = inst->process.Wait(std::chrono::milliseconds(0));
+      return common::Unavailable(
+          "function process exited with status " + std::to_string(code_or.ok() ? *code_or : -1) +
+          ": " + std::string(common::Trim(ReadFileFrom(inst->log_path, log_start, 2000))));
+    }
+    auto resp = client_.Send(health);
+    if (resp.ok() && resp->status == 200) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      inst->process.Terminate(std::chrono::milliseconds(1000));
+      return common::DeadlineExceeded("function process did not answer /healthz within " +
+                                      std::to_string(options_.startup_timeout.count()) + " ms");
+    }
+    if (stopping_) return common::Unavailable("server stopping");
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    delay_ms = std::min(delay_ms * 2, 50);
+  }
+  spdlog::info("function {} process started (pid {}, port {})", function.name, inst->process.pid(),
+               port);
+  return inst;
+}
+
+Result<FunctionRunner::Instance*> FunctionRunner::Acquire(const store::Entity& function,
+                                                          Pool** pool_out) {
+  Pool* pool = PoolFor(function.name);
+  *pool_out = pool;
+  int max_instances = SpecInt(function, "instances", options_.default_instances);
+  std::unique_lock<std::mutex> l(pool->mu);
+  while (true) {
+    // No mu_ here: the lock order is mu_ → pool->mu.
+    if (stopping_) return common::Unavailable("server stopping");
+    for (auto& inst : pool->instances) {
+      if (inst->busy) continue;
+      if (!inst->process.Running()) {
+        spdlog::warn("function {} process (pid {}) died; replacing it", function.name,
+                     inst->process.pid());
+        inst.reset();
+        continue;
+      }
+      inst->busy = true;
+      Instance* out = inst.get();
+      std::erase(pool->instances, nullptr);
+      return out;
+    }
+    std::erase(pool->instances, nullptr);
+    int count = static_cast<int>(pool->instances.size() + pool->starting_slots.size());
+    if (count < max_instances) {
+      std::set<int> used(pool->starting_slots);
+      for (auto& inst : pool->instances) used.insert(inst->slot);
+      int slot = 0;
+      while (used.count(slot)) ++slot;
+      pool->starting_slots.insert(slot);
+      int64_t generation = pool->generation;
+      l.unlock();
+      auto started = StartInstance(function, slot);
+      l.lock();
+      pool->starting_slots.erase(slot);
+      pool->cv.notify_all();
+      if (!started.ok()) return started.status();
+      std::unique_ptr<Instance> inst = std::move(started).value();
+      inst->busy = true;
+      inst->generation = generation;
+      Instance* out = inst.get();
+      pool->instances.push_back(std::move(inst));
+      return out;
+    }
+    pool->cv.wait_for(l, std::chrono::milliseconds(200));
+  }
+}
+
+void FunctionRunner::Release(Pool* pool, Instance* instance, bool broken) {
+  std::unique_ptr<Instance> dropped;
+  {
+    std::lock_guard<std::mutex> l(pool->mu);
+    instance->busy = false;
+    instance->last_used_ms = NowMs();
+    if (broken || instance->generation != pool->generation) {
+      for (auto& inst : pool->instances) {
+        if (inst.get() == instance) dropped = std::move(inst);
+      }
+      std::erase(pool->instances, nullptr);
+    }
+  }
+  pool->cv.notify_all();
+  if (dropped) dropped->process.Terminate(std::chrono::milliseconds(1000));
+}
+
+void FunctionRunner::StopFunction(const std::string& name) {
+  Pool* pool = PoolFor(name);
+  std::vector<std::unique_ptr<Instance>> idle;
+  {
+    std::lock_guard<std::mutex> l(pool->mu);
+    ++pool->generation;
+    for (auto& inst : pool->instances) {
+      if (!inst->busy) idle.push_back(std::move(inst));
+    }
+    std::erase(pool->instances, nullptr);
+  }
+  for (auto& inst : idle) inst->process.Terminate(std::chrono::milliseconds(2000));
+}
+
+std::string FunctionRunner::Logs(const std::string& name, size_t max_bytes) const {
+  std::string out;
+  std::error_code ec;
+  std::vector<std::string> files;
+  std::string prefix = "function-" + name + ".";
+  for (const auto& entry : fs::directory_iterator(options_.data_dir + "/logs", ec)) {
+    std::string file = entry.path().filename().string();
+    if (common::StartsWith(file, prefix) && common::EndsWith(file, ".log")) {
+      files.push_back(entry.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  for (const std::string& f : files)
+    out += TailFile(f, max_bytes / std::max<size_t>(1, files.size()));
+  return out;
+}
+
+void FunctionRunner::Execute(Pending p) {
+  Run& run = p.run;
+  auto function = store_.GetEntity(store::Kind::kFunction, run.function);
+  if (!function.ok()) {
+    Finish(std::move(p), false, json(), SystemError("function " + run.function + " not found"),
+           false, "");
+    return;
+  }
+  if (function->status == store::kCreating) {
+    // Not ready yet (its image is still building): try again shortly, without using an attempt.
+    std::lock_guard<std::mutex> l(mu_);
+    if (!stopping_) queue_.emplace(NowMs() + 500, std::move(p));
+    return;
+  }
+  if (function->status != store::kReady) {
+    Finish(std::move(p), false, json(),
+           SystemError("function " + run.function + " is " + function->status +
+                       (function->reason.empty() ? "" : ": " + function->reason)),
+           false, "");
+    return;
+  }
+  if (run.max_attempts <= 0) {
+    run.max_attempts = SpecInt(*function, "maxAttempts", options_.default_max_attempts);
+  }
+  run.attempts++;
+  run.status = RunStatus::kRunning;
+  run.started_ms = NowMs();
+  if (Status st = store_.PutRuns({run}); !st.ok()) {
+    spdlog::error("run {}: cannot record start: {}", run.id, st.message());
+  }
+  if (p.event.is_null() && run.event_seq > 0) {
+    auto ev = store_.GetEvent(run.event_seq);
+    if (ev.ok()) p.event = ev->cloud_event;
+  }
+
+  json context = {
+      {"secrets", SecretsFor(*function)}, {"function", run.function}, {"runId", run.id}};
+  if (!p.event.is_null()) context["event"] = p.event;
+  json body = {{"context", std::move(context)}, {"payload", run.input}};
+
+  Pool* pool = nullptr;
+  auto acquired = Acquire(*function, &pool);
+  if (!acquired.ok()) {
+    Finish(std::move(p), false, json(), SystemError(acquired.status().message()), true, "");
+    return;
+  }
+  Instance* inst = *acquired;
+  int64_t log_offset = FileSize(inst->log_path);
+
+  http::ClientRequest req;
+  req.method = "POST";
+  req.url = "http://127.0.0.1:" + std::to_string(inst->port) + "/";
+  req.headers.Set("Content-Type", "application/json");
+  req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  req.timeout = std::chrono::milliseconds(
+      SpecInt(*function, "timeout", static_cast<int>(options_.default_timeout.count())));
+  auto resp = client_.Send(req);
+
+  bool broken = false;
+  bool ok = false;
+  bool retryable = true;
+  json output;
+  json error;
+  if (!resp.ok()) {
+    broken = true;
+    if (resp.status().code() == common::Code::kDeadlineExceeded) {
+      error =
+          SystemError("function timed out after " + std::to_string(req.timeout.count()) + " ms");
+    } else {
+      error = SystemError("function process failed: " + resp.status().message());
+    }
+  } else if (resp->status == 200) {
+    ok = true;
+    auto parsed = json::parse(resp->body, nullptr, false);
+    output = parsed.is_discarded() ? json(resp->body) : parsed;
+  } else {
+    auto parsed = json::parse(resp->body, nullptr, false);
+    if (parsed.is_object() && parsed.contains("type") && parsed["type"].is_string()) {
+      error = parsed;
+    } else {
+      error = {
+          {"type", resp->status >= 500 ? "SystemError" : "InputError"},
+          {"message", "HTTP " + std::to_string(resp->status) + ": " + resp->body.substr(0, 2000)},
+          {"stacktrace", json::array()}};
+    }
+    if (!error.contains("stacktrace")) error["stacktrace"] = json::array();
+    if (error.value("type", "") == "InputError") retryable = false;
+    if (error.contains("retryable") && error["retryable"].is_boolean() &&
+        !error["retryable"].get<bool>()) {
+      retryable = false;
+    }
+  }
+  std::string logs = ReadFileFrom(inst->log_path, log_offset, 64 * 1024);
+  Release(pool, inst, broken);
+  Finish(std::move(p), ok, std::move(output), std::move(error), retryable, std::move(logs));
+}
+
+void FunctionRunner::Finish(Pending p, bool ok, json output, json error, bool retryable,
+                            std::string logs) {
+  // Shutting down: leave the run as the store has it so the next start runs it again.
+  if (stopping_ && !ok) return;
+  Run& run = p.run;
+  int64_t now = NowMs();
+  run.finished_ms = now;
+  run.logs = std::move(logs);
+  if (ok) {
+    run.status = RunStatus::kSucceeded;
+    run.output = std::move(output);
+    run.error = json();
+  } else {
+    run.error = std::move(error);
+    run.output = json();
+    if (retryable && run.attempts < run.max_attempts) {
+      int64_t delay = Backoff(options_.retry_backoff, run.attempts);
+      if (run.error.contains("retry_after_ms") && run.error["retry_after_ms"].is_number()) {
+        delay = std::max<int64_t>(delay, run.error["retry_after_ms"].get<int64_t>());
+      }
+      run.status = RunStatus::kQueued;
+      run.next_attempt_ms = now + delay;
+      spdlog::info("run {} of {} failed (attempt {}/{}), retrying in {} ms", run.id, run.function,
+                   run.attempts, run.max_attempts, delay);
+      if (Status st = store_.PutRuns({run}); !st.ok()) {
+        spdlog::error("run {}: cannot record retry: {}", run.id, st.message());
+      }
+      std::lock_guard<std::mutex> l(mu_);
+      queue_.emplace(run.next_attempt_ms, std::move(p));
+      cv_.notify_one();
+      return;
+    }
+    run.status = RunStatus::kFailed;
+    spdlog::warn("run {} of {} failed after {} attempt(s): {}", run.id, run.function, run.attempts,
+                 run.error.value("message", ""));
+  }
+  if (Status st = store_.PutRuns({run}); !st.ok()) {
+    spdlog::error("run {}: cannot record result: {}", run.id, st.message());
+  }
+  if (p.done) p.done(run);
+}
+
+}  // namespace dispatch

@@ -1,0 +1,107 @@
+// Runs functions: keeps warm function processes (started on first use, restarted when they
+// crash, stopped when idle), schedules queued runs on a pool of worker threads, calls the
+// function over the function protocol (DESIGN.md) with a per-run timeout, and retries failed
+// attempts with exponential backoff before keeping the run as failed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "common/subprocess.h"
+#include "http/client.h"
+#include "store/store.h"
+
+namespace dispatch {
+
+struct RunnerOptions {
+  std::string data_dir;          // functions/<name>/ (code) and logs/ live here
+  std::string runtimes_dir;      // runtimes/python3/function_server.py
+  int workers = 8;               // runs executing at once, across functions
+  int default_instances = 2;     // warm processes per function, unless the function says
+  int default_max_attempts = 3;  // attempts per run, unless the function says
+  std::chrono::milliseconds default_timeout{60'000};  // per attempt
+  std::chrono::milliseconds retry_backoff{500};       // first retry delay; doubles, max 60 s
+  std::chrono::milliseconds idle_timeout{300'000};    // warm process stopped after this idle
+  std::chrono::milliseconds startup_timeout{20'000};  // process must answer /healthz by then
+};
+
+// Called once when a run reaches a terminal state (succeeded or failed). Any thread.
+using RunCallback = std::function<void(const store::Run&)>;
+
+// Thread-safe. Start once, Stop once (Stop is also called by the destructor).
+class FunctionRunner {
+ public:
+  FunctionRunner(store::Store& store, RunnerOptions options);
+  ~FunctionRunner();
+  FunctionRunner(const FunctionRunner&) = delete;
+  FunctionRunner& operator=(const FunctionRunner&) = delete;
+
+  // Starts the workers and the idle reaper, and resumes every run the store holds as queued
+  // or running (a run that was running when the server died is attempted again).
+  common::Status Start();
+  // Stops taking runs, stops every function process, joins the threads. Runs in flight are
+  // left in the store as they were (running) so the next start re-runs them.
+  void Stop();
+
+  // Schedules runs that are already stored as queued. `events` (optional, by event seq) are
+  // the CloudEvents they came from, to spare a store read.
+  void Enqueue(const std::vector<store::Run>& runs,
+               const std::map<int64_t, nlohmann::json>& events = {});
+  // Stores a new queued run and schedules it; `done` is called when it finishes.
+  common::Status Submit(const store::Run& run, RunCallback done);
+
+  // Stops the function's processes (after a delete or an update); runs keep working and
+  // start fresh processes. Blocks until they are stopped.
+  void StopFunction(const std::string& name);
+  // The function's processes' output (stdout and stderr), the last `max_bytes`.
+  std::string Logs(const std::string& name, size_t max_bytes) const;
+
+  // Path of a function's code directory.
+  std::string FunctionDir(const std::string& name) const;
+
+ private:
+  struct Pending {
+    store::Run run;
+    nlohmann::json event;  // null when unknown (loaded from the store at run time)
+    RunCallback done;
+  };
+  struct Instance;
+  struct Pool;
+
+  void WorkerLoop();
+  void ReaperLoop();
+  void Execute(Pending pending);
+  // Finishes an attempt: succeeded, retried later, or failed for good.
+  void Finish(Pending pending, bool ok, nlohmann::json output, nlohmann::json error, bool retryable,
+              std::string logs);
+  common::Result<Instance*> Acquire(const store::Entity& function, Pool** pool_out);
+  void Release(Pool* pool, Instance* instance, bool broken);
+  common::Result<std::unique_ptr<Instance>> StartInstance(const store::Entity& function, int slot);
+  Pool* PoolFor(const std::string& name);
+  nlohmann::json SecretsFor(const store::Entity& function);
+  std::string LogPath(const std::string& function, int slot) const;
+
+  store::Store& store_;
+  const RunnerOptions options_;
+  http::CurlHttpClient client_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::multimap<int64_t, Pending> queue_;               // by next_attempt_ms; guarded by mu_
+  std::atomic<bool> stopping_{false};                   // written under mu_, read anywhere
+  std::map<std::string, std::unique_ptr<Pool>> pools_;  // guarded by mu_ (pools never freed)
+  std::vector<std::thread> threads_;
+  bool started_ = false;
+};
+
+}  // namespace dispatch

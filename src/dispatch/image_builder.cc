@@ -1,0 +1,196 @@
+#include "dispatch/image_builder.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "common/strings.h"
+#include "common/subprocess.h"
+#include "dispatch/util.h"
+
+namespace dispatch {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using store::Entity;
+using store::Kind;
+
+bool IsSupportedLanguage(const std::string& language) {
+  return language == "python3" || language == "native" || language == "nodejs";
+}
+
+ImageBuilder::ImageBuilder(store::Store& store, BuilderOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+ImageBuilder::~ImageBuilder() { Stop(); }
+
+std::string ImageBuilder::ImageDir(const std::string& name) const {
+  return options_.data_dir + "/images/" + name;
+}
+
+void ImageBuilder::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void ImageBuilder::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ImageBuilder::Poke() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    poked_ = true;
+  }
+  cv_.notify_all();
+}
+
+void ImageBuilder::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopping_) {
+    poked_ = false;
+    l.unlock();
+    Reconcile();
+    l.lock();
+    if (!poked_)
+      cv_.wait_for(l, std::chrono::milliseconds(500), [&] { return poked_ || stopping_; });
+  }
+}
+
+void ImageBuilder::Save(Entity& e, const std::string& status, const std::string& reason) {
+  auto current = store_.GetEntity(e.kind, e.name);
+  // Deleted or deleting meanwhile: leave it alone.
+  if (!current.ok() || current->status == store::kDeleting) return;
+  e.status = status;
+  e.reason = reason;
+  e.modified_ms = NowMs();
+  if (auto st = store_.UpdateEntity(e); !st.ok()) {
+    spdlog::error("{} {}: cannot record status: {}", store::KindName(e.kind), e.name, st.message());
+  }
+}
+
+void ImageBuilder::Reconcile() {
+  for (Kind kind : {Kind::kBaseImage, Kind::kImage, Kind::kFunction}) {
+    auto list = store_.ListEntities(kind);
+    if (!list.ok()) continue;
+    for (Entity& e : *list) {
+      if (e.status != store::kCreating) continue;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (stopping_) return;
+      }
+      if (kind == Kind::kBaseImage) CheckBaseImage(std::move(e));
+      if (kind == Kind::kImage) BuildImage(std::move(e));
+      if (kind == Kind::kFunction) CheckFunction(std::move(e));
+    }
+  }
+}
+
+void ImageBuilder::CheckBaseImage(Entity e) {
+  std::string language = e.spec.value("language", "");
+  if (language == "python3") {
+    if (!common::FindExecutable(options_.python)) {
+      Save(e, store::kError, "python3 runtime not found (" + options_.python + ")");
+      return;
+    }
+  } else if (language == "nodejs") {
+    if (!common::FindExecutable("node")) {
+      Save(e, store::kError, "nodejs runtime not found (node is not on PATH)");
+      return;
+    }
+  } else if (language != "native") {
+    Save(e, store::kError, "unsupported language " + language);
+    return;
+  }
+  Save(e, store::kReady, "");
+}
+
+void ImageBuilder::BuildImage(Entity e) {
+  std::string base_name = e.spec.value("baseImage", "");
+  auto base = store_.GetEntity(Kind::kBaseImage, base_name);
+  if (!base.ok()) {
+    Save(e, store::kError, "base image " + base_name + " not found");
+    return;
+  }
+  if (base->status == store::kCreating) return;  // after the base image is ready
+  if (base->status != store::kReady) {
+    Save(e, store::kError, "base image " + base_name + " is " + base->status);
+    return;
+  }
+  std::string language = base->spec.value("language", "");
+  e.spec["language"] = language;
+  std::string deps(common::Trim(e.spec.value("runtimeDependencies", "")));
+  if (deps.empty()) {
+    if (language == "python3") e.spec["python"] = options_.python;
+    Save(e, store::kReady, "");
+    return;
+  }
+  if (language != "python3") {
+    // UNFINISHED: runtime dependencies for nodejs (npm install into the image dir).
+    Save(e, store::kError, "runtime dependencies are supported for python3 images only");
+    return;
+  }
+  std::string dir = ImageDir(e.name);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (auto st = WriteFile(dir + "/requirements.txt", deps, 0644); !st.ok()) {
+    Save(e, store::kError, st.message());
+    return;
+  }
+  spdlog::info("image {}: creating virtual environment and installing dependencies", e.name);
+  common::SpawnOptions venv;
+  venv.argv = {options_.python, "-m", "venv", dir + "/venv"};
+  auto made = common::RunCommand(venv, std::chrono::minutes(2));
+  if (!made.ok() || made->exit_code != 0) {
+    std::string why =
+        made.ok() ? std::string(common::Trim(made->err + made->out)) : made.status().message();
+    Save(e, store::kError, "python3 -m venv failed: " + why.substr(0, 1000));
+    return;
+  }
+  common::SpawnOptions pip;
+  pip.argv = {dir + "/venv/bin/python",      "-m",         "pip", "install",
+              "--disable-pip-version-check", "--no-input", "-r",  dir + "/requirements.txt"};
+  auto installed = common::RunCommand(pip, options_.pip_timeout);
+  if (!installed.ok() || installed->exit_code != 0) {
+    std::string why =
+        installed.ok() ? std::string(common::Trim(installed->err)) : installed.status().message();
+    if (why.empty() && installed.ok()) why = std::string(common::Trim(installed->out));
+    if (why.size() > 1500) why = "…" + why.substr(why.size() - 1500);
+    spdlog::warn("image {}: pip install failed", e.name);
+    Save(e, store::kError, "pip install failed: " + why);
+    return;
+  }
+  e.spec["python"] = dir + "/venv/bin/python";
+  Save(e, store::kReady, "");
+  spdlog::info("image {} ready", e.name);
+}
+
+void ImageBuilder::CheckFunction(Entity e) {
+  std::string image_name = e.spec.value("image", "");
+  auto image = store_.GetEntity(Kind::kImage, image_name);
+  if (!image.ok()) {
+    Save(e, store::kError, "image " + image_name + " not found");
+    return;
+  }
+  if (image->status == store::kCreating) return;
+  if (image->status != store::kReady) {
+    Save(e, store::kError, "image " + image_name + " is " + image->status);
+    return;
+  }
+  std::string language = image->spec.value("language", "");
+  if (language == "nodejs") {
+    // UNFINISHED: a nodejs function server (runtimes/nodejs) is not shipped yet.
+    Save(e, store::kError, "nodejs functions are not supported in this build");
+    return;
+  }
+  e.spec["language"] = language;
+  if (language == "python3") e.spec["python"] = image->spec.value("python", options_.python);
+  Save(e, store::kReady, "");
+}
+
+}  // namespace dispatch

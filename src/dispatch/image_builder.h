@@ -1,0 +1,60 @@
+// Brings base images, images and functions from CREATING to READY (or ERROR) in the
+// background, as Dispatch did: a base image is ready when its language runtime is present; an
+// image when its runtime dependencies are installed (python3: a per-image virtual environment
+// built with the machine's pip); a function when its image is ready.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace dispatch {
+
+struct BuilderOptions {
+  std::string data_dir;                            // images/<name>/venv live here
+  std::string python = "python3";                  // interpreter for venvs and functions
+  std::chrono::milliseconds pip_timeout{600'000};  // per image build
+};
+
+// Thread-safe. One background thread; builds run one at a time.
+class ImageBuilder {
+ public:
+  ImageBuilder(store::Store& store, BuilderOptions options);
+  ~ImageBuilder();
+  ImageBuilder(const ImageBuilder&) = delete;
+  ImageBuilder& operator=(const ImageBuilder&) = delete;
+
+  void Start();
+  void Stop();
+  // Something was created: look for work now rather than at the next tick.
+  void Poke();
+
+  // Directory holding an image's files (its venv).
+  std::string ImageDir(const std::string& name) const;
+
+ private:
+  void Loop();
+  void Reconcile();
+  void CheckBaseImage(store::Entity e);
+  void BuildImage(store::Entity e);
+  void CheckFunction(store::Entity e);
+  void Save(store::Entity& e, const std::string& status, const std::string& reason);
+
+  store::Store& store_;
+  BuilderOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool poked_ = false;     // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+// Languages this build can run functions in.
+bool IsSupportedLanguage(const std::string& language);
+
+}  // namespace dispatch

@@ -1,0 +1,53 @@
+#include "dispatch/util.h"
+
+#include <gtest/gtest.h>
+
+#include "dispatch/server.h"
+
+namespace dispatch {
+namespace {
+
+TEST(UtilTest, NamesAreValidatedAndRandomNamesReadable) {
+  EXPECT_TRUE(IsValidName("twitter"));
+  EXPECT_TRUE(IsValidName("python3-base.v1_x"));
+  EXPECT_FALSE(IsValidName(""));
+  EXPECT_FALSE(IsValidName("-x"));
+  EXPECT_FALSE(IsValidName("a/b"));
+  EXPECT_FALSE(IsValidName("a b"));
+  EXPECT_FALSE(IsValidName(std::string(64, 'a')));
+  std::string n = RandomName();
+  EXPECT_TRUE(IsValidName(n)) << n;
+  // adjective-noun-NNNNNN
+  ASSERT_GE(n.size(), 9u);
+  EXPECT_EQ(n[n.size() - 7], '-');
+  EXPECT_EQ(std::count(n.begin(), n.end(), '-'), 2);
+}
+
+TEST(UtilTest, ParseListen) {
+  auto a = ParseListen("127.0.0.1:8080");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->first, "127.0.0.1");
+  EXPECT_EQ(a->second, 8080);
+  auto b = ParseListen(":0");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->first, "127.0.0.1");
+  auto c = ParseListen("[::1]:9");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->first, "::1");
+  EXPECT_FALSE(ParseListen("host:port").ok());
+  EXPECT_FALSE(ParseListen("h:99999").ok());
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
+}
+
+TEST(UtilTest, HttpStatusForCodes) {
+  EXPECT_EQ(HttpStatusFor(common::InvalidArgument("x")), 400);
+  EXPECT_EQ(HttpStatusFor(common::NotFound("x")), 404);
+  EXPECT_EQ(HttpStatusFor(common::AlreadyExists("x")), 409);
+  EXPECT_EQ(HttpStatusFor(common::Unauthenticated("x")), 401);
+}
+
+}  // namespace
+}  // namespace dispatch
