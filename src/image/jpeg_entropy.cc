@@ -155,6 +155,23 @@ class BitReader {
   }
 
   void Fill() {
+    // Fast path: the next bytes hold no 0xFF (no stuffing, no marker), load them in one go.
+    if (end_ - pos_ >= 8 && bits_ <= 56) {
+      uint64_t w;
+      std::memcpy(&w, data_ + pos_, 8);
+      w = __builtin_bswap64(w);
+      const int nbytes = (64 - bits_) >> 3;
+      const uint64_t keep = ~uint64_t{0} << (64 - 8 * nbytes);
+      const uint64_t t = ~w;  // a 0xFF byte of w is a zero byte of t
+      const uint64_t zero = (t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull;
+      if ((zero & keep) == 0) {
+        acc_ |= (w & keep) >> bits_;
+        bits_ += 8 * nbytes;
+        for (int i = 0; i < nbytes; ++i) ring_[loaded_++ & 15] = pos_ + i;
+        pos_ += nbytes;
+        return;
+      }
+    }
     while (bits_ <= 56) {
       uint64_t b = 0;
       const size_t at = pos_;
