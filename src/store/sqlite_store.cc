@@ -239,10 +239,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
   }
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<SqliteStore> store(new SqliteStore(db));
-  // WAL: readers do not block the writer; FULL: a commit is on disk when COMMIT returns,
-  // which is what lets the server acknowledge an event after IngestEvents.
+  // WAL: readers do not block the writer. NORMAL: a commit survives a process crash (kill -9)
+  // but may be lost with the machine; IngestEvents switches to FULL for its transaction so an
+  // acknowledged event is on disk (run status updates may be replayed: at-least-once).
   for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
     DAT_RETURN_IF_ERROR(store->Exec(pragma));
   }
   for (const char* suffix : {"-wal", "-shm"}) {
@@ -380,7 +381,9 @@ Status SqliteStore::IngestEvents(std::vector<IngestItem>* items, int64_t dedup_s
   DAT_RETURN_IF_ERROR(seen.prepared());
   DAT_RETURN_IF_ERROR(insert.prepared());
   DAT_RETURN_IF_ERROR(put_run.prepared());
-  return InTransaction(db_, [&]() -> Status {
+  // FULL for this commit only: the events must be on disk before they are acknowledged.
+  DAT_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
+  Status st = InTransaction(db_, [&]() -> Status {
     for (IngestItem& item : *items) {
       seen.Reset();
       seen.Bind(1, item.event.source).Bind(2, item.event.id).Bind(3, dedup_since_ms);
@@ -402,6 +405,8 @@ Status SqliteStore::IngestEvents(std::vector<IngestItem>* items, int64_t dedup_s
     }
     return Status::Ok();
   });
+  Status back = Exec("PRAGMA synchronous=NORMAL");
+  return st.ok() ? back : st;
 }
 
 Result<std::vector<Event>> SqliteStore::ListEvents(int limit) {
