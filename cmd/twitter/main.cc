@@ -1,0 +1,120 @@
+// The twitter function: serves the Dispatch function protocol and CloudEvents 1.0 HTTP; each
+// S3 upload event becomes a watermarked post on X. Logic in src/twitter, server in
+// src/function.
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "common/log.h"
+#include "function/server.h"
+#include "http/client.h"
+#include "twitter/twitter_function.h"
+
+int main(int argc, char** argv) {
+  auto server_options = function::ServerOptions::FromEnvironment();
+  if (!server_options.ok()) {
+    std::cerr << "twitter: " << server_options.status().message() << std::endl;
+    return 2;
+  }
+  twitter::Options options;
+  if (auto status = options.ApplyEnvironment(); !status.ok()) {
+    std::cerr << "twitter: " << status.message() << std::endl;
+    return 2;
+  }
+  common::LogOptions log{.program = "twitter"};
+  std::string gravity = "southeast";
+  std::string logo_file;
+  uint64_t inline_wait_ms = options.max_inline_wait.count();
+
+  CLI::App app{
+      "The twitter function: an S3 upload event in (EventBridge \"Object Created\", CloudTrail "
+      "PutObject/CompleteMultipartUpload, or an S3 notification; bare or in a CloudEvent), the "
+      "image watermarked and posted on X out.\n"
+      "Serves the Dispatch function protocol (POST / {context, payload}, GET /healthz) and "
+      "CloudEvents 1.0 HTTP on one port.\n"
+      "Secrets (context.secrets, else files $DISPATCH_SECRETS_DIR/<secret>/<key>, else env "
+      "SECRET_<SECRET>_<KEY>): aws {aws_access_key_id, aws_secret_access_key, "
+      "[aws_session_token], [endpoint_url], [region]} (without it: the AWS SDK environment); "
+      "twitter {appKey, appSecret, oathToken|oauthToken, oathTokenSecret|oauthTokenSecret, "
+      "[apiBase]}.\n"
+      "Every flag's environment variable is in [brackets]; flags win."};
+  app.add_option("--port", server_options->port, "Port to serve; 0 picks one [PORT]")
+      ->capture_default_str();
+  app.add_option("--host", server_options->host,
+                 "Address to bind [HOST; 0.0.0.0 when K_SERVICE is set]")
+      ->capture_default_str();
+  app.add_option("--workers", server_options->workers,
+                 "Events processed at once [FUNCTION_WORKERS]")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.add_option("--folder", options.folder,
+                 "Only keys under this prefix are posted; \"\" = whole bucket [TWITTER_FOLDER]")
+      ->capture_default_str();
+  app.add_option("--posted-prefix", options.posted_prefix,
+                 "Where the at-most-once records go, in the object's bucket "
+                 "[TWITTER_POSTED_PREFIX]")
+      ->capture_default_str();
+  app.add_option("--write-back-prefix", options.write_back_prefix,
+                 "Also store the watermarked copy at <prefix><key>; empty = off "
+                 "[TWITTER_WRITE_BACK_PREFIX]")
+      ->capture_default_str();
+  app.add_option("--text-template", options.text_template,
+                 "Post text; {filename}, {key}, {bucket} are replaced [TWITTER_TEXT_TEMPLATE]")
+      ->capture_default_str();
+  app.add_option("--aws-secret", options.aws_secret, "Name of the AWS secret")
+      ->capture_default_str();
+  app.add_option("--twitter-secret", options.twitter_secret, "Name of the X secret")
+      ->capture_default_str();
+  app.add_option("--api-base", options.api_base,
+                 "X API base when the secret has no apiBase [TWITTER_API_BASE]")
+      ->capture_default_str();
+  app.add_option("--max-object-bytes", options.max_object_bytes,
+                 "Larger objects are refused (InputError) [TWITTER_MAX_OBJECT_BYTES]")
+      ->capture_default_str();
+  app.add_option("--max-inline-wait-ms", inline_wait_ms,
+                 "X rate limits resetting within this are waited out in-process (once); longer "
+                 "ones return a retryable FunctionError with retry_after_ms "
+                 "[TWITTER_MAX_INLINE_WAIT_MS]")
+      ->capture_default_str();
+  app.add_option("--gravity", gravity,
+                 "Logo corner: southeast|southwest|northeast|northwest|center")
+      ->capture_default_str();
+  app.add_option("--margin", options.watermark.margin, "Logo margin in pixels")
+      ->capture_default_str();
+  app.add_option("--scale", options.watermark.scale, "Logo width as a fraction of the image's")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 1.0));
+  app.add_option("--opacity", options.watermark.opacity, "Logo opacity 0..1")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--logo", logo_file, "PNG logo instead of the built-in one")
+      ->check(CLI::ExistingFile);
+  app.add_option("--log-level", log.level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  app.add_flag("--log-json", log.json, "Log one JSON object per line");
+  CLI11_PARSE(app, argc, argv);
+
+  common::InitLogging(log);
+  options.max_inline_wait = std::chrono::milliseconds(inline_wait_ms);
+  auto parsed_gravity = image::ParseGravity(gravity);
+  if (!parsed_gravity.ok()) {
+    std::cerr << "twitter: --gravity: " << parsed_gravity.status().message() << std::endl;
+    return 2;
+  }
+  options.watermark.gravity = *parsed_gravity;
+  std::string logo;  // outlives the function, which borrows it
+  if (!logo_file.empty()) {
+    std::ifstream in(logo_file, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    logo = ss.str();
+    options.watermark.logo_png = logo;
+  }
+
+  twitter::TwitterFunction fn(options, http::DefaultHttpClient());
+  return function::RunFunction(*server_options,
+                               [&fn](const function::Context& ctx, const nlohmann::json& payload) {
+                                 return fn.Handle(ctx, payload);
+                               });
+}
