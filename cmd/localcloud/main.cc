@@ -2,6 +2,8 @@
 // speaking their wire protocols. Parse flags, wire the services, serve until SIGINT/SIGTERM.
 #include <signal.h>
 
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
@@ -12,6 +14,9 @@
 #include "http/server.h"
 #include "localcloud/core/cloud.h"
 #include "localcloud/core/dispatcher.h"
+#ifdef DAT_HAVE_EVENT_SERVICES
+#include "localcloud/events/wiring.h"
+#endif
 #include "localcloud/s3/s3_service.h"
 #include "localcloud/sqs/sqs_service.h"
 #include "localcloud/sts/sts_service.h"
@@ -47,8 +52,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format, "text|json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
-  // Options of the services added by the events worker go here (X sandbox keys, CloudTrail
-  // delay, …).
+#ifdef DAT_HAVE_EVENT_SERVICES
+  // X sandbox keys, CloudTrail delay, schedule speed.
+  localcloud::events::EventServicesFlags event_flags;
+  localcloud::events::AddEventServicesFlags(app, &event_flags);
+#endif
   CLI11_PARSE(app, argc, argv);
 
   if (!common::InitLogging({"localcloud", log_level, log_format == "json"})) {
@@ -87,9 +95,11 @@ int main(int argc, char** argv) {
   // Order matters: the first service that accepts a request gets it; S3 (which takes any
   // REST path) goes last. Services added by the events worker (X sandbox, EventBridge,
   // CloudTrail) go before S3:
-  //   auto events = std::make_shared<localcloud::events::EventsService>(context, *sqs);
-  //   s3->AddObserver(events.get());
-  //   dispatcher.AddService(events);
+#ifdef DAT_HAVE_EVENT_SERVICES
+  // X sandbox (/x/…), EventBridge, CloudTrail; S3 notifications and CloudTrail observe S3.
+  localcloud::events::EventServices event_services(context, *sqs, event_flags);
+  event_services.Register(dispatcher, [&](localcloud::S3Observer* o) { s3->AddObserver(o); });
+#endif
   dispatcher.AddService(sts);
   dispatcher.AddService(sqs);
   dispatcher.AddService(s3);

@@ -119,8 +119,11 @@ void XSandboxService::Handle(Call call, http::Respond respond) {
     posts_.clear();
     fail_count_ = 0;
     response = http::Response::Json(200, "{}");
-  } else {
+  } else if (common::StartsWith(path, "/x/2/")) {
     response = HandleApi(call, path.substr(2));  // "/2/…"
+  } else {
+    response = Problem(404, "Not Found Error", "Sorry, that page does not exist",
+                       "https://api.twitter.com/2/problems/resource-not-found", 34);
   }
   response.headers.Set("x-transaction-id", call.request_id);
   respond(std::move(response));

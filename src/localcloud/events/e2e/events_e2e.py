@@ -70,7 +70,7 @@ def receive(url, want, seconds=10):
     return bodies
 
 
-def expect_nothing(url, seconds=2):
+def expect_nothing(url, seconds=1):
     extra = receive(url, 1, seconds)
     check(not extra, f"unexpected message: {extra}")
 
@@ -89,6 +89,8 @@ def check_shape(expected, actual, path="$", skip=()):
     if isinstance(expected, dict):
         check(isinstance(actual, dict), f"{path}: expected an object, got {actual!r}")
         for key, value in expected.items():
+            if f"{path}.{key}" in skip:
+                continue
             check(key in actual, f"{path}.{key} missing in {json.dumps(actual)[:400]}")
             check_shape(value, actual[key], f"{path}.{key}", skip)
     elif isinstance(expected, list):
@@ -311,7 +313,8 @@ def case_cloudtrail():
     [body] = receive(url, 1)
     event = json.loads(body)
     check_shape(load("cloudtrail-s3-putobject.json"), event,
-                skip={"$.detail.userIdentity.sessionContext"})  # root credentials: no session
+                # Root credentials have no session; plain HTTP on loopback has no TLS cipher.
+                skip={"$.detail.userIdentity.sessionContext", "$.detail.additionalEventData.CipherSuite"})
     check_envelope(event, "AWS API Call via CloudTrail", "aws.s3")
     d = event["detail"]
     check(d["eventName"] == "PutObject" and d["eventSource"] == "s3.amazonaws.com", d)

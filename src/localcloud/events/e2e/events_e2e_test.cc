@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -38,11 +39,16 @@ class EventsE2eTest : public ::testing::Test {
     common::SpawnOptions options;
     options.argv = {"python3", std::string(DAT_SOURCE_DIR) + "/src/localcloud/events/e2e/events_e2e.py",
                     name};
+    // A clean environment: no profile or config of the person running the tests leaks in.
+    options.clear_env = true;
     options.env = {"AWS_ENDPOINT_URL=" + *endpoint_, "AWS_ACCESS_KEY_ID=test",
                    "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-west-2",
-                   "AWS_REGION=us-west-2", "AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null",
+                   "AWS_REGION=us-west-2", "AWS_CONFIG_FILE=/dev/null",
                    "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
                    std::string("DAT_SHARED_DIR=") + DAT_SHARED_DIR};
+    for (const char* name : {"PATH", "HOME", "LANG", "PYENV_ROOT", "PYTHONPATH"}) {
+      if (const char* value = std::getenv(name)) options.env.push_back(std::string(name) + "=" + value);
+    }
     auto result = common::RunCommand(options, std::chrono::seconds(90));
     ASSERT_TRUE(result.ok()) << result.status().ToString();
     std::printf("%s", result->out.c_str());
