@@ -1,0 +1,30 @@
+// AWS STS on localcloud: GetCallerIdentity, and AssumeRoleWithWebIdentity whose temporary
+// credentials localcloud then accepts. Query protocol, plus the JSON form
+// (X-Amz-Target "AWSSecurityTokenServiceV20110615.*").
+#pragma once
+
+#include "localcloud/core/cloud.h"
+
+namespace localcloud::sts {
+
+// The STS service. Thread-safe (stateless apart from the context's CredentialStore).
+class StsService : public Service {
+ public:
+  // `context` must outlive the service.
+  explicit StsService(CloudContext& context) : context_(context) {}
+
+  std::string_view name() const override { return "sts"; }
+  bool Accepts(const RouteInfo& route, const http::Request& request) const override;
+  // AssumeRoleWithWebIdentity is unsigned, as on AWS.
+  bool NeedsSignature(const RouteInfo& route, const http::Request& request) const override;
+  http::Response ErrorResponse(const Call& call, const aws::AwsError& error) const override;
+  // AssumeRoleWithWebIdentity accepts any well-formed JWT (three base64url parts whose
+  // header and payload are JSON objects) and a role ARN; the credentials it returns are
+  // added to the CredentialStore until they expire (DurationSeconds, default 3600).
+  void Handle(Call call, http::Respond respond) override;
+
+ private:
+  CloudContext& context_;
+};
+
+}  // namespace localcloud::sts
