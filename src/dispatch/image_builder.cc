@@ -143,8 +143,9 @@ void ImageBuilder::BuildImage(Entity e) {
     return;
   }
   spdlog::info("image {}: creating virtual environment and installing dependencies", e.name);
+  // The venv gets no pip of its own (ensurepip is slow); the machine's pip installs into it.
   common::SpawnOptions venv;
-  venv.argv = {options_.python, "-m", "venv", dir + "/venv"};
+  venv.argv = {options_.python, "-m", "venv", "--without-pip", dir + "/venv"};
   auto made = common::RunCommand(venv, std::chrono::minutes(2));
   if (!made.ok() || made->exit_code != 0) {
     std::string why =
@@ -153,8 +154,16 @@ void ImageBuilder::BuildImage(Entity e) {
     return;
   }
   common::SpawnOptions pip;
-  pip.argv = {dir + "/venv/bin/python",      "-m",         "pip", "install",
-              "--disable-pip-version-check", "--no-input", "-r",  dir + "/requirements.txt"};
+  pip.argv = {options_.python,
+              "-m",
+              "pip",
+              "--python",
+              dir + "/venv/bin/python",
+              "install",
+              "--disable-pip-version-check",
+              "--no-input",
+              "-r",
+              dir + "/requirements.txt"};
   auto installed = common::RunCommand(pip, options_.pip_timeout);
   if (!installed.ok() || installed->exit_code != 0) {
     std::string why =
