@@ -234,12 +234,17 @@ int RunServer(ServerConfig config) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  std::string host = "127.0.0.1";
+  if (auto listen = ParseListen(config.listen);
+      listen.ok() && listen->first != "0.0.0.0" && listen->first != "::") {
+    host = listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
+  }
   DispatchServer server(std::move(config));
   if (Status st = server.Start(); !st.ok()) {
     std::cerr << "dispatch server: " << st.message() << std::endl;
     return 1;
   }
-  std::printf("listening on http://127.0.0.1:%u\n", static_cast<unsigned>(server.port()));
+  std::printf("listening on http://%s:%u\n", host.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);
