@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
 #include "common/crypto.h"
 #include "common/strings.h"
+#include "x/oauth1.h"
 
 namespace twitter {
 namespace {
@@ -38,6 +43,37 @@ TEST(LooksLikeImageTest, ExtensionOrContentType) {
   EXPECT_TRUE(LooksLikeImage("images/noext", "image/jpeg"));
   EXPECT_FALSE(LooksLikeImage("images/notes.txt", "text/plain"));
   EXPECT_FALSE(LooksLikeImage("images/jpg", ""));
+}
+
+}  // namespace
+}  // namespace twitter
+
+// The function signs every X call through src/x; this pins that signer to the worked example
+// of Twitter's documentation, which the posts in the e2e test depend on.
+namespace twitter {
+namespace {
+
+TEST(OAuthExampleTest, TwitterDocsSignature) {
+  std::ifstream in(std::string(DAT_SHARED_DIR) + "/testdata/oauth1/twitter-docs-example.json");
+  ASSERT_TRUE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json ex = nlohmann::json::parse(ss.str());
+  x::OAuthCredentials creds;
+  creds.consumer_key = ex["oauth"]["oauth_consumer_key"];
+  creds.consumer_secret = ex["consumer_secret"];
+  creds.token = ex["oauth"]["oauth_token"];
+  creds.token_secret = ex["token_secret"];
+  std::string url = ex["url"].get<std::string>() + "?include_entities=true";
+  x::OAuthParams form = {{"status", ex["params"]["status"]}};
+  x::OAuthParams used;
+  std::string header = x::SignRequest(creds, "POST", url, form, ex["oauth"]["oauth_nonce"],
+                                      ex["oauth"]["oauth_timestamp"], &used);
+  std::string signature;
+  for (const auto& [name, value] : used) {
+    if (name == "oauth_signature") signature = value;
+  }
+  EXPECT_EQ(signature, ex["expected_signature"].get<std::string>()) << header;
 }
 
 }  // namespace
