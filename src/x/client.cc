@@ -1,9 +1,8 @@
 #include "x/client.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/strings.h"
@@ -79,7 +78,8 @@ json ProcessingInfo(const json& j) {
 
 XClient::XClient(XClientOptions options, http::HttpClient& http)
     : options_(std::move(options)), http_(http) {
-  while (!options_.api_base.empty() && options_.api_base.back() == '/') options_.api_base.pop_back();
+  while (!options_.api_base.empty() && options_.api_base.back() == '/')
+    options_.api_base.pop_back();
   options_.chunk_bytes = std::max<size_t>(options_.chunk_bytes, 1);
 }
 
@@ -104,18 +104,18 @@ common::Result<http::Response> XClient::Call(const std::string& method,
 
   auto sent = http_.Send(request);
   if (!sent.ok()) {
-    return common::Status(sent.status().code() == common::Code::kInvalidArgument
-                              ? common::Code::kInvalidArgument
-                              : common::Code::kUnavailable,
-                          "X API " + method + " " + path_and_query + ": " +
-                              sent.status().message());
+    return common::Status(
+        sent.status().code() == common::Code::kInvalidArgument ? common::Code::kInvalidArgument
+                                                               : common::Code::kUnavailable,
+        "X API " + method + " " + path_and_query + ": " + sent.status().message());
   }
   http::Response response = std::move(sent).value();
   const int status = response.status;
   if (status >= 200 && status < 300) return response;
 
-  const std::string what = "X API " + method + " " + path_and_query.substr(0, path_and_query.find('?')) +
-                           " answered " + std::to_string(status);
+  const std::string what = "X API " + method + " " +
+                           path_and_query.substr(0, path_and_query.find('?')) + " answered " +
+                           std::to_string(status);
   if (status == 429) {
     int64_t wait = 0;
     if (auto reset = response.headers.Get("x-rate-limit-reset")) {
@@ -136,8 +136,7 @@ common::Result<http::Response> XClient::Call(const std::string& method,
   return common::InvalidArgument(what + ": " + DescribeErrorBody(response.body));
 }
 
-common::Result<std::string> XClient::UploadMedia(std::string_view data,
-                                                 std::string_view media_type,
+common::Result<std::string> XClient::UploadMedia(std::string_view data, std::string_view media_type,
                                                  std::string_view media_category) {
   if (data.size() <= options_.simple_upload_max_bytes) {
     return UploadMediaSimple(data, media_type, media_category);
@@ -182,8 +181,7 @@ common::Result<std::string> XClient::UploadMediaChunked(std::string_view data,
         {"media", "blob", "application/octet-stream",
          std::string(data.substr(offset, options_.chunk_bytes))},
     });
-    DAT_RETURN_IF_ERROR(
-        Call("POST", path, form.content_type, std::move(form.body)).status());
+    DAT_RETURN_IF_ERROR(Call("POST", path, form.content_type, std::move(form.body)).status());
   }
 
   OAuthParams finalize = {{"command", "FINALIZE"}, {"media_id", media_id}};
@@ -206,12 +204,13 @@ common::Result<std::string> XClient::UploadMediaChunked(std::string_view data,
       return common::InvalidArgument(reason);
     }
     int64_t after = info.value("check_after_secs", 1);
-    auto wake = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(after, 0));
+    auto wake =
+        std::chrono::steady_clock::now() + std::chrono::seconds(std::max<int64_t>(after, 0));
     if (wake > deadline) return common::DeadlineExceeded("media processing did not finish in time");
     std::this_thread::sleep_until(wake);
-    DAT_ASSIGN_OR_RETURN(http::Response st,
-                         Call("GET", path + "?command=STATUS&media_id=" + common::UriEncode(media_id),
-                              "", ""));
+    DAT_ASSIGN_OR_RETURN(
+        http::Response st,
+        Call("GET", path + "?command=STATUS&media_id=" + common::UriEncode(media_id), "", ""));
     DAT_ASSIGN_OR_RETURN(status_json, ParseJson(st, "media upload STATUS"));
   }
   return media_id;
@@ -245,8 +244,8 @@ std::optional<std::chrono::seconds> RetryAfter(const common::Status& status) {
   if (status.code() != common::Code::kResourceExhausted) return std::nullopt;
   auto p = status.message().rfind(kRetryMarker);
   if (p == std::string::npos) return std::nullopt;
-  return std::chrono::seconds(std::strtoll(status.message().c_str() + p + kRetryMarker.size(),
-                                           nullptr, 10));
+  return std::chrono::seconds(
+      std::strtoll(status.message().c_str() + p + kRetryMarker.size(), nullptr, 10));
 }
 
 }  // namespace x

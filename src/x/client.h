@@ -60,14 +60,12 @@ class XClient {
                                           std::string_view media_category = "tweet_image");
 
   // POST /2/media/upload as multipart/form-data with fields media and media_category.
-  common::Result<std::string> UploadMediaSimple(std::string_view data,
-                                                std::string_view media_type,
+  common::Result<std::string> UploadMediaSimple(std::string_view data, std::string_view media_type,
                                                 std::string_view media_category);
 
   // POST /2/media/upload command=INIT, then APPEND per chunk_bytes segment, then FINALIZE;
   // polls STATUS while FINALIZE reports processing_info pending/in_progress.
-  common::Result<std::string> UploadMediaChunked(std::string_view data,
-                                                 std::string_view media_type,
+  common::Result<std::string> UploadMediaChunked(std::string_view data, std::string_view media_type,
                                                  std::string_view media_category);
 
   // POST /2/tweets {"text": …, "media": {"media_ids": […]}} (media omitted when empty).

@@ -39,8 +39,8 @@ class XClientTest : public ::testing::Test {
 
   // Every request must verify against the same secrets, as the sandbox checks it.
   void ExpectSigned(const http::ClientRequest& r) {
-    OAuthVerifier verifier({{{"ck", "SECRETCONSUMER"}}, {{"at", "SECRETTOKEN"}},
-                            std::chrono::seconds(300), &clock_});
+    OAuthVerifier verifier(
+        {{{"ck", "SECRETCONSUMER"}}, {{"at", "SECRETTOKEN"}}, std::chrono::seconds(300), &clock_});
     OAuthRequest o{r.method, r.url, {}, r.headers.GetOr("Authorization", "")};
     if (r.headers.GetOr("Content-Type", "") == "application/x-www-form-urlencoded") {
       o.form_params = http::ParseQuery(r.body, true);
@@ -157,8 +157,10 @@ TEST_F(XClientTest, ServerErrorsAndTransportFailuresAreRetryable) {
 TEST_F(XClientTest, RefusedCredentialsNeverEchoSecrets) {
   for (int code : {401, 403}) {
     http_.answer = [&](const http::ClientRequest&) -> common::Result<http::Response> {
-      return JsonResponse(code, {{"title", "Unauthorized"}, {"detail", "Unauthorized"},
-                                 {"status", code}, {"type", "about:blank"}});
+      return JsonResponse(code, {{"title", "Unauthorized"},
+                                 {"detail", "Unauthorized"},
+                                 {"status", code},
+                                 {"type", "about:blank"}});
     };
     XClient client(options_, http_);
     auto post = client.CreatePost("x");

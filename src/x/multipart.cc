@@ -49,7 +49,7 @@ MultipartBody BuildMultipart(const std::vector<FormPart>& parts) {
 }
 
 common::Result<std::vector<FormPart>> ParseMultipart(std::string_view content_type,
-                                                    std::string_view body) {
+                                                     std::string_view body) {
   std::string type = common::ToLower(common::Trim(common::Split(content_type, ';')[0]));
   if (type != "multipart/form-data") {
     return common::InvalidArgument("expected multipart/form-data, got '" + type + "'");

@@ -30,6 +30,6 @@ MultipartBody BuildMultipart(const std::vector<FormPart>& parts);
 // InvalidArgument when the type is not multipart/form-data, the boundary is missing, or the
 // body is malformed (no closing delimiter, part without a name).
 common::Result<std::vector<FormPart>> ParseMultipart(std::string_view content_type,
-                                                    std::string_view body);
+                                                     std::string_view body);
 
 }  // namespace x

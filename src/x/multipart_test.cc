@@ -7,8 +7,8 @@ namespace {
 
 TEST(Multipart, RoundTrip) {
   std::string binary("\x00\xff\r\n--\r\nabc", 12);
-  MultipartBody body = BuildMultipart({{"media", "a.jpg", "image/jpeg", binary},
-                                       {"media_category", "", "", "tweet_image"}});
+  MultipartBody body = BuildMultipart(
+      {{"media", "a.jpg", "image/jpeg", binary}, {"media_category", "", "", "tweet_image"}});
   auto parts = ParseMultipart(body.content_type, body.body);
   ASSERT_TRUE(parts.ok()) << parts.status().ToString();
   ASSERT_EQ(parts->size(), 2u);
@@ -33,9 +33,10 @@ TEST(Multipart, ParsesCurlStyleBody) {
 TEST(Multipart, RejectsMalformed) {
   EXPECT_FALSE(ParseMultipart("application/json", "{}").ok());
   EXPECT_FALSE(ParseMultipart("multipart/form-data", "x").ok());
-  EXPECT_FALSE(ParseMultipart("multipart/form-data; boundary=b",
-                              "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated")
-                   .ok());
+  EXPECT_FALSE(
+      ParseMultipart("multipart/form-data; boundary=b",
+                     "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated")
+          .ok());
 }
 
 }  // namespace

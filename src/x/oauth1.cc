@@ -107,7 +107,8 @@ common::Result<OAuthParams> ParseAuthorizationHeader(std::string_view header) {
     std::string_view raw_value;
     if (!rest.empty() && rest[0] == '"') {
       auto close = rest.find('"', 1);
-      if (close == std::string_view::npos) return common::InvalidArgument("unterminated OAuth value");
+      if (close == std::string_view::npos)
+        return common::InvalidArgument("unterminated OAuth value");
       raw_value = rest.substr(1, close - 1);
       rest.remove_prefix(close + 1);
     } else {
@@ -131,8 +132,7 @@ common::Result<OAuthParams> ParseAuthorizationHeader(std::string_view header) {
 }
 
 std::string NewNonce() {
-  static const char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   std::string bytes = common::RandomBytes(32);
   std::string out;
   for (unsigned char c : bytes) out.push_back(kAlphabet[c % 62]);
@@ -140,8 +140,8 @@ std::string NewNonce() {
 }
 
 std::string SignRequest(const OAuthCredentials& credentials, std::string_view method,
-                        std::string_view url, const OAuthParams& form_params,
-                        std::string nonce, std::string timestamp, OAuthParams* used) {
+                        std::string_view url, const OAuthParams& form_params, std::string nonce,
+                        std::string timestamp, OAuthParams* used) {
   if (nonce.empty()) nonce = NewNonce();
   if (timestamp.empty()) {
     timestamp = std::to_string(common::ToUnixSeconds(common::SystemClock::Instance().Now()));
@@ -214,8 +214,7 @@ common::Status OAuthVerifier::Verify(const OAuthRequest& request) {
   if (ts_text.empty() || *end != '\0' || ts <= 0) {
     return common::Unauthenticated("malformed timestamp");
   }
-  const common::Clock& clock =
-      options_.clock ? *options_.clock : common::SystemClock::Instance();
+  const common::Clock& clock = options_.clock ? *options_.clock : common::SystemClock::Instance();
   int64_t now = common::ToUnixSeconds(clock.Now());
   int64_t window = options_.timestamp_window.count();
   if (ts < now - window || ts > now + window) {
@@ -223,8 +222,7 @@ common::Status OAuthVerifier::Verify(const OAuthRequest& request) {
                                    " s window)");
   }
 
-  signed_params.insert(signed_params.end(), request.form_params.begin(),
-                       request.form_params.end());
+  signed_params.insert(signed_params.end(), request.form_params.begin(), request.form_params.end());
   std::string base = SignatureBaseString(request.method, request.url, signed_params);
   std::string expected = HmacSha1Signature(base, SigningKey(consumer->second, token_secret));
   // Constant-time comparison: a signature check must not leak how much matched.
@@ -235,8 +233,8 @@ common::Status OAuthVerifier::Verify(const OAuthRequest& request) {
   }
   if (diff != 0) return common::Unauthenticated("signature mismatch");
 
-  std::string nonce_key = oauth["oauth_consumer_key"] + "|" + oauth["oauth_token"] + "|" +
-                          oauth["oauth_nonce"];
+  std::string nonce_key =
+      oauth["oauth_consumer_key"] + "|" + oauth["oauth_token"] + "|" + oauth["oauth_nonce"];
   std::lock_guard<std::mutex> lock(mu_);
   if (now - last_prune_ > window) {
     for (auto it = seen_nonces_.begin(); it != seen_nonces_.end();) {

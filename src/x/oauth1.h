@@ -25,7 +25,7 @@ using OAuthParams = std::vector<std::pair<std::string, std::string>>;
 struct OAuthCredentials {
   std::string consumer_key;
   std::string consumer_secret;
-  std::string token;         // access token ("oauth_token"); may be empty (two-legged)
+  std::string token;  // access token ("oauth_token"); may be empty (two-legged)
   std::string token_secret;
 };
 

@@ -31,16 +31,18 @@ TEST(OAuth1, TwitterDocsExample) {
 
   OAuthParams all = params;
   all.insert(all.end(), oauth.begin(), oauth.end());
-  std::string base = SignatureBaseString(ex["method"].get<std::string>(),
-                                         ex["url"].get<std::string>(), all);
-  EXPECT_TRUE(common::StartsWith(base, ex["expected_signature_base_string_starts_with"].get<std::string>()))
+  std::string base =
+      SignatureBaseString(ex["method"].get<std::string>(), ex["url"].get<std::string>(), all);
+  EXPECT_TRUE(
+      common::StartsWith(base, ex["expected_signature_base_string_starts_with"].get<std::string>()))
       << base;
   // The documented full base string (Twitter docs): the status is encoded twice.
-  EXPECT_NE(base.find("status%3DHello%2520Ladies%2520%252B%2520Gentlemen%252C%2520a%2520signed%2520OAuth%2520request%2521"),
+  EXPECT_NE(base.find("status%3DHello%2520Ladies%2520%252B%2520Gentlemen%252C%2520a%2520signed%"
+                      "2520OAuth%2520request%2521"),
             std::string::npos)
       << base;
-  std::string key = SigningKey(ex["consumer_secret"].get<std::string>(),
-                               ex["token_secret"].get<std::string>());
+  std::string key =
+      SigningKey(ex["consumer_secret"].get<std::string>(), ex["token_secret"].get<std::string>());
   EXPECT_EQ(key, ex["expected_signing_key"].get<std::string>());
   EXPECT_EQ(HmacSha1Signature(base, key), ex["expected_signature"].get<std::string>());
 
@@ -49,9 +51,9 @@ TEST(OAuth1, TwitterDocsExample) {
   OAuthCredentials creds{ex["oauth"]["oauth_consumer_key"], ex["consumer_secret"],
                          ex["oauth"]["oauth_token"], ex["token_secret"]};
   OAuthParams used;
-  std::string header = SignRequest(creds, "POST", ex["url"].get<std::string>(), params,
-                                   ex["oauth"]["oauth_nonce"], ex["oauth"]["oauth_timestamp"],
-                                   &used);
+  std::string header =
+      SignRequest(creds, "POST", ex["url"].get<std::string>(), params, ex["oauth"]["oauth_nonce"],
+                  ex["oauth"]["oauth_timestamp"], &used);
   EXPECT_EQ(header,
             "OAuth oauth_consumer_key=\"xvz1evFS4wEEPTGEFPHBog\", "
             "oauth_nonce=\"kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg\", "
@@ -81,8 +83,9 @@ TEST(OAuth1, BaseStringUriNormalizes) {
 
 TEST(OAuth1, QueryParametersAreSigned) {
   // RFC 5849 3.4.1.3.2 example: repeated names sorted by value.
-  std::string base = SignatureBaseString("GET", "http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b",
-                                         {{"a3", "2 q"}, {"c2", ""}});
+  std::string base =
+      SignatureBaseString("GET", "http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b",
+                          {{"a3", "2 q"}, {"c2", ""}});
   EXPECT_EQ(base,
             "GET&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26"
             "b5%3D%253D%25253D%26c%2540%3D%26c2%3D");
@@ -100,8 +103,8 @@ class VerifierTest : public ::testing::Test {
  protected:
   VerifierTest()
       : clock_(common::FromUnixMillis(1'700'000'000'000)),
-        verifier_(OAuthVerifierOptions{{{"ck", "cs"}}, {{"at", "as"}}, std::chrono::seconds(300),
-                                       &clock_}) {}
+        verifier_(OAuthVerifierOptions{
+            {{"ck", "cs"}}, {{"at", "as"}}, std::chrono::seconds(300), &clock_}) {}
 
   OAuthRequest Signed(const OAuthCredentials& creds, int64_t ts_offset = 0,
                       const std::string& nonce = "") {
@@ -133,8 +136,9 @@ TEST_F(VerifierTest, RefusesWrongSecretsWithoutEchoingThem) {
     EXPECT_EQ(s.message().find("WRONGSECRET"), std::string::npos);
     EXPECT_EQ(s.message().find("cs"), std::string::npos);
   }
-  EXPECT_NE(verifier_.Verify(Signed({"other", "cs", "at", "as"})).message().find("unknown consumer"),
-            std::string::npos);
+  EXPECT_NE(
+      verifier_.Verify(Signed({"other", "cs", "at", "as"})).message().find("unknown consumer"),
+      std::string::npos);
   EXPECT_NE(verifier_.Verify(Signed({"ck", "cs", "zz", "as"})).message().find("unknown token"),
             std::string::npos);
 }

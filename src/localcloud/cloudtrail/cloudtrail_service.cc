@@ -40,7 +40,8 @@ bool ValidTrailName(const std::string& n) {
     return false;
   }
   for (char c : n) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+      return false;
   }
   return true;
 }
@@ -74,7 +75,8 @@ bool FieldMatches(const json& fs, const std::string& value) {
          any("StartsWith", [&](const std::string& v) { return common::StartsWith(value, v); }) &&
          any("EndsWith", [&](const std::string& v) { return common::EndsWith(value, v); }) &&
          none("NotEquals", [&](const std::string& v) { return value == v; }) &&
-         none("NotStartsWith", [&](const std::string& v) { return common::StartsWith(value, v); }) &&
+         none("NotStartsWith",
+              [&](const std::string& v) { return common::StartsWith(value, v); }) &&
          none("NotEndsWith", [&](const std::string& v) { return common::EndsWith(value, v); });
 }
 
@@ -88,7 +90,8 @@ bool CloudTrailService::Accepts(const RouteInfo& route, const http::Request&) co
   return common::StartsWith(route.target, kTargetPrefix);
 }
 
-http::Response CloudTrailService::ErrorResponse(const Call& call, const aws::AwsError& error) const {
+http::Response CloudTrailService::ErrorResponse(const Call& call,
+                                                const aws::AwsError& error) const {
   aws::AwsError e = error;
   if (e.request_id.empty()) e.request_id = call.request_id;
   return aws::ToJsonResponse(e, "1.1");
@@ -96,8 +99,8 @@ http::Response CloudTrailService::ErrorResponse(const Call& call, const aws::Aws
 
 void CloudTrailService::Handle(Call call, http::Respond respond) {
   std::string action = call.route.target.substr(kTargetPrefix.size());
-  json in = call.request.body.empty() ? json::object()
-                                      : json::parse(call.request.body, nullptr, false);
+  json in =
+      call.request.body.empty() ? json::object() : json::parse(call.request.body, nullptr, false);
   Outcome outcome;
   if (!in.is_object()) {
     outcome.second = Error{"SerializationException", "Request body is not a JSON object"};
@@ -144,8 +147,8 @@ json CloudTrailService::TrailJson(const Trail& t) const {
 
 CloudTrailService::Outcome CloudTrailService::Dispatch(const std::string& action, const json& in) {
   auto not_found = [](const std::string& name) {
-    return Outcome{json(), Error{"TrailNotFoundException",
-                                 "Unknown trail: " + name + " for the user"}};
+    return Outcome{json(),
+                   Error{"TrailNotFoundException", "Unknown trail: " + name + " for the user"}};
   };
   std::lock_guard<std::mutex> lock(mu_);
   if (action == "CreateTrail") {
@@ -158,8 +161,8 @@ CloudTrailService::Outcome CloudTrailService::Dispatch(const std::string& action
     }
     if (trails_.count(name)) {
       return {json(), Error{"TrailAlreadyExistsException",
-                            "Trail " + name + " already exists for customer: " +
-                                context_.config().account_id}};
+                            "Trail " + name +
+                                " already exists for customer: " + context_.config().account_id}};
     }
     std::string bucket = Str(in, "S3BucketName");
     if (bucket.empty()) {
@@ -176,7 +179,8 @@ CloudTrailService::Outcome CloudTrailService::Dispatch(const std::string& action
     t.log_file_validation = Bool(in, "EnableLogFileValidation", false);
     t.event_selectors = DefaultSelectors();
     json out = TrailJson(t);
-    for (const char* k : {"HomeRegion", "HasCustomEventSelectors", "HasInsightSelectors"}) out.erase(k);
+    for (const char* k : {"HomeRegion", "HasCustomEventSelectors", "HasInsightSelectors"})
+      out.erase(k);
     trails_[name] = std::move(t);
     return {out, std::nullopt};
   }
@@ -193,12 +197,14 @@ CloudTrailService::Outcome CloudTrailService::Dispatch(const std::string& action
       for (const auto& n : names) wanted = wanted || n == name || n == t.arn;
       if (!wanted) continue;
       if (action == "ListTrails") {
-        list.push_back({{"TrailARN", t.arn}, {"Name", t.name}, {"HomeRegion", context_.config().region}});
+        list.push_back(
+            {{"TrailARN", t.arn}, {"Name", t.name}, {"HomeRegion", context_.config().region}});
       } else {
         list.push_back(TrailJson(t));
       }
     }
-    return {action == "ListTrails" ? json{{"Trails", list}} : json{{"trailList", list}}, std::nullopt};
+    return {action == "ListTrails" ? json{{"Trails", list}} : json{{"trailList", list}},
+            std::nullopt};
   }
   if (action == "GetTrail") {
     Trail* t = FindTrail(Str(in, "Name"));
@@ -251,7 +257,8 @@ CloudTrailService::Outcome CloudTrailService::Dispatch(const std::string& action
         s["ReadWriteType"] = rw;
         if (!s.contains("IncludeManagementEvents")) s["IncludeManagementEvents"] = true;
         if (!s.contains("DataResources")) s["DataResources"] = json::array();
-        if (!s.contains("ExcludeManagementEventSources")) s["ExcludeManagementEventSources"] = json::array();
+        if (!s.contains("ExcludeManagementEventSources"))
+          s["ExcludeManagementEventSources"] = json::array();
         for (const json& r : s["DataResources"]) {
           std::string type = Str(r, "Type");
           if (type != "AWS::S3::Object" && type != "AWS::Lambda::Function" &&
@@ -288,8 +295,8 @@ CloudTrailService::Outcome CloudTrailService::Dispatch(const std::string& action
     }
     return {out, std::nullopt};
   }
-  return {json(), Error{"UnknownOperationException",
-                        "localcloud CloudTrail does not implement " + action}};
+  return {json(),
+          Error{"UnknownOperationException", "localcloud CloudTrail does not implement " + action}};
 }
 
 bool CloudTrailService::Selects(const Trail& t, const S3ApiCall& call) {
@@ -301,13 +308,20 @@ bool CloudTrailService::Selects(const Trail& t, const S3ApiCall& call) {
       for (const json& fs : selector["FieldSelectors"]) {
         std::string field = Str(fs, "Field");
         std::string value;
-        if (field == "eventCategory") value = "Data";
-        else if (field == "resources.type") value = "AWS::S3::Object";
-        else if (field == "resources.ARN") value = object_arn;
-        else if (field == "readOnly") value = call.read_only ? "true" : "false";
-        else if (field == "eventName") value = call.event_name;
-        else if (field == "eventSource") value = "s3.amazonaws.com";
-        else if (field == "eventType") value = "AwsApiCall";
+        if (field == "eventCategory")
+          value = "Data";
+        else if (field == "resources.type")
+          value = "AWS::S3::Object";
+        else if (field == "resources.ARN")
+          value = object_arn;
+        else if (field == "readOnly")
+          value = call.read_only ? "true" : "false";
+        else if (field == "eventName")
+          value = call.event_name;
+        else if (field == "eventSource")
+          value = "s3.amazonaws.com";
+        else if (field == "eventType")
+          value = "AwsApiCall";
         all = all && FieldMatches(fs, value);
       }
       if (all) return true;
@@ -357,10 +371,13 @@ json CloudTrailService::ApiCallEvent(const S3ApiCall& call) const {
   }
   json resources = json::array();
   if (!call.key.empty()) {
-    resources.push_back({{"type", "AWS::S3::Object"}, {"ARN", "arn:aws:s3:::" + call.bucket + "/" + call.key}});
+    resources.push_back(
+        {{"type", "AWS::S3::Object"}, {"ARN", "arn:aws:s3:::" + call.bucket + "/" + call.key}});
   }
   if (!call.bucket.empty()) {
-    resources.push_back({{"accountId", account}, {"type", "AWS::S3::Bucket"}, {"ARN", "arn:aws:s3:::" + call.bucket}});
+    resources.push_back({{"accountId", account},
+                         {"type", "AWS::S3::Bucket"},
+                         {"ARN", "arn:aws:s3:::" + call.bucket}});
   }
   json detail = {{"eventVersion", "1.09"},
                  {"userIdentity", identity},

@@ -10,10 +10,9 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "localcloud/core/cloud.h"
 #include "localcloud/core/s3_observer.h"

@@ -57,8 +57,8 @@ std::optional<json> JsonPath(const json& doc, std::string_view path) {
   while (i < path.size()) {
     if (path[i] == '.') {
       size_t end = path.find_first_of(".[", i + 1);
-      std::string key(path.substr(i + 1, end == std::string_view::npos ? std::string_view::npos
-                                                                      : end - i - 1));
+      std::string key(
+          path.substr(i + 1, end == std::string_view::npos ? std::string_view::npos : end - i - 1));
       if (!cur->is_object() || !cur->contains(key)) return std::nullopt;
       cur = &(*cur)[key];
       i = end == std::string_view::npos ? path.size() : end;
@@ -71,7 +71,8 @@ std::optional<json> JsonPath(const json& doc, std::string_view path) {
         if (!cur->is_object() || !cur->contains(key)) return std::nullopt;
         cur = &(*cur)[key];
       } else {
-        if (inner.empty() || !std::all_of(inner.begin(), inner.end(), ::isdigit)) return std::nullopt;
+        if (inner.empty() || !std::all_of(inner.begin(), inner.end(), ::isdigit))
+          return std::nullopt;
         size_t index = std::stoul(inner);
         if (!cur->is_array() || index >= cur->size()) return std::nullopt;
         cur = &(*cur)[index];
@@ -134,11 +135,12 @@ http::Response EventsService::ErrorResponse(const Call& call, const aws::AwsErro
 
 void EventsService::Handle(Call call, http::Respond respond) {
   std::string action = call.route.target.substr(kTargetPrefix.size());
-  json in = call.request.body.empty() ? json::object()
-                                      : json::parse(call.request.body, nullptr, false);
+  json in =
+      call.request.body.empty() ? json::object() : json::parse(call.request.body, nullptr, false);
   Outcome outcome;
   if (!in.is_object()) {
-    outcome.second = EventsError{"SerializationException", "Request body is not a JSON object", 400};
+    outcome.second =
+        EventsError{"SerializationException", "Request body is not a JSON object", 400};
   } else {
     outcome = Dispatch(action, in, call);
   }
@@ -195,8 +197,11 @@ std::string EventsService::RuleArn(const std::string& name) const {
 }
 
 json EventsService::RuleJson(const Rule& rule) const {
-  json j = {{"Name", rule.name}, {"Arn", rule.arn}, {"State", rule.state},
-            {"EventBusName", "default"}, {"CreatedBy", context_.config().account_id}};
+  json j = {{"Name", rule.name},
+            {"Arn", rule.arn},
+            {"State", rule.state},
+            {"EventBusName", "default"},
+            {"CreatedBy", context_.config().account_id}};
   if (!rule.event_pattern.empty()) j["EventPattern"] = rule.event_pattern;
   if (!rule.schedule_expression.empty()) j["ScheduleExpression"] = rule.schedule_expression;
   if (!rule.description.empty()) j["Description"] = rule.description;
@@ -221,7 +226,8 @@ EventsService::Outcome EventsService::PutRule(const json& in) {
   std::string pattern_text = Str(in, "EventPattern");
   std::string schedule_text = Str(in, "ScheduleExpression");
   if (pattern_text.empty() && schedule_text.empty()) {
-    return {json(), Validation("Parameter(s) EventPattern or ScheduleExpression must be specified.")};
+    return {json(),
+            Validation("Parameter(s) EventPattern or ScheduleExpression must be specified.")};
   }
   std::shared_ptr<const eventpattern::Pattern> pattern;
   if (!pattern_text.empty()) {
@@ -265,7 +271,8 @@ EventsService::Outcome EventsService::DescribeRule(const json& in) {
   std::string name = Str(in, "Name");
   std::lock_guard<std::mutex> lock(mu_);
   auto it = rules_.find(name);
-  if (it == rules_.end()) return {json(), NotFound("Rule " + name + " does not exist on EventBus default.")};
+  if (it == rules_.end())
+    return {json(), NotFound("Rule " + name + " does not exist on EventBus default.")};
   return {RuleJson(it->second), std::nullopt};
 }
 
@@ -279,7 +286,8 @@ EventsService::Outcome EventsService::ListRules(const json& in) {
   std::lock_guard<std::mutex> lock(mu_);
   json rules = json::array();
   json out = json::object();
-  for (auto it = after.empty() ? rules_.begin() : rules_.upper_bound(after); it != rules_.end(); ++it) {
+  for (auto it = after.empty() ? rules_.begin() : rules_.upper_bound(after); it != rules_.end();
+       ++it) {
     if (!common::StartsWith(it->first, prefix)) continue;
     if (rules.size() == limit) {
       out["NextToken"] = rules.back()["Name"];
@@ -338,15 +346,17 @@ EventsService::Outcome EventsService::PutTargets(const json& in) {
     }
     int inputs = t.contains("Input") + t.contains("InputPath") + t.contains("InputTransformer");
     if (inputs > 1) {
-      return {json(), Validation("Only one of Input, InputPath, or InputTransformer must be provided.")};
+      return {json(),
+              Validation("Only one of Input, InputPath, or InputTransformer must be provided.")};
     }
     if (t.contains("Input")) {
       json parsed = json::parse(Str(t, "Input"), nullptr, false);
       if (parsed.is_discarded()) return {json(), Validation("Parameter Input is not valid JSON.")};
     }
     if (!rule.targets.count(id) && rule.targets.size() >= kMaxTargetsPerRule) {
-      return {json(), EventsError{"LimitExceededException",
-                                  "The requested resource exceeds the maximum number allowed.", 400}};
+      return {json(),
+              EventsError{"LimitExceededException",
+                          "The requested resource exceeds the maximum number allowed.", 400}};
     }
     if (!common::StartsWith(arn, "arn:aws:sqs:")) {
       // Stored, as AWS would, but localcloud delivers to SQS only.
@@ -434,7 +444,8 @@ EventsService::Outcome EventsService::PutEvents(const json& in, const Call& call
     std::string detail_type = Str(entry, "DetailType");
     std::string detail_text = Str(entry, "Detail");
     if (source.empty()) {
-      fail("InvalidArgument", "Parameter Source is not valid. Reason: Source is a required argument.");
+      fail("InvalidArgument",
+           "Parameter Source is not valid. Reason: Source is a required argument.");
       continue;
     }
     if (detail_type.empty()) {
@@ -443,7 +454,8 @@ EventsService::Outcome EventsService::PutEvents(const json& in, const Call& call
       continue;
     }
     if (detail_text.empty()) {
-      fail("InvalidArgument", "Parameter Detail is not valid. Reason: Detail is a required argument.");
+      fail("InvalidArgument",
+           "Parameter Detail is not valid. Reason: Detail is a required argument.");
       continue;
     }
     if (common::StartsWith(source, "aws.")) {
@@ -539,7 +551,8 @@ common::SystemTime EventsService::ScheduleNow() const {
   auto real = std::chrono::steady_clock::now() - steady_epoch_;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(real).count();
   // One schedule minute lasts schedule_minute_ms of real time.
-  double virtual_ms = static_cast<double>(ms) * 60'000.0 / static_cast<double>(options_.schedule_minute_ms);
+  double virtual_ms =
+      static_cast<double>(ms) * 60'000.0 / static_cast<double>(options_.schedule_minute_ms);
   return schedule_epoch_ + std::chrono::milliseconds(static_cast<int64_t>(virtual_ms));
 }
 
@@ -551,8 +564,9 @@ void EventsService::ArmSchedule(Rule& rule) {
   auto next = NextFire(*rule.schedule, now);
   if (!next) return;
   auto virtual_delay = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count();
-  auto real_delay = std::chrono::milliseconds(static_cast<int64_t>(
-      static_cast<double>(virtual_delay) * static_cast<double>(options_.schedule_minute_ms) / 60'000.0));
+  auto real_delay = std::chrono::milliseconds(
+      static_cast<int64_t>(static_cast<double>(virtual_delay) *
+                           static_cast<double>(options_.schedule_minute_ms) / 60'000.0));
   std::string name = rule.name;
   uint64_t generation = rule.generation;
   rule.schedule_timer = context_.timers().ScheduleAfter(
@@ -661,9 +675,10 @@ void EventsService::DeliverToTarget(const json& event, const std::string& rule_n
     message.body = event.dump();
   }
   if (common::EndsWith(arn, ".fifo")) {
-    message.message_group_id = target.contains("SqsParameters") && target["SqsParameters"].is_object()
-                                   ? Str(target["SqsParameters"], "MessageGroupId")
-                                   : "";
+    message.message_group_id =
+        target.contains("SqsParameters") && target["SqsParameters"].is_object()
+            ? Str(target["SqsParameters"], "MessageGroupId")
+            : "";
     message.deduplication_id = Str(event, "id");
   }
   auto sent = queues_.SendMessageToArn(arn, std::move(message));

@@ -8,11 +8,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "localcloud/core/cloud.h"
 #include "localcloud/core/queue_delivery.h"
@@ -122,9 +121,9 @@ class EventsService : public Service {
   std::chrono::steady_clock::time_point steady_epoch_;
 
   mutable std::mutex mu_;
-  std::map<std::string, Rule> rules_;                                 // guarded by mu_
+  std::map<std::string, Rule> rules_;                               // guarded by mu_
   std::map<std::string, std::map<std::string, std::string>> tags_;  // ARN -> tags; mu_
-  bool stopped_ = false;                                              // guarded by mu_
+  bool stopped_ = false;                                            // guarded by mu_
 };
 
 }  // namespace localcloud::events

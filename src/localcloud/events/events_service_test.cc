@@ -63,14 +63,22 @@ TEST_F(EventsServiceTest, RuleDeliversMatchingEventsWithInputVariants) {
   auto [status, put] = Call("PutRule", {{"Name", "r"}, {"EventPattern", R"({"source":["app"]})"}});
   ASSERT_EQ(status, 200) << put;
   EXPECT_EQ(put["RuleArn"], "arn:aws:events:us-west-2:000000000000:rule/r");
-  auto targets = Call("PutTargets", {{"Rule", "r"}, {"Targets", json::array({
-      {{"Id", "a"}, {"Arn", "arn:aws:sqs:us-west-2:000000000000:a"}},
-      {{"Id", "b"}, {"Arn", "arn:aws:sqs:us-west-2:000000000000:b"}, {"Input", R"({"k":1})"}},
-      {{"Id", "c"}, {"Arn", "arn:aws:sqs:us-west-2:000000000000:c"}, {"InputPath", "$.detail.list[1]"}}})}});
+  auto targets =
+      Call("PutTargets",
+           {{"Rule", "r"},
+            {"Targets", json::array({{{"Id", "a"}, {"Arn", "arn:aws:sqs:us-west-2:000000000000:a"}},
+                                     {{"Id", "b"},
+                                      {"Arn", "arn:aws:sqs:us-west-2:000000000000:b"},
+                                      {"Input", R"({"k":1})"}},
+                                     {{"Id", "c"},
+                                      {"Arn", "arn:aws:sqs:us-west-2:000000000000:c"},
+                                      {"InputPath", "$.detail.list[1]"}}})}});
   ASSERT_EQ(targets.first, 200) << targets.second;
-  auto events = Call("PutEvents", {{"Entries", json::array({
-      {{"Source", "app"}, {"DetailType", "t"}, {"Detail", R"({"list":["x","y"]})"}},
-      {{"Source", "other"}, {"DetailType", "t"}, {"Detail", "{}"}}})}});
+  auto events = Call(
+      "PutEvents",
+      {{"Entries",
+        json::array({{{"Source", "app"}, {"DetailType", "t"}, {"Detail", R"({"list":["x","y"]})"}},
+                     {{"Source", "other"}, {"DetailType", "t"}, {"Detail", "{}"}}})}});
   ASSERT_EQ(events.first, 200);
   EXPECT_EQ(events.second["FailedEntryCount"], 0);
   auto sent = queues_.WaitFor(3);
@@ -90,16 +98,23 @@ TEST_F(EventsServiceTest, ErrorsAreAwsShaped) {
   EXPECT_EQ(bad.second["__type"], "InvalidEventPatternException");
   EXPECT_EQ(Call("PutRule", {{"Name", "r"}}).second["__type"], "ValidationException");
   EXPECT_EQ(Call("DescribeRule", {{"Name", "nope"}}).second["__type"], "ResourceNotFoundException");
-  EXPECT_EQ(Call("PutRule", {{"Name", "bad name"}, {"ScheduleExpression", "rate(1 minute)"}}).second["__type"],
+  EXPECT_EQ(Call("PutRule", {{"Name", "bad name"}, {"ScheduleExpression", "rate(1 minute)"}})
+                .second["__type"],
             "ValidationException");
-  EXPECT_EQ(Call("PutRule", {{"Name", "s"}, {"ScheduleExpression", "rate(1 minutes)"}}).second["__type"],
-            "ValidationException");
+  EXPECT_EQ(
+      Call("PutRule", {{"Name", "s"}, {"ScheduleExpression", "rate(1 minutes)"}}).second["__type"],
+      "ValidationException");
 }
 
 TEST_F(EventsServiceTest, ScheduleFiresScheduledEvents) {
-  ASSERT_EQ(Call("PutRule", {{"Name", "tick"}, {"ScheduleExpression", "rate(1 minute)"}}).first, 200);
-  ASSERT_EQ(Call("PutTargets", {{"Rule", "tick"}, {"Targets", json::array({
-      {{"Id", "q"}, {"Arn", "arn:aws:sqs:us-west-2:000000000000:q"}}})}}).first, 200);
+  ASSERT_EQ(Call("PutRule", {{"Name", "tick"}, {"ScheduleExpression", "rate(1 minute)"}}).first,
+            200);
+  ASSERT_EQ(Call("PutTargets",
+                 {{"Rule", "tick"},
+                  {"Targets",
+                   json::array({{{"Id", "q"}, {"Arn", "arn:aws:sqs:us-west-2:000000000000:q"}}})}})
+                .first,
+            200);
   auto sent = queues_.WaitFor(2);
   ASSERT_GE(sent.size(), 2u);
   json event = json::parse(sent[0].second);

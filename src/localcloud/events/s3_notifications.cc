@@ -31,17 +31,15 @@ json S3Notifications::EventBridgeEvent(const S3ObjectEvent& e) const {
   }
   if (!e.version_id.empty()) object["version-id"] = e.version_id;
   object["sequencer"] = e.sequencer;
-  std::string requester =
-      e.request.caller.account_id.empty() ? context_.config().account_id : e.request.caller.account_id;
-  json detail = {{"version", "0"},
-                 {"bucket", {{"name", e.bucket}}},
-                 {"object", object},
-                 {"request-id", e.request.request_id},
-                 {"requester", requester},
-                 {"source-ip-address", e.request.source_ip},
+  std::string requester = e.request.caller.account_id.empty() ? context_.config().account_id
+                                                              : e.request.caller.account_id;
+  json detail = {{"version", "0"},         {"bucket", {{"name", e.bucket}}},
+                 {"object", object},       {"request-id", e.request.request_id},
+                 {"requester", requester}, {"source-ip-address", e.request.source_ip},
                  {"reason", e.reason}};
   if (!created) {
-    detail["deletion-type"] = e.version_id.empty() ? "Permanently Deleted" : "Delete Marker Created";
+    detail["deletion-type"] =
+        e.version_id.empty() ? "Permanently Deleted" : "Delete Marker Created";
   }
   return bus_.MakeEvent("aws.s3", created ? "Object Created" : "Object Deleted",
                         {"arn:aws:s3:::" + e.bucket}, std::move(detail), e.request.time);
@@ -83,7 +81,8 @@ void S3Notifications::OnObjectEvent(const S3ObjectEvent& e) {
   if (e.notification.eventbridge_enabled) bus_.Publish(EventBridgeEvent(e));
   for (const S3QueueConfiguration& q : e.notification.queues) {
     bool selected = false;
-    for (const std::string& configured : q.events) selected = selected || S3EventSelected(configured, e.event_name);
+    for (const std::string& configured : q.events)
+      selected = selected || S3EventSelected(configured, e.event_name);
     if (!selected || !S3KeyMatchesFilter(q.filter_rules, e.key)) continue;
     auto body = std::make_shared<std::string>(NotificationRecord(e, q.id).dump());
     std::string arn = q.queue_arn;
@@ -91,7 +90,8 @@ void S3Notifications::OnObjectEvent(const S3ObjectEvent& e) {
       OutgoingMessage m;
       m.body = *body;
       auto sent = queues_.SendMessageToArn(arn, std::move(m));
-      if (!sent.ok()) spdlog::warn("s3 notification to {} failed: {}", arn, sent.status().ToString());
+      if (!sent.ok())
+        spdlog::warn("s3 notification to {} failed: {}", arn, sent.status().ToString());
     });
   }
 }

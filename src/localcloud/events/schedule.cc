@@ -82,7 +82,10 @@ common::Result<Schedule> ParseSchedule(std::string_view expression) {
     std::string singular = n == 1 ? unit : unit.substr(0, unit.size() - 1);
     if (n == 1 && common::EndsWith(unit, "s")) return Invalid();
     if (n != 1 && !common::EndsWith(unit, "s")) return Invalid();
-    int minutes_per = singular == "minute" ? 1 : singular == "hour" ? 60 : singular == "day" ? 1440 : 0;
+    int minutes_per = singular == "minute" ? 1
+                      : singular == "hour" ? 60
+                      : singular == "day"  ? 1440
+                                           : 0;
     if (minutes_per == 0) return Invalid();
     s.is_rate = true;
     s.rate = std::chrono::minutes(static_cast<int64_t>(n) * minutes_per);
@@ -132,8 +135,8 @@ std::optional<common::SystemTime> NextFire(const Schedule& s, common::SystemTime
     gmtime_r(&tt, &tm);
     int year = tm.tm_year + 1900;
     if (year - 1970 >= 200) return std::nullopt;
-    bool day_ok = s.any_day_of_month ? s.days_of_week.test(tm.tm_wday + 1)
-                                     : s.days_of_month.test(tm.tm_mday);
+    bool day_ok =
+        s.any_day_of_month ? s.days_of_week.test(tm.tm_wday + 1) : s.days_of_month.test(tm.tm_mday);
     if (!s.any_day_of_month && !s.any_day_of_week) {
       day_ok = s.days_of_month.test(tm.tm_mday) && s.days_of_week.test(tm.tm_wday + 1);
     }

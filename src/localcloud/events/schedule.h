@@ -26,7 +26,7 @@ struct Schedule {
   std::bitset<8> days_of_week;    // 1..7
   bool any_day_of_month = true;   // '?' or '*'
   bool any_day_of_week = true;
-  std::bitset<200> years;         // 1970..2169 as year-1970
+  std::bitset<200> years;  // 1970..2169 as year-1970
 };
 
 // Parses "rate(5 minutes)", "rate(1 hour)", "rate(1 day)", "cron(0/15 * * * ? *)".

@@ -45,8 +45,8 @@ EventServices::EventServices(CloudContext& context, QueueDelivery& queues,
   events_options.schedule_minute_ms = flags.schedule_minute_ms;
   impl_->events = std::make_shared<EventsService>(context, queues, events_options);
   cloudtrail::CloudTrailOptions ct;
-  ct.delivery_delay = std::chrono::milliseconds(
-      static_cast<int64_t>(flags.cloudtrail_delay_seconds * 1000));
+  ct.delivery_delay =
+      std::chrono::milliseconds(static_cast<int64_t>(flags.cloudtrail_delay_seconds * 1000));
   impl_->cloudtrail = std::make_shared<cloudtrail::CloudTrailService>(context, *impl_->events, ct);
   impl_->notifications = std::make_unique<S3Notifications>(context, *impl_->events, queues);
 }

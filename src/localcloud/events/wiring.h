@@ -2,11 +2,10 @@
 // their flags, and one object that owns the services and registers them. Keeps main.cc thin.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "localcloud/core/cloud.h"
 #include "localcloud/core/dispatcher.h"
@@ -37,8 +36,7 @@ class EventServices {
 
   // Adds the services to the dispatcher (call before adding S3, which takes any path) and
   // the S3 observers through `add_s3_observer` (S3Service::AddObserver). Once, before serving.
-  void Register(Dispatcher& dispatcher,
-                const std::function<void(S3Observer*)>& add_s3_observer);
+  void Register(Dispatcher& dispatcher, const std::function<void(S3Observer*)>& add_s3_observer);
 
  private:
   struct Impl;

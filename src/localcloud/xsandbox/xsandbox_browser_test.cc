@@ -1,10 +1,9 @@
 // The timeline page in a real browser: headless Chromium screenshots GET /x/ before and after
 // an image is posted, and the image's pixels must be on screen only after. Skipped (with a
 // message) when chromium is not installed: `scripts/install-deps --browser` installs it.
+#include <gtest/gtest.h>
 #include <png.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -37,7 +36,8 @@ std::string SolidPng(int width, int height, uint8_t r, uint8_t g, uint8_t b) {
   png_alloc_size_t size = 0;
   if (!png_image_write_to_memory(&image, nullptr, &size, 0, pixels.data(), 0, nullptr)) return "";
   std::string out(size, '\0');
-  if (!png_image_write_to_memory(&image, out.data(), &size, 0, pixels.data(), 0, nullptr)) return "";
+  if (!png_image_write_to_memory(&image, out.data(), &size, 0, pixels.data(), 0, nullptr))
+    return "";
   out.resize(size);
   return out;
 }
@@ -64,7 +64,8 @@ class XSandboxBrowserTest : public ::testing::Test {
  protected:
   void SetUp() override {
     chromium_ = common::FindExecutable("chromium").value_or("");
-    if (chromium_.empty()) GTEST_SKIP() << "chromium not installed (scripts/install-deps --browser)";
+    if (chromium_.empty())
+      GTEST_SKIP() << "chromium not installed (scripts/install-deps --browser)";
     char tmpl[] = "/tmp/xsandbox-browser-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -88,11 +89,20 @@ class XSandboxBrowserTest : public ::testing::Test {
   std::string Screenshot(const std::string& name) {
     std::string shot = dir_ + "/" + name + ".png";
     common::SpawnOptions options;
-    options.argv = {chromium_, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                    "--user-data-dir=" + dir_ + "/profile", "--window-size=800,900",
-                    "--screenshot=" + shot, base_ + "/x/"};
+    options.argv = {chromium_,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--hide-scrollbars",
+                    "--user-data-dir=" + dir_ + "/profile",
+                    "--window-size=800,900",
+                    "--screenshot=" + shot,
+                    base_ + "/x/"};
     auto result = common::RunCommand(options, std::chrono::seconds(90));
     EXPECT_TRUE(result.ok()) << result.status().ToString();
     EXPECT_TRUE(std::filesystem::exists(shot)) << (result.ok() ? result->err : "");

@@ -1,10 +1,10 @@
 #include "localcloud/xsandbox/xsandbox_service.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "common/strings.h"
 #include "x/multipart.h"
@@ -56,12 +56,23 @@ std::string HtmlEscape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -143,7 +154,8 @@ http::Response XSandboxService::HandleApi(const Call& call, const std::string& p
   if (common::Status s = verifier_.Verify(oauth); !s.ok()) {
     spdlog::info("x sandbox: {} {} refused: {}", req.method, path, s.message());
     // X answers "Unauthorized"; the reason is added so a person can see what was wrong.
-    http::Response r = Problem(401, "Unauthorized", "Unauthorized: " + s.message(), "about:blank", 32);
+    http::Response r =
+        Problem(401, "Unauthorized", "Unauthorized: " + s.message(), "about:blank", 32);
     r.headers.Set("WWW-Authenticate", "OAuth realm=\"x-sandbox\"");
     return r;
   }
@@ -153,8 +165,8 @@ http::Response XSandboxService::HandleApi(const Call& call, const std::string& p
     if (fail_count_ > 0) {
       --fail_count_;
       if (fail_status_ == 429) {
-        http::Response r = Problem(429, "Too Many Requests", "Too Many Requests",
-                                   "about:blank", 88);
+        http::Response r =
+            Problem(429, "Too Many Requests", "Too Many Requests", "about:blank", 88);
         int64_t reset = common::ToUnixSeconds(context_.clock().Now()) + fail_reset_after_secs_;
         r.headers.Set("x-rate-limit-limit", "300");
         r.headers.Set("x-rate-limit-remaining", "0");
@@ -199,7 +211,8 @@ http::Response XSandboxService::HandleApi(const Call& call, const std::string& p
     }
     std::string media_data = FieldOr(fields, "media_data");
     if (!has_media && !media_data.empty()) {
-      if (!common::Base64Decode(media_data, &media)) return InvalidRequest("media_data is not base64");
+      if (!common::Base64Decode(media_data, &media))
+        return InvalidRequest("media_data is not base64");
       has_media = true;
     }
     return MediaUpload(call, path, fields, has_media ? &media : nullptr);
@@ -229,8 +242,8 @@ http::Response XSandboxService::MediaUpload(const Call& call, const std::string&
   if (call.request.method != "POST") return Problem(405, "Method Not Allowed", "POST only");
   if (command.empty()) {
     if (!media) return InvalidRequest("media is required");
-    return SimpleUpload(FieldOr(fields, "media_type"), FieldOr(fields, "media_category", "tweet_image"),
-                        *media);
+    return SimpleUpload(FieldOr(fields, "media_type"),
+                        FieldOr(fields, "media_category", "tweet_image"), *media);
   }
   if (command == "INIT") return Init(fields);
   if (command == "APPEND") return Append(media_id, fields, media);
@@ -257,8 +270,9 @@ http::Response XSandboxService::SimpleUpload(const std::string& declared_type,
                                              const std::string& category, std::string data) {
   std::string sniffed = SniffImageType(data);
   if (sniffed.empty()) {
-    return InvalidRequest("media is not a supported image (JPEG, PNG, GIF, WEBP); use the "
-                          "chunked upload for other media");
+    return InvalidRequest(
+        "media is not a supported image (JPEG, PNG, GIF, WEBP); use the "
+        "chunked upload for other media");
   }
   if (data.size() > 5 * 1024 * 1024) return InvalidRequest("image over 5 MB");
   std::lock_guard<std::mutex> lock(mu_);
@@ -280,7 +294,8 @@ http::Response XSandboxService::SimpleUpload(const std::string& declared_type,
 http::Response XSandboxService::Init(const Fields& fields) {
   std::string type = FieldOr(fields, "media_type");
   std::string total = FieldOr(fields, "total_bytes");
-  if (type.empty() || total.empty()) return InvalidRequest("media_type and total_bytes are required");
+  if (type.empty() || total.empty())
+    return InvalidRequest("media_type and total_bytes are required");
   char* end = nullptr;
   unsigned long long bytes = std::strtoull(total.c_str(), &end, 10);
   if (*end != '\0' || bytes == 0) return InvalidRequest("total_bytes must be a positive integer");
@@ -292,8 +307,9 @@ http::Response XSandboxService::Init(const Fields& fields) {
   m.category = FieldOr(fields, "media_category");
   m.total_bytes = bytes;
   m.created = context_.clock().Now();
-  json body = {{"data", {{"id", m.id}, {"media_key", "3_" + m.id},
-                         {"expires_after_secs", kMediaExpiresAfterSecs}}}};
+  json body = {
+      {"data",
+       {{"id", m.id}, {"media_key", "3_" + m.id}, {"expires_after_secs", kMediaExpiresAfterSecs}}}};
   media_[m.id] = std::move(m);
   return http::Response::Json(200, body.dump());
 }
@@ -343,7 +359,8 @@ http::Response XSandboxService::Status(const std::string& media_id) {
   auto it = media_.find(media_id);
   if (it == media_.end()) return InvalidRequest("unknown media_id");
   json data = MediaJson(it->second);
-  if (!it->second.finalized) data["processing_info"] = {{"state", "pending"}, {"check_after_secs", 1}};
+  if (!it->second.finalized)
+    data["processing_info"] = {{"state", "pending"}, {"check_after_secs", 1}};
   return http::Response::Json(200, json({{"data", data}}).dump());
 }
 
@@ -375,15 +392,17 @@ http::Response XSandboxService::CreatePost(const Call& call) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& id : media_ids) {
     auto it = media_.find(id);
-    if (it == media_.end() || !it->second.finalized) return InvalidRequest("Your media IDs are invalid.");
+    if (it == media_.end() || !it->second.finalized)
+      return InvalidRequest("Your media IDs are invalid.");
   }
   Post post;
   post.id = NextId();
   post.text = text;
   post.media_ids = media_ids;
   post.created = context_.clock().Now();
-  json answer = {{"data", {{"id", post.id}, {"text", post.text},
-                           {"edit_history_tweet_ids", json::array({post.id})}}}};
+  json answer = {
+      {"data",
+       {{"id", post.id}, {"text", post.text}, {"edit_history_tweet_ids", json::array({post.id})}}}};
   spdlog::info("x sandbox: post {} with {} media", post.id, post.media_ids.size());
   posts_.push_back(std::move(post));
   return http::Response::Json(201, answer.dump());
@@ -404,7 +423,8 @@ http::Response XSandboxService::ListPosts(const Call& call) {
                  {"image_url", urls.empty() ? json(nullptr) : urls[0]}};
     data.push_back(std::move(post));
   }
-  return http::Response::Json(200, json({{"data", data}, {"meta", {{"result_count", data.size()}}}}).dump());
+  return http::Response::Json(
+      200, json({{"data", data}, {"meta", {{"result_count", data.size()}}}}).dump());
 }
 
 http::Response XSandboxService::Timeline(const Call& call) {
@@ -459,7 +479,8 @@ http::Response XSandboxService::SetFailures(const Call& call) {
 
 std::string XSandboxService::NextId() {
   // Snowflake layout: milliseconds since X's epoch << 22, strictly increasing.
-  uint64_t ms = static_cast<uint64_t>(common::ToUnixMillis(context_.clock().Now()) - kTwitterEpochMs);
+  uint64_t ms =
+      static_cast<uint64_t>(common::ToUnixMillis(context_.clock().Now()) - kTwitterEpochMs);
   uint64_t id = std::max(ms << 22, last_id_ + 1);
   last_id_ = id;
   return std::to_string(id);

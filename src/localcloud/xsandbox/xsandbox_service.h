@@ -25,10 +25,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "localcloud/core/cloud.h"
 #include "x/oauth1.h"
@@ -60,9 +59,9 @@ class XSandboxService : public Service {
     std::string id;
     std::string media_type;
     std::string category;
-    uint64_t total_bytes = 0;            // declared at INIT
+    uint64_t total_bytes = 0;             // declared at INIT
     std::map<int, std::string> segments;  // APPEND segment_index -> bytes
-    std::string data;                    // assembled bytes (after FINALIZE or simple upload)
+    std::string data;                     // assembled bytes (after FINALIZE or simple upload)
     bool finalized = false;
     common::SystemTime created;
   };
@@ -80,7 +79,8 @@ class XSandboxService : public Service {
   http::Response SimpleUpload(const std::string& media_type, const std::string& category,
                               std::string data);
   http::Response Init(const Fields& fields);
-  http::Response Append(const std::string& media_id, const Fields& fields, const std::string* media);
+  http::Response Append(const std::string& media_id, const Fields& fields,
+                        const std::string* media);
   http::Response Finalize(const std::string& media_id);
   http::Response Status(const std::string& media_id);
   http::Response CreatePost(const Call& call);

@@ -59,8 +59,8 @@ class XSandboxTest : public ::testing::Test {
     r.url = base_ + path;
     r.body = body;
     r.headers.Set("Content-Type", "application/json");
-    r.headers.Set("Authorization", x::SignRequest(creds, method, r.url, {}, nonce,
-                                                   std::to_string(timestamp)));
+    r.headers.Set("Authorization",
+                  x::SignRequest(creds, method, r.url, {}, nonce, std::to_string(timestamp)));
     auto resp = http_.Send(r);
     EXPECT_TRUE(resp.ok()) << resp.status().ToString();
     return resp.ok() ? *resp : http::Response{};
@@ -134,8 +134,8 @@ TEST_F(XSandboxTest, TimelineIsNewestFirst) {
 TEST_F(XSandboxTest, OAuthFreshAcceptedAndBadRequestsRefused) {
   EXPECT_EQ(Raw("POST", "/x/2/tweets", R"({"text":"fresh"})", "n-fresh", Now()).status, 201);
 
-  http::Response wrong = Raw("POST", "/x/2/tweets", R"({"text":"a"})", "n-wrong", Now(),
-                             {"ck", "WRONG", "at", "ats"});
+  http::Response wrong =
+      Raw("POST", "/x/2/tweets", R"({"text":"a"})", "n-wrong", Now(), {"ck", "WRONG", "at", "ats"});
   EXPECT_EQ(wrong.status, 401);
   json body = json::parse(wrong.body);
   EXPECT_EQ(body["title"], "Unauthorized");

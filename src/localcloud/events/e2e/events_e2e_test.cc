@@ -16,8 +16,13 @@ class EventsE2eTest : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!common::FindExecutable("aws") || !common::FindExecutable("python3")) return;
     common::SpawnOptions options;
-    options.argv = {std::string(DAT_BIN_DIR) + "/localcloud", "--port", "0",
-                    "--schedule-minute-ms", "300", "--log-level", "warn"};
+    options.argv = {std::string(DAT_BIN_DIR) + "/localcloud",
+                    "--port",
+                    "0",
+                    "--schedule-minute-ms",
+                    "300",
+                    "--log-level",
+                    "warn"};
     options.stdout_to = "pipe";
     auto process = common::Process::Spawn(options);
     ASSERT_TRUE(process.ok()) << process.status().ToString();
@@ -37,17 +42,21 @@ class EventsE2eTest : public ::testing::Test {
   void Run(const std::string& name) {
     if (!endpoint_) GTEST_SKIP() << "awscli/python3 not installed (scripts/install-deps)";
     common::SpawnOptions options;
-    options.argv = {"python3", std::string(DAT_SOURCE_DIR) + "/src/localcloud/events/e2e/events_e2e.py",
-                    name};
+    options.argv = {"python3",
+                    std::string(DAT_SOURCE_DIR) + "/src/localcloud/events/e2e/events_e2e.py", name};
     // A clean environment: no profile or config of the person running the tests leaks in.
     options.clear_env = true;
-    options.env = {"AWS_ENDPOINT_URL=" + *endpoint_, "AWS_ACCESS_KEY_ID=test",
-                   "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-west-2",
-                   "AWS_REGION=us-west-2", "AWS_CONFIG_FILE=/dev/null",
+    options.env = {"AWS_ENDPOINT_URL=" + *endpoint_,
+                   "AWS_ACCESS_KEY_ID=test",
+                   "AWS_SECRET_ACCESS_KEY=test",
+                   "AWS_DEFAULT_REGION=us-west-2",
+                   "AWS_REGION=us-west-2",
+                   "AWS_CONFIG_FILE=/dev/null",
                    "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
                    std::string("DAT_SHARED_DIR=") + DAT_SHARED_DIR};
     for (const char* name : {"PATH", "HOME", "LANG", "PYENV_ROOT", "PYTHONPATH"}) {
-      if (const char* value = std::getenv(name)) options.env.push_back(std::string(name) + "=" + value);
+      if (const char* value = std::getenv(name))
+        options.env.push_back(std::string(name) + "=" + value);
     }
     auto result = common::RunCommand(options, std::chrono::seconds(90));
     ASSERT_TRUE(result.ok()) << result.status().ToString();
