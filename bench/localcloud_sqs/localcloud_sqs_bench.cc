@@ -61,8 +61,8 @@ class Client {
     req.headers.Set("Content-Type", "application/x-amz-json-1.0");
     req.headers.Set("X-Amz-Target", "AmazonSQS." + op);
     aws::Credentials creds{"test", "test", "", std::nullopt};
-    auto params = aws::SigningParams::ForService(creds, "us-west-2", "sqs",
-                                                 std::chrono::system_clock::now());
+    auto params =
+        aws::SigningParams::ForService(creds, "us-west-2", "sqs", std::chrono::system_clock::now());
     if (!aws::SignClientRequest(req, params).ok()) return nullptr;
     auto resp = http::DefaultHttpClient().Send(req);
     if (!resp.ok() || resp->status != 200) {
@@ -83,9 +83,12 @@ int main(int argc, char** argv) {
   std::string binary = std::string(DAT_BIN_DIR) + "/localcloud";
   int seconds = 5, clients = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--localcloud")) binary = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--seconds")) seconds = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--clients")) clients = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--localcloud"))
+      binary = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--seconds"))
+      seconds = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--clients"))
+      clients = std::atoi(argv[i + 1]);
   }
 
   // Startup: spawn to "listening on" line, best of 5.
@@ -138,14 +141,21 @@ int main(int argc, char** argv) {
       while (!stop) {
         json sent = client.Call("SendMessageBatch", send);
         json got = client.Call("ReceiveMessage", receive);
-        if (sent.is_null() || got.is_null()) { failed = true; return; }
+        if (sent.is_null() || got.is_null()) {
+          failed = true;
+          return;
+        }
         if (!got.contains("Messages")) continue;
         json del = {{"QueueUrl", queue}, {"Entries", json::array()}};
         int i = 0;
         for (const json& m : got["Messages"]) {
-          del["Entries"].push_back({{"Id", std::to_string(i++)}, {"ReceiptHandle", m["ReceiptHandle"]}});
+          del["Entries"].push_back(
+              {{"Id", std::to_string(i++)}, {"ReceiptHandle", m["ReceiptHandle"]}});
         }
-        if (client.Call("DeleteMessageBatch", del).is_null()) { failed = true; return; }
+        if (client.Call("DeleteMessageBatch", del).is_null()) {
+          failed = true;
+          return;
+        }
         messages += i;
       }
     });

@@ -12,7 +12,7 @@
 namespace localcloud {
 
 struct AuthResult {
-  Principal caller;      // secret cleared
+  Principal caller;  // secret cleared
   SigningInfo signing;
 };
 

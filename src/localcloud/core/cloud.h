@@ -10,8 +10,8 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "common/status.h"
 #include "aws/error.h"
+#include "common/status.h"
 #include "common/time.h"
 #include "http/message.h"
 #include "http/server.h"
@@ -26,7 +26,7 @@ struct Principal {
   std::string secret_access_key;  // never log it
   std::string session_token;      // when non-empty, requests must carry it (X-Amz-Security-Token)
   std::string account_id;
-  std::string arn;           // "arn:aws:iam::000000000000:root", "arn:aws:sts::…:assumed-role/R/S"
+  std::string arn;  // "arn:aws:iam::000000000000:root", "arn:aws:sts::…:assumed-role/R/S"
   std::string principal_id;  // CloudTrail principalId / STS UserId ("000000000000", "AROA…:S")
   std::string type;          // CloudTrail userIdentity.type: "Root", "IAMUser", "AssumedRole"
   std::string role_arn;      // for "AssumedRole": arn:aws:iam::…:role/R (sessionIssuer)
@@ -59,7 +59,8 @@ struct CloudConfig {
 // once the server serves.
 class CloudContext {
  public:
-  CloudContext(CloudConfig config, common::Clock& clock) : config_(std::move(config)), clock_(clock) {}
+  CloudContext(CloudConfig config, common::Clock& clock)
+      : config_(std::move(config)), clock_(clock) {}
   CloudContext(const CloudContext&) = delete;
   CloudContext& operator=(const CloudContext&) = delete;
 
@@ -84,18 +85,18 @@ struct RouteInfo {
   std::string target;           // X-Amz-Target ("AmazonSQS.SendMessage"), "" when none
   std::string signing_service;  // service of the SigV4 credential scope ("s3", "sqs"), "" unsigned
   std::string signing_region;
-  std::string action;           // query protocol Action (query string or form body), "" none
-  std::string host;             // Host header without the port, lower case
+  std::string action;  // query protocol Action (query string or form body), "" none
+  std::string host;    // Host header without the port, lower case
 };
 
 // How the request was authenticated; what S3 needs to verify aws-chunked chunk signatures.
 struct SigningInfo {
-  bool signed_request = false;   // false with --no-auth or for unsigned operations
-  bool presigned = false;        // signature in the query string (CloudTrail "QueryString")
-  std::string seed_signature;    // hex signature of the request (chunk chain starts here)
-  std::string signing_key;       // raw derived key (kSigning) for chunk signatures
-  std::string amz_date;          // "20150830T123600Z"
-  std::string scope;             // "20150830/us-east-1/s3/aws4_request"
+  bool signed_request = false;  // false with --no-auth or for unsigned operations
+  bool presigned = false;       // signature in the query string (CloudTrail "QueryString")
+  std::string seed_signature;   // hex signature of the request (chunk chain starts here)
+  std::string signing_key;      // raw derived key (kSigning) for chunk signatures
+  std::string amz_date;         // "20150830T123600Z"
+  std::string scope;            // "20150830/us-east-1/s3/aws4_request"
 };
 
 // One authenticated request, as a service receives it. Move-only in practice.

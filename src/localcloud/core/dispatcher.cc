@@ -33,9 +33,8 @@ RouteInfo ComputeRouteInfo(const http::Request& request) {
     if (pos != std::string::npos) {
       size_t start = pos + 11;
       size_t end = auth->find_first_of(", ", start);
-      ParseScope(std::string_view(*auth).substr(start, end == std::string::npos
-                                                           ? std::string::npos
-                                                           : end - start),
+      ParseScope(std::string_view(*auth).substr(
+                     start, end == std::string::npos ? std::string::npos : end - start),
                  &route);
     }
   } else if (auto cred = http::QueryParam(request.query(), "X-Amz-Credential")) {
@@ -107,8 +106,8 @@ void Dispatcher::Dispatch(http::Request&& request, http::Respond respond) {
       aws::AwsError error = auth.error();
       error.request_id = call.request_id;
       call.request = std::move(request);
-      spdlog::debug("{} {} -> {} {} {}", call.request.method, call.request.target,
-                    service->name(), error.http_status, error.code);
+      spdlog::debug("{} {} -> {} {} {}", call.request.method, call.request.target, service->name(),
+                    error.http_status, error.code);
       respond(service->ErrorResponse(call, error));
       return;
     }
@@ -119,14 +118,12 @@ void Dispatcher::Dispatch(http::Request&& request, http::Respond respond) {
 
   if (spdlog::should_log(spdlog::level::debug)) {
     auto start = std::chrono::steady_clock::now();
-    std::string line = call.request.method + " " + call.request.target + " -> " +
-                       std::string(service->name());
+    std::string line =
+        call.request.method + " " + call.request.target + " -> " + std::string(service->name());
     if (!call.route.target.empty()) line += " " + call.route.target;
     if (!call.route.action.empty()) line += " " + call.route.action;
-    respond = [inner = std::move(respond), line = std::move(line),
-               start](http::Response response) {
-      auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                          start)
+    respond = [inner = std::move(respond), line = std::move(line), start](http::Response response) {
+      auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                     .count();
       spdlog::debug("{} {} {:.1f}ms", line, response.status, ms);
       inner(std::move(response));

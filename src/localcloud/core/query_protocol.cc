@@ -73,8 +73,7 @@ json Normalize(const json& tree) {
   return out;
 }
 
-void RenderValue(XmlWriter& w, std::string_view name, const json& value,
-                 std::string_view action);
+void RenderValue(XmlWriter& w, std::string_view name, const json& value, std::string_view action);
 
 void RenderObjectFields(XmlWriter& w, const json& object, std::string_view action) {
   for (auto it = object.begin(); it != object.end(); ++it) {
@@ -88,8 +87,7 @@ std::string Scalar(const json& v) {
   return v.dump();
 }
 
-void RenderValue(XmlWriter& w, std::string_view name, const json& value,
-                 std::string_view action) {
+void RenderValue(XmlWriter& w, std::string_view name, const json& value, std::string_view action) {
   if (value.is_null()) return;
   if (name == "Attributes" && value.is_object()) {
     for (auto it = value.begin(); it != value.end(); ++it) {
@@ -107,11 +105,16 @@ void RenderValue(XmlWriter& w, std::string_view name, const json& value,
     }
   } else if (value.is_array()) {
     std::string item;
-    if (name == "Messages") item = "Message";
-    else if (name == "QueueUrls" || name == "queueUrls") item = "QueueUrl";
-    else if (name == "Failed") item = "BatchResultErrorEntry";
-    else if (name == "Successful") item = std::string(action) + "ResultEntry";
-    else item = std::string(name);
+    if (name == "Messages")
+      item = "Message";
+    else if (name == "QueueUrls" || name == "queueUrls")
+      item = "QueueUrl";
+    else if (name == "Failed")
+      item = "BatchResultErrorEntry";
+    else if (name == "Successful")
+      item = std::string(action) + "ResultEntry";
+    else
+      item = std::string(name);
     for (const json& element : value) {
       if (element.is_object()) {
         w.Open(item);

@@ -4,11 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "common/time.h"
@@ -24,8 +23,8 @@ struct S3FilterRule {
 
 // One <QueueConfiguration> of a bucket's notification configuration.
 struct S3QueueConfiguration {
-  std::string id;         // <Id>; S3 generates one when absent
-  std::string queue_arn;  // <Queue>
+  std::string id;                   // <Id>; S3 generates one when absent
+  std::string queue_arn;            // <Queue>
   std::vector<std::string> events;  // "s3:ObjectCreated:*", "s3:ObjectRemoved:Delete", …
   std::vector<S3FilterRule> filter_rules;
 };
@@ -50,9 +49,9 @@ struct S3RequestInfo {
   std::string host_id;     // x-amz-id-2
   std::string source_ip;
   std::string user_agent;
-  std::string host;        // the Host header as sent (CloudTrail requestParameters.Host)
-  Principal caller;        // secret cleared
-  std::string auth_method;   // "AuthHeader", "QueryString", "" (unsigned / --no-auth)
+  std::string host;         // the Host header as sent (CloudTrail requestParameters.Host)
+  Principal caller;         // secret cleared
+  std::string auth_method;  // "AuthHeader", "QueryString", "" (unsigned / --no-auth)
   common::SystemTime time;
   uint64_t bytes_in = 0;   // request body bytes (decoded payload)
   uint64_t bytes_out = 0;  // response body bytes
@@ -76,16 +75,16 @@ struct S3ObjectEvent {
 
 // One S3 API call (every operation, successful or not), enough for a CloudTrail record.
 struct S3ApiCall {
-  std::string event_name;  // CloudTrail eventName: "PutObject", "GetObject", "ListObjects", …
-  bool data_event = false; // object-level (CloudTrail data event) vs bucket-level (management)
+  std::string event_name;   // CloudTrail eventName: "PutObject", "GetObject", "ListObjects", …
+  bool data_event = false;  // object-level (CloudTrail data event) vs bucket-level (management)
   bool read_only = false;
-  std::string bucket;      // "" for ListBuckets
-  std::string key;         // "" for bucket-level calls
-  nlohmann::json request_parameters;   // {"bucketName": …, "Host": …, "key": …, …}
-  nlohmann::json response_elements;    // null, or e.g. {"x-amz-version-id": …}
+  std::string bucket;                    // "" for ListBuckets
+  std::string key;                       // "" for bucket-level calls
+  nlohmann::json request_parameters;     // {"bucketName": …, "Host": …, "key": …, …}
+  nlohmann::json response_elements;      // null, or e.g. {"x-amz-version-id": …}
   nlohmann::json additional_event_data;  // {"SignatureVersion": "SigV4", "bytesTransferredIn": …}
   int http_status = 200;
-  std::string error_code;     // "" on success ("NoSuchKey")
+  std::string error_code;  // "" on success ("NoSuchKey")
   std::string error_message;
   S3RequestInfo request;
 };

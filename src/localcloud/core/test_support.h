@@ -88,9 +88,10 @@ inline std::vector<std::string> ClientEnv(const std::string& home,
 }
 
 // Runs a command with the client environment; returns the result (asserting it ran).
-inline common::RunResult RunClient(std::vector<std::string> argv, const std::vector<std::string>& env,
-                             std::chrono::seconds timeout = std::chrono::seconds(60),
-                             const std::string& cwd = "") {
+inline common::RunResult RunClient(std::vector<std::string> argv,
+                                   const std::vector<std::string>& env,
+                                   std::chrono::seconds timeout = std::chrono::seconds(60),
+                                   const std::string& cwd = "") {
   common::SpawnOptions options;
   options.argv = std::move(argv);
   options.env = env;

@@ -37,11 +37,11 @@ class S3ClientsTest : public ::testing::Test {
     std::vector<std::string> argv = {"/usr/bin/aws", "--endpoint-url", cloud_.endpoint()};
     for (auto& a : args) argv.push_back(a);
     return RunClient(argv, ClientEnv(home_.path().string(), secret), std::chrono::seconds(90),
-               work_.path().string());
+                     work_.path().string());
   }
   std::string Boto(const std::string& scenario) {
     auto r = RunClient({"/usr/bin/python3", kScript, cloud_.endpoint(), scenario},
-                 ClientEnv(home_.path().string()));
+                       ClientEnv(home_.path().string()));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.out;
   }
@@ -95,7 +95,8 @@ class S3ClientsTest : public ::testing::Test {
           aws::ChunkSigningContext ctx{aws::DeriveSigningKey("test", date, "us-west-2", "s3"),
                                        s.amz_date, s.credential_scope, s.signature};
           std::vector<std::pair<std::string, std::string>> trailers;
-          if (!checksum_trailer.empty()) trailers.emplace_back("x-amz-checksum-crc32", checksum_trailer);
+          if (!checksum_trailer.empty())
+            trailers.emplace_back("x-amz-checksum-crc32", checksum_trailer);
           std::string body = aws::EncodeAwsChunked(payload, 64 * 1024, variant, ctx, trailers);
           if (corrupt) corrupt(body);
           return body;
@@ -204,9 +205,9 @@ TEST_F(S3ClientsTest, AwsChunkedUploadsVerifySignaturesAndChecksums) {
     std::string trailer;
   };
   int n = 0;
-  for (const Case& c : {Case{aws::kStreamingSignedPayload, ""},
-                        Case{aws::kStreamingSignedPayloadTrailer, crc},
-                        Case{aws::kStreamingUnsignedPayloadTrailer, crc}}) {
+  for (const Case& c :
+       {Case{aws::kStreamingSignedPayload, ""}, Case{aws::kStreamingSignedPayloadTrailer, crc},
+        Case{aws::kStreamingUnsignedPayloadTrailer, crc}}) {
     SCOPED_TRACE(std::string(c.variant));
     std::string target = "/chunks/obj" + std::to_string(n++);
     http::Response put = ChunkedPut(target, payload, c.variant, c.trailer);
@@ -217,8 +218,9 @@ TEST_F(S3ClientsTest, AwsChunkedUploadsVerifySignaturesAndChecksums) {
     EXPECT_TRUE(got.body == payload) << "framing must not be stored";
   }
   // A changed byte in a signed chunk breaks its signature.
-  http::Response tampered = ChunkedPut("/chunks/bad", payload, aws::kStreamingSignedPayload, "",
-                                       [](std::string& body) { body[body.find("\r\n") + 10] ^= 1; });
+  http::Response tampered =
+      ChunkedPut("/chunks/bad", payload, aws::kStreamingSignedPayload, "",
+                 [](std::string& body) { body[body.find("\r\n") + 10] ^= 1; });
   EXPECT_EQ(tampered.status, 403);
   EXPECT_NE(tampered.body.find("<Code>SignatureDoesNotMatch</Code>"), std::string::npos);
   // A trailer checksum that does not match the payload.

@@ -86,13 +86,14 @@ struct Bucket {
 bool ValidBucketName(std::string_view name) {
   if (name.size() < 3 || name.size() > 63) return false;
   for (char c : name) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-          c == '.' || c == '-')) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-')) {
       return false;
     }
   }
   auto alnum = [](char c) {
-    return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c));
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c));
   };
   return alnum(name.front()) && alnum(name.back()) && name.find("..") == std::string_view::npos;
 }
@@ -176,17 +177,16 @@ std::string OwnerId(const std::string& account) { return common::Sha256Hex("owne
 
 struct S3Service::Impl {
   explicit Impl(CloudContext& c) : context(c) {
-    sequencer = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    sequencer = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
   }
 
   CloudContext& context;
   std::vector<S3Observer*> observers;
   std::mutex mu;
-  std::map<std::string, Bucket> buckets;           // guarded by mu
-  std::map<std::string, Upload> uploads;           // by upload id; guarded by mu
+  std::map<std::string, Bucket> buckets;  // guarded by mu
+  std::map<std::string, Upload> uploads;  // by upload id; guarded by mu
   std::atomic<uint64_t> sequencer;
   std::string root;  // DATA_DIR/s3 or ""
 
@@ -283,7 +283,8 @@ struct S3Service::Impl {
         q.queue_arn = n.child_value("Queue");
         for (pugi::xml_node e : n.children("Event")) q.events.push_back(e.child_value());
         for (pugi::xml_node r : n.child("Filter").child("S3Key").children("FilterRule")) {
-          q.filter_rules.push_back({common::ToLower(r.child_value("Name")), r.child_value("Value")});
+          q.filter_rules.push_back(
+              {common::ToLower(r.child_value("Name")), r.child_value("Value")});
         }
         std::vector<std::string> arn = common::Split(q.queue_arn, ':');
         if (arn.size() != 6 || arn[2] != "sqs" || q.events.empty()) {
@@ -514,16 +515,22 @@ void S3Service::Handle(Call call, http::Respond respond) {
     if (r.bucket.empty()) {
       r.record.event_name = "ListBuckets";
       r.record.read_only = true;
-      if (method != "GET") return Err("MethodNotAllowed", "The specified method is not allowed against this resource.", 405);
+      if (method != "GET")
+        return Err("MethodNotAllowed", "The specified method is not allowed against this resource.",
+                   405);
       XmlWriter w;
       w.Open("ListAllMyBucketsResult", kXmlns);
-      w.Open("Owner").Element("ID", OwnerId(impl.context.config().account_id))
-          .Element("DisplayName", "localcloud").Close();
+      w.Open("Owner")
+          .Element("ID", OwnerId(impl.context.config().account_id))
+          .Element("DisplayName", "localcloud")
+          .Close();
       w.Open("Buckets");
       std::lock_guard<std::mutex> lock(impl.mu);
       for (const auto& [name, b] : impl.buckets) {
-        w.Open("Bucket").Element("Name", name)
-            .Element("CreationDate", common::FormatIso8601Millis(b.created)).Close();
+        w.Open("Bucket")
+            .Element("Name", name)
+            .Element("CreationDate", common::FormatIso8601Millis(b.created))
+            .Close();
       }
       w.Close();
       return XmlResponse(200, w.Finish());
@@ -534,7 +541,8 @@ void S3Service::Handle(Call call, http::Respond respond) {
       if (method == "PUT" && r.Has("policy")) {
         r.record.event_name = "PutBucketPolicy";
         if (!json::accept(req.body)) {
-          return Err("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'");
+          return Err("MalformedPolicy",
+                     "Policies must be valid JSON and the first byte must be '{'");
         }
         std::lock_guard<std::mutex> lock(impl.mu);
         auto it = impl.buckets.find(r.bucket);
@@ -554,9 +562,9 @@ void S3Service::Handle(Call call, http::Respond respond) {
         for (S3Observer* o : impl.observers) {
           common::Status s = o->OnNotificationConfiguration(r.bucket, *config, info);
           if (!s.ok()) {
-            return Err("InvalidArgument",
-                       "Unable to validate the following destination configurations: " +
-                           s.message());
+            return Err(
+                "InvalidArgument",
+                "Unable to validate the following destination configurations: " + s.message());
           }
         }
         std::lock_guard<std::mutex> lock(impl.mu);
@@ -569,7 +577,8 @@ void S3Service::Handle(Call call, http::Respond respond) {
       if (method == "PUT") {
         r.record.event_name = "CreateBucket";
         if (r.params.size() > 0) {
-          return Err("NotImplemented", "A header you provided implies functionality that is not implemented", 501);
+          return Err("NotImplemented",
+                     "A header you provided implies functionality that is not implemented", 501);
         }
         if (!ValidBucketName(r.bucket)) {
           return Err("InvalidBucketName", "The specified bucket is not valid.");
@@ -657,7 +666,8 @@ void S3Service::Handle(Call call, http::Respond respond) {
         return XmlResponse(200, w.Finish());
       }
       if (method != "GET") {
-        return Err("MethodNotAllowed", "The specified method is not allowed against this resource.", 405);
+        return Err("MethodNotAllowed", "The specified method is not allowed against this resource.",
+                   405);
       }
       r.record.read_only = true;
       if (it == impl.buckets.end()) return NoSuchBucket();
@@ -692,14 +702,20 @@ void S3Service::Handle(Call call, http::Respond respond) {
       if (r.Has("uploads")) {
         r.record.event_name = "ListMultipartUploads";
         XmlWriter w;
-        w.Open("ListMultipartUploadsResult", kXmlns).Element("Bucket", r.bucket)
-            .Element("KeyMarker", "").Element("UploadIdMarker", "")
-            .Element("MaxUploads", "1000").Element("IsTruncated", "false");
+        w.Open("ListMultipartUploadsResult", kXmlns)
+            .Element("Bucket", r.bucket)
+            .Element("KeyMarker", "")
+            .Element("UploadIdMarker", "")
+            .Element("MaxUploads", "1000")
+            .Element("IsTruncated", "false");
         for (const auto& [id, u] : impl.uploads) {
           if (u.bucket != r.bucket) continue;
-          w.Open("Upload").Element("Key", u.key).Element("UploadId", id)
+          w.Open("Upload")
+              .Element("Key", u.key)
+              .Element("UploadId", id)
               .Element("Initiated", common::FormatIso8601Millis(u.initiated))
-              .Element("StorageClass", "STANDARD").Close();
+              .Element("StorageClass", "STANDARD")
+              .Close();
         }
         return XmlResponse(200, w.Finish());
       }
@@ -708,8 +724,7 @@ void S3Service::Handle(Call call, http::Respond respond) {
                               "publicAccessBlock", "accelerate", "requestPayment", "versions"}) {
         if (r.Has(sub)) {
           return Err("NotImplemented",
-                     std::string("localcloud does not implement the ") + sub + " subresource",
-                     501);
+                     std::string("localcloud does not implement the ") + sub + " subresource", 501);
         }
       }
       // ListObjects (v1) and ListObjectsV2.
@@ -757,7 +772,8 @@ void S3Service::Handle(Call call, http::Respond respond) {
           size_t d = key.find(delimiter, prefix.size());
           if (d != std::string::npos) rollup = key.substr(0, d + delimiter.size());
         }
-        if (!rollup.empty() && (rollup == marker || (!prefixes.empty() && prefixes.back() == rollup))) {
+        if (!rollup.empty() &&
+            (rollup == marker || (!prefixes.empty() && prefixes.back() == rollup))) {
           continue;
         }
         if (static_cast<int>(contents.size() + prefixes.size()) >= max_keys) {
@@ -776,7 +792,8 @@ void S3Service::Handle(Call call, http::Respond respond) {
       w.Open("ListBucketResult", kXmlns);
       w.Element("Name", r.bucket).Element("Prefix", enc(prefix));
       if (v2) {
-        if (r.Has("continuation-token")) w.Element("ContinuationToken", r.Param("continuation-token"));
+        if (r.Has("continuation-token"))
+          w.Element("ContinuationToken", r.Param("continuation-token"));
         if (r.Has("start-after")) w.Element("StartAfter", enc(r.Param("start-after")));
         w.Element("KeyCount", std::to_string(contents.size() + prefixes.size()));
       } else {
@@ -787,22 +804,29 @@ void S3Service::Handle(Call call, http::Respond respond) {
       if (url_encoding) w.Element("EncodingType", "url");
       w.Element("IsTruncated", truncated ? "true" : "false");
       if (truncated) {
-        if (v2) w.Element("NextContinuationToken", common::Base64Encode(last));
-        else if (!delimiter.empty()) w.Element("NextMarker", enc(last));
+        if (v2)
+          w.Element("NextContinuationToken", common::Base64Encode(last));
+        else if (!delimiter.empty())
+          w.Element("NextMarker", enc(last));
       }
       bool owner = !v2 || r.Param("fetch-owner") == "true";
       for (const auto* entry : contents) {
         const Object& o = entry->second;
-        w.Open("Contents").Element("Key", enc(entry->first))
+        w.Open("Contents")
+            .Element("Key", enc(entry->first))
             .Element("LastModified", common::FormatIso8601Millis(o.last_modified))
-            .Element("ETag", o.etag).Element("Size", std::to_string(o.data->size()));
+            .Element("ETag", o.etag)
+            .Element("Size", std::to_string(o.data->size()));
         if (owner) {
-          w.Open("Owner").Element("ID", OwnerId(impl.context.config().account_id))
-              .Element("DisplayName", "localcloud").Close();
+          w.Open("Owner")
+              .Element("ID", OwnerId(impl.context.config().account_id))
+              .Element("DisplayName", "localcloud")
+              .Close();
         }
         w.Element("StorageClass", StorageClass(o)).Close();
       }
-      for (const std::string& p : prefixes) w.Open("CommonPrefixes").Element("Prefix", enc(p)).Close();
+      for (const std::string& p : prefixes)
+        w.Open("CommonPrefixes").Element("Prefix", enc(p)).Close();
       return XmlResponse(200, w.Finish());
     }
 
@@ -821,8 +845,10 @@ void S3Service::Handle(Call call, http::Respond respond) {
       impl.uploads.emplace(id, std::move(u));
       r.record.response_elements = {{"uploadId", id}};
       XmlWriter w;
-      w.Open("InitiateMultipartUploadResult", kXmlns).Element("Bucket", r.bucket)
-          .Element("Key", key).Element("UploadId", id);
+      w.Open("InitiateMultipartUploadResult", kXmlns)
+          .Element("Bucket", r.bucket)
+          .Element("Key", key)
+          .Element("UploadId", id);
       return XmlResponse(200, w.Finish());
     }
 
@@ -894,7 +920,8 @@ void S3Service::Handle(Call call, http::Respond respond) {
       char* end = nullptr;
       long part_number = std::strtol(r.Param("partNumber").c_str(), &end, 10);
       if (*end != '\0' || part_number < 1 || part_number > 10000) {
-        return Err("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
+        return Err("InvalidArgument",
+                   "Part number must be an integer between 1 and 10000, inclusive");
       }
       auto data = payload();
       if (!data.ok()) return data.error();
@@ -929,7 +956,8 @@ void S3Service::Handle(Call call, http::Respond respond) {
         if (!sv.empty() && sv.front() == '/') sv.remove_prefix(1);
         size_t slash = sv.find('/');
         if (slash == std::string_view::npos) {
-          return Err("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+          return Err("InvalidArgument",
+                     "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
         }
         std::string src_bucket(sv.substr(0, slash)), src_key(sv.substr(slash + 1));
         bool replace = common::ToUpper(r.Header("x-amz-metadata-directive")) == "REPLACE";
@@ -971,8 +999,8 @@ void S3Service::Handle(Call call, http::Respond respond) {
       std::string etag = o.etag;
       common::SystemTime modified = o.last_modified;
       b->second.objects[key] = std::move(o);
-      object_event(reason == "CopyObject" ? "ObjectCreated:Copy" : "ObjectCreated:Put", reason,
-                   key, size, etag, b->second.notification);
+      object_event(reason == "CopyObject" ? "ObjectCreated:Copy" : "ObjectCreated:Put", reason, key,
+                   size, etag, b->second.notification);
       if (copy_source) {
         XmlWriter w;
         w.Open("CopyObjectResult", kXmlns)
@@ -1048,11 +1076,14 @@ void S3Service::Handle(Call call, http::Respond respond) {
       impl.uploads.erase(u);
       object_event("ObjectCreated:CompleteMultipartUpload", "CompleteMultipartUpload", key, total,
                    etag, b->second.notification);
-      std::string location = impl.context.config().endpoint + "/" + r.bucket + "/" +
-                             common::UriEncode(key, false);
+      std::string location =
+          impl.context.config().endpoint + "/" + r.bucket + "/" + common::UriEncode(key, false);
       XmlWriter w;
-      w.Open("CompleteMultipartUploadResult", kXmlns).Element("Location", location)
-          .Element("Bucket", r.bucket).Element("Key", key).Element("ETag", etag);
+      w.Open("CompleteMultipartUploadResult", kXmlns)
+          .Element("Location", location)
+          .Element("Bucket", r.bucket)
+          .Element("Key", key)
+          .Element("ETag", etag);
       return XmlResponse(200, w.Finish());
     }
 
@@ -1084,19 +1115,27 @@ void S3Service::Handle(Call call, http::Respond respond) {
       auto u = impl.uploads.find(r.Param("uploadId"));
       if (u == impl.uploads.end()) return NoSuchUpload();
       XmlWriter w;
-      w.Open("ListPartsResult", kXmlns).Element("Bucket", r.bucket).Element("Key", key)
-          .Element("UploadId", u->first).Element("PartNumberMarker", "0")
-          .Element("MaxParts", "1000").Element("IsTruncated", "false")
+      w.Open("ListPartsResult", kXmlns)
+          .Element("Bucket", r.bucket)
+          .Element("Key", key)
+          .Element("UploadId", u->first)
+          .Element("PartNumberMarker", "0")
+          .Element("MaxParts", "1000")
+          .Element("IsTruncated", "false")
           .Element("StorageClass", "STANDARD");
       for (const auto& [number, p] : u->second.parts) {
-        w.Open("Part").Element("PartNumber", std::to_string(number))
+        w.Open("Part")
+            .Element("PartNumber", std::to_string(number))
             .Element("LastModified", common::FormatIso8601Millis(p.last_modified))
-            .Element("ETag", p.etag).Element("Size", std::to_string(p.data->size())).Close();
+            .Element("ETag", p.etag)
+            .Element("Size", std::to_string(p.data->size()))
+            .Close();
       }
       return XmlResponse(200, w.Finish());
     }
     if (method != "GET" && method != "HEAD") {
-      return Err("MethodNotAllowed", "The specified method is not allowed against this resource.", 405);
+      return Err("MethodNotAllowed", "The specified method is not allowed against this resource.",
+                 405);
     }
     r.record.event_name = method == "GET" ? "GetObject" : "HeadObject";
     r.record.read_only = true;
@@ -1106,9 +1145,11 @@ void S3Service::Handle(Call call, http::Respond respond) {
     const Object o = found->second;  // shares the body buffer
     // Conditional requests.
     if (auto m = req.headers.Get("if-match"); m && Unquote(*m) != Unquote(o.etag) && *m != "*") {
-      return Err("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412);
+      return Err("PreconditionFailed",
+                 "At least one of the pre-conditions you specified did not hold", 412);
     }
-    if (auto m = req.headers.Get("if-none-match"); m && (Unquote(*m) == Unquote(o.etag) || *m == "*")) {
+    if (auto m = req.headers.Get("if-none-match");
+        m && (Unquote(*m) == Unquote(o.etag) || *m == "*")) {
       http::Response resp;
       resp.status = 304;
       resp.headers.Set("ETag", o.etag);
@@ -1116,20 +1157,23 @@ void S3Service::Handle(Call call, http::Respond respond) {
     }
     http::Response resp;
     resp.status = 200;
-    resp.headers.Set("Content-Type", r.Has("response-content-type") ? r.Param("response-content-type") : o.content_type);
+    resp.headers.Set("Content-Type", r.Has("response-content-type")
+                                         ? r.Param("response-content-type")
+                                         : o.content_type);
     resp.headers.Set("ETag", o.etag);
     resp.headers.Set("Last-Modified", common::FormatHttpDate(o.last_modified));
     resp.headers.Set("Accept-Ranges", "bytes");
     for (const auto& [name, value] : o.headers) resp.headers.Set(name, value);
-    for (const char* h : {"response-content-disposition", "response-content-encoding",
-                          "response-content-language", "response-cache-control", "response-expires"}) {
+    for (const char* h :
+         {"response-content-disposition", "response-content-encoding", "response-content-language",
+          "response-cache-control", "response-expires"}) {
       if (r.Has(h)) resp.headers.Set(std::string(h).substr(9), r.Param(h));
     }
     size_t size = o.data->size();
     size_t first = 0, last = size == 0 ? 0 : size - 1;
     bool ranged = false;
-    if (auto range = req.headers.Get("range"); range && common::StartsWith(*range, "bytes=") &&
-                                              range->find(',') == std::string::npos) {
+    if (auto range = req.headers.Get("range");
+        range && common::StartsWith(*range, "bytes=") && range->find(',') == std::string::npos) {
       std::string spec = range->substr(6);
       size_t dash = spec.find('-');
       if (dash != std::string::npos) {
@@ -1137,12 +1181,18 @@ void S3Service::Handle(Call call, http::Respond respond) {
         bool valid = true;
         if (a.empty()) {  // suffix: last N bytes
           uint64_t n = std::strtoull(z.c_str(), nullptr, 10);
-          if (z.empty() || n == 0) valid = false;
-          else { first = n >= size ? 0 : size - n; last = size - 1; }
+          if (z.empty() || n == 0)
+            valid = false;
+          else {
+            first = n >= size ? 0 : size - n;
+            last = size - 1;
+          }
         } else {
           first = std::strtoull(a.c_str(), nullptr, 10);
-          last = z.empty() ? size - 1 : std::min<uint64_t>(std::strtoull(z.c_str(), nullptr, 10), size - 1);
-          if (!z.empty() && std::strtoull(z.c_str(), nullptr, 10) < first) valid = false;  // ignored
+          last = z.empty() ? size - 1
+                           : std::min<uint64_t>(std::strtoull(z.c_str(), nullptr, 10), size - 1);
+          if (!z.empty() && std::strtoull(z.c_str(), nullptr, 10) < first)
+            valid = false;  // ignored
           else if (first >= size) {
             aws::AwsError e = Err("InvalidRange", "The requested range is not satisfiable", 416);
             resp.headers.Set("Content-Range", "bytes */" + std::to_string(size));
@@ -1150,7 +1200,10 @@ void S3Service::Handle(Call call, http::Respond respond) {
           }
         }
         ranged = valid && size > 0;
-        if (!ranged) { first = 0; last = size == 0 ? 0 : size - 1; }
+        if (!ranged) {
+          first = 0;
+          last = size == 0 ? 0 : size - 1;
+        }
       }
     }
     if (ranged) {

@@ -4,10 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "aws/sigv4.h"
 #include "common/strings.h"
@@ -23,7 +22,8 @@ using testing::LocalcloudProcess;
 using testing::RunClient;
 using testing::TempDir;
 
-const std::string kScript = std::string(DAT_SOURCE_DIR) + "/src/localcloud/sqs/testdata/boto3_sqs.py";
+const std::string kScript =
+    std::string(DAT_SOURCE_DIR) + "/src/localcloud/sqs/testdata/boto3_sqs.py";
 
 class SqsClientsTest : public ::testing::Test {
  protected:
@@ -53,8 +53,8 @@ class SqsClientsTest : public ::testing::Test {
     req.headers.Set("Content-Type", "application/x-amz-json-1.0");
     req.headers.Set("X-Amz-Target", "AmazonSQS." + op);
     aws::Credentials creds{"test", "test", "", std::nullopt};
-    auto params = aws::SigningParams::ForService(creds, "us-west-2", "sqs",
-                                                 std::chrono::system_clock::now());
+    auto params =
+        aws::SigningParams::ForService(creds, "us-west-2", "sqs", std::chrono::system_clock::now());
     auto signed_req = aws::SignClientRequest(req, params);
     EXPECT_TRUE(signed_req.ok());
     auto resp = http::DefaultHttpClient().Send(req);
@@ -135,8 +135,8 @@ TEST_F(SqsClientsTest, AwsCliSendReceiveDeleteAndWrongSecret) {
   auto deleted = Aws({"sqs", "delete-message", "--queue-url", url, "--receipt-handle", fields[1]});
   EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
   int status = 0;
-  nlohmann::json attrs = JsonCall("GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", {"All"}}},
-                                  &status);
+  nlohmann::json attrs =
+      JsonCall("GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", {"All"}}}, &status);
   EXPECT_EQ(attrs["Attributes"]["ApproximateNumberOfMessages"], "0");
   EXPECT_EQ(attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"], "0");
 
@@ -177,15 +177,18 @@ TEST_F(SqsClientsTest, JsonProtocolErrorsCarryQueryCodes) {
   nlohmann::json created = JsonCall("CreateQueue", {{"QueueName", "j"}}, &status);
   ASSERT_EQ(status, 200) << created.dump();
   std::string url = created["QueueUrl"];
-  nlohmann::json sent = JsonCall(
-      "SendMessage",
-      {{"QueueUrl", url}, {"MessageBody", "json"}, {"DelaySeconds", 0},
-       {"MessageAttributes", {{"a", {{"DataType", "String"}, {"StringValue", "b"}}}}}},
-      &status);
+  nlohmann::json sent =
+      JsonCall("SendMessage",
+               {{"QueueUrl", url},
+                {"MessageBody", "json"},
+                {"DelaySeconds", 0},
+                {"MessageAttributes", {{"a", {{"DataType", "String"}, {"StringValue", "b"}}}}}},
+               &status);
   ASSERT_EQ(status, 200) << sent.dump();
   EXPECT_EQ(sent["MD5OfMessageBody"], common::Md5Hex("json"));
   nlohmann::json got = JsonCall("ReceiveMessage",
-                                {{"QueueUrl", url}, {"MaxNumberOfMessages", 10},
+                                {{"QueueUrl", url},
+                                 {"MaxNumberOfMessages", 10},
                                  {"MessageAttributeNames", {"All"}},
                                  {"MessageSystemAttributeNames", {"SentTimestamp"}}},
                                 &status);
@@ -204,9 +207,9 @@ TEST_F(SqsClientsTest, JsonProtocolErrorsCarryQueryCodes) {
 // test's duration, so SQS's at-least-once never redelivers here).
 TEST_F(SqsClientsTest, LoadConcurrentPollersAndSendersLoseAndDuplicateNothing) {
   int status = 0;
-  nlohmann::json created = JsonCall(
-      "CreateQueue", {{"QueueName", "load"}, {"Attributes", {{"VisibilityTimeout", "300"}}}},
-      &status);
+  nlohmann::json created =
+      JsonCall("CreateQueue",
+               {{"QueueName", "load"}, {"Attributes", {{"VisibilityTimeout", "300"}}}}, &status);
   ASSERT_EQ(status, 200);
   std::string url = created["QueueUrl"];
   constexpr int kSenders = 4, kReceivers = 6, kBatches = 50;  // 4 * 50 * 10 = 2000 messages
@@ -220,10 +223,13 @@ TEST_F(SqsClientsTest, LoadConcurrentPollersAndSendersLoseAndDuplicateNothing) {
     threads.emplace_back([&] {
       while (received.load() < kTotal && !failed) {
         int st = 0;
-        nlohmann::json got = JsonCall(
-            "ReceiveMessage",
-            {{"QueueUrl", url}, {"MaxNumberOfMessages", 10}, {"WaitTimeSeconds", 1}}, &st);
-        if (st != 200) { failed = true; return; }
+        nlohmann::json got =
+            JsonCall("ReceiveMessage",
+                     {{"QueueUrl", url}, {"MaxNumberOfMessages", 10}, {"WaitTimeSeconds", 1}}, &st);
+        if (st != 200) {
+          failed = true;
+          return;
+        }
         if (!got.contains("Messages")) continue;
         nlohmann::json entries = nlohmann::json::array();
         int i = 0;
@@ -235,7 +241,8 @@ TEST_F(SqsClientsTest, LoadConcurrentPollersAndSendersLoseAndDuplicateNothing) {
           entries.push_back({{"Id", std::to_string(i++)}, {"ReceiptHandle", m["ReceiptHandle"]}});
         }
         received += static_cast<int>(got["Messages"].size());
-        nlohmann::json del = JsonCall("DeleteMessageBatch", {{"QueueUrl", url}, {"Entries", entries}}, &st);
+        nlohmann::json del =
+            JsonCall("DeleteMessageBatch", {{"QueueUrl", url}, {"Entries", entries}}, &st);
         if (st != 200 || !del["Failed"].empty()) failed = true;
       }
     });
@@ -250,7 +257,8 @@ TEST_F(SqsClientsTest, LoadConcurrentPollersAndSendersLoseAndDuplicateNothing) {
                                                  std::to_string(i)}});
         }
         int st = 0;
-        nlohmann::json r = JsonCall("SendMessageBatch", {{"QueueUrl", url}, {"Entries", entries}}, &st);
+        nlohmann::json r =
+            JsonCall("SendMessageBatch", {{"QueueUrl", url}, {"Entries", entries}}, &st);
         if (st != 200 || r["Successful"].size() != 10) failed = true;
       }
     });
@@ -261,8 +269,8 @@ TEST_F(SqsClientsTest, LoadConcurrentPollersAndSendersLoseAndDuplicateNothing) {
   std::set<std::string> distinct(seen.begin(), seen.end());
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kTotal));
   EXPECT_EQ(seen.size(), static_cast<size_t>(kTotal));
-  nlohmann::json attrs = JsonCall("GetQueueAttributes",
-                                  {{"QueueUrl", url}, {"AttributeNames", {"All"}}}, &status);
+  nlohmann::json attrs =
+      JsonCall("GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", {"All"}}}, &status);
   EXPECT_EQ(attrs["Attributes"]["ApproximateNumberOfMessages"], "0");
   EXPECT_EQ(attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"], "0");
 }
@@ -272,8 +280,8 @@ TEST_F(SqsClientsTest, QueuesSurviveRestartWithDataDir) {
   LocalcloudProcess persistent;
   persistent.Start({"--data-dir", data.path().string()});
   int status = 0;
-  nlohmann::json created = JsonCall("CreateQueue", {{"QueueName", "kept"}}, &status, nullptr,
-                                    persistent.endpoint());
+  nlohmann::json created =
+      JsonCall("CreateQueue", {{"QueueName", "kept"}}, &status, nullptr, persistent.endpoint());
   ASSERT_EQ(status, 200);
   JsonCall("SendMessage", {{"QueueUrl", created["QueueUrl"]}, {"MessageBody", "durable"}}, &status,
            nullptr, persistent.endpoint());

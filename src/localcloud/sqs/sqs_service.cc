@@ -73,11 +73,24 @@ aws::AwsError NoQueue() {
 }
 
 const std::set<std::string, std::less<>>& KnownActions() {
-  static const std::set<std::string, std::less<>> kActions = {
-      "CreateQueue", "GetQueueUrl", "ListQueues", "GetQueueAttributes", "SetQueueAttributes",
-      "SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage", "DeleteMessageBatch",
-      "ChangeMessageVisibility", "ChangeMessageVisibilityBatch", "PurgeQueue", "DeleteQueue",
-      "TagQueue", "UntagQueue", "ListQueueTags", "ListDeadLetterSourceQueues"};
+  static const std::set<std::string, std::less<>> kActions = {"CreateQueue",
+                                                              "GetQueueUrl",
+                                                              "ListQueues",
+                                                              "GetQueueAttributes",
+                                                              "SetQueueAttributes",
+                                                              "SendMessage",
+                                                              "SendMessageBatch",
+                                                              "ReceiveMessage",
+                                                              "DeleteMessage",
+                                                              "DeleteMessageBatch",
+                                                              "ChangeMessageVisibility",
+                                                              "ChangeMessageVisibilityBatch",
+                                                              "PurgeQueue",
+                                                              "DeleteQueue",
+                                                              "TagQueue",
+                                                              "UntagQueue",
+                                                              "ListQueueTags",
+                                                              "ListDeadLetterSourceQueues"};
   return kActions;
 }
 
@@ -99,8 +112,8 @@ aws::Outcome<std::optional<int64_t>> GetInt(const json& in, const char* name) {
   errno = 0;
   long long v = std::strtoll(s->c_str(), &end, 10);
   if (s->empty() || *end != '\0' || errno != 0) {
-    return InvalidParameter("Value " + *s + " for parameter " + name + " is invalid. Reason: " +
-                            "must be an integer.");
+    return InvalidParameter("Value " + *s + " for parameter " + name +
+                            " is invalid. Reason: " + "must be an integer.");
   }
   return std::optional<int64_t>(v);
 }
@@ -128,10 +141,19 @@ bool ValidMessageChars(std::string_view s) {
     unsigned char c = s[i];
     uint32_t cp;
     int n;
-    if (c < 0x80) { cp = c; n = 1; }
-    else if ((c >> 5) == 6) { cp = c & 0x1f; n = 2; }
-    else if ((c >> 4) == 14) { cp = c & 0x0f; n = 3; }
-    else { cp = c & 0x07; n = 4; }
+    if (c < 0x80) {
+      cp = c;
+      n = 1;
+    } else if ((c >> 5) == 6) {
+      cp = c & 0x1f;
+      n = 2;
+    } else if ((c >> 4) == 14) {
+      cp = c & 0x0f;
+      n = 3;
+    } else {
+      cp = c & 0x07;
+      n = 4;
+    }
     for (int k = 1; k < n; ++k) cp = (cp << 6) | (s[i + k] & 0x3f);
     i += n;
     if (cp == 0x9 || cp == 0xA || cp == 0xD) continue;
@@ -210,18 +232,26 @@ const std::map<std::string, std::string>& DefaultAttributes() {
 }
 
 bool IsSettable(std::string_view name) {
-  static const std::set<std::string, std::less<>> kSettable = {
-      "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "Policy",
-      "ReceiveMessageWaitTimeSeconds", "VisibilityTimeout", "RedrivePolicy",
-      "RedriveAllowPolicy", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds",
-      "SqsManagedSseEnabled", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
-      "FifoThroughputLimit"};
+  static const std::set<std::string, std::less<>> kSettable = {"DelaySeconds",
+                                                               "MaximumMessageSize",
+                                                               "MessageRetentionPeriod",
+                                                               "Policy",
+                                                               "ReceiveMessageWaitTimeSeconds",
+                                                               "VisibilityTimeout",
+                                                               "RedrivePolicy",
+                                                               "RedriveAllowPolicy",
+                                                               "KmsMasterKeyId",
+                                                               "KmsDataKeyReusePeriodSeconds",
+                                                               "SqsManagedSseEnabled",
+                                                               "FifoQueue",
+                                                               "ContentBasedDeduplication",
+                                                               "DeduplicationScope",
+                                                               "FifoThroughputLimit"};
   return kSettable.count(name) > 0;
 }
 
 // Parses a message-attribute map of the request shape into values; validates as SQS does.
-aws::Outcome<std::map<std::string, MessageAttributeValue>> ParseMessageAttributes(
-    const json& in) {
+aws::Outcome<std::map<std::string, MessageAttributeValue>> ParseMessageAttributes(const json& in) {
   std::map<std::string, MessageAttributeValue> out;
   if (!in.is_object()) return out;
   if (in.size() > 10) {
@@ -375,8 +405,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
 
   Queue* FindByArn(std::string_view arn) {
     std::vector<std::string> parts = common::Split(arn, ':');
-    if (parts.size() != 6 || parts[2] != "sqs" ||
-        parts[4] != context.config().account_id) {
+    if (parts.size() != 6 || parts[2] != "sqs" || parts[4] != context.config().account_id) {
       return nullptr;
     }
     auto it = queues.find(parts[5]);
@@ -404,14 +433,14 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
 
   aws::Outcome<aws::Empty> ValidateAttributes(const std::map<std::string, std::string>& attrs,
                                               bool fifo, bool creating) {
-    auto range = [&](const std::string& name, int64_t lo, int64_t hi) -> std::optional<aws::AwsError> {
+    auto range = [&](const std::string& name, int64_t lo,
+                     int64_t hi) -> std::optional<aws::AwsError> {
       auto it = attrs.find(name);
       if (it == attrs.end()) return std::nullopt;
       char* end = nullptr;
       long long v = std::strtoll(it->second.c_str(), &end, 10);
       if (it->second.empty() || *end != '\0' || v < lo || v > hi) {
-        return Error("InvalidAttributeValue",
-                     "Invalid value for the parameter " + name + ".");
+        return Error("InvalidAttributeValue", "Invalid value for the parameter " + name + ".");
       }
       return std::nullopt;
     };
@@ -449,12 +478,17 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
       if (!policy.is_object()) return invalid("Redrive policy is not a valid JSON map.");
       auto target = GetString(policy, "deadLetterTargetArn");
       auto count = GetInt(policy, "maxReceiveCount");
-      if (!target) return invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.");
-      if (!count.ok() || !count.value()) return invalid("Redrive policy does not contain mandatory attribute: maxReceiveCount.");
-      if (**count < 1 || **count > 1000) return invalid("Invalid value for maxReceiveCount: " + std::to_string(**count) + ", valid values are from 1 to 1000 both inclusive.");
+      if (!target)
+        return invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.");
+      if (!count.ok() || !count.value())
+        return invalid("Redrive policy does not contain mandatory attribute: maxReceiveCount.");
+      if (**count < 1 || **count > 1000)
+        return invalid("Invalid value for maxReceiveCount: " + std::to_string(**count) +
+                       ", valid values are from 1 to 1000 both inclusive.");
       Queue* dlq = FindByArn(*target);
       if (dlq == nullptr) return invalid("Dead letter target does not exist.");
-      if (dlq->fifo != fifo) return invalid("Dead-letter queue must be same type of queue as the source.");
+      if (dlq->fifo != fifo)
+        return invalid("Dead-letter queue must be same type of queue as the source.");
     }
     return aws::Empty{};
   }
@@ -474,9 +508,12 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     int64_t now = NowMs(context);
     size_t visible = 0, in_flight = 0, delayed = 0;
     for (const auto& [_, m] : q.messages) {
-      if (m.InFlight(now)) ++in_flight;
-      else if (m.Delayed(now)) ++delayed;
-      else ++visible;
+      if (m.InFlight(now))
+        ++in_flight;
+      else if (m.Delayed(now))
+        ++delayed;
+      else
+        ++visible;
     }
     std::map<std::string, std::string> all = q.attributes;
     all["QueueArn"] = q.arn;
@@ -522,8 +559,10 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     }
     size_t max_size = static_cast<size_t>(q.IntAttribute("MaximumMessageSize"));
     if (msg.body.size() + AttributesSize(msg.attributes) > max_size) {
-      return InvalidParameter("One or more parameters are invalid. Reason: Message must be "
-                              "shorter than " + std::to_string(max_size) + " bytes.");
+      return InvalidParameter(
+          "One or more parameters are invalid. Reason: Message must be "
+          "shorter than " +
+          std::to_string(max_size) + " bytes.");
     }
     int64_t now = NowMs(context);
     if (q.fifo) {
@@ -535,8 +574,9 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
       }
       if (msg.deduplication_id.empty()) {
         if (q.attributes["ContentBasedDeduplication"] != "true") {
-          return InvalidParameter("The queue should either have ContentBasedDeduplication "
-                                  "enabled or MessageDeduplicationId provided explicitly");
+          return InvalidParameter(
+              "The queue should either have ContentBasedDeduplication "
+              "enabled or MessageDeduplicationId provided explicitly");
         }
         msg.deduplication_id = common::Sha256Hex(msg.body);
       }
@@ -573,8 +613,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
       m.sequence_number = buf;
       q.dedup[m.dedup_id] = {now + kDedupWindowMs, m.id};
     }
-    Accepted accepted{m.id, m.md5_body, Md5OfMessageAttributes(m.attributes),
-                      m.sequence_number};
+    Accepted accepted{m.id, m.md5_body, Md5OfMessageAttributes(m.attributes), m.sequence_number};
     q.messages.emplace(m.seq, std::move(m));
     dirty = true;
     ServeWaiters(q, deliveries);
@@ -625,7 +664,8 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     int64_t visibility = o.visibility >= 0 ? o.visibility : q.IntAttribute("VisibilityTimeout");
     Queue* dlq = nullptr;
     int64_t max_receives = 0;
-    if (auto it = q.attributes.find("RedrivePolicy"); it != q.attributes.end() && !it->second.empty()) {
+    if (auto it = q.attributes.find("RedrivePolicy");
+        it != q.attributes.end() && !it->second.empty()) {
       json policy = json::parse(it->second, nullptr, false);
       if (auto target = GetString(policy, "deadLetterTargetArn")) dlq = FindByArn(*target);
       auto count = GetInt(policy, "maxReceiveCount");
@@ -638,7 +678,8 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
         if (m.visible_at_ms > now) blocked.insert(m.group_id);
       }
     }
-    for (auto it = q.messages.begin(); it != q.messages.end() && static_cast<int>(out.size()) < o.max;) {
+    for (auto it = q.messages.begin();
+         it != q.messages.end() && static_cast<int>(out.size()) < o.max;) {
       Message& m = it->second;
       if (m.sent_ms + retention_ms <= now) {
         it = q.messages.erase(it);
@@ -708,8 +749,8 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     q.wake_at_ms = next;
     std::weak_ptr<Impl> weak = weak_from_this();
     std::string name = q.name;
-    q.wake_timer = context.timers().ScheduleAfter(
-        std::chrono::milliseconds(next - now + 1), [weak, name] {
+    q.wake_timer =
+        context.timers().ScheduleAfter(std::chrono::milliseconds(next - now + 1), [weak, name] {
           auto self = weak.lock();
           if (!self) return;
           Deliveries deliveries;
@@ -783,8 +824,9 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     if (it == q.messages.end() || !it->second.InFlight(now) ||
         it->second.receipt_nonce != std::get<2>(*parsed)) {
       return Error("MessageNotInflight",
-                   "Value " + handle + " for parameter ReceiptHandle is invalid. Reason: "
-                   "Message does not exist or is not available for visibility timeout change.");
+                   "Value " + handle +
+                       " for parameter ReceiptHandle is invalid. Reason: "
+                       "Message does not exist or is not available for visibility timeout change.");
     }
     it->second.visible_at_ms = now + seconds * 1000;
     dirty = true;
@@ -795,7 +837,8 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
   // --- persistence ---
 
   json Snapshot() {
-    json out = {{"next_seq", next_seq}, {"fifo_sequence", fifo_sequence}, {"queues", json::array()}};
+    json out = {
+        {"next_seq", next_seq}, {"fifo_sequence", fifo_sequence}, {"queues", json::array()}};
     for (const auto& [name, q] : queues) {
       json messages = json::array();
       for (const auto& [_, m] : q.messages) messages.push_back(MessageToJson(m));
@@ -970,7 +1013,8 @@ struct Exchange {
     if (json_protocol) {
       r = http::Response::Text(200, result.dump(), "application/x-amz-json-1.0");
     } else {
-      r = http::Response::Text(200, RenderQueryResponse(action, result, request_id, kQueryNamespace), "text/xml");
+      r = http::Response::Text(
+          200, RenderQueryResponse(action, result, request_id, kQueryNamespace), "text/xml");
     }
     r.headers.Set("x-amzn-RequestId", request_id);
     return r;
@@ -989,7 +1033,8 @@ OutgoingMessage ReadOutgoing(const json& in, int64_t delay) {
 std::string TraceHeader(const json& in) {
   if (in.contains("MessageSystemAttributes") && in["MessageSystemAttributes"].is_object()) {
     const json& sys = in["MessageSystemAttributes"];
-    if (sys.contains("AWSTraceHeader")) return GetString(sys["AWSTraceHeader"], "StringValue").value_or("");
+    if (sys.contains("AWSTraceHeader"))
+      return GetString(sys["AWSTraceHeader"], "StringValue").value_or("");
   }
   return "";
 }
@@ -1004,20 +1049,21 @@ void SqsService::Handle(Call call, http::Respond respond) {
   ex.json_protocol = !call.route.target.empty();
   if (ex.json_protocol) {
     ex.action = call.route.target.substr(std::string_view("AmazonSQS.").size());
-    ex.input = call.request.body.empty() ? json::object()
-                                         : json::parse(call.request.body, nullptr, false);
+    ex.input =
+        call.request.body.empty() ? json::object() : json::parse(call.request.body, nullptr, false);
     if (!ex.input.is_object()) {
-      respond(ErrorResponse(call, Error("InvalidParameterValue", "The request body is not valid JSON.")));
+      respond(ErrorResponse(call,
+                            Error("InvalidParameterValue", "The request body is not valid JSON.")));
       return;
     }
   } else {
     std::map<std::string, std::string> params;
     for (auto& [k, v] : http::ParseQuery(call.request.query())) params[k] = v;
-    bool form = common::StartsWith(
-        common::ToLower(call.request.headers.GetOr("content-type", "")),
-        "application/x-www-form-urlencoded");
+    bool form = common::StartsWith(common::ToLower(call.request.headers.GetOr("content-type", "")),
+                                   "application/x-www-form-urlencoded");
     if (form) {
-      for (auto& [k, v] : http::ParseQuery(call.request.body, /*plus_as_space=*/true)) params[k] = v;
+      for (auto& [k, v] : http::ParseQuery(call.request.body, /*plus_as_space=*/true))
+        params[k] = v;
     }
     ex.action = params["Action"];
     ex.input = QueryParamsToJson(params);
@@ -1138,8 +1184,9 @@ void SqsService::Handle(Call call, http::Respond respond) {
     std::string name = GetString(in, "QueueName").value_or("");
     if (name.empty()) return fail(Missing("QueueName"));
     if (!ValidQueueName(name)) {
-      return fail(InvalidParameter("Can only include alphanumeric characters, hyphens, or "
-                                   "underscores. 1 to 80 in length"));
+      return fail(
+          InvalidParameter("Can only include alphanumeric characters, hyphens, or "
+                           "underscores. 1 to 80 in length"));
     }
     std::map<std::string, std::string> attrs = impl.ReadAttributeMap(in);
     bool fifo = attrs.count("FifoQueue") && attrs["FifoQueue"] == "true";
@@ -1154,7 +1201,8 @@ void SqsService::Handle(Call call, http::Respond respond) {
     for (const char* key : {"tags", "Tags"}) {
       if (in.contains(key) && in[key].is_object()) {
         for (auto it = in[key].begin(); it != in[key].end(); ++it) {
-          tags[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+          tags[it.key()] =
+              it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
         }
       }
     }
@@ -1169,7 +1217,8 @@ void SqsService::Handle(Call call, http::Respond respond) {
         if (current != v) {
           return fail(Error("QueueNameExists",
                             "A queue already exists with the same name and a different value "
-                            "for attribute " + k));
+                            "for attribute " +
+                                k));
         }
       }
       return ok({{"QueueUrl", impl.QueueUrl(ex.host, name)}});
@@ -1223,8 +1272,10 @@ void SqsService::Handle(Call call, http::Respond respond) {
       if (action == "GetQueueAttributes") {
         aws::AwsError err;
         json attrs = impl.QueueAttributes(*q, StringList(in, "AttributeNames"), &err);
-        if (attrs.is_null()) error(err);
-        else reply(attrs.empty() ? json::object() : json{{"Attributes", attrs}});
+        if (attrs.is_null())
+          error(err);
+        else
+          reply(attrs.empty() ? json::object() : json{{"Attributes", attrs}});
       } else if (action == "SetQueueAttributes") {
         auto attrs = impl.ReadAttributeMap(in);
         auto valid = impl.ValidateAttributes(attrs, q->fifo, false);
@@ -1252,7 +1303,8 @@ void SqsService::Handle(Call call, http::Respond respond) {
           } else {
             json r = {{"MessageId", accepted->message_id},
                       {"MD5OfMessageBody", accepted->md5_body}};
-            if (!accepted->md5_attributes.empty()) r["MD5OfMessageAttributes"] = accepted->md5_attributes;
+            if (!accepted->md5_attributes.empty())
+              r["MD5OfMessageAttributes"] = accepted->md5_attributes;
             if (!accepted->sequence_number.empty()) r["SequenceNumber"] = accepted->sequence_number;
             reply(r);
           }
@@ -1264,8 +1316,8 @@ void SqsService::Handle(Call call, http::Respond respond) {
         size_t total = 0;
         std::optional<aws::AwsError> batch_error;
         if (!entries.is_array() || entries.empty()) {
-          batch_error = Error("EmptyBatchRequest", "There should be at least one " +
-                                                       action + "RequestEntry in the request.");
+          batch_error = Error("EmptyBatchRequest", "There should be at least one " + action +
+                                                       "RequestEntry in the request.");
         } else if (entries.size() > kMaxBatch) {
           batch_error = Error("TooManyEntriesInBatchRequest",
                               "Maximum number of entries per request are 10. You have sent " +
@@ -1288,7 +1340,8 @@ void SqsService::Handle(Call call, http::Respond respond) {
           if (!batch_error && action == "SendMessageBatch" && total > kMaxMessageBytes) {
             batch_error = Error("BatchRequestTooLong",
                                 "Batch requests cannot be longer than 262144 bytes. You have "
-                                "sent " + std::to_string(total) + " bytes.");
+                                "sent " +
+                                    std::to_string(total) + " bytes.");
           }
         }
         if (batch_error) {
@@ -1296,24 +1349,38 @@ void SqsService::Handle(Call call, http::Respond respond) {
         } else {
           json ok_entries = json::array(), failed = json::array();
           auto entry_failed = [&](const std::string& id, const aws::AwsError& e) {
-            failed.push_back({{"Id", id}, {"SenderFault", true},
-                              {"Code", QueryCode(e.code)}, {"Message", e.message}});
+            failed.push_back({{"Id", id},
+                              {"SenderFault", true},
+                              {"Code", QueryCode(e.code)},
+                              {"Message", e.message}});
           };
           for (const json& e : entries) {
             std::string id = GetString(e, "Id").value_or("");
             if (action == "SendMessageBatch") {
               auto attrs = ParseMessageAttributes(e.value("MessageAttributes", json::object()));
               auto delay = GetInt(e, "DelaySeconds");
-              if (!attrs.ok()) { entry_failed(id, attrs.error()); continue; }
-              if (!delay.ok()) { entry_failed(id, delay.error()); continue; }
+              if (!attrs.ok()) {
+                entry_failed(id, attrs.error());
+                continue;
+              }
+              if (!delay.ok()) {
+                entry_failed(id, delay.error());
+                continue;
+              }
               OutgoingMessage m = ReadOutgoing(e, delay->value_or(-1));
               m.attributes = std::move(attrs.value());
               auto accepted = impl.Enqueue(*q, std::move(m), sender, TraceHeader(e), &deliveries);
-              if (!accepted.ok()) { entry_failed(id, accepted.error()); continue; }
-              json r = {{"Id", id}, {"MessageId", accepted->message_id},
+              if (!accepted.ok()) {
+                entry_failed(id, accepted.error());
+                continue;
+              }
+              json r = {{"Id", id},
+                        {"MessageId", accepted->message_id},
                         {"MD5OfMessageBody", accepted->md5_body}};
-              if (!accepted->md5_attributes.empty()) r["MD5OfMessageAttributes"] = accepted->md5_attributes;
-              if (!accepted->sequence_number.empty()) r["SequenceNumber"] = accepted->sequence_number;
+              if (!accepted->md5_attributes.empty())
+                r["MD5OfMessageAttributes"] = accepted->md5_attributes;
+              if (!accepted->sequence_number.empty())
+                r["SequenceNumber"] = accepted->sequence_number;
               ok_entries.push_back(std::move(r));
             } else {
               std::string handle = GetString(e, "ReceiptHandle").value_or("");
@@ -1322,27 +1389,34 @@ void SqsService::Handle(Call call, http::Respond respond) {
                       ? impl_->DeleteMessage(*q, handle, &deliveries)
                       : impl_->ChangeVisibility(*q, handle, GetInt(e, "VisibilityTimeout"),
                                                 &deliveries);
-              if (!done.ok()) { entry_failed(id, done.error()); continue; }
+              if (!done.ok()) {
+                entry_failed(id, done.error());
+                continue;
+              }
               ok_entries.push_back({{"Id", id}});
             }
           }
           reply({{"Successful", ok_entries}, {"Failed", failed}});
         }
       } else if (action == "DeleteMessage") {
-        auto done = impl.DeleteMessage(*q, GetString(in, "ReceiptHandle").value_or(""), &deliveries);
-        if (done.ok()) reply(json::object());
-        else error(done.error());
+        auto done =
+            impl.DeleteMessage(*q, GetString(in, "ReceiptHandle").value_or(""), &deliveries);
+        if (done.ok())
+          reply(json::object());
+        else
+          error(done.error());
       } else if (action == "ChangeMessageVisibility") {
         auto done = impl.ChangeVisibility(*q, GetString(in, "ReceiptHandle").value_or(""),
                                           GetInt(in, "VisibilityTimeout"), &deliveries);
-        if (done.ok()) reply(json::object());
-        else error(done.error());
+        if (done.ok())
+          reply(json::object());
+        else
+          error(done.error());
       } else if (action == "PurgeQueue") {
         int64_t now = NowMs(impl.context);
         if (q->last_purge_ms != 0 && now - q->last_purge_ms < kPurgeIntervalMs) {
-          error(Error("PurgeQueueInProgress",
-                      "Only one PurgeQueue operation on " + q->name +
-                          " is allowed every 60 seconds."));
+          error(Error("PurgeQueueInProgress", "Only one PurgeQueue operation on " + q->name +
+                                                  " is allowed every 60 seconds."));
         } else {
           q->last_purge_ms = now;
           q->messages.clear();
@@ -1362,7 +1436,8 @@ void SqsService::Handle(Call call, http::Respond respond) {
       } else if (action == "TagQueue") {
         if (in.contains("Tags") && in["Tags"].is_object()) {
           for (auto it = in["Tags"].begin(); it != in["Tags"].end(); ++it) {
-            q->tags[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+            q->tags[it.key()] =
+                it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
           }
         }
         impl.dirty = true;

@@ -26,8 +26,10 @@ aws::AwsError Error(std::string code, std::string message, int status = 400) {
 bool Base64UrlDecode(std::string_view in, std::string* out) {
   std::string b64(in);
   for (char& c : b64) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
+    if (c == '-')
+      c = '+';
+    else if (c == '_')
+      c = '/';
   }
   while (b64.size() % 4 != 0) b64 += '=';
   return common::Base64Decode(b64, out);
@@ -101,7 +103,8 @@ void StsService::Handle(Call call, http::Respond respond) {
   json in;
   if (json_protocol) {
     action = call.route.target.substr(kTargetPrefix.size());
-    in = call.request.body.empty() ? json::object() : json::parse(call.request.body, nullptr, false);
+    in =
+        call.request.body.empty() ? json::object() : json::parse(call.request.body, nullptr, false);
     if (!in.is_object()) in = json::object();
   } else {
     std::map<std::string, std::string> params;
@@ -115,8 +118,8 @@ void StsService::Handle(Call call, http::Respond respond) {
     if (json_protocol) {
       r = http::Response::Text(200, result.dump(), "application/x-amz-json-1.0");
     } else {
-      r = http::Response::Text(200, RenderQueryResponse(action, result, call.request_id, kNamespace),
-                               "text/xml");
+      r = http::Response::Text(
+          200, RenderQueryResponse(action, result, call.request_id, kNamespace), "text/xml");
     }
     r.headers.Set("x-amzn-RequestId", call.request_id);
     respond(std::move(r));
@@ -176,16 +179,15 @@ void StsService::Handle(Call call, http::Respond respond) {
     common::SystemTime expiration = context_.clock().Now() + std::chrono::seconds(duration);
     p.expiration = expiration;
     context_.credentials().Add(p);
-    json result = {
-        {"Credentials",
-         {{"AccessKeyId", p.access_key_id},
-          {"SecretAccessKey", p.secret_access_key},
-          {"SessionToken", p.session_token},
-          {"Expiration", common::FormatIso8601(expiration)}}},
-        {"SubjectFromWebIdentityToken", ClaimString(*claims, "sub")},
-        {"AssumedRoleUser", {{"AssumedRoleId", p.principal_id}, {"Arn", p.arn}}},
-        {"Provider", ClaimString(*claims, "iss")},
-        {"Audience", ClaimString(*claims, "aud")}};
+    json result = {{"Credentials",
+                    {{"AccessKeyId", p.access_key_id},
+                     {"SecretAccessKey", p.secret_access_key},
+                     {"SessionToken", p.session_token},
+                     {"Expiration", common::FormatIso8601(expiration)}}},
+                   {"SubjectFromWebIdentityToken", ClaimString(*claims, "sub")},
+                   {"AssumedRoleUser", {{"AssumedRoleId", p.principal_id}, {"Arn", p.arn}}},
+                   {"Provider", ClaimString(*claims, "iss")},
+                   {"Audience", ClaimString(*claims, "aud")}};
     if (json_protocol) {  // JSON timestamps are epoch seconds
       result["Credentials"]["Expiration"] = common::ToUnixSeconds(expiration);
     }
