@@ -102,11 +102,22 @@ class Stack:
         """Starts the server again on the same data dir; the CLI follows the new port."""
         return self.start_dispatch()
 
+    def driver_names(self):
+        return [d.get("name") for d in self.dispatch_json(["get", "eventdrivers"])]
+
+    def delete_drivers(self):
+        """Deletes every event driver (each cleans up what it created)."""
+        for name in self.driver_names():
+            self.dispatch(["delete", "eventdriver", name], check=False, quiet=True)
+
     def stop(self):
         """Deletes the event driver (so it cleans up), then stops every process."""
         if "dispatch-server" in self.procs:
             try:
-                self.dispatch(["delete", "eventdriver", "aws"], check=False, quiet=True)
+                self.delete_drivers()
+                deadline = time.time() + 30
+                while self.driver_names() and time.time() < deadline:
+                    time.sleep(0.2)
             except Exception:
                 pass
         for name in ("dispatch-server", "localcloud"):
@@ -141,8 +152,9 @@ class Stack:
         return json.loads(self.dispatch(args + ["--json"], quiet=True).stdout)
 
     def aws(self, args, check=True, timeout=120):
-        r = subprocess.run(["aws"] + args, env=self.aws_env, capture_output=True, text=True,
-                           timeout=timeout)
+        # Debian's awscli 2.9 predates AWS_ENDPOINT_URL: name the endpoint explicitly.
+        r = subprocess.run(["aws", "--endpoint-url", self.localcloud_url] + args,
+                           env=self.aws_env, capture_output=True, text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise StepError(f"`aws {' '.join(args)}` failed: {r.stderr.strip()}")
         return r

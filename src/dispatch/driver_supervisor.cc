@@ -1,10 +1,13 @@
 #include "dispatch/driver_supervisor.h"
 
+#include <signal.h>
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <filesystem>
 
+#include "common/crypto.h"
 #include "common/strings.h"
 #include "dispatch/util.h"
 
@@ -188,6 +191,18 @@ void DriverSupervisor::StartDriver(const std::string& name, Driver& d) {
     if (key.empty()) continue;
     so.argv.push_back(value.empty() ? "--" + key : "--" + key + "=" + value);
   }
+  // A stable source id across restarts of the server: the driver names its queue and rules
+  // after it, so a restarted driver picks up the same queue and nothing queued is lost.
+  bool has_source_id = false;
+  for (const json& kv : entity->spec.value("config", json::array())) {
+    if (kv.value("key", "") == "source-id") has_source_id = true;
+  }
+  if (!has_source_id) {
+    std::string h = common::HexEncode(
+        common::Sha256(name + ":" + std::to_string(entity->created_ms)).substr(0, 16));
+    so.argv.push_back("--source-id=" + h.substr(0, 8) + "-" + h.substr(8, 4) + "-" +
+                      h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12));
+  }
   std::string endpoint = "127.0.0.1:" + std::to_string(api_port_);
   so.argv.push_back("--dispatch-api-endpoint=" + endpoint);
   for (const json& secret_name : entity->spec.value("secrets", json::array())) {
@@ -199,7 +214,13 @@ void DriverSupervisor::StartDriver(const std::string& name, Driver& d) {
     }
     const json values = secret->spec.value("secrets", json::object());
     for (auto& [k, v] : values.items()) {
-      if (v.is_string()) so.env.push_back(common::ToUpper(k) + "=" + v.get<std::string>());
+      if (!v.is_string()) continue;
+      // DESIGN.md: keys upper-cased (aws_access_key_id → AWS_ACCESS_KEY_ID), and keys an AWS
+      // SDK reads with an AWS_ prefix get it too (endpoint_url → AWS_ENDPOINT_URL,
+      // region → AWS_REGION).
+      std::string key = common::ToUpper(k);
+      so.env.push_back(key + "=" + v.get<std::string>());
+      if (key.rfind("AWS_", 0) != 0) so.env.push_back("AWS_" + key + "=" + v.get<std::string>());
     }
   }
   so.env.push_back("DISPATCH_API_ENDPOINT=" + endpoint);
@@ -209,6 +230,10 @@ void DriverSupervisor::StartDriver(const std::string& name, Driver& d) {
                    "/ready");
   so.stdout_to = LogPath(name);
   so.stderr_to = LogPath(name);
+  // A server killed with -9 takes its drivers with it (they are restarted with it), instead
+  // of leaving orphans relaying to a dead endpoint. Spawned from the supervisor's own
+  // long-lived thread, as the parent-death signal requires.
+  so.parent_death_signal = SIGKILL;
   d.log_offset = FileSize(LogPath(name));
   auto process = common::Process::Spawn(so);
   if (!process.ok()) {

@@ -15,6 +15,7 @@
 
 #include "cloudevents/http_binding.h"
 #include "common/crypto.h"
+#include "common/strings.h"
 #include "common/subprocess.h"
 #include "http/server.h"
 
@@ -111,13 +112,16 @@ class DriverTest : public ::testing::Test {
   // Runs the aws CLI; returns stdout (asserting success unless allow_fail).
   std::string Aws(std::vector<std::string> args, bool allow_fail = false) {
     common::SpawnOptions o;
-    o.argv = {"aws"};
+    // Debian's awscli 2.9 predates AWS_ENDPOINT_URL: name the endpoint explicitly.
+    o.argv = {"aws", "--endpoint-url", endpoint_};
     o.argv.insert(o.argv.end(), args.begin(), args.end());
     o.env = AwsEnv();
     auto r = common::RunCommand(o, milliseconds(60'000));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (!r.ok()) return "";
-    if (!allow_fail) EXPECT_EQ(r->exit_code, 0) << "aws failed: " << r->err;
+    if (!allow_fail) {
+      EXPECT_EQ(r->exit_code, 0) << "aws failed: " << r->err;
+    }
     return r->out;
   }
 
@@ -380,6 +384,80 @@ TEST_F(DriverTest, BadFlagsGiveClearErrors) {
                            "--queue-url", "--print-iam-policy"}) {
     EXPECT_NE(r->out.find(flag), std::string::npos) << flag;
   }
+}
+
+}  // namespace
+}  // namespace driver
+
+namespace driver {
+namespace {
+
+// Installs the npm `cloudevents` SDK once into the build tree; "" when npm is unavailable.
+std::string CloudEventsSdkDir() {
+  static std::string dir = [] {
+    std::string d = std::string(DAT_BIN_DIR) + "/../npm-cloudevents";
+    if (fs::exists(d + "/node_modules/cloudevents/package.json")) return d;
+    if (!common::FindExecutable("npm") || !common::FindExecutable("node")) return std::string();
+    fs::create_directories(d);
+    common::SpawnOptions o;
+    o.argv = {"npm", "install", "--prefix", d, "--no-audit", "--no-fund", "--silent",
+              "cloudevents@10"};
+    auto r = common::RunCommand(o, milliseconds(180'000));
+    if (!r.ok() || r->exit_code != 0) return std::string();
+    return d;
+  }();
+  return dir;
+}
+
+TEST_F(DriverTest, OfficialCloudEventsSdkAcceptsBinaryAndStructuredOutput) {
+  std::string sdk = CloudEventsSdkDir();
+  if (sdk.empty()) GTEST_SKIP() << "npm registry or node unavailable: cannot install the SDK";
+  for (const char* format : {"binary", "structured"}) {
+    TestSink sink;
+    StartDriver({"--bucket-name=sdk-" + std::string(format), "--sink=" + sink.url(),
+                 std::string("--format=") + format});
+    Aws({"s3", "cp", WriteFile("x.txt", "x"), "s3://sdk-" + std::string(format) + "/images/x.txt"});
+    ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
+    json captured = json::array();
+    for (const auto& r : sink.requests()) {
+      json headers = json::object();
+      for (const auto& [k, v] : r.headers.entries()) headers[common::ToLower(k)] = v;
+      captured.push_back({{"headers", headers}, {"body", r.body}});
+    }
+    std::string path = WriteFile(std::string("captured-") + format + ".json", captured.dump());
+    common::SpawnOptions o;
+    o.argv = {"node", std::string(DAT_SOURCE_DIR) + "/src/driver/testdata/ce_validate.js", path};
+    o.env = {"NODE_PATH=" + sdk + "/node_modules"};
+    auto r = common::RunCommand(o, milliseconds(60'000));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->exit_code, 0) << format << ": " << r->out << r->err;
+    EXPECT_NE(r->out.find("ok aws.s3"), std::string::npos) << r->out;
+    driver_.Terminate(milliseconds(5000));
+  }
+}
+
+TEST_F(DriverTest, MetricsAndHealthEndpoints) {
+  TestSink sink;
+  StartDriver({"--event-patterns=[{\"source\":[\"my.app\"]}]", "--sink=" + sink.url(),
+               "--metrics-addr=127.0.0.1:0"});
+  // The log names the metrics port.
+  std::string log = DriverLog();
+  size_t at = log.find("metrics on http://");
+  ASSERT_NE(at, std::string::npos) << log;
+  std::string base = log.substr(at + 11, log.find("/metrics", at) - at - 11);
+  Aws({"events", "put-events", "--entries", R"([{"Source":"my.app","DetailType":"t","Detail":"{}"}])"});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000)));
+  auto get = [&](const std::string& path) {
+    common::SpawnOptions o;
+    o.argv = {"curl", "-s", "-w", "\n%{http_code}", base + path};
+    auto r = common::RunCommand(o, milliseconds(10'000));
+    return r.ok() ? r->out : std::string();
+  };
+  std::string metrics = get("/metrics");
+  EXPECT_NE(metrics.find("dispatch_events_aws_events_delivered_total 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("dispatch_events_aws_delivery_latency_seconds_count 1"), std::string::npos);
+  EXPECT_NE(get("/healthz").find("200"), std::string::npos);
+  EXPECT_NE(get("/readyz").find("200"), std::string::npos);
 }
 
 }  // namespace

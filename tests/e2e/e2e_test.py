@@ -186,8 +186,9 @@ def main():
                   f"{len(got or [])} posts")
 
         # 5. Deleting the driver removes the queue and rules it created.
-        r = stack.dispatch(["delete", "eventdriver", "aws"])
-        cli_output.append(r.stdout + r.stderr)
+        for name in stack.driver_names():
+            r = stack.dispatch(["delete", "eventdriver", name])
+            cli_output.append(r.stdout + r.stderr)
         gone = wait_until(lambda: not driver_queues(stack) and not driver_rules(stack), 60, 0.5)
         check("driver's queue and rules removed on delete", gone,
               f"queues {driver_queues(stack)}, rules {driver_rules(stack)}")
