@@ -97,7 +97,9 @@ common::Status Provisioner::ProvisionQueue(Provisioned* p) {
                                                {{"MessageRetentionPeriod", "1209600"}}, tags);
     if (!url.ok()) return Failed("CreateQueue(" + DeadLetterQueueName() + ")", url.status());
     p->dlq_url = *url;
-    p->created_dlq = !existing.ok();
+    // Named after our source id: if it exists, an earlier run of this same driver instance
+    // (e.g. before a restart) created it, so it is ours to remove.
+    p->created_dlq = true;
     auto attrs = sqs.GetQueueAttributes(p->dlq_url, {"QueueArn"});
     if (!attrs.ok()) return Failed("GetQueueAttributes(dead-letter queue)", attrs.status());
     p->dlq_arn = (*attrs)["QueueArn"];
@@ -114,6 +116,7 @@ common::Status Provisioner::ProvisionQueue(Provisioned* p) {
   if (existing.ok()) {
     // Re-run with the same names: reuse the queue and bring its settings up to date.
     p->queue_url = *existing;
+    p->created_queue = true;  // ours by name (see the dead-letter queue above)
     auto set = sqs.SetQueueAttributes(p->queue_url, attributes);
     if (!set.ok()) return Failed("SetQueueAttributes(" + QueueName() + ")", set.status());
   } else {
@@ -125,7 +128,7 @@ common::Status Provisioner::ProvisionQueue(Provisioned* p) {
   auto attrs = sqs.GetQueueAttributes(p->queue_url, {"QueueArn"});
   if (!attrs.ok()) return Failed("GetQueueAttributes(" + QueueName() + ")", attrs.status());
   p->queue_arn = (*attrs)["QueueArn"];
-  spdlog::info("queue {} ({})", p->queue_url, p->created_queue ? "created" : "reused");
+  spdlog::info("queue {} ({})", p->queue_url, existing.ok() ? "reused" : "created");
   return common::Status::Ok();
 }
 
@@ -206,13 +209,10 @@ common::Status Provisioner::ProvisionBucket(Provisioned* p) {
   req.s3_bucket_name = bucket;
   req.tags = {{kOwnerTagKey, "dispatch-events-aws"}, {kSourceTagKey, options_.source_id}};
   auto trail = ct.CreateTrail(req);
-  if (!trail.ok()) {
-    if (trail.error().code != "TrailAlreadyExistsException") {
-      return Failed("CreateTrail(" + p->trail_name + ")", trail.status());
-    }
-  } else {
-    p->created_trail = true;
+  if (!trail.ok() && trail.error().code != "TrailAlreadyExistsException") {
+    return Failed("CreateTrail(" + p->trail_name + ")", trail.status());
   }
+  p->created_trail = true;  // new, or ours by name from an earlier run of this instance
   aws::EventSelector selector;
   selector.read_write_type = "WriteOnly";
   selector.include_management_events = false;
@@ -236,10 +236,10 @@ common::Status Provisioner::PutRuleTargetingQueue(Provisioned* p, const std::str
   req.schedule_expression = schedule;
   req.description = "dispatch-events-aws " + options_.source_id;
   req.tags = {{kOwnerTagKey, "dispatch-events-aws"}, {kSourceTagKey, options_.source_id}};
-  bool existed = eb.DescribeRule(name).ok();
   auto arn = eb.PutRule(req);
   if (!arn.ok()) return Failed("PutRule(" + name + ")", arn.status());
-  if (!existed) p->rules_created.push_back(name);
+  // Created now or by an earlier run of this instance (the name carries our source id).
+  p->rules_created.push_back(name);
   aws::EventBridgeTarget target;
   target.id = "dispatch-queue";
   target.arn = p->queue_arn;
