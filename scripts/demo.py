@@ -270,7 +270,7 @@ def live(stack):
                 rid = r.get("id") or r.get("name")
                 if rid in seen_runs:
                     continue
-                if r.get("status") in ("RUNNING", "QUEUED", "PENDING"):
+                if str(r.get("status", "")).lower() in ("running", "queued"):
                     continue
                 seen_runs.add(rid)
                 say(f"event → run {rid}: {r.get('status')} {json.dumps(r.get('output') or r.get('error') or '')[:160]}")
