@@ -322,7 +322,8 @@ def main():
         return 0
     except KeyboardInterrupt:
         interrupted = True
-        say("\nstopping …")
+        say("\nstopping … (the driver finishes its current long poll, up to 20 s, then removes "
+            "the queue and rules it created)")
         return 0
     except (StepError, subprocess.CalledProcessError, OSError, urllib.error.URLError) as e:
         say(f"\nmake run failed while {step}: {e}")
