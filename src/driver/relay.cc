@@ -118,7 +118,7 @@ void Relay::Track(const QueueMessage& m) {
   auto now = SteadyClock::now();
   int vis = std::max(1, queue_.visibility_timeout());
   std::lock_guard<std::mutex> l(mu_);
-  in_flight_[m.receipt_handle] = InFlight{m.receipt_handle, now + milliseconds(vis * 500),
+  in_flight_[m.receipt_handle] = InFlight{now + milliseconds(vis * 500),
                                           now + config_.delivery_timeout};
   metrics_.in_flight = static_cast<int64_t>(in_flight_.size());
 }

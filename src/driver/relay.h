@@ -49,7 +49,6 @@ class Relay {
 
  private:
   struct InFlight {
-    std::string receipt_handle;
     std::chrono::steady_clock::time_point next_extend;
     std::chrono::steady_clock::time_point deadline;
   };

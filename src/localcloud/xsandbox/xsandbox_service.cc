@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
+#include "localcloud/core/xml_writer.h"
 #include "x/multipart.h"
 
 namespace localcloud::xsandbox {
@@ -52,31 +53,6 @@ std::string SniffImageType(std::string_view data) {
   return "";
 }
 
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // Length of the text as X counts it (code points; X weighs some ranges double, ignored).
 size_t CodePoints(std::string_view s) {
@@ -439,7 +415,7 @@ http::Response XSandboxService::Timeline(const Call& call) {
   if (posts_.empty()) html += "<p class=\"empty\">No posts yet.</p>\n";
   for (auto it = posts_.rbegin(); it != posts_.rend(); ++it) {
     html += "<article class=\"post\" id=\"post-" + it->id + "\">\n<p class=\"text\">" +
-            HtmlEscape(it->text) + "</p>\n";
+            XmlEscape(it->text) + "</p>\n";
     for (const auto& id : it->media_ids) {
       html += "<img src=\"/x/media/" + id + "\" alt=\"media " + id + "\">\n";
     }
