@@ -66,26 +66,48 @@ class Input {
   std::string_view view_;
 };
 
-common::Status WriteAll(const std::string& path, const std::string& data) {
-  if (path == "-") {
-    std::cout.write(data.data(), static_cast<std::streamsize>(data.size()));
-    std::cout.flush();
-    return std::cout ? common::Status::Ok() : common::Internal("cannot write to stdout");
+// Writes the output as it comes: to stdout, or to a file created on the first write (so that a
+// rejected input leaves no empty file behind). Unchanged stretches of the input are written
+// straight from its mapping, so the output is never held in memory as a whole.
+class FileSink : public image::OutputSink {
+ public:
+  explicit FileSink(std::string path) : path_(std::move(path)) {}
+  ~FileSink() override {
+    if (fd_ > 1) ::close(fd_);
   }
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return common::Internal("cannot create " + path + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return common::Internal("cannot write " + path + ": " + std::strerror(errno));
+  common::Status Write(std::string_view bytes) override {
+    if (fd_ < 0) {
+      fd_ =
+          path_ == "-" ? 1 : ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd_ < 0) return common::Internal("cannot create " + path_ + ": " + std::strerror(errno));
     }
-    done += static_cast<size_t>(n);
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return common::Internal("cannot write " + Name() + ": " + std::strerror(errno));
+      bytes.remove_prefix(static_cast<size_t>(n));
+      written_ += static_cast<size_t>(n);
+    }
+    return common::Status::Ok();
   }
-  return ::close(fd) == 0 ? common::Status::Ok() : common::Internal("cannot write " + path);
-}
+  // Closes the file (creating it if nothing was written).
+  common::Status Finish() {
+    if (fd_ < 0) DAT_RETURN_IF_ERROR(Write({}));
+    if (fd_ > 1) {
+      const int fd = fd_;
+      fd_ = -1;
+      if (::close(fd) != 0) return common::Internal("cannot write " + Name());
+    }
+    return common::Status::Ok();
+  }
+  size_t written() const { return written_; }
+
+ private:
+  std::string Name() const { return path_ == "-" ? "to stdout" : path_; }
+  std::string path_;
+  int fd_ = -1;
+  size_t written_ = 0;
+};
 
 nlohmann::json BoxJson(const image::Box& b) {
   return {{"x", b.x}, {"y", b.y}, {"width", b.width}, {"height", b.height}};
@@ -157,12 +179,13 @@ int main(int argc, char** argv) {
     std::cerr << "watermark: " << read.message() << "\n";
     return 1;
   }
-  auto result = image::Watermark(data.bytes(), options);
+  FileSink sink(output);
+  auto result = image::WatermarkTo(data.bytes(), options, &sink);
   if (!result.ok()) {
     std::cerr << "watermark: " << input << ": " << result.status().ToString() << "\n";
     return 1;
   }
-  common::Status written = WriteAll(output, result->data);
+  common::Status written = sink.Finish();
   if (!written.ok()) {
     std::cerr << "watermark: " << written.message() << "\n";
     return 1;
@@ -174,7 +197,7 @@ int main(int argc, char** argv) {
                         {"height", result->height},
                         {"orientation", result->orientation},
                         {"input_bytes", data.bytes().size()},
-                        {"output_bytes", result->data.size()},
+                        {"output_bytes", sink.written()},
                         {"logo_box", BoxJson(result->logo_box)},
                         {"changed_box", BoxJson(result->changed_box)}};
     if (!result->fallback_reason.empty()) j["fallback_reason"] = result->fallback_reason;

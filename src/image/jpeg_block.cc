@@ -112,33 +112,38 @@ common::Status CheckGeometry(const JpegGeometry& g) {
   return common::Status::Ok();
 }
 
-std::vector<ComponentPlane> BuildPlanes(const PlacedLogo& logo, const JpegGeometry& g,
-                                        JpegColor color, bool adobe_inverted) {
+void BuildPlanes(const LogoPlacement& logo, const JpegGeometry& g, JpegColor color,
+                 bool adobe_inverted, int y0, int y1, std::vector<ComponentPlane>* planes) {
+  const Box& box = logo.box();
   const int n = g.num_components;
-  std::vector<ComponentPlane> planes(n);
+  planes->resize(n);
+  y0 = std::max(y0, box.y);
+  y1 = std::min(y1, box.y + box.height);
   int sx[4], sy[4];
   for (int c = 0; c < n; ++c) {
     sx[c] = g.max_h / g.h[c];
     sy[c] = g.max_v / g.v[c];
-    ComponentPlane& p = planes[c];
-    p.x0 = logo.box.x / sx[c];
-    p.y0 = logo.box.y / sy[c];
-    p.width = (logo.box.x + logo.box.width + sx[c] - 1) / sx[c] - p.x0;
-    p.height = (logo.box.y + logo.box.height + sy[c] - 1) / sy[c] - p.y0;
+    ComponentPlane& p = (*planes)[c];
+    p.x0 = box.x / sx[c];
+    p.y0 = y0 / sy[c];
+    p.width = (box.x + box.width + sx[c] - 1) / sx[c] - p.x0;
+    p.height = y1 > y0 ? (y1 + sy[c] - 1) / sy[c] - p.y0 : 0;
     p.premul.assign(static_cast<size_t>(p.width) * p.height, 0.0f);
     p.alpha.assign(p.premul.size(), 0.0f);
   }
-  for (int y = 0; y < logo.box.height; ++y) {
-    for (int x = 0; x < logo.box.width; ++x) {
-      const float* px = logo.raster.at(x, y);
+  std::vector<float> row(static_cast<size_t>(box.width) * 4);
+  for (int y = y0; y < y1; ++y) {
+    logo.SampleRow(y, box.x, box.x + box.width, row.data());
+    for (int x = 0; x < box.width; ++x) {
+      const float* px = &row[static_cast<size_t>(x) * 4];
       const float a = px[3];
       if (a <= 0) continue;
       const float rgb[3] = {px[0] / a, px[1] / a, px[2] / a};
       float values[4];
       ToComponents(color, adobe_inverted, rgb, values);
       for (int c = 0; c < n; ++c) {
-        ComponentPlane& p = planes[c];
-        const int X = (logo.box.x + x) / sx[c] - p.x0, Y = (logo.box.y + y) / sy[c] - p.y0;
+        ComponentPlane& p = (*planes)[c];
+        const int X = (box.x + x) / sx[c] - p.x0, Y = y / sy[c] - p.y0;
         const float w = 1.0f / (sx[c] * sy[c]);
         const size_t i = static_cast<size_t>(Y) * p.width + X;
         p.alpha[i] += a * w;
@@ -146,7 +151,6 @@ std::vector<ComponentPlane> BuildPlanes(const PlacedLogo& logo, const JpegGeomet
       }
     }
   }
-  return planes;
 }
 
 McuBox CoveringMcus(const Box& box, const JpegGeometry& g) {

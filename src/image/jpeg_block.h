@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "common/status.h"
-#include "image/huge_alloc.h"
 #include "image/logo.h"
 
 namespace image::internal {
@@ -32,20 +31,23 @@ struct JpegGeometry {
 // whole multiple of the component's factor). InvalidArgument otherwise.
 common::Status CheckGeometry(const JpegGeometry& g);
 
-// The logo for one component at that component's sampling resolution: per sample, the logo's
-// premultiplied component value (0..255 scale) and its alpha, averaged over the full-resolution
-// pixels the sample covers. Compositing is then bg' = premul + (1 - alpha) * bg per sample.
+// The logo for one component at that component's sampling resolution, over a band of rows:
+// per sample, the logo's premultiplied component value (0..255 scale) and its alpha, averaged
+// over the full-resolution pixels the sample covers. Compositing is then
+// bg' = premul + (1 - alpha) * bg per sample.
 struct ComponentPlane {
   int x0 = 0, y0 = 0;         // first covered sample
   int width = 0, height = 0;  // covered samples
-  std::vector<float, HugePageAllocator<float>> premul;
-  std::vector<float, HugePageAllocator<float>> alpha;
+  std::vector<float> premul;
+  std::vector<float> alpha;
 };
 
-// Builds one plane per component. `adobe_inverted` says CMYK/YCCK values are stored inverted
-// (255 = no ink), as Adobe writes them.
-std::vector<ComponentPlane> BuildPlanes(const PlacedLogo& logo, const JpegGeometry& g,
-                                        JpegColor color, bool adobe_inverted);
+// Builds one plane per component for the stored pixel rows [y0, y1) of the logo's box (y0 and
+// y1 on MCU row boundaries, so that no sample straddles two bands), reusing *planes' storage.
+// `adobe_inverted` says CMYK/YCCK values are stored inverted (255 = no ink), as Adobe writes
+// them. Working one MCU row at a time keeps memory proportional to the logo's width.
+void BuildPlanes(const LogoPlacement& logo, const JpegGeometry& g, JpegColor color,
+                 bool adobe_inverted, int y0, int y1, std::vector<ComponentPlane>* planes);
 
 // MCU rectangle [mx0, mx1) x [my0, my1) covering a pixel box.
 struct McuBox {

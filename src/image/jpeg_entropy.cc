@@ -15,16 +15,19 @@ namespace {
 
 // A canonical Huffman table, for decoding (9-bit lookahead, then code-length walk) and for
 // encoding (code and size per symbol; size 0 means the file has no code for the symbol).
+constexpr int kLookupBits = 10;
+
 struct HuffTable {
-  uint16_t lookup[512];  // (length << 8) | symbol for codes of at most 9 bits, else 0
-  int32_t maxcode[18];   // largest code of each length, -1 if none
+  uint16_t lookup[1 << kLookupBits];  // (length << 8) | symbol for short codes, else 0
+  int32_t maxcode[18];                // largest code of each length, -1 if none
   int32_t valoffset[17];
   uint8_t symbols[256];
   uint16_t code[256];
   uint8_t size[256];
-  // For AC tables, skipping without values: for codes of at most 9 bits, the bits of the code
-  // plus its extra bits (0-4), the zero run (5-8), and EOB/ZRL flags; 0 means "use Decode".
-  uint16_t skip[512];
+  // For AC tables, skipping without values: for codes of at most kLookupBits bits, the bits of
+  // the code plus its extra bits (0-4), the zero run (5-8), and EOB/ZRL flags; 0 means "use
+  // Decode".
+  uint16_t skip[1 << kLookupBits];
   static constexpr uint16_t kEob = 1 << 9, kZrl = 1 << 10;
 
   // False for an over-subscribed (invalid) table.
@@ -42,11 +45,13 @@ struct HuffTable {
         const uint8_t sym = spec.symbols[k];
         code[sym] = static_cast<uint16_t>(next);
         size[sym] = static_cast<uint8_t>(l);
-        if (l <= 9) {
-          const int shift = 9 - l;
+        if (l <= kLookupBits) {
+          const int shift = kLookupBits - l;
           const int extra = sym & 15, run = sym >> 4;
-          const uint16_t skip_entry = static_cast<uint16_t>(
-              (l + extra) | (run << 5) | (sym == 0 ? kEob : 0) | (sym == 0xF0 ? kZrl : 0));
+          // As libjpeg reads them: size 0 is a ZRL (16 zeros) with run 15, else the end.
+          const uint16_t skip_entry = static_cast<uint16_t>((l + extra) | (run << 5) |
+                                                            (extra == 0 && run != 15 ? kEob : 0) |
+                                                            (extra == 0 && run == 15 ? kZrl : 0));
           for (int j = 0; j < (1 << shift); ++j) {
             lookup[(next << shift) | j] = static_cast<uint16_t>((l << 8) | sym);
             skip[(next << shift) | j] = skip_entry;
@@ -62,21 +67,25 @@ struct HuffTable {
   }
 };
 
-// Reads entropy-coded bits from [begin, end), undoing 0xFF00 stuffing. Past the end (or at an
-// unexpected marker) it supplies zero bytes and counts them, so callers can tell a stream
-// that ran out from one that ended cleanly.
+// Reads bits from [begin, end). With kStuffed (entropy-coded data) 0xFF00 stuffing is undone;
+// past the end, or at a marker, it supplies zero bytes and counts them, so callers can tell a
+// stream that ran out from one that ended cleanly. Plain data, cheap to copy: a copy resumes
+// reading where the original was.
+template <bool kStuffed>
 class BitReader {
  public:
-  BitReader(const uint8_t* data, size_t begin, size_t end) : data_(data), pos_(begin), end_(end) {}
+  BitReader() = default;
+  BitReader(const uint8_t* data, size_t begin, size_t end)
+      : data_(data), begin_(begin), pos_(begin), end_(end) {}
 
   int Decode(const HuffTable& t) {
     if (bits_ < 16) Fill();
-    const uint16_t e = t.lookup[acc_ >> (64 - 9)];
+    const uint16_t e = t.lookup[acc_ >> (64 - kLookupBits)];
     if (e >> 8) {
       Skip(e >> 8);
       return e & 0xFF;
     }
-    int l = 10;
+    int l = kLookupBits + 1;
     int32_t code = static_cast<int32_t>(acc_ >> (64 - l));
     while (code > t.maxcode[l]) {
       ++l;
@@ -98,18 +107,13 @@ class BitReader {
   // Skips the AC coefficients of one block (after its DC). False on corrupt data.
   bool SkipAc(const HuffTable& t) {
     for (int k = 1; k < 64;) {
-      if (bits_ < 25) Fill();
-      const uint16_t e = t.skip[acc_ >> (64 - 9)];
+      if (bits_ < 32) Fill();
+      const uint16_t e = t.skip[acc_ >> (64 - kLookupBits)];
       if (e) {
         Skip(e & 31);
         if (e & HuffTable::kEob) return true;
-        if (e & HuffTable::kZrl) {
-          k += 16;
-          continue;
-        }
-        k += (e >> 5) & 15;
-        if (k > 63) return false;
-        ++k;
+        k += ((e >> 5) & 15) + 1;  // a ZRL's run of 15 plus one is its 16 zeros
+        if (k > 64 && !(e & HuffTable::kZrl)) return false;
         continue;
       }
       const int rs = Decode(t);
@@ -120,10 +124,9 @@ class BitReader {
         k += 16;
         continue;
       }
-      k += run;
-      if (k > 63) return false;
+      k += run + 1;
+      if (k > 64) return false;
       SkipBits(size);
-      ++k;
     }
     return true;
   }
@@ -133,19 +136,31 @@ class BitReader {
     Skip(s);
   }
 
-  // True once bits beyond the segment (zero padding) have been consumed.
+  // The next n (1..32) bits.
+  uint32_t Take(int n) {
+    if (bits_ < n) Fill();
+    const auto v = static_cast<uint32_t>(acc_ >> (64 - n));
+    Skip(n);
+    return v;
+  }
+
+  // True once bits beyond the data (zero padding) have been consumed.
   bool overrun() const { return static_cast<int64_t>(fake_) * 8 > bits_; }
+
+  // Bits consumed since construction (stuffing not counted).
+  uint64_t consumed() const { return loaded_ - static_cast<uint64_t>(bits_); }
 
   // The byte holding the next unread bit, and how many of its high bits were already read.
   void Position(size_t* byte, int* used) const {
-    const int k = bits_ / 8, r = bits_ % 8;
-    if (r == 0) {
-      *used = 0;
-      *byte = k == 0 ? pos_ : ring_[(loaded_ - k) & 15];
-    } else {
-      *used = 8 - r;
-      *byte = ring_[(loaded_ - k - 1) & 15];
+    const int k = (bits_ + 7) / 8;  // loaded bytes with unread bits
+    *used = (8 - bits_ % 8) % 8;
+    size_t q = pos_;  // bytes supplied past the end (fake_) take no room in the input
+    for (int i = 0; i < k - static_cast<int>(fake_); ++i) {
+      --q;
+      // A zero right after 0xFF is stuffing: the data byte is the 0xFF.
+      if (kStuffed && data_[q] == 0 && q > begin_ && data_[q - 1] == 0xFF) --q;
     }
+    *byte = q;
   }
 
  private:
@@ -162,66 +177,107 @@ class BitReader {
       w = __builtin_bswap64(w);
       const int nbytes = (64 - bits_) >> 3;
       const uint64_t keep = ~uint64_t{0} << (64 - 8 * nbytes);
-      const uint64_t t = ~w;  // a 0xFF byte of w is a zero byte of t
-      const uint64_t zero = (t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull;
-      if ((zero & keep) == 0) {
+      bool clean = true;
+      if (kStuffed) {
+        const uint64_t t = ~w;  // a 0xFF byte of w is a zero byte of t
+        clean = ((t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull & keep) == 0;
+      }
+      if (clean) {
         acc_ |= (w & keep) >> bits_;
         bits_ += 8 * nbytes;
-        for (int i = 0; i < nbytes; ++i) ring_[loaded_++ & 15] = pos_ + i;
+        loaded_ += 8 * static_cast<uint64_t>(nbytes);
         pos_ += nbytes;
         return;
       }
     }
     while (bits_ <= 56) {
       uint64_t b = 0;
-      const size_t at = pos_;
-      if (pos_ < end_ && !(data_[pos_] == 0xFF && (pos_ + 1 >= end_ || data_[pos_ + 1] != 0))) {
+      if (pos_ < end_ &&
+          !(kStuffed && data_[pos_] == 0xFF && (pos_ + 1 >= end_ || data_[pos_ + 1] != 0))) {
         b = data_[pos_];
-        pos_ += b == 0xFF ? 2 : 1;
+        pos_ += kStuffed && b == 0xFF ? 2 : 1;
       } else {
         ++fake_;
       }
-      ring_[loaded_++ & 15] = at;
       acc_ |= b << (56 - bits_);
       bits_ += 8;
+      loaded_ += 8;
     }
   }
 
-  const uint8_t* data_;
-  size_t pos_;
-  size_t end_;
+  const uint8_t* data_ = nullptr;
+  size_t begin_ = 0, pos_ = 0, end_ = 0;
   uint64_t acc_ = 0;
   int bits_ = 0;
   uint64_t loaded_ = 0;
   uint64_t fake_ = 0;
-  size_t ring_[16] = {};
 };
 
-// Writes entropy-coded bits with 0xFF00 stuffing.
+// Writes bits into a growing buffer; with kStuffed (entropy-coded data) every 0xFF byte is
+// followed by a stuffed 0x00.
+template <bool kStuffed>
 class BitWriter {
  public:
-  explicit BitWriter(std::string* out) : out_(out) {}
-  void Put(uint32_t code, int size) {
-    acc_ = (acc_ << size) | code;
-    bits_ += size;
-    while (bits_ >= 8) {
-      const auto b = static_cast<uint8_t>(acc_ >> (bits_ - 8));
-      out_->push_back(static_cast<char>(b));
-      if (b == 0xFF) out_->push_back(0);
-      bits_ -= 8;
+  // `code` holds exactly n (0..32) bits.
+  void Put(uint32_t code, int n) {
+    acc_ = (acc_ << n) | code;
+    bits_ += n;
+    if (bits_ >= 32) {
+      bits_ -= 32;
+      Emit(static_cast<uint32_t>(acc_ >> bits_));
     }
-    acc_ &= (uint64_t{1} << bits_) - 1;
-  }
-  // Pads the last byte with 1-bits, as the standard asks before a marker.
-  void Flush() {
-    if (bits_ > 0) Put((1u << (8 - bits_)) - 1, 8 - bits_);
   }
 
+  // Pads the last byte with 1-bits, as the standard asks before a marker, and writes it out.
+  void Flush() {
+    const int pad = (8 - bits_ % 8) % 8;
+    acc_ = (acc_ << pad) | ((1u << pad) - 1);
+    bits_ += pad;
+    while (bits_ > 0) {
+      bits_ -= 8;
+      PutByte(static_cast<uint8_t>(acc_ >> bits_));
+    }
+  }
+
+  uint64_t bits() const { return len_ * 8 + static_cast<uint64_t>(bits_); }  // plain data only
+  size_t pending() const { return len_; }
+  std::string_view bytes() const { return std::string_view(buf_.data(), len_); }
+  void Clear() { len_ = 0; }
+  void Reset() { len_ = 0, acc_ = 0, bits_ = 0; }
+
  private:
-  std::string* out_;
+  void Reserve() {
+    if (len_ + 8 > buf_.size()) buf_.resize(std::max<size_t>(buf_.size() * 2, size_t{1} << 16));
+  }
+  void PutByte(uint8_t b) {
+    Reserve();
+    buf_[len_++] = static_cast<char>(b);
+    if (kStuffed && b == 0xFF) buf_[len_++] = 0;
+  }
+  void Emit(uint32_t w) {
+    const uint32_t t = ~w;
+    if (kStuffed && ((t - 0x01010101u) & ~t & 0x80808080u) != 0) {
+      for (int i = 3; i >= 0; --i) PutByte(static_cast<uint8_t>(w >> (8 * i)));
+      return;
+    }
+    Reserve();
+    w = __builtin_bswap32(w);
+    std::memcpy(&buf_[len_], &w, 4);
+    len_ += 4;
+  }
+
+  std::string buf_;
+  size_t len_ = 0;
   uint64_t acc_ = 0;
   int bits_ = 0;
 };
+
+// Copies n bits from a reader to a writer.
+template <typename Reader, typename Writer>
+void CopyBits(Reader& r, uint64_t n, Writer& w) {
+  for (; n >= 32; n -= 32) w.Put(r.Take(32), 32);
+  if (n > 0) w.Put(r.Take(static_cast<int>(n)), static_cast<int>(n));
+}
 
 int Category(int v) {
   unsigned a = static_cast<unsigned>(v < 0 ? -v : v);
@@ -230,7 +286,8 @@ int Category(int v) {
 
 // Decodes one block. With coef == nullptr only the DC predictor is tracked (the fast skip
 // over the prefix). False on corrupt data.
-bool DecodeBlock(BitReader& r, const HuffTable& dc, const HuffTable& ac, int* pred, int16_t* coef) {
+bool DecodeBlock(BitReader<true>& r, const HuffTable& dc, const HuffTable& ac, int* pred,
+                 int16_t* coef) {
   const int s = r.Decode(dc);
   if (s < 0 || s > 11) return false;
   *pred += s ? r.Receive(s) : 0;
@@ -258,8 +315,8 @@ bool DecodeBlock(BitReader& r, const HuffTable& dc, const HuffTable& ac, int* pr
 // Encodes one block with the file's tables. A symbol without a code is reported to
 // missing(table_class, symbol), which returns true to carry on (writing a placeholder code:
 // the output is then only good for collecting the missing symbols); false stops.
-template <typename Missing>
-bool EncodeBlock(BitWriter& w, const HuffTable& dc, const HuffTable& ac, int* pred,
+template <typename Writer, typename Missing>
+bool EncodeBlock(Writer& w, const HuffTable& dc, const HuffTable& ac, int* pred,
                  const int16_t* coef, Missing&& missing) {
   const int diff = coef[0] - *pred;
   *pred = coef[0];
@@ -338,20 +395,56 @@ bool ExtendTable(HuffmanSpec* spec, const std::bitset<256>& add) {
   return false;
 }
 
-// The splicing job for one file.
+// One block of an MCU, in scan order.
+struct McuBlock {
+  int comp;        // frame component index
+  int scan_index;  // index in the scan (the DC predictor)
+  int u, v;        // position inside the MCU, in blocks
+  int dc_id, ac_id;
+};
+
+// A stretch of the new entropy-coded data: bits copied from the input (starting where `at`
+// is) or from the re-encoded MCUs (the next `bits` of Splicer::encoded_).
+struct Piece {
+  bool from_input;
+  BitReader<true> at;
+  uint64_t bits;
+};
+
+// How one restart interval (or the whole scan) holding MCUs under the logo is rewritten: its
+// bytes before the first touched MCU are kept, then the partly used byte's high bits, then the
+// pieces, then padding to a byte before the marker at `end`.
+struct SegmentPlan {
+  size_t prefix_end = 0;  // the byte holding the first bit of the first touched MCU
+  int prefix_bits = 0;    // bits of that byte that belong to the MCU before
+  size_t end = 0;
+  std::vector<Piece> pieces;
+};
+
+// The splicing job for one file: Plan() reads every segment the logo touches (composites and
+// re-encodes its MCUs into memory, measures the rest), Emit() writes the file.
 class Splicer {
  public:
-  Splicer(std::string_view input, const JpegHeader& h, const JpegGeometry& g, const McuBox& box,
-          const std::vector<ComponentPlane>& planes)
+  Splicer(std::string_view input, const JpegHeader& h, const JpegGeometry& g,
+          const LogoPlacement& logo, const McuBox& box)
       : data_(reinterpret_cast<const uint8_t*>(input.data())),
         input_(input),
         h_(h),
         g_(g),
+        logo_(logo),
         box_(box),
-        planes_(planes) {
+        color_(ColorOf(h)) {
     for (int i = 0; i < 4; ++i) {
       spec_[0][i] = h.dc[i];
       spec_[1][i] = h.ac[i];
+    }
+    for (int sc = 0; sc < h.scan_num_components; ++sc) {
+      const int ci = h.scan_comp[sc];
+      for (int v = 0; v < g.v[ci]; ++v) {
+        for (int u = 0; u < g.h[ci]; ++u) {
+          blocks_.push_back({ci, sc, u, v, h.comp[ci].dc_table, h.comp[ci].ac_table});
+        }
+      }
     }
   }
 
@@ -406,72 +499,157 @@ class Splicer {
     return dht;
   }
 
-  // Processes one segment that contains at least one MCU under the logo, appending to *out
-  // everything from input byte *copied up to the segment's end. With `collect`, symbols the
-  // tables lack are recorded (see ExtendTables) and the output is a draft. 0 on success,
-  // 1 corrupt data, 2 a Huffman code is missing.
-  int Process(const Segment& seg, bool collect, size_t* copied, std::string* out) {
-    BitReader reader(data_, seg.begin, seg.end);
-    BitWriter writer(out);
+  // Reads one segment holding at least one MCU under the logo and appends its plan. With
+  // `collect`, symbols the tables lack are recorded (see ExtendTables) and the plan is a
+  // draft. 0 on success, 1 corrupt data, 2 a Huffman code is missing.
+  int Plan(const Segment& seg, bool collect) {
+    SegmentPlan plan;
+    plan.end = seg.end;
+    BitReader<true> r(data_, seg.begin, seg.end);
     int pred[4] = {0, 0, 0, 0}, enc_pred[4] = {0, 0, 0, 0};
-    bool spliced = false;
+    enum { kPrefix, kEncode, kCopy } state = kPrefix;
+    bool resync = false;  // the last MCU was re-encoded with changed DC values
+    uint64_t piece_start = 0;
+    BitReader<true> copy_from;
     int16_t coef[64];
     const int per_row = g_.mcus_per_row();
+    auto missing = [&](int cls, int id, int sym) {
+      if (!collect) return false;
+      missing_[cls][id].set(sym);
+      return true;
+    };
     for (int m = seg.first_mcu; m < seg.first_mcu + seg.num_mcus; ++m) {
       const int mx = m % per_row, my = m / per_row;
       const bool touched = box_.contains(mx, my);
-      if (!spliced && touched) {
-        size_t byte;
-        int used;
-        reader.Position(&byte, &used);
-        if (reader.overrun() || byte < *copied || byte > seg.end) return 1;
-        out->append(input_.substr(*copied, byte - *copied));
-        if (used) writer.Put(data_[byte] >> (8 - used), used);
+      if (state == kPrefix || state == kCopy) {
+        if (!touched) {
+          if (!SkipMcu(r, pred)) return 1;
+          continue;
+        }
+        if (state == kPrefix) {
+          if (r.overrun()) return 1;
+          r.Position(&plan.prefix_end, &plan.prefix_bits);
+        } else {
+          plan.pieces.push_back({true, copy_from, r.consumed() - piece_start});
+        }
+        // A decoder reaches this MCU with the input's predictors: encode relative to them.
         std::copy(pred, pred + 4, enc_pred);
-        spliced = true;
+        state = kEncode;
+        piece_start = encoded_.bits();
+      } else if (!touched && !resync) {
+        // Encoder and decoder agree on the DC predictors again: copy from here on.
+        plan.pieces.push_back({false, {}, encoded_.bits() - piece_start});
+        state = kCopy;
+        copy_from = r;
+        piece_start = r.consumed();
+        if (!SkipMcu(r, pred)) return 1;
+        continue;
       }
-      for (int sc = 0; sc < h_.scan_num_components; ++sc) {
-        const int ci = h_.scan_comp[sc];
-        const FrameComponent& comp = h_.comp[ci];
-        const HuffTable& dc = table_[0][comp.dc_table];
-        const HuffTable& ac = table_[1][comp.ac_table];
-        const int bh = g_.h[ci], bv = g_.v[ci];
-        const uint16_t* quant = h_.quant[comp.quant_index];
-        auto missing = [&](int cls, int sym) {
-          if (!collect) return false;
-          missing_[cls][cls == 0 ? comp.dc_table : comp.ac_table].set(sym);
-          return true;
-        };
-        for (int v = 0; v < bv; ++v) {
-          for (int u = 0; u < bh; ++u) {
-            if (!spliced) {
-              if (!DecodeBlock(reader, dc, ac, &pred[sc], nullptr)) return 1;
-              continue;
-            }
-            if (!DecodeBlock(reader, dc, ac, &pred[sc], coef)) return 1;
-            if (touched) WatermarkBlock(coef, quant, planes_[ci], mx * bh + u, my * bv + v);
-            if (!EncodeBlock(writer, dc, ac, &enc_pred[sc], coef, missing)) return 2;
-          }
+      if (touched && band_row_ != my) {
+        BuildPlanes(logo_, g_, color_, h_.adobe_transform >= 0, my * g_.mcu_height(),
+                    (my + 1) * g_.mcu_height(), &planes_);
+        band_row_ = my;
+      }
+      for (const McuBlock& b : blocks_) {
+        const HuffTable& dc = table_[0][b.dc_id];
+        const HuffTable& ac = table_[1][b.ac_id];
+        if (!DecodeBlock(r, dc, ac, &pred[b.scan_index], coef)) return 1;
+        if (touched) {
+          WatermarkBlock(coef, h_.quant[h_.comp[b.comp].quant_index], planes_[b.comp],
+                         mx * g_.h[b.comp] + b.u, my * g_.v[b.comp] + b.v);
+        }
+        if (!EncodeBlock(encoded_, dc, ac, &enc_pred[b.scan_index], coef, [&](int cls, int sym) {
+              return missing(cls, cls == 0 ? b.dc_id : b.ac_id, sym);
+            })) {
+          return 2;
         }
       }
+      resync = touched;
     }
-    if (reader.overrun()) return 1;
-    if (!spliced) return 0;
-    writer.Flush();
-    *copied = seg.end;
+    if (r.overrun() || state == kPrefix) return 1;
+    if (state == kEncode) {
+      plan.pieces.push_back({false, {}, encoded_.bits() - piece_start});
+    } else {
+      plan.pieces.push_back({true, copy_from, r.consumed() - piece_start});
+    }
+    plans_.push_back(std::move(plan));
     return 0;
   }
 
+  // Forgets the plans (to plan again with extended tables).
+  void ClearPlans() {
+    plans_.clear();
+    encoded_.Reset();
+    band_row_ = -1;
+  }
+
+  // Writes the file: input bytes [0, header_end), then `dht`, then the rest of the input with
+  // the planned segments rewritten.
+  common::Status Emit(size_t header_end, std::string_view dht, OutputSink* sink) {
+    constexpr size_t kChunk = size_t{1} << 16;
+    DAT_RETURN_IF_ERROR(sink->Write(input_.substr(0, header_end)));
+    if (!dht.empty()) DAT_RETURN_IF_ERROR(sink->Write(dht));
+    encoded_.Flush();  // the last bits out of the accumulator
+    const std::string_view encoded = encoded_.bytes();
+    BitReader<false> encoded_bits(reinterpret_cast<const uint8_t*>(encoded.data()), 0,
+                                  encoded.size());
+    BitWriter<true> out;
+    size_t copied = header_end;
+    for (const SegmentPlan& plan : plans_) {
+      DAT_RETURN_IF_ERROR(sink->Write(input_.substr(copied, plan.prefix_end - copied)));
+      if (plan.prefix_bits > 0) {
+        out.Put(data_[plan.prefix_end] >> (8 - plan.prefix_bits), plan.prefix_bits);
+      }
+      for (const Piece& piece : plan.pieces) {
+        BitReader<true> in = piece.at;
+        for (uint64_t left = piece.bits; left > 0;) {
+          const uint64_t n = std::min<uint64_t>(left, kChunk * 8);
+          if (piece.from_input) {
+            CopyBits(in, n, out);
+          } else {
+            CopyBits(encoded_bits, n, out);
+          }
+          left -= n;
+          if (out.pending() >= kChunk) {
+            DAT_RETURN_IF_ERROR(sink->Write(out.bytes()));
+            out.Clear();
+          }
+        }
+      }
+      out.Flush();
+      DAT_RETURN_IF_ERROR(sink->Write(out.bytes()));
+      out.Clear();
+      copied = plan.end;
+    }
+    return sink->Write(input_.substr(copied));
+  }
+
  private:
+  // Decodes one MCU only as far as needed to find the next one and track the DC predictors.
+  bool SkipMcu(BitReader<true>& r, int* pred) {
+    for (const McuBlock& b : blocks_) {
+      if (!DecodeBlock(r, table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index], nullptr)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   const uint8_t* data_;
   std::string_view input_;
   const JpegHeader& h_;
   const JpegGeometry& g_;
+  const LogoPlacement& logo_;
   McuBox box_;
-  const std::vector<ComponentPlane>& planes_;
+  JpegColor color_;
+  std::vector<McuBlock> blocks_;
   HuffmanSpec spec_[2][4];  // [dc/ac][table id]
   HuffTable table_[2][4];
   std::bitset<256> missing_[2][4];
+  std::vector<ComponentPlane> planes_;  // the logo over MCU row band_row_
+  int band_row_ = -1;
+  BitWriter<false> encoded_;  // the re-encoded MCUs, unstuffed, in order
+  std::vector<SegmentPlan> plans_;
 };
 
 bool Refuse(EntropyFallback* fallback, std::string reason) {
@@ -481,9 +659,9 @@ bool Refuse(EntropyFallback* fallback, std::string reason) {
 
 }  // namespace
 
-bool WatermarkJpegEntropy(std::string_view input, const JpegHeader& h,
-                          const WatermarkOptions& options, WatermarkResult* result,
-                          EntropyFallback* fallback) {
+common::Result<bool> WatermarkJpegEntropy(std::string_view input, const JpegHeader& h,
+                                          const WatermarkOptions& options, OutputSink* sink,
+                                          WatermarkResult* result, EntropyFallback* fallback) {
   if (h.sof != 0xC0 && h.sof != 0xC1) {
     return Refuse(fallback, h.sof == 0xC2 ? "progressive JPEG" : "not a baseline Huffman JPEG");
   }
@@ -513,7 +691,7 @@ bool WatermarkJpegEntropy(std::string_view input, const JpegHeader& h,
   const auto* p = reinterpret_cast<const uint8_t*>(input.data());
   const size_t n = input.size();
   std::vector<Segment> segments;
-  size_t begin = h.scan_data, at = h.scan_data, scan_end = 0;
+  size_t begin = h.scan_data, at = h.scan_data;
   int end_marker = -1;
   while (end_marker < 0) {
     const void* ff = at < n ? std::memchr(p + at, 0xFF, n - at) : nullptr;
@@ -531,7 +709,6 @@ bool WatermarkJpegEntropy(std::string_view input, const JpegHeader& h,
       begin = at = k + 1;
     } else {
       segments.push_back({begin, j, 0, 0});
-      scan_end = j;
       end_marker = p[k];
     }
   }
@@ -546,24 +723,16 @@ bool WatermarkJpegEntropy(std::string_view input, const JpegHeader& h,
     segments[i].num_mcus = std::min(interval, total - segments[i].first_mcu);
   }
 
-  auto logo = PrepareLogo(g.width, g.height, h.orientation, options);
-  if (!logo.ok()) return Refuse(fallback, logo.status().message());
-  const McuBox box = CoveringMcus(logo->box, g);
-  std::vector<ComponentPlane> planes;
-  if (!logo->box.empty()) planes = BuildPlanes(*logo, g, ColorOf(h), h.adobe_transform >= 0);
-  logo->raster = LogoRaster{};  // the planes hold what is needed; keep peak memory down
+  auto logo = PlaceLogo(g.width, g.height, h.orientation, options);
+  if (!logo.ok()) return Refuse(fallback, std::string(logo.status().message()));
+  const McuBox box = CoveringMcus(logo->box(), g);
 
-  Splicer splicer(input, h, g, box, planes);
+  Splicer splicer(input, h, g, *logo, box);
   std::string why;
   if (!splicer.BuildTables(&why)) return Refuse(fallback, why);
   const int per_row = g.mcus_per_row();
-  std::string out;
-  out.reserve(n + n / 16 + 4096);
-  AdviseHugePages(out.data(), out.capacity());
-  size_t copied = 0;
-  // Re-encodes every restart interval holding an MCU under the logo; the bytes between them
-  // are copied verbatim.
-  auto splice_all = [&](bool collect) {
+  // Plans every restart interval holding an MCU under the logo; the others are kept as they are.
+  auto plan_all = [&](bool collect) {
     for (const Segment& seg : segments) {
       bool touched = false;
       for (int my = box.my0; my < box.my1 && !touched; ++my) {
@@ -572,42 +741,39 @@ bool WatermarkJpegEntropy(std::string_view input, const JpegHeader& h,
         touched = lo < hi;
       }
       if (!touched) continue;
-      const int rc = splicer.Process(seg, collect, &copied, &out);
+      const int rc = splicer.Plan(seg, collect);
       if (rc != 0) return rc;
     }
     return 0;
   };
-  int rc = splice_all(/*collect=*/true);
+  int rc = plan_all(/*collect=*/true);
+  std::string dht;
   if (rc == 0 && splicer.any_missing()) {
     // Optimized tables often lack codes for the logo's strong edges. Append them after the
-    // existing codes (so the copied prefix still decodes the same) in a DHT before the scan.
-    const std::string dht = splicer.ExtendTables();
+    // existing codes (so the copied bytes still decode the same) in a DHT before the scan.
+    dht = splicer.ExtendTables();
     if (dht.empty()) {
       fallback->need_new_tables = true;
       return Refuse(
           fallback,
           "the file's Huffman tables lack codes the logo needs, with no room to add them");
     }
-    out.assign(input.substr(0, h.scan_marker));
-    out += dht;
-    copied = h.scan_marker;
-    rc = splice_all(/*collect=*/false);
+    splicer.ClearPlans();
+    rc = plan_all(/*collect=*/false);
   }
   if (rc == 1) return Refuse(fallback, "corrupt entropy-coded data");
   if (rc != 0) {
     fallback->need_new_tables = true;
     return Refuse(fallback, "the file's Huffman tables lack codes the logo needs");
   }
-  out.append(input.substr(copied));
-  (void)scan_end;
+  DAT_RETURN_IF_ERROR(splicer.Emit(dht.empty() ? 0 : h.scan_marker, dht, sink));
 
-  result->data = std::move(out);
   result->format = ImageFormat::kJpeg;
   result->path = WatermarkPath::kEntropy;
   result->width = g.width;
   result->height = g.height;
   result->orientation = h.orientation;
-  result->logo_box = logo->box;
+  result->logo_box = logo->box();
   result->changed_box = ChangedBox(box, g);
   return true;
 }

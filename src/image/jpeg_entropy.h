@@ -16,14 +16,19 @@ struct EntropyFallback {
   bool need_new_tables = false;  // the file's Huffman tables lack a code the logo needs
 };
 
-// Watermarks a baseline, single-scan, Huffman-coded JPEG by splicing at the entropy-coded
-// level: bytes before the first MCU the logo touches (and, with restart markers, every
-// restart interval it does not touch) are copied verbatim; the rest is re-encoded with the
-// file's own Huffman tables. On success returns true and fills *result; otherwise returns
-// false and fills *fallback (the input is then better served by the coefficient path, which
-// also reports corrupt data properly).
-bool WatermarkJpegEntropy(std::string_view input, const JpegHeader& header,
-                          const WatermarkOptions& options, WatermarkResult* result,
-                          EntropyFallback* fallback);
+// Watermarks a baseline, single-scan, Huffman-coded JPEG at the entropy-coded level and streams
+// the new file into `sink`. Only the MCUs under the logo are decoded to coefficients,
+// composited and re-encoded (with the file's own Huffman tables), plus the one MCU after each
+// run of them, whose DC differences change. Everything else is copied as compressed bits: the
+// bytes before the first touched MCU and every restart interval the logo misses verbatim, the
+// rest bit-shifted. The Huffman data is decoded only to find where MCUs start and to track the
+// DC predictors; no coefficients are kept.
+//
+// Returns true when the file was written and *result filled (its `data` left empty); false,
+// with *fallback filled and nothing written, when the file should take the coefficient path
+// (which also reports corrupt data properly); an error only when the sink fails.
+common::Result<bool> WatermarkJpegEntropy(std::string_view input, const JpegHeader& header,
+                                          const WatermarkOptions& options, OutputSink* sink,
+                                          WatermarkResult* result, EntropyFallback* fallback);
 
 }  // namespace image::internal

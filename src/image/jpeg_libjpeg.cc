@@ -235,38 +235,39 @@ common::Result<WatermarkResult> WatermarkJpegCoefficients(std::string_view input
   result.width = g.width;
   result.height = g.height;
   result.orientation = OrientationFromMarkers(&c.src);
-  DAT_ASSIGN_OR_RETURN(PlacedLogo logo,
-                       PrepareLogo(g.width, g.height, result.orientation, options));
-  result.logo_box = logo.box;
-  std::vector<ComponentPlane> planes;
-  if (!logo.box.empty()) {
-    planes = BuildPlanes(
-        logo, g, color,
-        c.src.saw_Adobe_marker && (color == JpegColor::kCmyk || color == JpegColor::kYcck));
-    result.changed_box = ChangedBox(CoveringMcus(logo.box, g), g);
-    logo.raster = LogoRaster{};  // the planes hold what is needed; keep peak memory down
-  }
+  DAT_ASSIGN_OR_RETURN(LogoPlacement logo,
+                       PlaceLogo(g.width, g.height, result.orientation, options));
+  result.logo_box = logo.box();
+  const McuBox mcus = CoveringMcus(logo.box(), g);
+  if (!logo.box().empty()) result.changed_box = ChangedBox(mcus, g);
 
-  // Composite the blocks under the logo. Quantization tables are checked to exist first:
-  // libjpeg only validates them when writing.
-  for (const ComponentPlane& plane : planes) {
-    const size_t ci = &plane - planes.data();
-    const JQUANT_TBL* qt = c.src.comp_info[ci].quant_table;
-    if (qt == nullptr) return common::InvalidArgument("corrupt JPEG: missing quantization table");
+  // Composite the blocks under the logo, one MCU row at a time. Quantization tables are
+  // checked to exist first: libjpeg only validates them when writing.
+  if (!logo.box().empty()) {
+    for (int ci = 0; ci < g.num_components; ++ci) {
+      if (c.src.comp_info[ci].quant_table == nullptr) {
+        return common::InvalidArgument("corrupt JPEG: missing quantization table");
+      }
+    }
   }
+  const bool adobe_inverted =
+      c.src.saw_Adobe_marker && (color == JpegColor::kCmyk || color == JpegColor::kYcck);
+  std::vector<ComponentPlane> planes;
   bool ok = CatchJpeg(&c.err, [&] {
-    for (size_t ci = 0; ci < planes.size(); ++ci) {
-      const ComponentPlane& plane = planes[ci];
-      jpeg_component_info* comp = &c.src.comp_info[ci];
-      const uint16_t* quant = comp->quant_table->quantval;
-      const int bx0 = plane.x0 / 8, by0 = plane.y0 / 8;
-      const int bx1 = std::min<int>((plane.x0 + plane.width + 7) / 8, comp->width_in_blocks);
-      const int by1 = std::min<int>((plane.y0 + plane.height + 7) / 8, comp->height_in_blocks);
-      for (int by = by0; by < by1; ++by) {
-        JBLOCKARRAY row = (*c.src.mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(&c.src),
-                                                           coefs[ci], by, 1, TRUE);
-        for (int bx = bx0; bx < bx1; ++bx) {
-          WatermarkBlock(row[0][bx], quant, plane, bx, by);
+    for (int my = mcus.my0; my < mcus.my1; ++my) {
+      BuildPlanes(logo, g, color, adobe_inverted, my * g.mcu_height(), (my + 1) * g.mcu_height(),
+                  &planes);
+      for (int ci = 0; ci < g.num_components; ++ci) {
+        const ComponentPlane& plane = planes[ci];
+        jpeg_component_info* comp = &c.src.comp_info[ci];
+        const uint16_t* quant = comp->quant_table->quantval;
+        const int bx0 = plane.x0 / 8;
+        const int bx1 = std::min<int>((plane.x0 + plane.width + 7) / 8, comp->width_in_blocks);
+        const int by1 = std::min<int>((my + 1) * g.v[ci], comp->height_in_blocks);
+        for (int by = my * g.v[ci]; by < by1; ++by) {
+          JBLOCKARRAY row = (*c.src.mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(&c.src),
+                                                             coefs[ci], by, 1, TRUE);
+          for (int bx = bx0; bx < bx1; ++bx) WatermarkBlock(row[0][bx], quant, plane, bx, by);
         }
       }
     }

@@ -7,72 +7,92 @@
 
 namespace image::internal {
 
-common::Result<LogoRaster> DecodeLogo(std::string_view png) {
+namespace {
+
+// Premultiplied RGBA in [0, 1] of logo pixel (x, y).
+inline void Fetch(const PngPixels& px, int x, int y, float* out) {
+  const size_t i = (static_cast<size_t>(y) * px.header.width + x) * 4;
+  float v[4];
+  for (int c = 0; c < 4; ++c) {
+    v[c] = px.sixteen() ? px.pixels16[i + c] / 65535.0f : px.pixels8[i + c] / 255.0f;
+  }
+  out[0] = v[0] * v[3];
+  out[1] = v[1] * v[3];
+  out[2] = v[2] * v[3];
+  out[3] = v[3];
+}
+
+}  // namespace
+
+common::Result<std::shared_ptr<const PngPixels>> LoadLogo(std::string_view png) {
   auto parsed = ReadPngHeader(png);
   if (!parsed.ok()) return parsed.status().WithContext("logo");
-  const PngHeader& header = *parsed;
-  if (header.width > 4096 || header.height > 4096) {
+  if (parsed->width > 4096 || parsed->height > 4096) {
     return common::InvalidArgument("logo is larger than 4096x4096");
   }
   auto decoded = DecodePng(png, 4096ull * 4096);
   if (!decoded.ok()) return decoded.status().WithContext("logo");
-  const PngPixels& px = *decoded;
+  return std::make_shared<const PngPixels>(std::move(*decoded));
+}
+
+common::Result<LogoRaster> DecodeLogo(std::string_view png) {
+  DAT_ASSIGN_OR_RETURN(std::shared_ptr<const PngPixels> px, LoadLogo(png));
   LogoRaster out;
-  out.width = header.width;
-  out.height = header.height;
-  const size_t n = static_cast<size_t>(out.width) * out.height;
-  out.rgba.resize(n * 4);
-  for (size_t i = 0; i < n; ++i) {
-    float v[4];
-    for (int c = 0; c < 4; ++c) {
-      v[c] = px.sixteen() ? px.pixels16[i * 4 + c] / 65535.0f : px.pixels8[i * 4 + c] / 255.0f;
+  out.width = px->header.width;
+  out.height = px->header.height;
+  out.rgba.resize(static_cast<size_t>(out.width) * out.height * 4);
+  for (int y = 0; y < out.height; ++y) {
+    for (int x = 0; x < out.width; ++x) {
+      Fetch(*px, x, y, &out.rgba[(static_cast<size_t>(y) * out.width + x) * 4]);
     }
-    out.rgba[i * 4 + 0] = v[0] * v[3];
-    out.rgba[i * 4 + 1] = v[1] * v[3];
-    out.rgba[i * 4 + 2] = v[2] * v[3];
-    out.rgba[i * 4 + 3] = v[3];
   }
   return out;
 }
 
-LogoRaster ResampleLogo(const LogoRaster& src, int width, int height) {
-  LogoRaster out;
-  out.width = width;
-  out.height = height;
-  out.rgba.resize(static_cast<size_t>(width) * height * 4);
+void LogoPlacement::SampleVisual(int lx, int ly, float* out) const {
   // Supersampled bilinear: k x k bilinear taps per output pixel, k covering the shrink factor.
-  const double fx = static_cast<double>(src.width) / width;
-  const double fy = static_cast<double>(src.height) / height;
+  const PngPixels& src = *logo_;
+  const int sw = src.header.width, sh = src.header.height;
+  const double fx = static_cast<double>(sw) / lw_;
+  const double fy = static_cast<double>(sh) / lh_;
   const int kx = std::max(1, static_cast<int>(std::ceil(fx)));
   const int ky = std::max(1, static_cast<int>(std::ceil(fy)));
   const float norm = 1.0f / (kx * ky);
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) {
-      float acc[4] = {0, 0, 0, 0};
-      for (int sy = 0; sy < ky; ++sy) {
-        double py = (y + (sy + 0.5) / ky) * fy - 0.5;
-        py = std::clamp(py, 0.0, src.height - 1.0);
-        int y0 = static_cast<int>(py);
-        int y1 = std::min(y0 + 1, src.height - 1);
-        float wy = static_cast<float>(py - y0);
-        for (int sx = 0; sx < kx; ++sx) {
-          double qx = (x + (sx + 0.5) / kx) * fx - 0.5;
-          qx = std::clamp(qx, 0.0, src.width - 1.0);
-          int x0 = static_cast<int>(qx);
-          int x1 = std::min(x0 + 1, src.width - 1);
-          float wx = static_cast<float>(qx - x0);
-          const float *a = src.at(x0, y0), *b = src.at(x1, y0), *c = src.at(x0, y1),
-                      *d = src.at(x1, y1);
-          for (int i = 0; i < 4; ++i) {
-            acc[i] += (a[i] * (1 - wx) + b[i] * wx) * (1 - wy) + (c[i] * (1 - wx) + d[i] * wx) * wy;
-          }
-        }
+  float acc[4] = {0, 0, 0, 0};
+  for (int sy = 0; sy < ky; ++sy) {
+    double py = (ly + (sy + 0.5) / ky) * fy - 0.5;
+    py = std::clamp(py, 0.0, sh - 1.0);
+    const int y0 = static_cast<int>(py);
+    const int y1 = std::min(y0 + 1, sh - 1);
+    const float wy = static_cast<float>(py - y0);
+    for (int sx = 0; sx < kx; ++sx) {
+      double qx = (lx + (sx + 0.5) / kx) * fx - 0.5;
+      qx = std::clamp(qx, 0.0, sw - 1.0);
+      const int x0 = static_cast<int>(qx);
+      const int x1 = std::min(x0 + 1, sw - 1);
+      const float wx = static_cast<float>(qx - x0);
+      float a[4], b[4], c[4], d[4];
+      Fetch(src, x0, y0, a);
+      Fetch(src, x1, y0, b);
+      Fetch(src, x0, y1, c);
+      Fetch(src, x1, y1, d);
+      for (int i = 0; i < 4; ++i) {
+        acc[i] += (a[i] * (1 - wx) + b[i] * wx) * (1 - wy) + (c[i] * (1 - wx) + d[i] * wx) * wy;
       }
-      float* o = &out.rgba[(static_cast<size_t>(y) * width + x) * 4];
-      for (int i = 0; i < 4; ++i) o[i] = acc[i] * norm;
     }
   }
-  return out;
+  for (int i = 0; i < 4; ++i) out[i] = acc[i] * norm;
+  if (opacity_ < 1.0f) {
+    for (int i = 0; i < 4; ++i) out[i] *= opacity_;
+  }
+}
+
+void LogoPlacement::SampleRow(int y, int x0, int x1, float* out) const {
+  for (int x = x0; x < x1; ++x, out += 4) {
+    int u, v;
+    StoredToVisual(orientation_, stored_w_, stored_h_, x, y, &u, &v);
+    SampleVisual(u - u0_, v - v0_, out);
+  }
 }
 
 void StoredToVisual(int orientation, int w, int h, int x, int y, int* u, int* v) {
@@ -149,8 +169,8 @@ void VisualToStored(int orientation, int w, int h, int u, int v, int* x, int* y)
   }
 }
 
-common::Result<PlacedLogo> PlaceLogo(const LogoRaster& logo, int stored_w, int stored_h,
-                                     int orientation, const WatermarkOptions& options) {
+common::Result<LogoPlacement> PlaceLogo(int stored_w, int stored_h, int orientation,
+                                        const WatermarkOptions& options) {
   if (!(options.scale > 0.0 && options.scale <= 1.0)) {
     return common::InvalidArgument("scale must be in (0, 1]");
   }
@@ -158,14 +178,24 @@ common::Result<PlacedLogo> PlaceLogo(const LogoRaster& logo, int stored_w, int s
     return common::InvalidArgument("opacity must be in [0, 1]");
   }
   if (options.margin < 0) return common::InvalidArgument("margin must not be negative");
+  LogoPlacement placed;
+  if (options.logo_png.empty()) {
+    // Decoded once per process; C++ guarantees thread-safe initialisation of the static.
+    static const auto* const builtin =
+        new common::Result<std::shared_ptr<const PngPixels>>(LoadLogo(BuiltinLogoPng()));
+    if (!builtin->ok()) return builtin->status();
+    placed.logo_ = builtin->value();
+  } else {
+    DAT_ASSIGN_OR_RETURN(placed.logo_, LoadLogo(options.logo_png));
+  }
+  const int logo_w = placed.logo_->header.width, logo_h = placed.logo_->header.height;
   if (orientation < 1 || orientation > 8) orientation = 1;
   const bool swapped = orientation >= 5;
   const int vis_w = swapped ? stored_h : stored_w;
   const int vis_h = swapped ? stored_w : stored_h;
 
-  PlacedLogo placed;
   int lw = static_cast<int>(std::lround(vis_w * options.scale));
-  int lh = static_cast<int>(std::lround(static_cast<double>(lw) * logo.height / logo.width));
+  int lh = static_cast<int>(std::lround(static_cast<double>(lw) * logo_h / logo_w));
   // Shrink to fit inside the margins (keeping the aspect ratio) for small or narrow images.
   const int room_w = vis_w - 2 * options.margin, room_h = vis_h - 2 * options.margin;
   if (lh > room_h && lh > 0) {
@@ -205,41 +235,34 @@ common::Result<PlacedLogo> PlaceLogo(const LogoRaster& logo, int stored_w, int s
   int xa, ya, xb, yb;
   VisualToStored(orientation, stored_w, stored_h, u0, v0, &xa, &ya);
   VisualToStored(orientation, stored_w, stored_h, u0 + lw - 1, v0 + lh - 1, &xb, &yb);
-  placed.box = {std::min(xa, xb), std::min(ya, yb), std::abs(xb - xa) + 1, std::abs(yb - ya) + 1};
-  placed.raster = ResampleLogo(logo, lw, lh);
-  if (orientation != 1) {
-    // Turn the upright logo into the stored frame, so that the viewer sees it upright.
-    LogoRaster stored;
-    stored.width = placed.box.width;
-    stored.height = placed.box.height;
-    stored.rgba.resize(placed.raster.rgba.size());
-    for (int y = 0; y < stored.height; ++y) {
-      for (int x = 0; x < stored.width; ++x) {
-        int u, v;
-        StoredToVisual(orientation, stored_w, stored_h, placed.box.x + x, placed.box.y + y, &u, &v);
-        const float* s = placed.raster.at(u - u0, v - v0);
-        std::copy(s, s + 4, &stored.rgba[(static_cast<size_t>(y) * stored.width + x) * 4]);
-      }
-    }
-    placed.raster = std::move(stored);
-  }
-  if (options.opacity < 1.0) {
-    for (float& f : placed.raster.rgba) f *= static_cast<float>(options.opacity);
-  }
+  placed.box_ = {std::min(xa, xb), std::min(ya, yb), std::abs(xb - xa) + 1, std::abs(yb - ya) + 1};
+  placed.orientation_ = orientation;
+  placed.stored_w_ = stored_w;
+  placed.stored_h_ = stored_h;
+  placed.u0_ = u0;
+  placed.v0_ = v0;
+  placed.lw_ = lw;
+  placed.lh_ = lh;
+  placed.opacity_ = static_cast<float>(options.opacity);
   return placed;
 }
 
 common::Result<PlacedLogo> PrepareLogo(int stored_w, int stored_h, int orientation,
                                        const WatermarkOptions& options) {
-  if (options.logo_png.empty()) {
-    // Decoded once per process; C++ guarantees thread-safe initialisation of the static.
-    static const common::Result<LogoRaster>* const builtin =
-        new common::Result<LogoRaster>(DecodeLogo(BuiltinLogoPng()));
-    if (!builtin->ok()) return builtin->status();
-    return PlaceLogo(builtin->value(), stored_w, stored_h, orientation, options);
+  DAT_ASSIGN_OR_RETURN(LogoPlacement placement,
+                       PlaceLogo(stored_w, stored_h, orientation, options));
+  PlacedLogo placed;
+  placed.box = placement.box();
+  if (placed.box.empty()) return placed;
+  LogoRaster& r = placed.raster;
+  r.width = placed.box.width;
+  r.height = placed.box.height;
+  r.rgba.resize(static_cast<size_t>(r.width) * r.height * 4);
+  for (int y = 0; y < r.height; ++y) {
+    placement.SampleRow(placed.box.y + y, placed.box.x, placed.box.x + r.width,
+                        &r.rgba[static_cast<size_t>(y) * r.width * 4]);
   }
-  DAT_ASSIGN_OR_RETURN(LogoRaster logo, DecodeLogo(options.logo_png));
-  return PlaceLogo(logo, stored_w, stored_h, orientation, options);
+  return placed;
 }
 
 }  // namespace image::internal

@@ -1,11 +1,13 @@
-// Internal: the logo as premultiplied float RGBA, its placement and its orientation.
+// Internal: the logo, its placement on an image and its orientation.
 #pragma once
 
+#include <memory>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
 #include "image/huge_alloc.h"
+#include "image/png_codec.h"
 #include "image/watermark.h"
 
 namespace image::internal {
@@ -18,12 +20,12 @@ struct LogoRaster {
   const float* at(int x, int y) const { return &rgba[(static_cast<size_t>(y) * width + x) * 4]; }
 };
 
-// Decodes logo PNG bytes (any PNG colour type) into a raster. InvalidArgument if not a PNG or
-// larger than 4096x4096.
-common::Result<LogoRaster> DecodeLogo(std::string_view png);
+// Decodes logo PNG bytes (any PNG colour type) as straight RGBA, 8 or 16 bits per sample, as
+// compact as the PNG itself. InvalidArgument if not a PNG or larger than 4096x4096.
+common::Result<std::shared_ptr<const PngPixels>> LoadLogo(std::string_view png);
 
-// Resamples to width x height (area-averaging when shrinking, bilinear when enlarging).
-LogoRaster ResampleLogo(const LogoRaster& source, int width, int height);
+// Decodes logo PNG bytes into a premultiplied float raster at their own size.
+common::Result<LogoRaster> DecodeLogo(std::string_view png);
 
 // Maps stored pixel (x, y) of a stored_w x stored_h image to the pixel a viewer sees after EXIF
 // orientation `orientation` (1..8) is applied.
@@ -31,20 +33,43 @@ void StoredToVisual(int orientation, int stored_w, int stored_h, int x, int y, i
 // The inverse of StoredToVisual.
 void VisualToStored(int orientation, int stored_w, int stored_h, int u, int v, int* x, int* y);
 
-// The logo in stored coordinates, ready to composite: `raster` covers exactly `box`.
+// The logo placed on one image: its box in stored coordinates and its pixels there, computed
+// on demand row by row (resampled, turned upright for the viewer, opacity applied), so that no
+// buffer the size of the logo is needed. Immutable and cheap to copy (the decoded logo is
+// shared); safe to use from several threads at once.
+class LogoPlacement {
+ public:
+  const Box& box() const { return box_; }
+
+  // Writes premultiplied RGBA in [0, 1] (4 floats per pixel) for the stored pixels (x, y),
+  // x in [x0, x1), to out. The pixels must lie inside box().
+  void SampleRow(int y, int x0, int x1, float* out) const;
+
+ private:
+  friend common::Result<LogoPlacement> PlaceLogo(int stored_w, int stored_h, int orientation,
+                                                 const WatermarkOptions& options);
+  void SampleVisual(int lx, int ly, float* out) const;
+
+  Box box_;
+  std::shared_ptr<const PngPixels> logo_;
+  int orientation_ = 1, stored_w_ = 0, stored_h_ = 0;
+  int u0_ = 0, v0_ = 0;  // the logo's top-left corner in the visual frame
+  int lw_ = 0, lh_ = 0;  // the logo's size in the visual frame
+  float opacity_ = 1.0f;
+};
+
+// Places options.logo_png (or the built-in logo) in the visual frame of a stored_w x stored_h
+// image shown with `orientation` (gravity, margin, scale, opacity from `options`). Invalid-
+// Argument for bad options or a bad logo; an empty box when the image is too small for a logo.
+common::Result<LogoPlacement> PlaceLogo(int stored_w, int stored_h, int orientation,
+                                        const WatermarkOptions& options);
+
+// The placed logo with all its pixels in a raster covering exactly `box` (the PNG path and
+// tests; the JPEG paths sample rows on demand instead).
 struct PlacedLogo {
   Box box;
   LogoRaster raster;
 };
-
-// Places the logo in the visual frame of a stored_w x stored_h image shown with `orientation`
-// (gravity, margin, scale, opacity from `options`), then rotates/mirrors it into the stored
-// frame so that it looks upright to the viewer. InvalidArgument for bad options; an empty box
-// when the image is too small to hold a logo.
-common::Result<PlacedLogo> PlaceLogo(const LogoRaster& logo, int stored_w, int stored_h,
-                                     int orientation, const WatermarkOptions& options);
-
-// Convenience for callers: decodes options.logo_png (or the built-in logo) and places it.
 common::Result<PlacedLogo> PrepareLogo(int stored_w, int stored_h, int orientation,
                                        const WatermarkOptions& options);
 

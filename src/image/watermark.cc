@@ -91,8 +91,16 @@ common::Result<WatermarkResult> WatermarkPng(std::string_view input,
   return result;
 }
 
+// Writes a finished result to the sink (the paths that build the whole file in memory).
+common::Result<WatermarkResult> SendTo(common::Result<WatermarkResult> result, OutputSink* sink) {
+  if (!result.ok()) return result;
+  DAT_RETURN_IF_ERROR(sink->Write(result->data));
+  result->data.clear();
+  return result;
+}
+
 common::Result<WatermarkResult> WatermarkJpeg(std::string_view input,
-                                              const WatermarkOptions& options) {
+                                              const WatermarkOptions& options, OutputSink* sink) {
   DAT_ASSIGN_OR_RETURN(internal::JpegHeader header, internal::ParseJpegHeader(input));
   if (header.height == 0) {
     return common::InvalidArgument("unsupported JPEG: height defined by a DNL marker");
@@ -106,16 +114,32 @@ common::Result<WatermarkResult> WatermarkJpeg(std::string_view input,
   internal::EntropyFallback fallback;
   if (options.allow_entropy_path) {
     WatermarkResult result;
-    if (internal::WatermarkJpegEntropy(input, header, options, &result, &fallback)) {
-      return result;
-    }
+    DAT_ASSIGN_OR_RETURN(bool done, internal::WatermarkJpegEntropy(input, header, options, sink,
+                                                                   &result, &fallback));
+    if (done) return result;
   } else {
     fallback.reason = "entropy path disabled by the caller";
   }
   auto result = internal::WatermarkJpegCoefficients(input, options, fallback.need_new_tables);
   if (result.ok()) result->fallback_reason = fallback.reason;
-  return result;
+  return SendTo(std::move(result), sink);
 }
+
+// Collects the output in a string.
+class StringSink : public OutputSink {
+ public:
+  explicit StringSink(std::string* out) : out_(out) {}
+  common::Status Write(std::string_view bytes) override {
+    if (out_->empty() && out_->capacity() < bytes.size()) {
+      out_->reserve(bytes.size());  // a whole file in one piece: no slack
+    }
+    out_->append(bytes);
+    return common::Status::Ok();
+  }
+
+ private:
+  std::string* out_;
+};
 
 }  // namespace
 
@@ -171,15 +195,29 @@ common::Result<Gravity> ParseGravity(std::string_view name) {
                                  "' (southeast, southwest, northeast, northwest, center)");
 }
 
-common::Result<WatermarkResult> Watermark(std::string_view input, const WatermarkOptions& options) {
+common::Result<WatermarkResult> WatermarkTo(std::string_view input, const WatermarkOptions& options,
+                                            OutputSink* sink) {
   switch (Sniff(input)) {
     case ImageFormat::kJpeg:
-      return WatermarkJpeg(input, options);
+      return WatermarkJpeg(input, options, sink);
     case ImageFormat::kPng:
-      return WatermarkPng(input, options);
+      return SendTo(WatermarkPng(input, options), sink);
     default:
       return Unrecognised(input);
   }
+}
+
+common::Result<WatermarkResult> Watermark(std::string_view input, const WatermarkOptions& options) {
+  if (Sniff(input) == ImageFormat::kPng) return WatermarkPng(input, options);
+  std::string data;
+  if (Sniff(input) == ImageFormat::kJpeg) {
+    // The entropy path writes the input again with a little more in pieces.
+    data.reserve(input.size() + input.size() / 16 + 4096);
+  }
+  StringSink sink(&data);
+  DAT_ASSIGN_OR_RETURN(WatermarkResult result, WatermarkTo(input, options, &sink));
+  result.data = std::move(data);
+  return result;
 }
 
 common::Result<ProbeInfo> Probe(std::string_view input) {

@@ -84,6 +84,23 @@ struct WatermarkResult {
 // of the image (JPEG) or its pixels (PNG).
 common::Result<WatermarkResult> Watermark(std::string_view input, const WatermarkOptions& options);
 
+// Receives a watermarked file piece by piece, in order (see WatermarkTo). Implementations need
+// not be thread-safe: one call of WatermarkTo uses one sink from its own thread.
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  // Appends `bytes` to the output; an error stops the watermarking and is returned by it.
+  // `bytes` is valid during the call only, unless it is a slice of WatermarkTo's input.
+  virtual common::Status Write(std::string_view bytes) = 0;
+};
+
+// Like Watermark, but streams the file into `sink`, and WatermarkResult::data stays empty. The
+// unchanged stretches of a baseline JPEG are handed over as slices of `input` (which a sink may
+// write straight from there), so no copy of the whole file is made. Nothing is written when
+// the input is rejected; a sink error is returned as is, with part of the file written.
+common::Result<WatermarkResult> WatermarkTo(std::string_view input, const WatermarkOptions& options,
+                                            OutputSink* sink);
+
 // Cheap header-only inspection.
 struct ProbeInfo {
   ImageFormat format = ImageFormat::kUnknown;
