@@ -330,7 +330,8 @@ TEST_F(DispatchTest, SeedWalkthroughWithNativeAndPythonFunctions) {
       ReadText(driver_out / "args"),
       std::regex("--clean-up --bucket-name=dispatch-events-aws-twitter-example "
                  "--source-id=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12} "
-                 "--dispatch-api-endpoint=127\\.0\\.0\\.1:" + port + "\n")))
+                 "--dispatch-api-endpoint=127\\.0\\.0\\.1:" +
+                 port + "\n")))
       << ReadText(driver_out / "args");
   std::string env = ReadText(driver_out / "env");
   EXPECT_NE(env.find("AWS_ACCESS_KEY_ID=AKIDEXAMPLE\n"), std::string::npos);

@@ -1,7 +1,6 @@
 #include "dispatch/driver_supervisor.h"
 
 #include <signal.h>
-
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 

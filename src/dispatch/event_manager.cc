@@ -16,25 +16,18 @@ using common::Result;
 using common::Status;
 using nlohmann::json;
 
-EventManager::EventManager(store::Store& store, FunctionRunner& runner, EventManagerOptions options)
-    : store_(store), runner_(runner), options_(options) {}
+EventManager::EventManager(store::Store& store, store::GroupCommitter& committer,
+                           FunctionRunner& runner, EventManagerOptions options)
+    : store_(store), committer_(committer), runner_(runner), options_(options) {}
 
 EventManager::~EventManager() { Stop(); }
 
 Status EventManager::Start() {
-  DAT_RETURN_IF_ERROR(ReloadSubscriptions());
-  writer_ = std::thread([this] { WriterLoop(); });
-  return Status::Ok();
+  stopping_ = false;
+  return ReloadSubscriptions();
 }
 
-void EventManager::Stop() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
-}
+void EventManager::Stop() { stopping_ = true; }
 
 Status EventManager::ReloadSubscriptions() {
   DAT_ASSIGN_OR_RETURN(auto entities, store_.ListEntities(store::Kind::kSubscription));
@@ -120,9 +113,14 @@ void EventManager::Ingest(const http::Request& request, http::Respond respond) {
     respond(ErrorResponse(400, "bad event: " + events.status().message()));
     return;
   }
+  if (stopping_) {
+    respond(ErrorResponse(503, "server is shutting down"));
+    return;
+  }
   int64_t now = NowMs();
-  Batch batch;
-  batch.respond = std::move(respond);
+  store::WriteBatch batch;
+  batch.dedup_since_ms = now - options_.dedup_window.count();
+  batch.items.reserve(events->size());
   for (json& ev : *events) {
     store::IngestItem item;
     item.event.id = ev.value("eventID", "");
@@ -133,78 +131,44 @@ void EventManager::Ingest(const http::Request& request, http::Respond respond) {
     item.event.cloud_event = std::move(ev);
     batch.items.push_back(std::move(item));
   }
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (stopping_) {
-      batch.respond(ErrorResponse(503, "server is shutting down"));
-      return;
-    }
-    pending_.push_back(std::move(batch));
-  }
-  cv_.notify_one();
+  committer_.Submit(std::move(batch),
+                    [this, respond = std::move(respond)](const Status& st, store::WriteBatch& b) {
+                      Committed(st, b, respond);
+                    });
 }
 
-void EventManager::WriterLoop() {
-  std::unique_lock<std::mutex> l(mu_);
-  while (true) {
-    cv_.wait(l, [&] { return stopping_ || !pending_.empty(); });
-    if (pending_.empty() && stopping_) return;
-    // Take what has queued up, up to the batch limit, and commit it in one transaction.
-    std::vector<Batch> batches;
-    size_t count = 0;
-    while (!pending_.empty() && (batches.empty() || count < options_.max_batch_events)) {
-      count += pending_.front().items.size();
-      batches.push_back(std::move(pending_.front()));
-      pending_.pop_front();
-    }
-    l.unlock();
-
-    std::vector<store::IngestItem> items;
-    items.reserve(count);
-    for (Batch& b : batches) {
-      for (auto& item : b.items) items.push_back(std::move(item));
-    }
-    int64_t since = NowMs() - options_.dedup_window.count();
-    Status st = store_.IngestEvents(&items, since);
-
-    std::vector<store::Run> runs;
-    std::map<int64_t, json> by_seq;
-    size_t next = 0;
-    for (Batch& b : batches) {
-      json results = json::array();
-      int accepted = 0;
-      int duplicates = 0;
-      for (size_t i = 0; i < b.items.size(); ++i, ++next) {
-        const store::IngestItem& item = items[next];
-        json r = {{"eventID", item.event.id}, {"duplicate", item.duplicate}};
-        if (item.duplicate) {
-          ++duplicates;
-        } else {
-          ++accepted;
-          r["runs"] = json::array();
-          for (const auto& run : item.runs) r["runs"].push_back(run.id);
-        }
-        results.push_back(std::move(r));
-      }
-      if (st.ok()) {
-        b.respond(JsonResponse(
-            200, {{"accepted", accepted}, {"duplicates", duplicates}, {"events", results}}));
-      } else {
-        b.respond(ErrorResponse(503, "events not stored: " + st.message()));
-      }
-    }
-    if (st.ok()) {
-      for (auto& item : items) {
-        if (item.duplicate || item.runs.empty()) continue;
-        for (auto& run : item.runs) runs.push_back(std::move(run));
-        by_seq[item.event.seq] = std::move(item.event.cloud_event);
-      }
-      if (!runs.empty()) runner_.Enqueue(runs, by_seq);
-    } else {
-      spdlog::error("event commit failed: {}", st.message());
-    }
-    l.lock();
+void EventManager::Committed(const Status& st, store::WriteBatch& batch,
+                             const http::Respond& respond) {
+  if (!st.ok()) {
+    spdlog::error("event commit failed: {}", st.message());
+    respond(ErrorResponse(503, "events not stored: " + st.message()));
+    return;
   }
+  json results = json::array();
+  int accepted = 0;
+  int duplicates = 0;
+  std::vector<store::Run> runs;
+  std::map<int64_t, json> by_seq;
+  for (store::IngestItem& item : batch.items) {
+    json r = {{"eventID", item.event.id}, {"duplicate", item.duplicate}};
+    if (item.duplicate) {
+      ++duplicates;
+    } else {
+      ++accepted;
+      json ids = json::array();
+      for (auto& run : item.runs) {
+        ids.push_back(run.id);
+        runs.push_back(std::move(run));
+      }
+      r["runs"] = std::move(ids);
+      if (!item.runs.empty()) by_seq[item.event.seq] = std::move(item.event.cloud_event);
+    }
+    results.push_back(std::move(r));
+  }
+  // The runs first: a warm function can start while the acknowledgement is on its way.
+  if (!runs.empty()) runner_.Enqueue(runs, by_seq);
+  respond(JsonResponse(
+      200, {{"accepted", accepted}, {"duplicates", duplicates}, {"events", std::move(results)}}));
 }
 
 }  // namespace dispatch

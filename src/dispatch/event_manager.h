@@ -2,24 +2,23 @@
 // CloudEvents 0.1 JSON, object or array; CloudEvents 1.0 HTTP binary, structured or batch),
 // matches them against subscriptions (event type, source type, optional filter), and commits
 // each event with the runs it triggers in one durable transaction before acknowledging it.
-// Concurrent posts are committed together (group commit) by one writer thread.
+// Concurrent posts are committed together (store::GroupCommitter), and the runs are handed
+// to the function runner straight from the commit.
 #pragma once
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/status.h"
 #include "dispatch/filter.h"
 #include "dispatch/function_runner.h"
 #include "http/server.h"
+#include "store/group_commit.h"
 #include "store/store.h"
 
 namespace dispatch {
@@ -27,19 +26,20 @@ namespace dispatch {
 struct EventManagerOptions {
   size_t max_event_bytes = 1 << 20;  // a larger request body: 413
   std::chrono::milliseconds dedup_window{24 * 3600 * 1000};
-  size_t max_batch_events = 2000;  // per group commit
 };
 
 // Thread-safe. Ingest may be called from any thread (it never blocks on the store).
 class EventManager {
  public:
-  EventManager(store::Store& store, FunctionRunner& runner, EventManagerOptions options);
+  // `committer` must be running while events are ingested.
+  EventManager(store::Store& store, store::GroupCommitter& committer, FunctionRunner& runner,
+               EventManagerOptions options);
   ~EventManager();
   EventManager(const EventManager&) = delete;
   EventManager& operator=(const EventManager&) = delete;
 
   common::Status Start();
-  // Commits what is queued, answers it, and stops the writer.
+  // Refuses further events (503). What was submitted is answered when its commit completes.
   void Stop();
 
   // Re-reads the subscriptions from the store (after one is created or deleted).
@@ -61,26 +61,19 @@ class EventManager {
     std::string source_type;  // empty: any
     std::shared_ptr<const EventFilter> filter;
   };
-  struct Batch {
-    std::vector<store::IngestItem> items;
-    http::Respond respond;
-  };
-
-  void WriterLoop();
   std::vector<store::Run> Match(const nlohmann::json& event, int64_t now) const;
+  // After the commit: hands the runs to the runner, then acknowledges.
+  void Committed(const common::Status& status, store::WriteBatch& batch,
+                 const http::Respond& respond);
 
   store::Store& store_;
+  store::GroupCommitter& committer_;
   FunctionRunner& runner_;
   const EventManagerOptions options_;
 
   mutable std::shared_mutex subs_mu_;
   std::vector<Subscription> subscriptions_;  // guarded by subs_mu_
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Batch> pending_;  // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
-  std::thread writer_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace dispatch

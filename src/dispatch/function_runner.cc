@@ -45,23 +45,30 @@ struct FunctionRunner::Pool {
 
 namespace {
 
-// A free TCP port on loopback (bound then released; the function binds it right after).
-Result<int> FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return common::Unavailable("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    return common::Unavailable("cannot find a free port");
+// The port in a "listening on http://HOST:PORT" line of `text`; 0 when there is none yet.
+int ListeningPort(std::string_view text) {
+  constexpr std::string_view kPrefix = "listening on http://";
+  for (size_t at = text.find(kPrefix); at != std::string_view::npos;
+       at = text.find(kPrefix, at + 1)) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) return 0;  // the line is not complete yet
+    std::string_view url = text.substr(at + kPrefix.size(), end - at - kPrefix.size());
+    size_t colon = url.rfind(':');
+    if (colon == std::string_view::npos) continue;
+    int port = 0;
+    std::string_view digits = common::Trim(url.substr(colon + 1));
+    while (!digits.empty() && digits.back() == '/') digits.remove_suffix(1);
+    if (digits.empty() || digits.size() > 5) continue;
+    for (char c : digits) {
+      if (c < '0' || c > '9') {
+        port = -1;
+        break;
+      }
+      port = port * 10 + (c - '0');
+    }
+    if (port > 0 && port < 65536) return port;
   }
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
+  return 0;
 }
 
 json SystemError(const std::string& message) {
@@ -84,8 +91,9 @@ int SpecInt(const store::Entity& e, const char* key, int fallback) {
 
 }  // namespace
 
-FunctionRunner::FunctionRunner(store::Store& store, RunnerOptions options)
-    : store_(store), options_(std::move(options)) {}
+FunctionRunner::FunctionRunner(store::Store& store, store::GroupCommitter& committer,
+                               RunnerOptions options)
+    : store_(store), committer_(committer), options_(std::move(options)) {}
 
 FunctionRunner::~FunctionRunner() { Stop(); }
 
@@ -137,6 +145,7 @@ void FunctionRunner::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  reaper_cv_.notify_all();
   // Kill every function process so workers blocked in a call return at once.
   std::vector<std::unique_ptr<Instance>> idle;
   {
@@ -167,7 +176,12 @@ void FunctionRunner::Enqueue(const std::vector<Run>& runs, const std::map<int64_
                      Pending{run, it == events.end() ? json() : it->second, nullptr});
     }
   }
-  cv_.notify_all();
+  // One worker per run: waking them all for one run only makes them fight over it.
+  if (runs.size() == 1) {
+    cv_.notify_one();
+  } else {
+    cv_.notify_all();
+  }
 }
 
 Status FunctionRunner::Submit(const Run& run, RunCallback done) {
@@ -204,7 +218,7 @@ void FunctionRunner::WorkerLoop() {
 void FunctionRunner::ReaperLoop() {
   std::unique_lock<std::mutex> l(mu_);
   while (!stopping_) {
-    cv_.wait_for(l, std::chrono::seconds(1));
+    reaper_cv_.wait_for(l, std::chrono::seconds(1));
     if (stopping_) break;
     int64_t cutoff = NowMs() - options_.idle_timeout.count();
     std::vector<std::unique_ptr<Instance>> expired;
@@ -248,9 +262,44 @@ json FunctionRunner::SecretsFor(const store::Entity& function) {
   return secrets;
 }
 
+Result<std::shared_ptr<const FunctionRunner::FunctionInfo>> FunctionRunner::Function(
+    const std::string& name) {
+  // The generation is read before the entities: a change committed meanwhile bumps it after
+  // the commit, so the next call reads again.
+  int64_t generation = store_.EntityGeneration();
+  {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    if (generation != cache_generation_) {
+      cache_.clear();
+      cache_generation_ = generation;
+    }
+    auto it = cache_.find(name);
+    if (it != cache_.end()) return it->second;
+  }
+  DAT_ASSIGN_OR_RETURN(store::Entity entity, store_.GetEntity(store::Kind::kFunction, name));
+  auto info = std::make_shared<FunctionInfo>();
+  info->secrets = SecretsFor(entity);
+  info->entity = std::move(entity);
+  std::lock_guard<std::mutex> l(cache_mu_);
+  if (generation == cache_generation_) cache_[name] = info;
+  return std::shared_ptr<const FunctionInfo>(std::move(info));
+}
+
+void FunctionRunner::Record(const Run& run, std::function<void()> done) {
+  store::WriteBatch batch;
+  batch.runs.push_back(run);
+  committer_.Submit(std::move(batch), [id = run.id, status = run.status, done = std::move(done)](
+                                          const Status& st, store::WriteBatch&) {
+    if (!st.ok()) {
+      spdlog::error("run {}: cannot record state {}: {}", id, store::RunStatusName(status),
+                    st.message());
+    }
+    if (done) done();
+  });
+}
+
 Result<std::unique_ptr<FunctionRunner::Instance>> FunctionRunner::StartInstance(
     const store::Entity& function, int slot) {
-  DAT_ASSIGN_OR_RETURN(int port, FreePort());
   std::string language = function.spec.value("language", "native");
   std::string code = FunctionDir(function.name) + "/" + function.spec.value("file", "function");
   common::SpawnOptions so;
@@ -260,13 +309,20 @@ Result<std::unique_ptr<FunctionRunner::Instance>> FunctionRunner::StartInstance(
     so.argv = {function.spec.value("python", "python3"),
                options_.runtimes_dir + "/python3/function_server.py", code,
                function.spec.value("handler", "handle")};
+  } else if (language == "nodejs") {
+    so.argv = {function.spec.value("node", "node"),
+               options_.runtimes_dir + "/nodejs/function_server.js", code};
+    std::string modules = function.spec.value("nodeModules", "");
+    if (!modules.empty()) so.env.push_back("NODE_PATH=" + modules);
   } else {
     return common::Unimplemented("language " + language + " has no runtime in this build");
   }
-  so.env = {"PORT=" + std::to_string(port), "FUNCTION_NAME=" + function.name, "PYTHONUNBUFFERED=1"};
+  // Port 0: the process binds a free port itself and says which (see the class comment).
+  so.env.push_back("PORT=0");
+  so.env.push_back("FUNCTION_NAME=" + function.name);
+  so.env.push_back("PYTHONUNBUFFERED=1");
   so.cwd = FunctionDir(function.name);
   auto inst = std::make_unique<Instance>();
-  inst->port = port;
   inst->slot = slot;
   inst->log_path = LogPath(function.name, slot);
   so.stdout_to = inst->log_path;
@@ -274,33 +330,42 @@ Result<std::unique_ptr<FunctionRunner::Instance>> FunctionRunner::StartInstance(
   int64_t log_start = FileSize(inst->log_path);
   DAT_ASSIGN_OR_RETURN(inst->process, common::Process::Spawn(so));
 
-  // Ready when /healthz answers 200.
-  http::ClientRequest health;
-  health.url = "http://127.0.0.1:" + std::to_string(port) + "/healthz";
-  health.connect_timeout = std::chrono::milliseconds(1000);
-  health.timeout = std::chrono::milliseconds(2000);
+  // Ready once it has printed its listening line (read from its log) and answers /healthz.
   auto deadline = std::chrono::steady_clock::now() + options_.startup_timeout;
-  int delay_ms = 2;
+  int delay_ms = 1;
   while (true) {
+    std::string out = ReadFileFrom(inst->log_path, log_start, 64 * 1024);
+    inst->port = ListeningPort(out);
+    if (inst->port > 0) break;
     if (!inst->process.Running()) {
       auto code_or = inst->process.Wait(std::chrono::milliseconds(0));
       return common::Unavailable(
           "function process exited with status " + std::to_string(code_or.ok() ? *code_or : -1) +
           ": " + std::string(common::Trim(ReadFileFrom(inst->log_path, log_start, 2000))));
     }
-    auto resp = client_.Send(health);
-    if (resp.ok() && resp->status == 200) break;
     if (std::chrono::steady_clock::now() > deadline) {
       inst->process.Terminate(std::chrono::milliseconds(1000));
-      return common::DeadlineExceeded("function process did not answer /healthz within " +
-                                      std::to_string(options_.startup_timeout.count()) + " ms");
+      return common::DeadlineExceeded(
+          "function process did not print \"listening on http://127.0.0.1:PORT\" within " +
+          std::to_string(options_.startup_timeout.count()) + " ms");
     }
     if (stopping_) return common::Unavailable("server stopping");
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    delay_ms = std::min(delay_ms * 2, 50);
+    delay_ms = std::min(delay_ms * 2, 20);
+  }
+  http::ClientRequest health;
+  health.url = "http://127.0.0.1:" + std::to_string(inst->port) + "/healthz";
+  health.connect_timeout = std::chrono::milliseconds(1000);
+  health.timeout = std::chrono::milliseconds(5000);
+  auto resp = client_.Send(health);
+  if (!resp.ok() || resp->status != 200) {
+    inst->process.Terminate(std::chrono::milliseconds(1000));
+    return common::Unavailable(
+        "function process does not answer GET /healthz on port " + std::to_string(inst->port) +
+        ": " + (resp.ok() ? "HTTP " + std::to_string(resp->status) : resp.status().message()));
   }
   spdlog::info("function {} process started (pid {}, port {})", function.name, inst->process.pid(),
-               port);
+               inst->port);
   return inst;
 }
 
@@ -402,12 +467,13 @@ std::string FunctionRunner::Logs(const std::string& name, size_t max_bytes) cons
 
 void FunctionRunner::Execute(Pending p) {
   Run& run = p.run;
-  auto function = store_.GetEntity(store::Kind::kFunction, run.function);
-  if (!function.ok()) {
+  auto info = Function(run.function);
+  if (!info.ok()) {
     Finish(std::move(p), false, json(), SystemError("function " + run.function + " not found"),
            false, "");
     return;
   }
+  const store::Entity* function = &(*info)->entity;
   if (function->status == store::kCreating) {
     // Not ready yet (its image is still building): try again shortly, without using an attempt.
     std::lock_guard<std::mutex> l(mu_);
@@ -427,16 +493,13 @@ void FunctionRunner::Execute(Pending p) {
   run.attempts++;
   run.status = RunStatus::kRunning;
   run.started_ms = NowMs();
-  if (Status st = store_.PutRuns({run}); !st.ok()) {
-    spdlog::error("run {}: cannot record start: {}", run.id, st.message());
-  }
+  Record(run);  // not waited for: if it is lost, the run is queued and runs again anyway
   if (p.event.is_null() && run.event_seq > 0) {
     auto ev = store_.GetEvent(run.event_seq);
     if (ev.ok()) p.event = ev->cloud_event;
   }
 
-  json context = {
-      {"secrets", SecretsFor(*function)}, {"function", run.function}, {"runId", run.id}};
+  json context = {{"secrets", (*info)->secrets}, {"function", run.function}, {"runId", run.id}};
   if (!p.event.is_null()) context["event"] = p.event;
   json body = {{"context", std::move(context)}, {"payload", run.input}};
 
@@ -492,7 +555,10 @@ void FunctionRunner::Execute(Pending p) {
       retryable = false;
     }
   }
-  std::string logs = ReadFileFrom(inst->log_path, log_offset, 64 * 1024);
+  std::string logs;
+  if (FileSize(inst->log_path) > log_offset) {
+    logs = ReadFileFrom(inst->log_path, log_offset, 64 * 1024);
+  }
   Release(pool, inst, broken);
   Finish(std::move(p), ok, std::move(output), std::move(error), retryable, std::move(logs));
 }
@@ -521,9 +587,7 @@ void FunctionRunner::Finish(Pending p, bool ok, json output, json error, bool re
       run.next_attempt_ms = now + delay;
       spdlog::info("run {} of {} failed (attempt {}/{}), retrying in {} ms", run.id, run.function,
                    run.attempts, run.max_attempts, delay);
-      if (Status st = store_.PutRuns({run}); !st.ok()) {
-        spdlog::error("run {}: cannot record retry: {}", run.id, st.message());
-      }
+      Record(run);
       std::lock_guard<std::mutex> l(mu_);
       queue_.emplace(run.next_attempt_ms, std::move(p));
       cv_.notify_one();
@@ -533,10 +597,13 @@ void FunctionRunner::Finish(Pending p, bool ok, json output, json error, bool re
     spdlog::warn("run {} of {} failed after {} attempt(s): {}", run.id, run.function, run.attempts,
                  run.error.value("message", ""));
   }
-  if (Status st = store_.PutRuns({run}); !st.ok()) {
-    spdlog::error("run {}: cannot record result: {}", run.id, st.message());
+  // The caller hears of the result once it is stored, so it can read it back at once.
+  RunCallback done = std::move(p.done);
+  if (done) {
+    Record(run, [done = std::move(done), run]() { done(run); });
+  } else {
+    Record(run);
   }
-  if (p.done) p.done(run);
 }
 
 }  // namespace dispatch

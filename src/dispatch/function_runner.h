@@ -19,6 +19,7 @@
 #include "common/status.h"
 #include "common/subprocess.h"
 #include "http/client.h"
+#include "store/group_commit.h"
 #include "store/store.h"
 
 namespace dispatch {
@@ -38,10 +39,18 @@ struct RunnerOptions {
 // Called once when a run reaches a terminal state (succeeded or failed). Any thread.
 using RunCallback = std::function<void(const store::Run&)>;
 
+// Run state changes go through the group committer (batched with other writes, not waited
+// for); a finished run's callback is called once its final state is committed.
+//
+// A function process is started with PORT=0, binds a free port itself and reports it with
+// the line "listening on http://127.0.0.1:PORT" on its stdout, which the runner reads from
+// the process's log (so no port is ever picked by one process and bound by another).
+//
 // Thread-safe. Start once, Stop once (Stop is also called by the destructor).
 class FunctionRunner {
  public:
-  FunctionRunner(store::Store& store, RunnerOptions options);
+  // `committer` must outlive the runner and keep running until Stop returns.
+  FunctionRunner(store::Store& store, store::GroupCommitter& committer, RunnerOptions options);
   ~FunctionRunner();
   FunctionRunner(const FunctionRunner&) = delete;
   FunctionRunner& operator=(const FunctionRunner&) = delete;
@@ -77,6 +86,11 @@ class FunctionRunner {
   };
   struct Instance;
   struct Pool;
+  // A function as the runner needs it, cached until the store's entities change.
+  struct FunctionInfo {
+    store::Entity entity;
+    nlohmann::json secrets;  // {secret name: {key: value}}
+  };
 
   void WorkerLoop();
   void ReaperLoop();
@@ -89,14 +103,25 @@ class FunctionRunner {
   common::Result<std::unique_ptr<Instance>> StartInstance(const store::Entity& function, int slot);
   Pool* PoolFor(const std::string& name);
   nlohmann::json SecretsFor(const store::Entity& function);
+  // The function and its secrets, from the cache while no entity changed. NotFound when the
+  // function does not exist.
+  common::Result<std::shared_ptr<const FunctionInfo>> Function(const std::string& name);
+  // Stores the run's state through the committer; `done` (may be empty) after the commit.
+  void Record(const store::Run& run, std::function<void()> done = nullptr);
   std::string LogPath(const std::string& function, int slot) const;
 
   store::Store& store_;
+  store::GroupCommitter& committer_;
   const RunnerOptions options_;
   http::CurlHttpClient client_;
 
+  std::mutex cache_mu_;
+  int64_t cache_generation_ = -1;                                     // guarded by cache_mu_
+  std::map<std::string, std::shared_ptr<const FunctionInfo>> cache_;  // guarded by cache_mu_
+
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;                          // workers wait here for runs
+  std::condition_variable reaper_cv_;                   // the idle reaper waits here
   std::multimap<int64_t, Pending> queue_;               // by next_attempt_ms; guarded by mu_
   std::atomic<bool> stopping_{false};                   // written under mu_, read anywhere
   std::map<std::string, std::unique_ptr<Pool>> pools_;  // guarded by mu_ (pools never freed)

@@ -161,11 +161,13 @@ Status DispatchServer::Start() {
   config_.supervisor.token = token_;
   config_.builder.data_dir = config_.data_dir;
 
-  runner_ = std::make_unique<FunctionRunner>(*store_, config_.runner);
-  events_ = std::make_unique<EventManager>(*store_, *runner_, config_.events);
+  committer_ = std::make_unique<store::GroupCommitter>(*store_);
+  runner_ = std::make_unique<FunctionRunner>(*store_, *committer_, config_.runner);
+  events_ = std::make_unique<EventManager>(*store_, *committer_, *runner_, config_.events);
   builder_ = std::make_unique<ImageBuilder>(*store_, config_.builder);
   drivers_ = std::make_unique<DriverSupervisor>(*store_, config_.supervisor);
 
+  committer_->Start();
   DAT_RETURN_IF_ERROR(runner_->Start());
   DAT_RETURN_IF_ERROR(events_->Start());
   builder_->Start();
@@ -191,6 +193,7 @@ Status DispatchServer::Start() {
     events_->Stop();
     builder_->Stop();
     runner_->Stop();
+    committer_->Stop();
     return st;
   }
   DAT_RETURN_IF_ERROR(drivers_->Start(http_->port()));
@@ -209,6 +212,8 @@ void DispatchServer::Stop() {
   events_->Stop();
   builder_->Stop();
   runner_->Stop();
+  // Last: it commits what ingest and the runner handed it (and answers those requests).
+  committer_->Stop();
   std::vector<std::future<void>> tasks;
   {
     std::lock_guard<std::mutex> l(background_mu_);

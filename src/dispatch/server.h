@@ -31,6 +31,7 @@
 #include "dispatch/function_runner.h"
 #include "dispatch/image_builder.h"
 #include "http/server.h"
+#include "store/group_commit.h"
 #include "store/store.h"
 
 namespace dispatch {
@@ -95,6 +96,7 @@ class DispatchServer {
   ServerConfig config_;
   std::string token_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::GroupCommitter> committer_;
   std::unique_ptr<FunctionRunner> runner_;
   std::unique_ptr<EventManager> events_;
   std::unique_ptr<ImageBuilder> builder_;

@@ -65,17 +65,17 @@ Status SqliteError(sqlite3* db, const std::string& what) {
   return common::Internal("sqlite " + what + ": " + sqlite3_errmsg(db));
 }
 
-// A prepared statement, finalized on destruction. Not thread-safe.
+// A cached prepared statement in use: bound, stepped, and reset (bindings cleared) when it
+// goes out of scope so the next user starts clean. Not thread-safe.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(sqlite3* db, sqlite3_stmt* stmt, Status prepared)
+      : db_(db), stmt_(stmt), prepared_(std::move(prepared)) {}
+  ~Stmt() { Reset(); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
-  Status prepared() const { return rc_ == SQLITE_OK ? Status::Ok() : SqliteError(db_, "prepare"); }
+  const Status& prepared() const { return prepared_; }
   Stmt& Bind(int i, const std::string& s) {
     sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
     return *this;
@@ -93,6 +93,7 @@ class Stmt {
     return SqliteError(db_, "step");
   }
   void Reset() {
+    if (stmt_ == nullptr) return;
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
@@ -106,8 +107,8 @@ class Stmt {
 
  private:
   sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
+  sqlite3_stmt* stmt_;
+  Status prepared_;
 };
 
 json ParseStored(const std::string& text) {
@@ -213,22 +214,65 @@ Status PutRunStmt(Stmt& s, const Run& r) {
 }
 
 constexpr const char* kPutRunSql =
-    "INSERT OR REPLACE INTO runs (id, function, subscription, event_seq, status, attempts, "
-    "max_attempts, input, output, error, logs, created_ms, started_ms, finished_ms, "
-    "next_attempt_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    "INSERT INTO runs (id, function, subscription, event_seq, status, attempts, max_attempts, "
+    "input, output, error, logs, created_ms, started_ms, finished_ms, next_attempt_ms) VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+    // An update in place: only the state columns change, so only their index is touched.
+    "ON CONFLICT (id) DO UPDATE SET status=excluded.status, attempts=excluded.attempts, "
+    "max_attempts=excluded.max_attempts, output=excluded.output, error=excluded.error, "
+    "logs=excluded.logs, started_ms=excluded.started_ms, finished_ms=excluded.finished_ms, "
+    "next_attempt_ms=excluded.next_attempt_ms";
 
 }  // namespace
 
 int SqliteStore::SchemaVersion() { return static_cast<int>(Migrations().size()); }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
-  // Create the file with owner-only permissions before SQLite does (it would use 0644);
-  // secrets live in it.
-  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) return common::Unavailable("cannot open database " + path);
-  ::fchmod(fd, 0600);
-  ::close(fd);
+SqliteStore::Connection::~Connection() {
+  for (auto& [sql, stmt] : statements) sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
 
+sqlite3_stmt* SqliteStore::Connection::Prepare(const std::string& sql, Status* status) {
+  auto it = statements.find(sql);
+  if (it != statements.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+      SQLITE_OK) {
+    *status = SqliteError(db, "prepare");
+    sqlite3_finalize(stmt);
+    return nullptr;
+  }
+  statements.emplace(sql, stmt);
+  return stmt;
+}
+
+Status SqliteStore::Connection::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "failed";
+    sqlite3_free(err);
+    return common::Internal(std::string("sqlite: ") + msg + " in: " + sql);
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::Connection::SetSynchronous(int level) {
+  if (synchronous == level) return Status::Ok();
+  DAT_RETURN_IF_ERROR(Exec(level == 2 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  synchronous = level;
+  return Status::Ok();
+}
+
+// A statement of `conn` (prepared once, then reused); check prepared() before use.
+#define DAT_STMT(var, conn, sql)                                    \
+  Status var##_prepared;                                            \
+  sqlite3_stmt* var##_raw = (conn).Prepare((sql), &var##_prepared); \
+  Stmt var((conn).db, var##_raw, std::move(var##_prepared));        \
+  DAT_RETURN_IF_ERROR(var.prepared())
+
+namespace {
+
+Result<sqlite3*> OpenConnection(const std::string& path) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -238,39 +282,45 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     return common::Unavailable("cannot open database " + path + ": " + msg);
   }
   sqlite3_busy_timeout(db, 5000);
-  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  return db;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  // Create the file with owner-only permissions before SQLite does (it would use 0644);
+  // secrets live in it.
+  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return common::Unavailable("cannot open database " + path);
+  ::fchmod(fd, 0600);
+  ::close(fd);
+
+  std::unique_ptr<SqliteStore> store(new SqliteStore());
+  DAT_ASSIGN_OR_RETURN(store->writer_.db, OpenConnection(path));
   // WAL: readers do not block the writer. NORMAL: a commit survives a process crash (kill -9)
-  // but may be lost with the machine; IngestEvents switches to FULL for its transaction so an
-  // acknowledged event is on disk (run status updates may be replayed: at-least-once).
+  // but may be lost with the machine; Write switches to FULL for a transaction that records
+  // events, so an acknowledged event is on disk (run status updates may be replayed:
+  // at-least-once).
   for (const char* pragma :
        {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
-    DAT_RETURN_IF_ERROR(store->Exec(pragma));
+    DAT_RETURN_IF_ERROR(store->writer_.Exec(pragma));
   }
+  store->writer_.synchronous = 1;
   for (const char* suffix : {"-wal", "-shm"}) {
     ::chmod((path + suffix).c_str(), 0600);
   }
   DAT_RETURN_IF_ERROR(store->Migrate());
+  DAT_ASSIGN_OR_RETURN(store->reader_.db, OpenConnection(path));
   return store;
 }
 
-SqliteStore::~SqliteStore() { sqlite3_close(db_); }
-
-Status SqliteStore::Exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "failed";
-    sqlite3_free(err);
-    return common::Internal(std::string("sqlite: ") + msg + " in: " + sql);
-  }
-  return Status::Ok();
-}
+SqliteStore::~SqliteStore() = default;
 
 Status SqliteStore::Migrate() {
   std::lock_guard<std::mutex> l(mu_);
   int version = 0;
   {
-    Stmt s(db_, "PRAGMA user_version");
-    DAT_RETURN_IF_ERROR(s.prepared());
+    DAT_STMT(s, writer_, "PRAGMA user_version");
     if (s.Step() == SQLITE_ROW) version = static_cast<int>(s.Int(0));
   }
   const auto& migrations = Migrations();
@@ -280,10 +330,10 @@ Status SqliteStore::Migrate() {
                                       std::to_string(migrations.size()) + ")");
   }
   for (int v = version; v < static_cast<int>(migrations.size()); ++v) {
-    DAT_RETURN_IF_ERROR(InTransaction(db_, [&]() -> Status {
-      DAT_RETURN_IF_ERROR(Exec(migrations[v]));
+    DAT_RETURN_IF_ERROR(InTransaction(writer_.db, [&]() -> Status {
+      DAT_RETURN_IF_ERROR(writer_.Exec(migrations[v]));
       std::string bump = "PRAGMA user_version=" + std::to_string(v + 1);
-      return Exec(bump.c_str());
+      return writer_.Exec(bump.c_str());
     }));
   }
   return Status::Ok();
@@ -291,10 +341,9 @@ Status SqliteStore::Migrate() {
 
 Status SqliteStore::CreateEntity(const Entity& e) {
   std::lock_guard<std::mutex> l(mu_);
-  Stmt s(db_,
-         "INSERT INTO entities (kind, name, status, reason, created_ms, modified_ms, tags, spec) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  DAT_RETURN_IF_ERROR(s.prepared());
+  DAT_STMT(s, writer_,
+           "INSERT INTO entities (kind, name, status, reason, created_ms, modified_ms, tags, "
+           "spec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   s.Bind(1, std::string(KindName(e.kind)))
       .Bind(2, e.name)
       .Bind(3, e.status)
@@ -304,6 +353,7 @@ Status SqliteStore::CreateEntity(const Entity& e) {
       .Bind(7, Dump(e.tags))
       .Bind(8, Dump(e.spec));
   Status st = s.StepDone();
+  generation_++;
   if (st.code() == common::Code::kAlreadyExists) {
     return common::AlreadyExists(std::string(KindName(e.kind)) + " " + e.name + " already exists");
   }
@@ -312,10 +362,9 @@ Status SqliteStore::CreateEntity(const Entity& e) {
 
 Status SqliteStore::UpdateEntity(const Entity& e) {
   std::lock_guard<std::mutex> l(mu_);
-  Stmt s(db_,
-         "UPDATE entities SET status=?3, reason=?4, created_ms=?5, modified_ms=?6, tags=?7, "
-         "spec=?8 WHERE kind=?1 AND name=?2");
-  DAT_RETURN_IF_ERROR(s.prepared());
+  DAT_STMT(s, writer_,
+           "UPDATE entities SET status=?3, reason=?4, created_ms=?5, modified_ms=?6, tags=?7, "
+           "spec=?8 WHERE kind=?1 AND name=?2");
   s.Bind(1, std::string(KindName(e.kind)))
       .Bind(2, e.name)
       .Bind(3, e.status)
@@ -324,71 +373,69 @@ Status SqliteStore::UpdateEntity(const Entity& e) {
       .Bind(6, e.modified_ms)
       .Bind(7, Dump(e.tags))
       .Bind(8, Dump(e.spec));
-  DAT_RETURN_IF_ERROR(s.StepDone());
-  if (sqlite3_changes(db_) == 0) {
+  Status st = s.StepDone();
+  generation_++;
+  DAT_RETURN_IF_ERROR(st);
+  if (sqlite3_changes(writer_.db) == 0) {
     return common::NotFound(std::string(KindName(e.kind)) + " " + e.name + " not found");
   }
   return Status::Ok();
 }
 
 Result<Entity> SqliteStore::GetEntity(Kind kind, const std::string& name) {
-  std::lock_guard<std::mutex> l(mu_);
-  std::string sql =
-      std::string("SELECT ") + kEntityColumns + " FROM entities WHERE kind=?1 AND name=?2";
-  Stmt s(db_, sql.c_str());
-  DAT_RETURN_IF_ERROR(s.prepared());
+  std::lock_guard<std::mutex> l(read_mu_);
+  DAT_STMT(s, reader_,
+           std::string("SELECT ") + kEntityColumns + " FROM entities WHERE kind=?1 AND name=?2");
   s.Bind(1, std::string(KindName(kind))).Bind(2, name);
   int rc = s.Step();
   if (rc == SQLITE_ROW) return ReadEntity(s);
   if (rc == SQLITE_DONE) {
     return common::NotFound(std::string(KindName(kind)) + " " + name + " not found");
   }
-  return SqliteError(db_, "get entity");
+  return SqliteError(reader_.db, "get entity");
 }
 
 Result<std::vector<Entity>> SqliteStore::ListEntities(Kind kind) {
-  std::lock_guard<std::mutex> l(mu_);
-  std::string sql =
-      std::string("SELECT ") + kEntityColumns + " FROM entities WHERE kind=?1 ORDER BY name";
-  Stmt s(db_, sql.c_str());
-  DAT_RETURN_IF_ERROR(s.prepared());
+  std::lock_guard<std::mutex> l(read_mu_);
+  DAT_STMT(s, reader_,
+           std::string("SELECT ") + kEntityColumns + " FROM entities WHERE kind=?1 ORDER BY name");
   s.Bind(1, std::string(KindName(kind)));
   std::vector<Entity> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadEntity(s));
-  if (rc != SQLITE_DONE) return SqliteError(db_, "list entities");
+  if (rc != SQLITE_DONE) return SqliteError(reader_.db, "list entities");
   return out;
 }
 
 Status SqliteStore::DeleteEntity(Kind kind, const std::string& name) {
   std::lock_guard<std::mutex> l(mu_);
-  Stmt s(db_, "DELETE FROM entities WHERE kind=?1 AND name=?2");
-  DAT_RETURN_IF_ERROR(s.prepared());
+  DAT_STMT(s, writer_, "DELETE FROM entities WHERE kind=?1 AND name=?2");
   s.Bind(1, std::string(KindName(kind))).Bind(2, name);
-  DAT_RETURN_IF_ERROR(s.StepDone());
-  if (sqlite3_changes(db_) == 0) {
+  Status st = s.StepDone();
+  generation_++;
+  DAT_RETURN_IF_ERROR(st);
+  if (sqlite3_changes(writer_.db) == 0) {
     return common::NotFound(std::string(KindName(kind)) + " " + name + " not found");
   }
   return Status::Ok();
 }
 
-Status SqliteStore::IngestEvents(std::vector<IngestItem>* items, int64_t dedup_since_ms) {
+Status SqliteStore::Write(WriteBatch* batch) {
+  if (batch->items.empty() && batch->runs.empty()) return Status::Ok();
   std::lock_guard<std::mutex> l(mu_);
-  Stmt seen(db_, "SELECT 1 FROM events WHERE source=?1 AND event_id=?2 AND received_ms>=?3");
-  Stmt insert(db_,
-              "INSERT INTO events (source, event_id, received_ms, body) VALUES (?1, ?2, ?3, ?4)");
-  Stmt put_run(db_, kPutRunSql);
-  DAT_RETURN_IF_ERROR(seen.prepared());
-  DAT_RETURN_IF_ERROR(insert.prepared());
-  DAT_RETURN_IF_ERROR(put_run.prepared());
-  // FULL for this commit only: the events must be on disk before they are acknowledged.
-  DAT_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
-  Status st = InTransaction(db_, [&]() -> Status {
-    for (IngestItem& item : *items) {
+  DAT_STMT(seen, writer_,
+           "SELECT 1 FROM events WHERE source=?1 AND event_id=?2 AND received_ms>=?3");
+  DAT_STMT(insert, writer_,
+           "INSERT INTO events (source, event_id, received_ms, body) VALUES (?1, ?2, ?3, ?4)");
+  DAT_STMT(put_run, writer_, kPutRunSql);
+  // FULL when events are recorded: they must be on disk before they are acknowledged.
+  DAT_RETURN_IF_ERROR(writer_.SetSynchronous(batch->items.empty() ? 1 : 2));
+  return InTransaction(writer_.db, [&]() -> Status {
+    for (IngestItem& item : batch->items) {
       seen.Reset();
-      seen.Bind(1, item.event.source).Bind(2, item.event.id).Bind(3, dedup_since_ms);
+      seen.Bind(1, item.event.source).Bind(2, item.event.id).Bind(3, batch->dedup_since_ms);
       int rc = seen.Step();
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(db_, "dedup lookup");
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(writer_.db, "dedup lookup");
       item.duplicate = (rc == SQLITE_ROW);
       if (item.duplicate) continue;
       insert.Reset();
@@ -397,121 +444,120 @@ Status SqliteStore::IngestEvents(std::vector<IngestItem>* items, int64_t dedup_s
           .Bind(3, item.event.received_ms)
           .Bind(4, Dump(item.event.cloud_event));
       DAT_RETURN_IF_ERROR(insert.StepDone());
-      item.event.seq = sqlite3_last_insert_rowid(db_);
+      item.event.seq = sqlite3_last_insert_rowid(writer_.db);
       for (Run& run : item.runs) {
         run.event_seq = item.event.seq;
         DAT_RETURN_IF_ERROR(PutRunStmt(put_run, run));
       }
     }
+    for (const Run& run : batch->runs) DAT_RETURN_IF_ERROR(PutRunStmt(put_run, run));
     return Status::Ok();
   });
-  Status back = Exec("PRAGMA synchronous=NORMAL");
-  return st.ok() ? back : st;
 }
 
 Result<std::vector<Event>> SqliteStore::ListEvents(int limit) {
-  std::lock_guard<std::mutex> l(mu_);
-  Stmt s(db_,
-         "SELECT seq, source, event_id, received_ms, body FROM events ORDER BY seq DESC LIMIT ?1");
-  DAT_RETURN_IF_ERROR(s.prepared());
+  std::lock_guard<std::mutex> l(read_mu_);
+  DAT_STMT(s, reader_,
+           "SELECT seq, source, event_id, received_ms, body FROM events ORDER BY seq DESC "
+           "LIMIT ?1");
   s.Bind(1, static_cast<int64_t>(limit));
   std::vector<Event> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadEvent(s));
-  if (rc != SQLITE_DONE) return SqliteError(db_, "list events");
+  if (rc != SQLITE_DONE) return SqliteError(reader_.db, "list events");
   return out;
 }
 
 Result<Event> SqliteStore::GetEvent(int64_t seq) {
-  std::lock_guard<std::mutex> l(mu_);
-  Stmt s(db_, "SELECT seq, source, event_id, received_ms, body FROM events WHERE seq=?1");
-  DAT_RETURN_IF_ERROR(s.prepared());
+  std::lock_guard<std::mutex> l(read_mu_);
+  DAT_STMT(s, reader_, "SELECT seq, source, event_id, received_ms, body FROM events WHERE seq=?1");
   s.Bind(1, seq);
   int rc = s.Step();
   if (rc == SQLITE_ROW) return ReadEvent(s);
   if (rc == SQLITE_DONE) return common::NotFound("event " + std::to_string(seq) + " not found");
-  return SqliteError(db_, "get event");
+  return SqliteError(reader_.db, "get event");
 }
 
 Result<int> SqliteStore::PruneEvents(int64_t before_ms) {
   std::lock_guard<std::mutex> l(mu_);
-  Stmt s(db_, "DELETE FROM events WHERE received_ms<?1");
-  DAT_RETURN_IF_ERROR(s.prepared());
+  // Events a run still waits for are kept (the run reads its event when it starts).
+  DAT_STMT(s, writer_,
+           "DELETE FROM events WHERE received_ms<?1 AND seq NOT IN (SELECT event_seq FROM runs "
+           "WHERE status IN ('queued', 'running'))");
   s.Bind(1, before_ms);
+  DAT_RETURN_IF_ERROR(writer_.SetSynchronous(1));
   DAT_RETURN_IF_ERROR(s.StepDone());
-  return sqlite3_changes(db_);
+  return sqlite3_changes(writer_.db);
 }
 
-Status SqliteStore::PutRuns(const std::vector<Run>& runs) {
+Result<int> SqliteStore::PruneRuns(int64_t before_ms, int keep) {
   std::lock_guard<std::mutex> l(mu_);
-  Stmt s(db_, kPutRunSql);
-  DAT_RETURN_IF_ERROR(s.prepared());
-  return InTransaction(db_, [&]() -> Status {
-    for (const Run& r : runs) DAT_RETURN_IF_ERROR(PutRunStmt(s, r));
-    return Status::Ok();
-  });
+  DAT_STMT(s, writer_,
+           "DELETE FROM runs WHERE status IN ('succeeded', 'failed') AND (finished_ms<?1 OR "
+           "rowid IN (SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY function "
+           "ORDER BY created_ms DESC, rowid DESC) AS n FROM runs WHERE status IN ('succeeded', "
+           "'failed')) WHERE n>?2))");
+  s.Bind(1, before_ms).Bind(2, static_cast<int64_t>(keep));
+  DAT_RETURN_IF_ERROR(writer_.SetSynchronous(1));
+  DAT_RETURN_IF_ERROR(s.StepDone());
+  return sqlite3_changes(writer_.db);
 }
 
 Result<Run> SqliteStore::GetRun(const std::string& id) {
-  std::lock_guard<std::mutex> l(mu_);
-  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE id=?1";
-  Stmt s(db_, sql.c_str());
-  DAT_RETURN_IF_ERROR(s.prepared());
+  std::lock_guard<std::mutex> l(read_mu_);
+  DAT_STMT(s, reader_, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id=?1");
   s.Bind(1, id);
   int rc = s.Step();
   if (rc == SQLITE_ROW) return ReadRun(s);
   if (rc == SQLITE_DONE) return common::NotFound("run " + id + " not found");
-  return SqliteError(db_, "get run");
+  return SqliteError(reader_.db, "get run");
 }
 
 Result<std::vector<Run>> SqliteStore::ListRuns(const std::string& function, int limit) {
-  std::lock_guard<std::mutex> l(mu_);
-  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs" +
-                    (function.empty() ? "" : " WHERE function=?2") +
-                    " ORDER BY created_ms DESC, rowid DESC LIMIT ?1";
-  Stmt s(db_, sql.c_str());
-  DAT_RETURN_IF_ERROR(s.prepared());
+  std::lock_guard<std::mutex> l(read_mu_);
+  DAT_STMT(s, reader_,
+           std::string("SELECT ") + kRunColumns + " FROM runs" +
+               (function.empty() ? "" : " WHERE function=?2") +
+               " ORDER BY created_ms DESC, rowid DESC LIMIT ?1");
   s.Bind(1, static_cast<int64_t>(limit));
   if (!function.empty()) s.Bind(2, function);
   std::vector<Run> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRun(s));
-  if (rc != SQLITE_DONE) return SqliteError(db_, "list runs");
+  if (rc != SQLITE_DONE) return SqliteError(reader_.db, "list runs");
   return out;
 }
 
 Result<std::map<RunStatus, int64_t>> SqliteStore::CountRuns(const std::string& function) {
-  std::lock_guard<std::mutex> l(mu_);
-  std::string sql = std::string("SELECT status, COUNT(*) FROM runs") +
-                    (function.empty() ? "" : " WHERE function=?1") + " GROUP BY status";
-  Stmt s(db_, sql.c_str());
-  DAT_RETURN_IF_ERROR(s.prepared());
+  std::lock_guard<std::mutex> l(read_mu_);
+  DAT_STMT(s, reader_,
+           std::string("SELECT status, COUNT(*) FROM runs") +
+               (function.empty() ? "" : " WHERE function=?1") + " GROUP BY status");
   if (!function.empty()) s.Bind(1, function);
   std::map<RunStatus, int64_t> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
     if (auto st = ParseRunStatus(s.Text(0))) out[*st] = s.Int(1);
   }
-  if (rc != SQLITE_DONE) return SqliteError(db_, "count runs");
+  if (rc != SQLITE_DONE) return SqliteError(reader_.db, "count runs");
   return out;
 }
 
 Result<std::vector<Run>> SqliteStore::RunsWithStatus(const std::vector<RunStatus>& statuses) {
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<std::mutex> l(read_mu_);
   std::string in;
   for (RunStatus st : statuses) {
     if (!in.empty()) in += ",";
     in += std::string("'") + RunStatusName(st) + "'";
   }
   if (in.empty()) return std::vector<Run>{};
-  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE status IN (" + in +
-                    ") ORDER BY created_ms, rowid";
-  Stmt s(db_, sql.c_str());
-  DAT_RETURN_IF_ERROR(s.prepared());
+  DAT_STMT(s, reader_,
+           std::string("SELECT ") + kRunColumns + " FROM runs WHERE status IN (" + in +
+               ") ORDER BY created_ms, rowid");
   std::vector<Run> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRun(s));
-  if (rc != SQLITE_DONE) return SqliteError(db_, "runs by status");
+  if (rc != SQLITE_DONE) return SqliteError(reader_.db, "runs by status");
   return out;
 }
 

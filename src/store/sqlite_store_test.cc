@@ -130,9 +130,54 @@ TEST_F(SqliteStoreTest, IngestDeduplicatesWithinWindow) {
   EXPECT_EQ((*events)[0].received_ms, 90000);  // newest first
   EXPECT_EQ((*events)[0].cloud_event["eventType"], "aws.s3");
 
+  // Old events whose runs still wait are kept (a run reads its event when it starts)…
   auto pruned = s->PruneEvents(2000);
   ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 0);
+  // …and go once their runs are finished.
+  for (const char* id : {"r1", "r3"}) {
+    store::Run r = *s->GetRun(id);
+    r.status = RunStatus::kSucceeded;
+    ASSERT_TRUE(s->PutRuns({r}).ok());
+  }
+  pruned = s->PruneEvents(2000);
+  ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(*pruned, 2);
+  EXPECT_EQ(s->ListEvents(10)->size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, PruneRunsKeepsUnfinishedAndTheNewestFinished) {
+  auto s = OpenStore();
+  std::vector<store::Run> runs;
+  for (int i = 0; i < 6; ++i) {
+    store::Run r;
+    r.id = "a" + std::to_string(i);
+    r.function = "a";
+    r.created_ms = 1000 + i;
+    r.finished_ms = 2000 + i;
+    r.status = i == 0 ? RunStatus::kQueued : RunStatus::kSucceeded;
+    runs.push_back(r);
+  }
+  store::Run b;
+  b.id = "b0";
+  b.function = "b";
+  b.created_ms = 1000;
+  b.finished_ms = 2000;
+  b.status = RunStatus::kFailed;
+  runs.push_back(b);
+  ASSERT_TRUE(s->PutRuns(runs).ok());
+  // Keep the newest 2 finished per function; nothing is old enough by age.
+  auto pruned = s->PruneRuns(0, 2);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 3);  // a1, a2, a3
+  for (const char* kept : {"a0", "a4", "a5", "b0"}) EXPECT_TRUE(s->GetRun(kept).ok()) << kept;
+  // By age: finished before 2005 go; the queued one stays whatever its age.
+  pruned = s->PruneRuns(2005, 100);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 2);  // a4, b0
+  EXPECT_TRUE(s->GetRun("a0").ok());
+  EXPECT_TRUE(s->GetRun("a5").ok());
+  EXPECT_EQ(s->ListRuns("", 100)->size(), 2u);
 }
 
 TEST_F(SqliteStoreTest, RunsPersistAcrossReopen) {

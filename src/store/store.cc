@@ -58,4 +58,19 @@ std::optional<RunStatus> ParseRunStatus(std::string_view name) {
   return std::nullopt;
 }
 
+common::Status Store::IngestEvents(std::vector<IngestItem>* items, int64_t dedup_since_ms) {
+  WriteBatch batch;
+  batch.items = std::move(*items);
+  batch.dedup_since_ms = dedup_since_ms;
+  common::Status st = Write(&batch);
+  *items = std::move(batch.items);
+  return st;
+}
+
+common::Status Store::PutRuns(const std::vector<Run>& runs) {
+  WriteBatch batch;
+  batch.runs = runs;
+  return Write(&batch);
+}
+
 }  // namespace store

@@ -91,11 +91,22 @@ struct IngestItem {
   bool duplicate = false;  // out: an event with this (source, id) was already recorded
 };
 
+// One group commit (Store::Write): events with the runs they trigger, and run updates.
+struct WriteBatch {
+  std::vector<IngestItem> items;  // events to record; `duplicate` and seqs filled in
+  std::vector<Run> runs;          // runs to insert or replace, applied in order
+  int64_t dedup_since_ms = 0;     // duplicate window for `items` (see IngestEvents)
+};
+
 // Storage for the dispatch server. Implementations are thread-safe; every method is one
 // atomic transaction.
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Changes whenever an entity is created, updated or deleted through this store (never
+  // decreases), so callers can cache entities and know when to read them again.
+  virtual int64_t EntityGeneration() const = 0;
 
   // Inserts an entity. AlreadyExists when (kind, name) exists.
   virtual common::Status CreateEntity(const Entity& entity) = 0;
@@ -112,15 +123,22 @@ class Store {
   // transaction. An event whose (source, id) was recorded at or after `dedup_since_ms` is
   // marked duplicate and neither it nor its runs are stored. Returns only after the commit
   // reached disk (synchronous), so the caller may acknowledge the events.
-  virtual common::Status IngestEvents(std::vector<IngestItem>* items, int64_t dedup_since_ms) = 0;
+  common::Status IngestEvents(std::vector<IngestItem>* items, int64_t dedup_since_ms);
   // The most recent events, newest first.
   virtual common::Result<std::vector<Event>> ListEvents(int limit) = 0;
   virtual common::Result<Event> GetEvent(int64_t seq) = 0;
   // Deletes events (and their dedup records) received before `before_ms`; returns how many.
   virtual common::Result<int> PruneEvents(int64_t before_ms) = 0;
 
-  // Inserts or replaces runs (all in one transaction).
-  virtual common::Status PutRuns(const std::vector<Run>& runs) = 0;
+  // Inserts or replaces runs (all in one transaction). The commit survives a crash of this
+  // process (kill -9) but, unlike IngestEvents, may be lost with the machine.
+  common::Status PutRuns(const std::vector<Run>& runs);
+  // Both of the above in one transaction: records `batch->items` (as IngestEvents, durably
+  // when there are any) then applies `batch->runs`. On error nothing is written.
+  virtual common::Status Write(WriteBatch* batch) = 0;
+  // Deletes finished (succeeded or failed) runs that finished before `before_ms`, and beyond
+  // the newest `keep` finished runs of each function whatever their age; returns how many.
+  virtual common::Result<int> PruneRuns(int64_t before_ms, int keep) = 0;
   virtual common::Result<Run> GetRun(const std::string& id) = 0;
   // Runs newest first, of one function when `function` is non-empty.
   virtual common::Result<std::vector<Run>> ListRuns(const std::string& function, int limit) = 0;
