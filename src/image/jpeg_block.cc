@@ -119,35 +119,61 @@ void BuildPlanes(const LogoPlacement& logo, const JpegGeometry& g, JpegColor col
   planes->resize(n);
   y0 = std::max(y0, box.y);
   y1 = std::min(y1, box.y + box.height);
-  int sx[4], sy[4];
+  int sy[4];
+  float weight[4];
+  // column[c * box.width + x]: the sample of component c that logo column x falls in.
+  std::vector<int> column(static_cast<size_t>(n) * box.width);
   for (int c = 0; c < n; ++c) {
-    sx[c] = g.max_h / g.h[c];
+    const int sx = g.max_h / g.h[c];
     sy[c] = g.max_v / g.v[c];
+    weight[c] = 1.0f / (sx * sy[c]);
     ComponentPlane& p = (*planes)[c];
-    p.x0 = box.x / sx[c];
+    p.x0 = box.x / sx;
     p.y0 = y0 / sy[c];
-    p.width = (box.x + box.width + sx[c] - 1) / sx[c] - p.x0;
+    p.width = (box.x + box.width + sx - 1) / sx - p.x0;
     p.height = y1 > y0 ? (y1 + sy[c] - 1) / sy[c] - p.y0 : 0;
     p.premul.assign(static_cast<size_t>(p.width) * p.height, 0.0f);
     p.alpha.assign(p.premul.size(), 0.0f);
+    for (int x = 0; x < box.width; ++x) {
+      column[static_cast<size_t>(c) * box.width + x] = (box.x + x) / sx - p.x0;
+    }
   }
+  // Gray, YCbCr and RGB are affine in the colour, so alpha * value comes straight from the
+  // premultiplied pixel; CMYK needs the colour itself.
+  const bool affine =
+      color == JpegColor::kGray || color == JpegColor::kYCbCr || color == JpegColor::kRgb;
   std::vector<float> row(static_cast<size_t>(box.width) * 4);
   for (int y = y0; y < y1; ++y) {
     logo.SampleRow(y, box.x, box.x + box.width, row.data());
+    float* alpha[4];
+    float* premul[4];
+    for (int c = 0; c < n; ++c) {
+      ComponentPlane& p = (*planes)[c];
+      const size_t at = static_cast<size_t>(y / sy[c] - p.y0) * p.width;
+      alpha[c] = &p.alpha[at];
+      premul[c] = &p.premul[at];
+    }
     for (int x = 0; x < box.width; ++x) {
       const float* px = &row[static_cast<size_t>(x) * 4];
       const float a = px[3];
       if (a <= 0) continue;
-      const float rgb[3] = {px[0] / a, px[1] / a, px[2] / a};
-      float values[4];
-      ToComponents(color, adobe_inverted, rgb, values);
+      float values[4];  // alpha * component value, 0..255 scale
+      if (affine) {
+        const float one[3] = {px[0], px[1], px[2]};  // premultiplied: "colour" with a = 1
+        ToComponents(color, adobe_inverted, one, values);
+        if (color == JpegColor::kYCbCr) {
+          values[1] += 128 * (a - 1);  // the offsets scale with alpha too
+          values[2] += 128 * (a - 1);
+        }
+      } else {
+        const float rgb[3] = {px[0] / a, px[1] / a, px[2] / a};
+        ToComponents(color, adobe_inverted, rgb, values);
+        for (int c = 0; c < n; ++c) values[c] *= a;
+      }
       for (int c = 0; c < n; ++c) {
-        ComponentPlane& p = (*planes)[c];
-        const int X = (box.x + x) / sx[c] - p.x0, Y = y / sy[c] - p.y0;
-        const float w = 1.0f / (sx[c] * sy[c]);
-        const size_t i = static_cast<size_t>(Y) * p.width + X;
-        p.alpha[i] += a * w;
-        p.premul[i] += a * values[c] * w;
+        const int i = column[static_cast<size_t>(c) * box.width + x];
+        alpha[c][i] += a * weight[c];
+        premul[c][i] += values[c] * weight[c];
       }
     }
   }

@@ -15,8 +15,11 @@ namespace {
 
 // A canonical Huffman table, for decoding (9-bit lookahead, then code-length walk) and for
 // encoding (code and size per symbol; size 0 means the file has no code for the symbol).
-constexpr int kLookupBits = 10;
+constexpr int kLookupBits = 10;  // codes decoded with one look-up
+constexpr int kFastBits = 11;    // window of the skipping tables
 
+// A canonical Huffman table, for decoding (look-up, then code-length walk), for encoding (code
+// and size per symbol; size 0 means the file has no code for the symbol) and for skipping.
 struct HuffTable {
   uint16_t lookup[1 << kLookupBits];  // (length << 8) | symbol for short codes, else 0
   int32_t maxcode[18];                // largest code of each length, -1 if none
@@ -24,16 +27,20 @@ struct HuffTable {
   uint8_t symbols[256];
   uint16_t code[256];
   uint8_t size[256];
-  // For AC tables, skipping without values: for codes of at most kLookupBits bits, the bits of
-  // the code plus its extra bits (0-4), the zero run (5-8), and EOB/ZRL flags; 0 means "use
-  // Decode".
-  uint16_t skip[1 << kLookupBits];
-  static constexpr uint16_t kEob = 1 << 9, kZrl = 1 << 10;
+  // What the next kFastBits bits hold, 0 when they do not hold a whole code ("use Decode").
+  // DC tables: (difference << 8) | bits of code and value, when both fit.
+  // AC tables: one symbol, or two when the first with its value bits and the second code fit,
+  // as bit fields: bits to skip for the entry and for its first symbol alone, coefficients
+  // advanced by both and by the first (a value: run + 1; a ZRL: 16), and flags.
+  uint32_t fast[1 << kFastBits];
+  static constexpr uint32_t kPair = 1u << 21;     // two symbols
+  static constexpr uint32_t kEob = 1u << 22;      // the entry ends the block
+  static constexpr uint32_t kLastZrl = 1u << 23;  // the entry's last symbol is a ZRL
+  static constexpr uint32_t kFirstZrl = 1u << 24;
 
   // False for an over-subscribed (invalid) table.
-  bool Build(const HuffmanSpec& spec) {
+  bool Build(const HuffmanSpec& spec, bool dc) {
     std::memset(lookup, 0, sizeof lookup);
-    std::memset(skip, 0, sizeof skip);
     std::memset(size, 0, sizeof size);
     std::memset(code, 0, sizeof code);
     std::memcpy(symbols, spec.symbols, sizeof symbols);
@@ -47,14 +54,8 @@ struct HuffTable {
         size[sym] = static_cast<uint8_t>(l);
         if (l <= kLookupBits) {
           const int shift = kLookupBits - l;
-          const int extra = sym & 15, run = sym >> 4;
-          // As libjpeg reads them: size 0 is a ZRL (16 zeros) with run 15, else the end.
-          const uint16_t skip_entry = static_cast<uint16_t>((l + extra) | (run << 5) |
-                                                            (extra == 0 && run != 15 ? kEob : 0) |
-                                                            (extra == 0 && run == 15 ? kZrl : 0));
           for (int j = 0; j < (1 << shift); ++j) {
             lookup[(next << shift) | j] = static_cast<uint16_t>((l << 8) | sym);
-            skip[(next << shift) | j] = skip_entry;
           }
         }
       }
@@ -63,7 +64,60 @@ struct HuffTable {
       next <<= 1;
     }
     maxcode[17] = 0x7fffffff;
+    for (uint32_t i = 0; i < (1u << kFastBits); ++i) fast[i] = dc ? DcEntry(i) : AcEntry(i);
     return true;
+  }
+
+ private:
+  // The length of the code at the top of the `avail`-bit number `bits` (0 if none fits), and
+  // its symbol.
+  int First(uint32_t bits, int avail, int* sym) const {
+    for (int l = 1; l <= avail; ++l) {
+      const auto c = static_cast<int32_t>(bits >> (avail - l));
+      if (c <= maxcode[l]) {
+        *sym = symbols[(valoffset[l] + c) & 0xFF];
+        return l;
+      }
+    }
+    return 0;
+  }
+
+  uint32_t DcEntry(uint32_t i) const {
+    int s;
+    const int l = First(i, kFastBits, &s);
+    if (l == 0 || s > 11 || l + s > kFastBits) return 0;
+    int diff = 0;
+    if (s > 0) {
+      const int v = static_cast<int>(i >> (kFastBits - l - s)) & ((1 << s) - 1);
+      diff = v < (1 << (s - 1)) ? v - (1 << s) + 1 : v;
+    }
+    return static_cast<uint32_t>(diff * 256 + l + s);
+  }
+
+  uint32_t AcEntry(uint32_t i) const {
+    int sym;
+    const int l1 = First(i, kFastBits, &sym);
+    if (l1 == 0) return 0;
+    // As libjpeg reads them: size 0 is a ZRL (16 zeros) with run 15, else the end of block.
+    const int x1 = sym & 15, r1 = sym >> 4;
+    if (x1 == 0 && r1 != 15) return static_cast<uint32_t>(l1 | (l1 << 5)) | kEob;
+    const int used = l1 + x1, adv1 = r1 + 1;
+    const uint32_t first_zrl = x1 == 0 ? kFirstZrl : 0;
+    const uint32_t single =
+        static_cast<uint32_t>(used | (used << 5) | (adv1 << 10) | (adv1 << 16)) | first_zrl |
+        (x1 == 0 ? kLastZrl : 0);
+    if (used >= kFastBits) return single;
+    const int rest = kFastBits - used;
+    const int l2 = First(i & ((1u << rest) - 1), rest, &sym);
+    if (l2 == 0) return single;
+    const int x2 = sym & 15, r2 = sym >> 4;
+    if (x2 == 0 && r2 != 15) {
+      return static_cast<uint32_t>((used + l2) | (used << 5) | (adv1 << 10) | (adv1 << 16)) |
+             kPair | kEob | first_zrl;
+    }
+    return static_cast<uint32_t>((used + l2 + x2) | (used << 5) | ((adv1 + r2 + 1) << 10) |
+                                 (adv1 << 16)) |
+           kPair | first_zrl | (x2 == 0 ? kLastZrl : 0);
   }
 };
 
@@ -104,19 +158,38 @@ class BitReader {
     return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v;
   }
 
-  // Skips the AC coefficients of one block (after its DC). False on corrupt data.
-  bool SkipAc(const HuffTable& t) {
+  // Skips one block, tracking the DC predictor. False on corrupt data.
+  bool SkipBlock(const HuffTable& dc, const HuffTable& ac, int* pred) {
+    if (bits_ < 32) Fill();
+    const auto d = static_cast<int32_t>(dc.fast[acc_ >> (64 - kFastBits)]);
+    if (d != 0) {
+      Skip(d & 0xFF);
+      *pred += d >> 8;
+    } else {
+      const int s = Decode(dc);
+      if (s < 0 || s > 11) return false;
+      *pred += s ? Receive(s) : 0;
+    }
+    if (*pred < -32767 || *pred > 32767) return false;
     for (int k = 1; k < 64;) {
       if (bits_ < 32) Fill();
-      const uint16_t e = t.skip[acc_ >> (64 - kLookupBits)];
-      if (e) {
-        Skip(e & 31);
-        if (e & HuffTable::kEob) return true;
-        k += ((e >> 5) & 15) + 1;  // a ZRL's run of 15 plus one is its 16 zeros
-        if (k > 64 && !(e & HuffTable::kZrl)) return false;
+      const uint32_t e = ac.fast[acc_ >> (64 - kFastBits)];
+      if (e != 0) {
+        const int adv1 = (e >> 16) & 31;
+        if ((e & HuffTable::kPair) && k + adv1 < 64) {
+          Skip(e & 31);
+          if (e & HuffTable::kEob) return true;
+          k += (e >> 10) & 63;
+          if (k > 64 && !(e & HuffTable::kLastZrl)) return false;
+          continue;
+        }
+        Skip((e >> 5) & 31);
+        if ((e & (HuffTable::kPair | HuffTable::kEob)) == HuffTable::kEob) return true;
+        k += adv1;
+        if (k > 64 && !(e & HuffTable::kFirstZrl)) return false;
         continue;
       }
-      const int rs = Decode(t);
+      const int rs = Decode(ac);
       if (rs < 0) return false;
       const int run = rs >> 4, size = rs & 15;
       if (size == 0) {
@@ -284,15 +357,13 @@ int Category(int v) {
   return a == 0 ? 0 : 32 - __builtin_clz(a);
 }
 
-// Decodes one block. With coef == nullptr only the DC predictor is tracked (the fast skip
-// over the prefix). False on corrupt data.
+// Decodes one block into coef (natural order), tracking the DC predictor. False on corrupt data.
 bool DecodeBlock(BitReader<true>& r, const HuffTable& dc, const HuffTable& ac, int* pred,
                  int16_t* coef) {
   const int s = r.Decode(dc);
   if (s < 0 || s > 11) return false;
   *pred += s ? r.Receive(s) : 0;
   if (*pred < -32767 || *pred > 32767) return false;
-  if (coef == nullptr) return r.SkipAc(ac);
   std::memset(coef, 0, 64 * sizeof(int16_t));
   coef[0] = static_cast<int16_t>(*pred);
   for (int k = 1; k < 64;) {
@@ -456,8 +527,8 @@ class Splicer {
         *why = "scan refers to a missing Huffman table";
         return false;
       }
-      if (!table_[0][c.dc_table].Build(spec_[0][c.dc_table]) ||
-          !table_[1][c.ac_table].Build(spec_[1][c.ac_table])) {
+      if (!table_[0][c.dc_table].Build(spec_[0][c.dc_table], true) ||
+          !table_[1][c.ac_table].Build(spec_[1][c.ac_table], false)) {
         *why = "invalid Huffman table";
         return false;
       }
@@ -486,7 +557,9 @@ class Splicer {
       for (int id = 0; id < 4; ++id) {
         if (missing_[cls][id].none()) continue;
         HuffmanSpec& spec = spec_[cls][id];
-        if (!ExtendTable(&spec, missing_[cls][id]) || !table_[cls][id].Build(spec)) return {};
+        if (!ExtendTable(&spec, missing_[cls][id]) || !table_[cls][id].Build(spec, cls == 0)) {
+          return {};
+        }
         dht += static_cast<char>((cls << 4) | id);
         for (int l = 1; l <= 16; ++l) dht += static_cast<char>(spec.counts[l]);
         dht.append(reinterpret_cast<const char*>(spec.symbols), spec.num_symbols);
@@ -628,9 +701,7 @@ class Splicer {
   // Decodes one MCU only as far as needed to find the next one and track the DC predictors.
   bool SkipMcu(BitReader<true>& r, int* pred) {
     for (const McuBlock& b : blocks_) {
-      if (!DecodeBlock(r, table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index], nullptr)) {
-        return false;
-      }
+      if (!r.SkipBlock(table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index])) return false;
     }
     return true;
   }

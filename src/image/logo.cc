@@ -9,12 +9,23 @@ namespace image::internal {
 
 namespace {
 
+// k / 255.0f for every 8-bit sample k (a look-up is much cheaper than the division).
+struct UnitTable {
+  float v[256];
+  UnitTable() {
+    for (int k = 0; k < 256; ++k) v[k] = k / 255.0f;
+  }
+};
+const UnitTable kUnit;
+
 // Premultiplied RGBA in [0, 1] of logo pixel (x, y).
 inline void Fetch(const PngPixels& px, int x, int y, float* out) {
   const size_t i = (static_cast<size_t>(y) * px.header.width + x) * 4;
   float v[4];
-  for (int c = 0; c < 4; ++c) {
-    v[c] = px.sixteen() ? px.pixels16[i + c] / 65535.0f : px.pixels8[i + c] / 255.0f;
+  if (px.sixteen()) {
+    for (int c = 0; c < 4; ++c) v[c] = px.pixels16[i + c] / 65535.0f;
+  } else {
+    for (int c = 0; c < 4; ++c) v[c] = kUnit.v[px.pixels8[i + c]];
   }
   out[0] = v[0] * v[3];
   out[1] = v[1] * v[3];
@@ -49,49 +60,51 @@ common::Result<LogoRaster> DecodeLogo(std::string_view png) {
   return out;
 }
 
-void LogoPlacement::SampleVisual(int lx, int ly, float* out) const {
-  // Supersampled bilinear: k x k bilinear taps per output pixel, k covering the shrink factor.
+void LogoPlacement::SampleRow(int y, int x0, int x1, float* out) const {
+  // A stored row is a visual row (orientations 1-4) or a visual column (5-8). Either way the
+  // resampling is separable: first interpolate the logo across that line at each of its taps
+  // (giving lines of the logo's own length), then along the lines for each pixel.
   const PngPixels& src = *logo_;
-  const int sw = src.header.width, sh = src.header.height;
-  const double fx = static_cast<double>(sw) / lw_;
-  const double fy = static_cast<double>(sh) / lh_;
-  const int kx = std::max(1, static_cast<int>(std::ceil(fx)));
-  const int ky = std::max(1, static_cast<int>(std::ceil(fy)));
-  const float norm = 1.0f / (kx * ky);
-  float acc[4] = {0, 0, 0, 0};
-  for (int sy = 0; sy < ky; ++sy) {
-    double py = (ly + (sy + 0.5) / ky) * fy - 0.5;
-    py = std::clamp(py, 0.0, sh - 1.0);
-    const int y0 = static_cast<int>(py);
-    const int y1 = std::min(y0 + 1, sh - 1);
-    const float wy = static_cast<float>(py - y0);
-    for (int sx = 0; sx < kx; ++sx) {
-      double qx = (lx + (sx + 0.5) / kx) * fx - 0.5;
-      qx = std::clamp(qx, 0.0, sw - 1.0);
-      const int x0 = static_cast<int>(qx);
-      const int x1 = std::min(x0 + 1, sw - 1);
-      const float wx = static_cast<float>(qx - x0);
-      float a[4], b[4], c[4], d[4];
-      Fetch(src, x0, y0, a);
-      Fetch(src, x1, y0, b);
-      Fetch(src, x0, y1, c);
-      Fetch(src, x1, y1, d);
-      for (int i = 0; i < 4; ++i) {
-        acc[i] += (a[i] * (1 - wx) + b[i] * wx) * (1 - wy) + (c[i] * (1 - wx) + d[i] * wx) * wy;
-      }
+  int u, v, u1, v1;
+  StoredToVisual(orientation_, stored_w_, stored_h_, x0, y, &u, &v);
+  StoredToVisual(orientation_, stored_w_, stored_h_, x0 + 1, y, &u1, &v1);
+  const bool along_row = v1 == v;                // the stored row is a visual row
+  const int step = along_row ? u1 - u : v1 - v;  // +1 or -1 per stored pixel
+  const int fixed = along_row ? v - v0_ : u - u0_;
+  const int start = along_row ? u - u0_ : v - v0_;
+  const std::vector<Tap>& across = along_row ? ytaps_ : xtaps_;
+  const std::vector<Tap>& along = along_row ? xtaps_ : ytaps_;
+  const int k_across = along_row ? ky_ : kx_, k_along = along_row ? kx_ : ky_;
+  const int len = along_row ? src.header.width : src.header.height;
+
+  // lines[(t * len + i) * 4]: the logo interpolated across at tap t, at pixel i along the line.
+  std::vector<float> lines(static_cast<size_t>(k_across) * len * 4);
+  for (int t = 0; t < k_across; ++t) {
+    const Tap& tap = across[static_cast<size_t>(fixed) * k_across + t];
+    float* line = &lines[static_cast<size_t>(t) * len * 4];
+    for (int i = 0; i < len; ++i) {
+      float a[4], b[4];
+      Fetch(src, along_row ? i : tap.i0, along_row ? tap.i0 : i, a);
+      Fetch(src, along_row ? i : tap.i1, along_row ? tap.i1 : i, b);
+      for (int c = 0; c < 4; ++c) line[i * 4 + c] = a[c] * (1 - tap.w) + b[c] * tap.w;
     }
   }
-  for (int i = 0; i < 4; ++i) out[i] = acc[i] * norm;
-  if (opacity_ < 1.0f) {
-    for (int i = 0; i < 4; ++i) out[i] *= opacity_;
-  }
-}
-
-void LogoPlacement::SampleRow(int y, int x0, int x1, float* out) const {
-  for (int x = x0; x < x1; ++x, out += 4) {
-    int u, v;
-    StoredToVisual(orientation_, stored_w_, stored_h_, x, y, &u, &v);
-    SampleVisual(u - u0_, v - v0_, out);
+  for (int j = 0; j < x1 - x0; ++j, out += 4) {
+    const int l = start + j * step;
+    float acc[4] = {0, 0, 0, 0};
+    for (int t = 0; t < k_across; ++t) {
+      const float* line = &lines[static_cast<size_t>(t) * len * 4];
+      for (int s = 0; s < k_along; ++s) {
+        const Tap& tap = along[static_cast<size_t>(l) * k_along + s];
+        const float* a = &line[tap.i0 * 4];
+        const float* b = &line[tap.i1 * 4];
+        for (int c = 0; c < 4; ++c) acc[c] += a[c] * (1 - tap.w) + b[c] * tap.w;
+      }
+    }
+    for (int c = 0; c < 4; ++c) out[c] = acc[c] * norm_;
+    if (opacity_ < 1.0f) {
+      for (int c = 0; c < 4; ++c) out[c] *= opacity_;
+    }
   }
 }
 
@@ -244,6 +257,23 @@ common::Result<LogoPlacement> PlaceLogo(int stored_w, int stored_h, int orientat
   placed.lw_ = lw;
   placed.lh_ = lh;
   placed.opacity_ = static_cast<float>(options.opacity);
+  // The taps of the resampling, per visual column and row (see SampleRow).
+  auto taps = [](int source, int target, int* k, std::vector<LogoPlacement::Tap>* out) {
+    const double f = static_cast<double>(source) / target;
+    *k = std::max(1, static_cast<int>(std::ceil(f)));
+    out->resize(static_cast<size_t>(target) * *k);
+    for (int t = 0; t < target; ++t) {
+      for (int s = 0; s < *k; ++s) {
+        const double p = std::clamp((t + (s + 0.5) / *k) * f - 0.5, 0.0, source - 1.0);
+        const int i0 = static_cast<int>(p);
+        (*out)[static_cast<size_t>(t) * *k + s] = {i0, std::min(i0 + 1, source - 1),
+                                                   static_cast<float>(p - i0)};
+      }
+    }
+  };
+  taps(logo_w, lw, &placed.kx_, &placed.xtaps_);
+  taps(logo_h, lh, &placed.ky_, &placed.ytaps_);
+  placed.norm_ = 1.0f / (placed.kx_ * placed.ky_);
   return placed;
 }
 

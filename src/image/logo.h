@@ -48,7 +48,6 @@ class LogoPlacement {
  private:
   friend common::Result<LogoPlacement> PlaceLogo(int stored_w, int stored_h, int orientation,
                                                  const WatermarkOptions& options);
-  void SampleVisual(int lx, int ly, float* out) const;
 
   Box box_;
   std::shared_ptr<const PngPixels> logo_;
@@ -56,6 +55,15 @@ class LogoPlacement {
   int u0_ = 0, v0_ = 0;  // the logo's top-left corner in the visual frame
   int lw_ = 0, lh_ = 0;  // the logo's size in the visual frame
   float opacity_ = 1.0f;
+  // Bilinear taps: between logo pixels i0 and i1, at weight w of i1; k per visual pixel in
+  // each direction, enough to cover the shrink factor.
+  struct Tap {
+    int i0, i1;
+    float w;
+  };
+  std::vector<Tap> xtaps_, ytaps_;
+  int kx_ = 1, ky_ = 1;
+  float norm_ = 1.0f;
 };
 
 // Places options.logo_png (or the built-in logo) in the visual frame of a stored_w x stored_h
