@@ -1,6 +1,7 @@
 // Benchmark of `dispatch server`: durable event ingest through to completed function runs.
 //
 //   dispatch_events_bench [--events N] [--concurrency C] [--rate R] [--seconds S]
+//                         [--server-arg ARG]...   (e.g. --server-arg --ingest-sync=normal)
 //
 // Starts a server (temporary data dir, port 0) and a trivial native function subscribed to
 // the event type, then measures
@@ -105,12 +106,14 @@ int main(int argc, char** argv) {
   int concurrency = 16;
   int rate = 500;
   int seconds = 4;
+  std::vector<std::string> server_args;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--events") events = std::atoll(argv[i + 1]);
     if (a == "--concurrency") concurrency = std::atoi(argv[i + 1]);
     if (a == "--rate") rate = std::atoi(argv[i + 1]);
     if (a == "--seconds") seconds = std::atoi(argv[i + 1]);
+    if (a == "--server-arg") server_args.push_back(argv[i + 1]);
   }
   std::string bin = DAT_BIN_DIR;
   fs::path dir = fs::temp_directory_path() / ("dispatch_bench_" + common::NewUuid());
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
   common::SpawnOptions so;
   so.argv = {bin + "/dispatch", "server",      "--data-dir", (dir / "data").string(), "--listen",
              "127.0.0.1:0",     "--log-level", "warn",       "--function-instances",  "4"};
+  for (const std::string& arg : server_args) so.argv.push_back(arg);
   so.stdout_to = "pipe";
   so.stderr_to = (dir / "server.log").string();
   auto server = common::Process::Spawn(so);

@@ -321,6 +321,7 @@ int RunCli(int argc, char** argv) {
   std::string log_level = "info";
   int64_t run_timeout_ms = 60'000, retry_backoff_ms = 500, idle_timeout_ms = 300'000;
   int64_t driver_grace_ms = 30'000, driver_backoff_ms = 1'000;
+  std::string ingest_sync = "full";
   auto* server = app.add_subcommand("server", "run the dispatch server in the foreground");
   server->add_option("--listen", sc.listen, "address to serve the API on (port 0: any free port)")
       ->capture_default_str();
@@ -329,6 +330,12 @@ int RunCli(int argc, char** argv) {
   server->add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   server->add_option("--http-threads", sc.http_threads, "HTTP I/O threads")->capture_default_str();
+  server
+      ->add_option("--ingest-sync", ingest_sync,
+                   "full: an acknowledged event is fsynced (survives a machine crash); normal: "
+                   "it survives a crash of the server process only")
+      ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
   server->add_option("--run-workers", sc.runner.workers, "function runs executing at once")
       ->capture_default_str();
   server
@@ -365,6 +372,7 @@ int RunCli(int argc, char** argv) {
   server->callback([&] {
     common::InitLogging({"dispatch", log_level, false});
     sc.data_dir = g.DataDir();
+    sc.fsync_events = ingest_sync == "full";
     sc.runner.default_timeout = std::chrono::milliseconds(run_timeout_ms);
     sc.runner.retry_backoff = std::chrono::milliseconds(retry_backoff_ms);
     sc.runner.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);

@@ -150,7 +150,8 @@ Status DispatchServer::Start() {
   }
   ::chmod(token_path.c_str(), 0600);
 
-  DAT_ASSIGN_OR_RETURN(auto opened, store::SqliteStore::Open(config_.data_dir + "/dispatch.db"));
+  DAT_ASSIGN_OR_RETURN(auto opened, store::SqliteStore::Open(config_.data_dir + "/dispatch.db",
+                                                             config_.fsync_events));
   store_ = std::move(opened);
 
   if (config_.exe_dir.empty()) config_.exe_dir = ExecutableDir();

@@ -42,6 +42,9 @@ struct ServerConfig {
   bool insecure_listen = false;           // allow a non-loopback address without TLS
   std::string exe_dir;                    // where driver executables are looked up first
   int http_threads = 2;
+  // Acknowledged events survive a crash of the machine (fsync per group commit); false: a
+  // crash of the process only (kill -9), not of the machine. See README.md.
+  bool fsync_events = true;
   RunnerOptions runner;          // data_dir is filled in from data_dir
   SupervisorOptions supervisor;  // data_dir, exe_dir, token filled in
   BuilderOptions builder;        // data_dir filled in

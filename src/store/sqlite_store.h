@@ -26,7 +26,10 @@ class SqliteStore : public Store {
  public:
   // Opens (creating when missing, with mode 0600) and migrates the database at `path`.
   // Error when the file cannot be opened or its schema is newer than this build knows.
-  static common::Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  // `fsync_events`: commits that record events are fsynced (synchronous=FULL) so they survive
+  // a crash of the machine; false leaves them at NORMAL (they survive a crash of the process).
+  static common::Result<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                           bool fsync_events = true);
   ~SqliteStore() override;
 
   // The schema version this build writes.
@@ -72,6 +75,7 @@ class SqliteStore : public Store {
   std::mutex read_mu_;
   Connection reader_;  // guarded by read_mu_
   std::atomic<int64_t> generation_{0};
+  bool fsync_events_ = true;
 };
 
 }  // namespace store

@@ -225,6 +225,51 @@ TEST_F(SqliteStoreTest, RunsPersistAcrossReopen) {
   EXPECT_EQ(all->at(RunStatus::kQueued), 1);
 }
 
+TEST_F(SqliteStoreTest, CountsFollowEveryStateChange) {
+  auto s = OpenStore();
+  store::Run r;
+  r.id = "r";
+  r.function = "f";
+  ASSERT_TRUE(s->PutRuns({r}).ok());
+  r.status = RunStatus::kRunning;
+  ASSERT_TRUE(s->PutRuns({r, r}).ok());  // the same state twice counts once
+  EXPECT_EQ(s->CountRuns("f")->at(RunStatus::kRunning), 1);
+  EXPECT_EQ(s->CountRuns("f")->count(RunStatus::kQueued), 0u);
+  r.status = RunStatus::kSucceeded;
+  r.finished_ms = 5;
+  ASSERT_TRUE(s->PutRuns({r}).ok());
+  EXPECT_EQ(s->CountRuns("f")->at(RunStatus::kSucceeded), 1);
+  EXPECT_EQ(s->CountRuns("f")->size(), 1u);
+  ASSERT_EQ(*s->PruneRuns(10, 100), 1);
+  EXPECT_TRUE(s->CountRuns("f")->empty());
+  EXPECT_TRUE(s->CountRuns("")->empty());
+}
+
+TEST_F(SqliteStoreTest, MigrationCountsTheRunsAlreadyThere) {
+  {
+    auto s = OpenStore();
+    store::Run r;
+    r.function = "f";
+    for (const char* id : {"a", "b", "c"}) {
+      r.id = id;
+      ASSERT_TRUE(s->PutRuns({r}).ok());
+    }
+  }
+  // Back to schema 1 (no counts), as a database written by an older build.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TRIGGER runs_counted_insert; DROP TRIGGER runs_counted_update; "
+                         "DROP TRIGGER runs_counted_delete; DROP TABLE run_counts; "
+                         "PRAGMA user_version=1",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto s = OpenStore();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->CountRuns("f")->at(RunStatus::kQueued), 3);
+}
+
 TEST_F(SqliteStoreTest, RefusesNewerSchema) {
   { auto s = OpenStore(); }
   sqlite3* db = nullptr;
