@@ -9,51 +9,49 @@ namespace {
 // kDct[u][x] = c(u)/2 * cos((2x+1) u pi / 16): the orthonormal 8-point DCT-II basis.
 struct DctTable {
   float m[8][8];
+  float t[8][8];  // m transposed
   DctTable() {
     for (int u = 0; u < 8; ++u) {
       double cu = u == 0 ? std::sqrt(0.5) : 1.0;
       for (int x = 0; x < 8; ++x) {
         m[u][x] = static_cast<float>(cu / 2 * std::cos((2 * x + 1) * u * M_PI / 16));
+        t[x][u] = m[u][x];
       }
     }
   }
 };
 const DctTable kDct;
 
+// The products below run along rows of 8 contiguous floats, which the compiler vectorizes.
+
 // out = M * in * M^T (forward) on an 8x8 block in natural order.
 void ForwardDct(const float* in, float* out) {
-  float tmp[64];
+  float tmp[64] = {};
   for (int y = 0; y < 8; ++y) {
-    for (int u = 0; u < 8; ++u) {
-      float s = 0;
-      for (int x = 0; x < 8; ++x) s += kDct.m[u][x] * in[y * 8 + x];
-      tmp[y * 8 + u] = s;
+    for (int x = 0; x < 8; ++x) {
+      for (int u = 0; u < 8; ++u) tmp[y * 8 + u] += in[y * 8 + x] * kDct.t[x][u];
     }
   }
+  for (int i = 0; i < 64; ++i) out[i] = 0;
   for (int v = 0; v < 8; ++v) {
-    for (int u = 0; u < 8; ++u) {
-      float s = 0;
-      for (int y = 0; y < 8; ++y) s += kDct.m[v][y] * tmp[y * 8 + u];
-      out[v * 8 + u] = s;
+    for (int y = 0; y < 8; ++y) {
+      for (int u = 0; u < 8; ++u) out[v * 8 + u] += kDct.m[v][y] * tmp[y * 8 + u];
     }
   }
 }
 
 // out = M^T * in * M (inverse).
 void InverseDct(const float* in, float* out) {
-  float tmp[64];
+  float tmp[64] = {};
   for (int v = 0; v < 8; ++v) {
-    for (int x = 0; x < 8; ++x) {
-      float s = 0;
-      for (int u = 0; u < 8; ++u) s += kDct.m[u][x] * in[v * 8 + u];
-      tmp[v * 8 + x] = s;
+    for (int u = 0; u < 8; ++u) {
+      for (int x = 0; x < 8; ++x) tmp[v * 8 + x] += in[v * 8 + u] * kDct.m[u][x];
     }
   }
+  for (int i = 0; i < 64; ++i) out[i] = 0;
   for (int y = 0; y < 8; ++y) {
-    for (int x = 0; x < 8; ++x) {
-      float s = 0;
-      for (int v = 0; v < 8; ++v) s += kDct.m[v][y] * tmp[v * 8 + x];
-      out[y * 8 + x] = s;
+    for (int v = 0; v < 8; ++v) {
+      for (int x = 0; x < 8; ++x) out[y * 8 + x] += kDct.t[y][v] * tmp[v * 8 + x];
     }
   }
 }
@@ -231,10 +229,10 @@ bool WatermarkBlock(int16_t* coef, const uint16_t* quant, const ComponentPlane& 
   }
   ForwardDct(s, f);
   for (int i = 0; i < 64; ++i) {
-    float q = f[i] / std::max<uint16_t>(quant[i], 1);
-    long r = std::lround(q);
-    const long lo = i == 0 ? -1024 : -1023;
-    coef[i] = static_cast<int16_t>(std::clamp(r, lo, 1023L));
+    const float q =
+        std::clamp(f[i] / std::max<uint16_t>(quant[i], 1), i == 0 ? -1024.0f : -1023.0f, 1023.0f);
+    // Round to nearest (ties to even) by the float unit itself: no libm call.
+    coef[i] = static_cast<int16_t>((q + 12582912.0f) - 12582912.0f);
   }
   return true;
 }

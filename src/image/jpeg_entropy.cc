@@ -29,14 +29,18 @@ struct HuffTable {
   uint8_t size[256];
   // What the next kFastBits bits hold, 0 when they do not hold a whole code ("use Decode").
   // DC tables: (difference << 8) | bits of code and value, when both fit.
-  // AC tables: one symbol, or two when the first with its value bits and the second code fit,
-  // as bit fields: bits to skip for the entry and for its first symbol alone, coefficients
-  // advanced by both and by the first (a value: run + 1; a ZRL: 16), and flags.
+  // AC tables: two halves (Step), each one step of skipping: the low half takes both of the
+  // first two symbols when the first with its value bits and the second code fit in the
+  // window, the high half only the first. One symbol only: both halves are the same.
   uint32_t fast[1 << kFastBits];
-  static constexpr uint32_t kPair = 1u << 21;     // two symbols
-  static constexpr uint32_t kEob = 1u << 22;      // the entry ends the block
-  static constexpr uint32_t kLastZrl = 1u << 23;  // the entry's last symbol is a ZRL
-  static constexpr uint32_t kFirstZrl = 1u << 24;
+
+  // One step: bits to skip (0-4), coefficients advanced (5-10; a value: run + 1, a ZRL: 16),
+  // whether the step ends the block, whether its last symbol is a ZRL (which may run past the
+  // end of the block; any other symbol there means corrupt data).
+  static constexpr uint32_t Step(int bits, int advance, bool eob, bool zrl) {
+    return static_cast<uint32_t>(bits | (advance << 5) | (eob ? kEob : 0) | (zrl ? kZrl : 0));
+  }
+  static constexpr uint32_t kEob = 1u << 11, kZrl = 1u << 12;
 
   // False for an over-subscribed (invalid) table.
   bool Build(const HuffmanSpec& spec, bool dc) {
@@ -100,24 +104,20 @@ struct HuffTable {
     if (l1 == 0) return 0;
     // As libjpeg reads them: size 0 is a ZRL (16 zeros) with run 15, else the end of block.
     const int x1 = sym & 15, r1 = sym >> 4;
-    if (x1 == 0 && r1 != 15) return static_cast<uint32_t>(l1 | (l1 << 5)) | kEob;
-    const int used = l1 + x1, adv1 = r1 + 1;
-    const uint32_t first_zrl = x1 == 0 ? kFirstZrl : 0;
-    const uint32_t single =
-        static_cast<uint32_t>(used | (used << 5) | (adv1 << 10) | (adv1 << 16)) | first_zrl |
-        (x1 == 0 ? kLastZrl : 0);
-    if (used >= kFastBits) return single;
+    const int used = l1 + x1;
+    const uint32_t first =
+        Step(used, x1 == 0 && r1 != 15 ? 0 : r1 + 1, x1 == 0 && r1 != 15, x1 == 0 && r1 == 15);
+    uint32_t both = first;
     const int rest = kFastBits - used;
-    const int l2 = First(i & ((1u << rest) - 1), rest, &sym);
-    if (l2 == 0) return single;
-    const int x2 = sym & 15, r2 = sym >> 4;
-    if (x2 == 0 && r2 != 15) {
-      return static_cast<uint32_t>((used + l2) | (used << 5) | (adv1 << 10) | (adv1 << 16)) |
-             kPair | kEob | first_zrl;
+    if (!(first & kEob) && rest > 0) {
+      const int l2 = First(i & ((1u << rest) - 1), rest, &sym);
+      const int x2 = sym & 15, r2 = sym >> 4;
+      if (l2 > 0) {
+        const bool eob = x2 == 0 && r2 != 15;
+        both = Step(used + l2 + x2, r1 + 1 + (eob ? 0 : r2 + 1), eob, x2 == 0 && r2 == 15);
+      }
     }
-    return static_cast<uint32_t>((used + l2 + x2) | (used << 5) | ((adv1 + r2 + 1) << 10) |
-                                 (adv1 << 16)) |
-           kPair | first_zrl | (x2 == 0 ? kLastZrl : 0);
+    return both | (first << 16);
   }
 };
 
@@ -132,7 +132,7 @@ class BitReader {
   BitReader(const uint8_t* data, size_t begin, size_t end)
       : data_(data), begin_(begin), pos_(begin), end_(end) {}
 
-  int Decode(const HuffTable& t) {
+  [[gnu::always_inline]] int Decode(const HuffTable& t) {
     if (bits_ < 16) Fill();
     const uint16_t e = t.lookup[acc_ >> (64 - kLookupBits)];
     if (e >> 8) {
@@ -151,7 +151,7 @@ class BitReader {
   }
 
   // Reads s (1..16) bits and sign-extends them as JPEG does.
-  int Receive(int s) {
+  [[gnu::always_inline]] int Receive(int s) {
     if (bits_ < s) Fill();
     const int v = static_cast<int>(acc_ >> (64 - s));
     Skip(s);
@@ -159,7 +159,7 @@ class BitReader {
   }
 
   // Skips one block, tracking the DC predictor. False on corrupt data.
-  bool SkipBlock(const HuffTable& dc, const HuffTable& ac, int* pred) {
+  [[gnu::always_inline]] bool SkipBlock(const HuffTable& dc, const HuffTable& ac, int* pred) {
     if (bits_ < 32) Fill();
     const auto d = static_cast<int32_t>(dc.fast[acc_ >> (64 - kFastBits)]);
     if (d != 0) {
@@ -175,18 +175,12 @@ class BitReader {
       if (bits_ < 32) Fill();
       const uint32_t e = ac.fast[acc_ >> (64 - kFastBits)];
       if (e != 0) {
-        const int adv1 = (e >> 16) & 31;
-        if ((e & HuffTable::kPair) && k + adv1 < 64) {
-          Skip(e & 31);
-          if (e & HuffTable::kEob) return true;
-          k += (e >> 10) & 63;
-          if (k > 64 && !(e & HuffTable::kLastZrl)) return false;
-          continue;
-        }
-        Skip((e >> 5) & 31);
-        if ((e & (HuffTable::kPair | HuffTable::kEob)) == HuffTable::kEob) return true;
-        k += adv1;
-        if (k > 64 && !(e & HuffTable::kFirstZrl)) return false;
+        // Both symbols of a pair belong to this block unless the first reaches its end.
+        const uint32_t step = k + ((e >> 21) & 63) < 64 ? e & 0xFFFF : e >> 16;
+        Skip(step & 31);
+        if (step & HuffTable::kEob) return true;
+        k += (step >> 5) & 63;
+        if (k > 64 && !(step & HuffTable::kZrl)) return false;
         continue;
       }
       const int rs = Decode(ac);
@@ -204,7 +198,7 @@ class BitReader {
     return true;
   }
 
-  void SkipBits(int s) {
+  [[gnu::always_inline]] void SkipBits(int s) {
     if (bits_ < s) Fill();
     Skip(s);
   }
@@ -237,12 +231,12 @@ class BitReader {
   }
 
  private:
-  void Skip(int n) {
+  [[gnu::always_inline]] void Skip(int n) {
     acc_ <<= n;
     bits_ -= n;
   }
 
-  void Fill() {
+  [[gnu::always_inline]] void Fill() {
     // Fast path: the next bytes hold no 0xFF (no stuffing, no marker), load them in one go.
     if (end_ - pos_ >= 8 && bits_ <= 56) {
       uint64_t w;
@@ -700,9 +694,14 @@ class Splicer {
  private:
   // Decodes one MCU only as far as needed to find the next one and track the DC predictors.
   bool SkipMcu(BitReader<true>& r, int* pred) {
+    // On a local copy, which the compiler keeps in registers: this loop is most of the time
+    // spent on a large file.
+    BitReader<true> local = r;
     for (const McuBlock& b : blocks_) {
-      if (!r.SkipBlock(table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index])) return false;
+      if (!local.SkipBlock(table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index]))
+        return false;
     }
+    r = local;
     return true;
   }
 

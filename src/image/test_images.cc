@@ -217,6 +217,7 @@ Decoded DecodeJpegAs(const std::string& jpeg, bool ycc, bool fancy) {
     jpeg_read_scanlines(&d, &row, 1);
   }
   jpeg_finish_decompress(&d);
+  out.warnings = static_cast<int>(err.pub.num_warnings);
   jpeg_destroy_decompress(&d);
   return out;
 }

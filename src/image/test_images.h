@@ -37,6 +37,7 @@ std::string MakeJpegFromPixels(const JpegSpec& spec, const std::vector<uint8_t>&
 struct Decoded {
   int width = 0, height = 0, channels = 0;
   std::vector<uint8_t> pixels;
+  int warnings = 0;  // libjpeg's corrupt-data warnings while decoding (JPEG only)
 };
 
 // Full libjpeg decode; RGB for colour, gray for gray, CMYK (as stored) for CMYK/YCCK.

@@ -265,6 +265,115 @@ TEST_P(JpegVariants, EntropyAndCoefficientPathsAgreeOnEveryCoefficient) {
 INSTANTIATE_TEST_SUITE_P(All, JpegVariants, ::testing::ValuesIn(JpegCases()),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// The entropy path against the coefficient path, logo in every place, over layouts that
+// exercise the bit copies: the prefix ends mid-row (or at once, northwest), untouched MCUs
+// between the logo's rows and after it are copied bit-shifted (with 0xFF stuffing redone),
+// restart intervals cut the logo's rows, the MCU grid overhangs odd sizes, the logo spans the
+// full width or covers the whole picture.
+struct SpliceCase {
+  const char* name;
+  JpegSpec spec;
+  double scale = 0.3;
+  int margin = 16;
+};
+
+std::vector<SpliceCase> SpliceCases() {
+  std::vector<SpliceCase> cases;
+  cases.push_back({"420_odd", Spec(637, 479, 3, 2, 2)});
+  cases.push_back({"422", Spec(640, 480, 3, 2, 1)});
+  cases.push_back({"444_odd", Spec(333, 251, 3, 1, 1)});
+  cases.push_back({"gray_odd", Spec(333, 251, 1, 1, 1)});
+  JpegSpec s = Spec(637, 479, 3, 2, 2);
+  s.pattern = Pattern::kNoise;  // dense 0xFF stuffing
+  cases.push_back({"420_noise", s});
+  s = Spec(640, 480, 3, 2, 2);
+  s.restart_rows = 1;
+  cases.push_back({"420_restart_rows", s});
+  s = Spec(637, 479, 3, 2, 1);
+  s.restart_mcus = 5;
+  cases.push_back({"422_restart_5_mcus", s});
+  s = Spec(333, 251, 1, 1, 1);
+  s.restart_mcus = 3;
+  cases.push_back({"gray_restart_3_mcus", s});
+  cases.push_back({"420_full_width", Spec(640, 480, 3, 2, 2), 1.0, 0});
+  cases.push_back({"444_whole_picture", Spec(256, 256, 3, 1, 1), 1.0, 0});
+  return cases;
+}
+
+TEST(EntropySplice, EveryPlaceAndLayoutMatchesTheCoefficientPath) {
+  for (const SpliceCase& tc : SpliceCases()) {
+    JpegSpec spec = tc.spec;
+    spec.quality = 95;
+    const std::string input = testing::MakeJpeg(spec);
+    const Decoded before = testing::DecodeJpeg(input);
+    ASSERT_FALSE(before.pixels.empty());
+    for (Gravity gravity : {Gravity::kSouthEast, Gravity::kSouthWest, Gravity::kNorthEast,
+                            Gravity::kNorthWest, Gravity::kCenter}) {
+      SCOPED_TRACE(std::string(tc.name) + " " + GravityName(gravity));
+      WatermarkOptions fast;
+      fast.gravity = gravity;
+      fast.scale = tc.scale;
+      fast.margin = tc.margin;
+      WatermarkOptions slow = fast;
+      slow.allow_entropy_path = false;
+      auto a = Watermark(input, fast);
+      auto b = Watermark(input, slow);
+      ASSERT_TRUE(a.ok() && b.ok());
+      ASSERT_EQ(a->path, WatermarkPath::kEntropy) << a->fallback_reason;
+      EXPECT_EQ(a->changed_box, b->changed_box);
+      EXPECT_EQ(testing::ReadCoefficients(a->data).blocks,
+                testing::ReadCoefficients(b->data).blocks);
+      const Decoded after = testing::DecodeJpeg(a->data);
+      ASSERT_EQ(after.pixels.size(), before.pixels.size());
+      EXPECT_EQ(after.warnings, 0) << "libjpeg found corrupt data";
+      EXPECT_EQ(DiffersOutside(before, after, a->changed_box), 0);
+      EXPECT_LT(testing::Psnr(before, after, a->logo_box.x, a->logo_box.y, a->logo_box.width,
+                              a->logo_box.height),
+                30.0);
+    }
+  }
+}
+
+TEST(EntropySplice, StreamsUnchangedStretchesAsSlicesOfTheInput) {
+  // A sink that records the pieces: the bytes before the logo and after the last restart
+  // interval it touches arrive as slices of the input, not copies.
+  class Recorder : public OutputSink {
+   public:
+    explicit Recorder(std::string_view input) : input_(input) {}
+    common::Status Write(std::string_view bytes) override {
+      if (!bytes.empty() && bytes.data() >= input_.data() &&
+          bytes.data() + bytes.size() <= input_.data() + input_.size()) {
+        sliced += bytes.size();
+      }
+      out.append(bytes);
+      return common::Status::Ok();
+    }
+    std::string out;
+    size_t sliced = 0;
+
+   private:
+    std::string_view input_;
+  };
+  JpegSpec spec = Spec(640, 480, 3, 2, 2);
+  spec.restart_rows = 1;
+  const std::string input = testing::MakeJpeg(spec);
+  Recorder sink(input);
+  auto streamed = WatermarkTo(input, WatermarkOptions{}, &sink);
+  ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
+  EXPECT_TRUE(streamed->data.empty());
+  EXPECT_EQ(sink.out, Watermark(input, WatermarkOptions{}).value().data);
+  EXPECT_GT(sink.sliced, input.size() * 3 / 4);
+
+  // A failing sink stops the job and its error comes back.
+  class Failing : public OutputSink {
+   public:
+    common::Status Write(std::string_view) override { return common::Internal("disk full"); }
+  } failing;
+  auto failed = WatermarkTo(input, WatermarkOptions{}, &failing);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("disk full"), std::string::npos);
+}
+
 // A solid opaque red logo, for exact colour checks.
 std::string RedLogo() {
   internal::PngPixels px;
