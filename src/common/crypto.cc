@@ -1,30 +1,86 @@
 #include "common/crypto.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <initializer_list>
 
 #include "common/strings.h"
 
 namespace common {
 namespace {
 
+// Digests fetched once: with OpenSSL 3 every EVP_sha256()-style call made per hash costs an
+// implicit provider fetch, several times the hash itself for short inputs.
+const EVP_MD* Fetched(const char* name, const EVP_MD* legacy) {
+  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  return md != nullptr ? md : legacy;
+}
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* md = Fetched("SHA256", EVP_sha256());
+  return md;
+}
+const EVP_MD* Sha1Md() {
+  static const EVP_MD* md = Fetched("SHA1", EVP_sha1());
+  return md;
+}
+const EVP_MD* Md5Md() {
+  static const EVP_MD* md = Fetched("MD5", EVP_md5());
+  return md;
+}
+
+// This thread's reusable digest context.
+EVP_MD_CTX* ThreadContext() {
+  struct Holder {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Holder() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Holder holder;
+  return holder.ctx;
+}
+
+size_t DigestInto(const EVP_MD* md, std::initializer_list<std::string_view> parts,
+                  unsigned char* out) {
+  EVP_MD_CTX* ctx = ThreadContext();
+  EVP_DigestInit_ex(ctx, md, nullptr);
+  for (std::string_view p : parts) EVP_DigestUpdate(ctx, p.data(), p.size());
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, out, &len);
+  return len;
+}
+
 std::string Digest(const EVP_MD* md, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
+  size_t len = DigestInto(md, {data}, out);
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
+// HMAC (RFC 2104) over the fetched digest: H((K ^ opad) || H((K ^ ipad) || data)). OpenSSL 3's
+// one-shot HMAC() builds a MAC context per call and costs several times more.
 std::string Hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
+  const size_t block = static_cast<size_t>(EVP_MD_get_block_size(md));
+  unsigned char key_block[256] = {};
+  unsigned char hashed_key[EVP_MAX_MD_SIZE];
+  if (key.size() > block) {
+    size_t n = DigestInto(md, {key}, hashed_key);
+    key = std::string_view(reinterpret_cast<char*>(hashed_key), n);
+  }
+  std::memcpy(key_block, key.data(), key.size());
+  unsigned char pad[256];
+  for (size_t i = 0; i < block; ++i) pad[i] = key_block[i] ^ 0x36;
+  unsigned char inner[EVP_MAX_MD_SIZE];
+  size_t inner_len = DigestInto(
+      md, {std::string_view(reinterpret_cast<char*>(pad), block), data}, inner);
+  for (size_t i = 0; i < block; ++i) pad[i] = key_block[i] ^ 0x5c;
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(md, key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  size_t len = DigestInto(md,
+                          {std::string_view(reinterpret_cast<char*>(pad), block),
+                           std::string_view(reinterpret_cast<char*>(inner), inner_len)},
+                          out);
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
@@ -52,22 +108,22 @@ uint32_t Crc(std::string_view data, uint32_t crc) {
 
 }  // namespace
 
-std::string Sha256(std::string_view data) { return Digest(EVP_sha256(), data); }
+std::string Sha256(std::string_view data) { return Digest(Sha256Md(), data); }
 std::string Sha256Hex(std::string_view data) { return HexEncode(Sha256(data)); }
-std::string Sha1(std::string_view data) { return Digest(EVP_sha1(), data); }
-std::string Md5(std::string_view data) { return Digest(EVP_md5(), data); }
+std::string Sha1(std::string_view data) { return Digest(Sha1Md(), data); }
+std::string Md5(std::string_view data) { return Digest(Md5Md(), data); }
 std::string Md5Hex(std::string_view data) { return HexEncode(Md5(data)); }
 std::string HmacSha256(std::string_view key, std::string_view data) {
-  return Hmac(EVP_sha256(), key, data);
+  return Hmac(Sha256Md(), key, data);
 }
 std::string HmacSha1(std::string_view key, std::string_view data) {
-  return Hmac(EVP_sha1(), key, data);
+  return Hmac(Sha1Md(), key, data);
 }
 uint32_t Crc32(std::string_view data, uint32_t crc) { return Crc<0xEDB88320u>(data, crc); }
 uint32_t Crc32c(std::string_view data, uint32_t crc) { return Crc<0x82F63B78u>(data, crc); }
 
 Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), Sha256Md(), nullptr);
 }
 Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 void Sha256Hasher::Update(std::string_view data) {

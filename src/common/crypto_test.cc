@@ -16,6 +16,17 @@ TEST(Crypto, KnownDigests) {
             "de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9");
 }
 
+// RFC 4231 test cases 2 (short key) and 6 (key longer than the block: hashed first).
+TEST(Crypto, HmacSha256Rfc4231) {
+  EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(HexEncode(HmacSha256(std::string(131, '\xaa'),
+                                 "Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  // Exactly one block of key.
+  EXPECT_EQ(HmacSha256(std::string(64, 'k'), "x"), HmacSha256(std::string(64, 'k'), "x"));
+}
+
 TEST(Crypto, Crc) {
   EXPECT_EQ(Crc32("123456789"), 0xCBF43926u);
   EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);

@@ -19,6 +19,7 @@
 #include "driver/sqs_queue.h"
 #include "eventpattern/pattern.h"
 #include "http/client.h"
+#include "http/plain_client.h"
 
 namespace driver {
 namespace {
@@ -69,7 +70,9 @@ int RunDriver(const DriverOptions& options_in) {
   }
   if (!o.region.empty()) config->region = o.region;
   if (config->region.empty()) config->region = "us-west-2";
-  http::HttpClient& http_client = http::DefaultHttpClient();
+  // Plain-HTTP endpoints (a local sink, localcloud, the credential endpoints) go through the
+  // lean client: it costs a fraction of libcurl's CPU per request. https goes to libcurl.
+  http::PlainHttpClient http_client(http::DefaultHttpClient());
   auto credentials = aws::DefaultCredentialsChain(*config, aws::ProcessEnv(), http_client,
                                                   common::SystemClock::Instance());
   aws::ClientOptions client_options;

@@ -291,6 +291,43 @@ void Relay::ProcessBatch(std::vector<QueueMessage> messages) {
     }
   }
 
+  // Standard queues, one request per event (CloudEvents 1.0): the first attempt for the whole
+  // batch goes out at once (parallel connections); what is left over is retried one by one.
+  if (!batched_done && deliverable.size() > 1 && !queue_.is_fifo()) {
+    std::vector<const std::vector<cloudevents::CloudEvent>*> groups;
+    size_t total = 0;
+    for (const Work* w : deliverable) {
+      groups.push_back(&w->mapped.events);
+      total += w->mapped.events.size();
+    }
+    ThrottleFor(total);
+    std::vector<DeliveryResult> results = sink_.DeliverEach(groups);
+    std::vector<const Work*> retry;
+    for (size_t i = 0; i < deliverable.size(); ++i) {
+      const DeliveryResult& r = results[i];
+      switch (r.outcome) {
+        case DeliveryOutcome::kAccepted:
+          sink_ok_ = true;
+          accepted(*deliverable[i]);
+          break;
+        case DeliveryOutcome::kRejected:
+          metrics_.delivery_failures++;
+          dead_letter(*deliverable[i], "sink rejected the event: " + r.reason);
+          break;
+        case DeliveryOutcome::kRetry:
+          metrics_.delivery_failures++;
+          {
+            std::lock_guard<std::mutex> l(mu_);
+            last_sink_error_ = r.reason;
+            if (r.http_status == 0) sink_ok_ = false;
+          }
+          retry.push_back(deliverable[i]);
+          break;
+      }
+    }
+    deliverable = std::move(retry);
+  }
+
   if (!batched_done) {
     std::map<std::string, bool> blocked_groups;  // FIFO: a failed message blocks its group
     for (const Work* w : deliverable) {

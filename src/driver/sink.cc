@@ -49,14 +49,63 @@ std::string HttpSink::Describe() const {
   return std::string(ToString(format_)) + " sink " + url_;
 }
 
-DeliveryResult HttpSink::Post(http::ClientRequest request) {
+std::vector<DeliveryResult> Sink::DeliverEach(
+    const std::vector<const std::vector<cloudevents::CloudEvent>*>& messages) {
+  std::vector<DeliveryResult> results;
+  results.reserve(messages.size());
+  for (const auto* events : messages) results.push_back(Deliver(*events));
+  return results;
+}
+
+void HttpSink::Prepare(http::ClientRequest& request) const {
   request.method = "POST";
   request.url = url_;
   request.timeout = timeout_;
   request.connect_timeout = std::min(timeout_, std::chrono::milliseconds(3000));
   if (!token_.empty()) request.headers.Set("Authorization", "Bearer " + token_);
   if (!org_.empty()) request.headers.Set("X-Dispatch-Org", org_);
+}
+
+DeliveryResult HttpSink::Post(http::ClientRequest request) {
+  Prepare(request);
   return ClassifyDelivery(client_.Send(request));
+}
+
+common::Result<http::ClientRequest> HttpSink::EventRequest(const cloudevents::CloudEvent& e) const {
+  http::ClientRequest req;
+  common::Status s = cloudevents::WriteHttp(
+      e, format_ == OutputFormat::kBinary ? cloudevents::HttpMode::kBinary
+                                          : cloudevents::HttpMode::kStructured,
+      &req.headers, &req.body);
+  if (!s.ok()) return s;
+  Prepare(req);
+  return req;
+}
+
+std::vector<DeliveryResult> HttpSink::DeliverEach(
+    const std::vector<const std::vector<cloudevents::CloudEvent>*>& messages) {
+  if (format_ == OutputFormat::kDispatch) return Sink::DeliverEach(messages);
+  std::vector<DeliveryResult> results(messages.size());
+  std::vector<http::ClientRequest> requests;
+  std::vector<size_t> owner;  // request index → message index
+  for (size_t m = 0; m < messages.size(); ++m) {
+    for (const auto& e : *messages[m]) {
+      auto req = EventRequest(e);
+      if (!req.ok()) {
+        results[m] = {DeliveryOutcome::kRejected, 0, req.status().message()};
+        break;
+      }
+      requests.push_back(std::move(*req));
+      owner.push_back(m);
+    }
+  }
+  auto answers = client_.SendAll(requests);
+  for (size_t i = 0; i < answers.size(); ++i) {
+    DeliveryResult& r = results[owner[i]];
+    if (r.outcome != DeliveryOutcome::kAccepted) continue;  // keep the message's first failure
+    r = ClassifyDelivery(answers[i]);
+  }
+  return results;
 }
 
 DeliveryResult HttpSink::Deliver(const std::vector<cloudevents::CloudEvent>& events) {
@@ -74,13 +123,9 @@ DeliveryResult HttpSink::Deliver(const std::vector<cloudevents::CloudEvent>& eve
     return Post(std::move(req));
   }
   for (const auto& e : events) {
-    http::ClientRequest req;
-    common::Status s = cloudevents::WriteHttp(
-        e, format_ == OutputFormat::kBinary ? cloudevents::HttpMode::kBinary
-                                            : cloudevents::HttpMode::kStructured,
-        &req.headers, &req.body);
-    if (!s.ok()) return {DeliveryOutcome::kRejected, 0, s.message()};
-    DeliveryResult r = Post(std::move(req));
+    auto req = EventRequest(e);
+    if (!req.ok()) return {DeliveryOutcome::kRejected, 0, req.status().message()};
+    DeliveryResult r = ClassifyDelivery(client_.Send(*req));
     // A partial success is retried whole: the sink recognises the repeated ids.
     if (r.outcome != DeliveryOutcome::kAccepted) return r;
   }

@@ -33,24 +33,34 @@ class Sink {
   // OK when the sink answers HTTP at all (any status): for /readyz.
   virtual common::Status Probe() = 0;
   virtual std::string Describe() const = 0;
+  // Delivers the events of several messages at once (concurrently where the sink can); one
+  // result per message, as Deliver would give it. The default calls Deliver for each in turn.
+  virtual std::vector<DeliveryResult> DeliverEach(
+      const std::vector<const std::vector<cloudevents::CloudEvent>*>& messages);
   // True when one Deliver call may carry the events of many messages efficiently.
   virtual bool batches() const { return false; }
 };
 
 // Sink over HTTP. Dispatch format: one POST of a JSON array to <endpoint>/v1/event/ with the
-// bearer token (and X-Dispatch-Org). CloudEvents 1.0: one POST per event to the sink URL.
+// bearer token (and X-Dispatch-Org). CloudEvents 1.0: one POST per event to the sink URL;
+// DeliverEach sends a batch's POSTs in parallel (HttpClient::SendAll).
 class HttpSink : public Sink {
  public:
   // `endpoint` is a URL or host:port (http:// assumed). Does not own `client`.
   HttpSink(http::HttpClient& client, OutputFormat format, std::string endpoint, std::string token,
            std::string org, std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000));
   DeliveryResult Deliver(const std::vector<cloudevents::CloudEvent>& events) override;
+  std::vector<DeliveryResult> DeliverEach(
+      const std::vector<const std::vector<cloudevents::CloudEvent>*>& messages) override;
   common::Status Probe() override;
   std::string Describe() const override;
   bool batches() const override { return format_ == OutputFormat::kDispatch; }
 
  private:
+  void Prepare(http::ClientRequest& request) const;
   DeliveryResult Post(http::ClientRequest request);
+  // A CloudEvents 1.0 POST of one event (binary or structured), or the reason it cannot be.
+  common::Result<http::ClientRequest> EventRequest(const cloudevents::CloudEvent& event) const;
   http::HttpClient& client_;
   OutputFormat format_;
   std::string base_url_;  // endpoint without a trailing slash

@@ -194,6 +194,13 @@ common::Status MapCurlError(CURLcode code, const Transfer& t, const std::string&
 
 }  // namespace
 
+std::vector<common::Result<Response>> HttpClient::SendAll(const std::vector<ClientRequest>& requests) {
+  std::vector<common::Result<Response>> results;
+  results.reserve(requests.size());
+  for (const auto& r : requests) results.push_back(Send(r));
+  return results;
+}
+
 class CurlHttpClient::Impl {
  public:
   Impl() : id_(next_client_id.fetch_add(1)), share_(std::make_shared<Share>()) {}

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "http/message.h"
@@ -35,6 +36,9 @@ class HttpClient {
   // errors are transport failures: Unavailable (refused, reset, DNS), DeadlineExceeded
   // (timeout), InvalidArgument (bad URL), ResourceExhausted (body over the limit).
   virtual common::Result<Response> Send(const ClientRequest& request) = 0;
+  // Performs several independent exchanges, concurrently where the implementation can; one
+  // result per request, in order. The default sends them one after another.
+  virtual std::vector<common::Result<Response>> SendAll(const std::vector<ClientRequest>& requests);
 };
 
 // HttpClient over libcurl. Keeps one easy handle per calling thread so connections are

@@ -1,11 +1,19 @@
-// CurlHttpClient against the project's HttpServer on loopback.
+// CurlHttpClient and PlainHttpClient against the project's HttpServer on loopback: every
+// fixture test runs against both.
 #include "http/client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <mutex>
 #include <thread>
+#include <vector>
 
+#include "http/plain_client.h"
 #include "http/server.h"
 
 namespace http {
@@ -13,10 +21,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
+std::unique_ptr<HttpClient> NewClient(const std::string& kind) {
+  if (kind == "plain") return std::make_unique<PlainHttpClient>(DefaultHttpClient());
+  return std::make_unique<CurlHttpClient>();
+}
+
 // A server whose behaviour each test picks by path.
-class ClientTest : public ::testing::Test {
+class ClientTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    client_ = NewClient(GetParam());
     server_ = std::make_unique<HttpServer>(ServerOptions{}, [this](Request&& r, Respond respond) {
       Handle(std::move(r), std::move(respond));
     });
@@ -79,17 +93,17 @@ class ClientTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   std::mutex mu_;
   std::vector<std::thread> workers_;
-  CurlHttpClient client_;
+  std::unique_ptr<HttpClient> client_;
 };
 
-TEST_F(ClientTest, MethodsWithBodies) {
+TEST_P(ClientTest, MethodsWithBodies) {
   struct Case {
     const char* method;
     const char* body;
   } cases[] = {{"GET", ""},        {"PUT", "put body"}, {"POST", "{\"a\":1}"},  {"POST", ""},
                {"PATCH", "patch"}, {"DELETE", ""},      {"DELETE", "del body"}, {"PUT", ""}};
   for (const auto& c : cases) {
-    auto r = client_.Send(Make(c.method, "/echo", c.body));
+    auto r = client_->Send(Make(c.method, "/echo", c.body));
     ASSERT_TRUE(r.ok()) << c.method << ": " << r.status().ToString();
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->headers.GetOr("X-Method", ""), c.method);
@@ -105,34 +119,34 @@ TEST_F(ClientTest, MethodsWithBodies) {
   EXPECT_EQ(server_->accepted_connections(), 1u) << "connection not reused";
 }
 
-TEST_F(ClientTest, HeadReturnsHeadersOnly) {
-  auto r = client_.Send(Make("HEAD", "/echo"));
+TEST_P(ClientTest, HeadReturnsHeadersOnly) {
+  auto r = client_->Send(Make("HEAD", "/echo"));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->headers.GetOr("Content-Length", ""), "1234");
   EXPECT_EQ(r->body, "");
   // And the connection is usable afterwards.
-  r = client_.Send(Make("GET", "/echo"));
+  r = client_->Send(Make("GET", "/echo"));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
 }
 
-TEST_F(ClientTest, CapturesHeadersAndDoesNotFollowRedirects) {
+TEST_P(ClientTest, CapturesHeadersAndDoesNotFollowRedirects) {
   ClientRequest request = Make("GET", "/redirect");
   request.headers.Set("X-Empty", "");
-  auto r = client_.Send(request);
+  auto r = client_->Send(request);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 302);
   EXPECT_EQ(r->headers.GetOr("Location", ""), "/echo");
   EXPECT_EQ(r->body, "moved");
 
-  r = client_.Send(Make("GET", "/echo"));
+  r = client_->Send(Make("GET", "/echo"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->headers.GetAll("x-multi"), (std::vector<std::string>{"1", "2"}));
   EXPECT_EQ(r->headers.GetOr("content-type", ""), "application/octet-stream");
 }
 
-TEST_F(ClientTest, StreamsResponseToSink) {
+TEST_P(ClientTest, StreamsResponseToSink) {
   const size_t n = 3 << 20;
   ClientRequest request = Make("GET", "/big?n=" + std::to_string(n));
   std::string received;
@@ -143,7 +157,7 @@ TEST_F(ClientTest, StreamsResponseToSink) {
     return true;
   };
   request.max_response_bytes = 1024;  // applies to buffered bodies only
-  auto r = client_.Send(request);
+  auto r = client_->Send(request);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "");
@@ -151,29 +165,29 @@ TEST_F(ClientTest, StreamsResponseToSink) {
   EXPECT_GT(chunks, 1);
 }
 
-TEST_F(ClientTest, SinkCanAbort) {
+TEST_P(ClientTest, SinkCanAbort) {
   ClientRequest request = Make("GET", "/big?n=1000000");
   request.body_sink = [](std::string_view) { return false; };
-  auto r = client_.Send(request);
+  auto r = client_->Send(request);
   EXPECT_EQ(r.status().code(), common::Code::kAborted) << r.status().ToString();
   // The client still works after an aborted transfer.
-  auto again = client_.Send(Make("GET", "/big?n=10"));
+  auto again = client_->Send(Make("GET", "/big?n=10"));
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->body, Pattern(10));
 }
 
-TEST_F(ClientTest, BufferedBodyOverLimitIsResourceExhausted) {
+TEST_P(ClientTest, BufferedBodyOverLimitIsResourceExhausted) {
   ClientRequest request = Make("GET", "/big?n=100000");
   request.max_response_bytes = 1000;
-  auto r = client_.Send(request);
+  auto r = client_->Send(request);
   EXPECT_EQ(r.status().code(), common::Code::kResourceExhausted) << r.status().ToString();
   request.max_response_bytes = 100000;
-  r = client_.Send(request);
+  r = client_->Send(request);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->body.size(), 100000u);
 }
 
-TEST_F(ClientTest, BodyFromFile) {
+TEST_P(ClientTest, BodyFromFile) {
   std::string content = Pattern(2 << 20);
   char name[] = "/tmp/http_client_test_XXXXXX";
   int fd = ::mkstemp(name);
@@ -182,59 +196,59 @@ TEST_F(ClientTest, BodyFromFile) {
   ::close(fd);
   ClientRequest request = Make("PUT", "/echo");
   request.body_file = name;
-  auto r = client_.Send(request);
+  auto r = client_->Send(request);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->headers.GetOr("X-Content-Length", ""), std::to_string(content.size()));
   EXPECT_EQ(r->body, content);
 
   // Chunked when asked for.
   request.headers.Set("Transfer-Encoding", "chunked");
-  r = client_.Send(request);
+  r = client_->Send(request);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->headers.GetOr("X-Transfer-Encoding", ""), "chunked");
   EXPECT_EQ(r->body, content);
   ::unlink(name);
 
   request.body_file = "/nonexistent/file";
-  EXPECT_EQ(client_.Send(request).status().code(), common::Code::kNotFound);
+  EXPECT_EQ(client_->Send(request).status().code(), common::Code::kNotFound);
 }
 
-TEST_F(ClientTest, TotalTimeoutIsDeadlineExceeded) {
+TEST_P(ClientTest, TotalTimeoutIsDeadlineExceeded) {
   ClientRequest request = Make("GET", "/slow");
   request.timeout = 200ms;
   auto start = std::chrono::steady_clock::now();
-  auto r = client_.Send(request);
+  auto r = client_->Send(request);
   EXPECT_EQ(r.status().code(), common::Code::kDeadlineExceeded) << r.status().ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1400ms);
 }
 
-TEST_F(ClientTest, TransportErrors) {
+TEST_P(ClientTest, TransportErrors) {
   uint16_t port = server_->port();
   server_->Stop();
   ClientRequest request;
   request.url = "http://127.0.0.1:" + std::to_string(port) + "/";
-  auto r = client_.Send(request);
+  auto r = client_->Send(request);
   EXPECT_EQ(r.status().code(), common::Code::kUnavailable) << r.status().ToString();
 
   request.url = "not a url at all";
-  EXPECT_EQ(client_.Send(request).status().code(), common::Code::kInvalidArgument);
+  EXPECT_EQ(client_->Send(request).status().code(), common::Code::kInvalidArgument);
   request.url = "ftp://127.0.0.1/x";
-  EXPECT_EQ(client_.Send(request).status().code(), common::Code::kInvalidArgument);
+  EXPECT_EQ(client_->Send(request).status().code(), common::Code::kInvalidArgument);
 }
 
-TEST_F(ClientTest, ErrorMessagesOmitTheQuery) {
+TEST_P(ClientTest, ErrorMessagesOmitTheQuery) {
   server_->Stop();
   ClientRequest request = Make("GET", "/x?X-Amz-Signature=secret");
-  auto r = client_.Send(request);
+  auto r = client_->Send(request);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message().find("secret"), std::string::npos) << r.status().message();
 }
 
-TEST_F(ClientTest, ClientsOutliveNothing) {
+TEST_P(ClientTest, ClientsOutliveNothing) {
   // A client destroyed while other threads hold handles for it: those handles are
   // swept on their next use, and a fresh client works.
   for (int i = 0; i < 3; ++i) {
-    auto client = std::make_unique<CurlHttpClient>();
+    auto client = NewClient(GetParam());
     std::thread other([&] { EXPECT_TRUE(client->Send(Make("GET", "/echo")).ok()); });
     other.join();
     EXPECT_TRUE(client->Send(Make("GET", "/echo")).ok());
@@ -246,14 +260,17 @@ TEST_F(ClientTest, ClientsOutliveNothing) {
 
 // The server closes an idle keep-alive connection; the next request (with a body, which
 // curl may have to rewind) goes out on a fresh connection.
-TEST(ClientStaleConnectionTest, ReconnectsAfterServerClosedIdleConnection) {
+class ClientStaleConnectionTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ClientStaleConnectionTest, ReconnectsAfterServerClosedIdleConnection) {
   ServerOptions options;
   options.idle_timeout = 100ms;
   HttpServer server(options, [](Request&& request, Respond respond) {
     respond(Response::Text(200, request.body));
   });
   ASSERT_TRUE(server.Start().ok());
-  CurlHttpClient client;
+  auto client_owner = NewClient(GetParam());
+  HttpClient& client = *client_owner;
   ClientRequest request;
   request.method = "PUT";
   request.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/k";
@@ -270,6 +287,182 @@ TEST(ClientStaleConnectionTest, ReconnectsAfterServerClosedIdleConnection) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->body, "second");
   EXPECT_EQ(server.accepted_connections(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Clients, ClientTest, ::testing::Values("curl", "plain"));
+INSTANTIATE_TEST_SUITE_P(Clients, ClientStaleConnectionTest, ::testing::Values("curl", "plain"));
+
+// A loopback server that answers each request it reads with the next scripted bytes, and
+// closes the connection after an answer marked so. For responses HttpServer never sends.
+class ScriptedServer {
+ public:
+  struct Answer {
+    std::string bytes;
+    bool close_after = false;
+  };
+  explicit ScriptedServer(std::vector<Answer> answers) : answers_(std::move(answers)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listener_, 8);
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~ScriptedServer() {
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    thread_.join();
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  int accepted() const { return accepted_; }
+  std::vector<std::string> requests() {
+    std::lock_guard<std::mutex> l(mu_);
+    return requests_;
+  }
+
+ private:
+  void Serve() {
+    size_t next = 0;
+    while (next < answers_.size()) {
+      int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0) return;
+      ++accepted_;
+      std::string buffer;
+      while (next < answers_.size()) {
+        // One request: the head, then Content-Length bytes of body.
+        size_t end;
+        while ((end = buffer.find("\r\n\r\n")) == std::string::npos) {
+          char chunk[4096];
+          ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+          if (n <= 0) break;
+          buffer.append(chunk, static_cast<size_t>(n));
+        }
+        if (end == std::string::npos) break;
+        size_t length = 0;
+        size_t at = buffer.find("Content-Length: ");
+        if (at != std::string::npos && at < end) length = std::stoul(buffer.substr(at + 16));
+        while (buffer.size() < end + 4 + length) {
+          char chunk[4096];
+          ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+          if (n <= 0) break;
+          buffer.append(chunk, static_cast<size_t>(n));
+        }
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          requests_.push_back(buffer.substr(0, end + 4 + length));
+        }
+        buffer.erase(0, end + 4 + length);
+        const Answer& a = answers_[next++];
+        ::send(fd, a.bytes.data(), a.bytes.size(), MSG_NOSIGNAL);
+        if (a.close_after) break;
+      }
+      ::close(fd);
+    }
+  }
+
+  std::vector<Answer> answers_;
+  int listener_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::atomic<int> accepted_{0};
+  std::mutex mu_;
+  std::vector<std::string> requests_;
+};
+
+ClientRequest Post(const std::string& url, std::string body) {
+  ClientRequest r;
+  r.method = "POST";
+  r.url = url;
+  r.body = std::move(body);
+  r.timeout = 5s;
+  return r;
+}
+
+TEST(PlainClientTest, ReadsChunkedInterimAndUntilCloseResponses) {
+  ScriptedServer server({
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
+      {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"},
+      {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", true},
+      {"HTTP/1.1 200 OK\r\n\r\nuntil close", true},
+  });
+  PlainHttpClient client(DefaultHttpClient());
+  auto r = client.Send(Post(server.url("/a"), "one"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "hello world");
+  r = client.Send(Post(server.url("/b"), "two"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 202);
+  EXPECT_EQ(r->body, "ok");
+  r = client.Send(Post(server.url("/c"), "three"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "x");
+  r = client.Send(Post(server.url("/d"), "four"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "until close");
+  // The first three shared a connection; "Connection: close" forced a new one for the fourth.
+  EXPECT_EQ(server.accepted(), 2);
+  auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[0].rfind("POST /a HTTP/1.1\r\nHost: 127.0.0.1:", 0), 0u) << requests[0];
+  EXPECT_NE(requests[2].find("Content-Length: 5\r\n\r\nthree"), std::string::npos) << requests[2];
+}
+
+TEST(PlainClientTest, MalformedOrMissingAnswersAreErrorsNotRetries) {
+  ScriptedServer server({{"garbage\r\n\r\n", true}, {"", true}});
+  PlainHttpClient client(DefaultHttpClient());
+  auto r = client.Send(Post(server.url("/x"), "a"));
+  EXPECT_EQ(r.status().code(), common::Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("malformed"), std::string::npos) << r.status().ToString();
+  // A fresh connection closed without an answer is not retried (the request may have run).
+  r = client.Send(Post(server.url("/y"), "b"));
+  EXPECT_EQ(r.status().code(), common::Code::kUnavailable) << r.status().ToString();
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
+// SendAll runs the exchanges at once: the server answers none of them until all have arrived,
+// which one-after-another sending could never satisfy.
+TEST(PlainClientTest, SendAllRunsExchangesConcurrently) {
+  constexpr int kCount = 6;
+  std::mutex mu;
+  std::vector<std::pair<std::string, Respond>> waiting;
+  HttpServer server(ServerOptions{}, [&](Request&& request, Respond respond) {
+    std::lock_guard<std::mutex> l(mu);
+    waiting.emplace_back(request.body, std::move(respond));
+    if (waiting.size() == kCount) {
+      for (auto& [body, r] : waiting) r(Response::Text(200, "echo:" + body));
+      waiting.clear();
+    }
+  });
+  ASSERT_TRUE(server.Start().ok());
+  PlainHttpClient client(DefaultHttpClient());
+  std::vector<ClientRequest> requests;
+  for (int i = 0; i < kCount; ++i) {
+    requests.push_back(Post("http://127.0.0.1:" + std::to_string(server.port()) + "/", std::to_string(i)));
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto results = client.SendAll(requests);
+    ASSERT_EQ(results.size(), requests.size());
+    for (int i = 0; i < kCount; ++i) {
+      ASSERT_TRUE(results[i].ok()) << results[i].status().ToString();
+      EXPECT_EQ(results[i]->body, "echo:" + std::to_string(i));
+    }
+  }
+  // The second round reused the first round's connections.
+  EXPECT_EQ(server.accepted_connections(), static_cast<size_t>(kCount));
+  server.Stop();
+}
+
+TEST(PlainClientTest, RefusesHeaderInjection) {
+  PlainHttpClient client(DefaultHttpClient());
+  ClientRequest r = Post("http://127.0.0.1:9/", "x");
+  r.headers.Set("X-Evil", "a\r\nX-Injected: 1");
+  EXPECT_EQ(client.Send(r).status().code(), common::Code::kInvalidArgument);
 }
 
 }  // namespace
