@@ -176,7 +176,7 @@ class BitReader {
       const uint32_t e = ac.fast[acc_ >> (64 - kFastBits)];
       if (e != 0) {
         // Both symbols of a pair belong to this block unless the first reaches its end.
-        const uint32_t step = k + ((e >> 21) & 63) < 64 ? e & 0xFFFF : e >> 16;
+        const uint32_t step = __builtin_expect(k + ((e >> 21) & 63) < 64, 1) ? e & 0xFFFF : e >> 16;
         Skip(step & 31);
         if (step & HuffTable::kEob) return true;
         k += (step >> 5) & 63;

@@ -19,13 +19,13 @@ struct UnitTable {
 const UnitTable kUnit;
 
 // Premultiplied RGBA in [0, 1] of logo pixel (x, y).
-inline void Fetch(const PngPixels& px, int x, int y, float* out) {
-  const size_t i = (static_cast<size_t>(y) * px.header.width + x) * 4;
+inline void Fetch(const LogoPixels& px, int x, int y, float* out) {
+  const size_t i = (static_cast<size_t>(y) * px.width + x) * 4;
   float v[4];
-  if (px.sixteen()) {
-    for (int c = 0; c < 4; ++c) v[c] = px.pixels16[i + c] / 65535.0f;
+  if (px.rgba16 != nullptr) {
+    for (int c = 0; c < 4; ++c) v[c] = px.rgba16[i + c] / 65535.0f;
   } else {
-    for (int c = 0; c < 4; ++c) v[c] = kUnit.v[px.pixels8[i + c]];
+    for (int c = 0; c < 4; ++c) v[c] = kUnit.v[px.rgba8[i + c]];
   }
   out[0] = v[0] * v[3];
   out[1] = v[1] * v[3];
@@ -35,7 +35,7 @@ inline void Fetch(const PngPixels& px, int x, int y, float* out) {
 
 }  // namespace
 
-common::Result<std::shared_ptr<const PngPixels>> LoadLogo(std::string_view png) {
+common::Result<LogoPixels> LoadLogo(std::string_view png) {
   auto parsed = ReadPngHeader(png);
   if (!parsed.ok()) return parsed.status().WithContext("logo");
   if (parsed->width > 4096 || parsed->height > 4096) {
@@ -43,18 +43,28 @@ common::Result<std::shared_ptr<const PngPixels>> LoadLogo(std::string_view png) 
   }
   auto decoded = DecodePng(png, 4096ull * 4096);
   if (!decoded.ok()) return decoded.status().WithContext("logo");
-  return std::make_shared<const PngPixels>(std::move(*decoded));
+  LogoPixels px;
+  auto owner = std::make_shared<const PngPixels>(std::move(*decoded));
+  px.width = owner->header.width;
+  px.height = owner->header.height;
+  if (owner->sixteen()) {
+    px.rgba16 = owner->pixels16.data();
+  } else {
+    px.rgba8 = owner->pixels8.data();
+  }
+  px.owner = std::move(owner);
+  return px;
 }
 
 common::Result<LogoRaster> DecodeLogo(std::string_view png) {
-  DAT_ASSIGN_OR_RETURN(std::shared_ptr<const PngPixels> px, LoadLogo(png));
+  DAT_ASSIGN_OR_RETURN(LogoPixels px, LoadLogo(png));
   LogoRaster out;
-  out.width = px->header.width;
-  out.height = px->header.height;
+  out.width = px.width;
+  out.height = px.height;
   out.rgba.resize(static_cast<size_t>(out.width) * out.height * 4);
   for (int y = 0; y < out.height; ++y) {
     for (int x = 0; x < out.width; ++x) {
-      Fetch(*px, x, y, &out.rgba[(static_cast<size_t>(y) * out.width + x) * 4]);
+      Fetch(px, x, y, &out.rgba[(static_cast<size_t>(y) * out.width + x) * 4]);
     }
   }
   return out;
@@ -64,7 +74,7 @@ void LogoPlacement::SampleRow(int y, int x0, int x1, float* out) const {
   // A stored row is a visual row (orientations 1-4) or a visual column (5-8). Either way the
   // resampling is separable: first interpolate the logo across that line at each of its taps
   // (giving lines of the logo's own length), then along the lines for each pixel.
-  const PngPixels& src = *logo_;
+  const LogoPixels& src = logo_;
   int u, v, u1, v1;
   StoredToVisual(orientation_, stored_w_, stored_h_, x0, y, &u, &v);
   StoredToVisual(orientation_, stored_w_, stored_h_, x0 + 1, y, &u1, &v1);
@@ -75,7 +85,7 @@ void LogoPlacement::SampleRow(int y, int x0, int x1, float* out) const {
   const std::vector<Tap>& across = along_row ? ytaps_ : xtaps_;
   const std::vector<Tap>& along = along_row ? xtaps_ : ytaps_;
   const int k_across = along_row ? ky_ : kx_, k_along = along_row ? kx_ : ky_;
-  const int len = along_row ? src.header.width : src.header.height;
+  const int len = along_row ? src.width : src.height;
 
   // lines[(t * len + i) * 4]: the logo interpolated across at tap t, at pixel i along the line.
   std::vector<float> lines(static_cast<size_t>(k_across) * len * 4);
@@ -193,15 +203,14 @@ common::Result<LogoPlacement> PlaceLogo(int stored_w, int stored_h, int orientat
   if (options.margin < 0) return common::InvalidArgument("margin must not be negative");
   LogoPlacement placed;
   if (options.logo_png.empty()) {
-    // Decoded once per process; C++ guarantees thread-safe initialisation of the static.
-    static const auto* const builtin =
-        new common::Result<std::shared_ptr<const PngPixels>>(LoadLogo(BuiltinLogoPng()));
-    if (!builtin->ok()) return builtin->status();
-    placed.logo_ = builtin->value();
+    const RawLogo builtin = BuiltinLogoPixels();
+    placed.logo_.width = builtin.width;
+    placed.logo_.height = builtin.height;
+    placed.logo_.rgba8 = builtin.rgba;
   } else {
     DAT_ASSIGN_OR_RETURN(placed.logo_, LoadLogo(options.logo_png));
   }
-  const int logo_w = placed.logo_->header.width, logo_h = placed.logo_->header.height;
+  const int logo_w = placed.logo_.width, logo_h = placed.logo_.height;
   if (orientation < 1 || orientation > 8) orientation = 1;
   const bool swapped = orientation >= 5;
   const int vis_w = swapped ? stored_h : stored_w;

@@ -20,9 +20,28 @@ struct LogoRaster {
   const float* at(int x, int y) const { return &rgba[(static_cast<size_t>(y) * width + x) * 4]; }
 };
 
-// Decodes logo PNG bytes (any PNG colour type) as straight RGBA, 8 or 16 bits per sample, as
-// compact as the PNG itself. InvalidArgument if not a PNG or larger than 4096x4096.
-common::Result<std::shared_ptr<const PngPixels>> LoadLogo(std::string_view png);
+// Logo pixels: straight (not premultiplied) RGBA, 8 bits (rgba8) or 16 bits (rgba16) per
+// sample, row-major. A view; `owner` keeps decoded pixels alive (empty for the built-in logo,
+// whose pixels are static). Cheap to copy, immutable, safe to share between threads.
+struct LogoPixels {
+  int width = 0;
+  int height = 0;
+  const uint8_t* rgba8 = nullptr;
+  const uint16_t* rgba16 = nullptr;
+  std::shared_ptr<const PngPixels> owner;
+};
+
+// Decodes logo PNG bytes (any PNG colour type). InvalidArgument if not a PNG or larger than
+// 4096x4096.
+common::Result<LogoPixels> LoadLogo(std::string_view png);
+
+// The built-in logo's pixels (8-bit RGBA), decoded from BuiltinLogoPng() at build time.
+struct RawLogo {
+  int width;
+  int height;
+  const uint8_t* rgba;
+};
+RawLogo BuiltinLogoPixels();
 
 // Decodes logo PNG bytes into a premultiplied float raster at their own size.
 common::Result<LogoRaster> DecodeLogo(std::string_view png);
@@ -50,7 +69,7 @@ class LogoPlacement {
                                                  const WatermarkOptions& options);
 
   Box box_;
-  std::shared_ptr<const PngPixels> logo_;
+  LogoPixels logo_;
   int orientation_ = 1, stored_w_ = 0, stored_h_ = 0;
   int u0_ = 0, v0_ = 0;  // the logo's top-left corner in the visual frame
   int lw_ = 0, lh_ = 0;  // the logo's size in the visual frame

@@ -761,6 +761,13 @@ TEST(BuiltinLogo, IsAPngWithAlpha) {
   ASSERT_TRUE(logo.ok());
   EXPECT_EQ(logo->at(0, 0)[3], 0.0f) << "transparent corner";
   EXPECT_GT(logo->at(logo->width / 2, logo->height / 2)[3], 0.9f) << "opaque middle";
+  // The pixels compiled in beside the PNG are exactly its decode.
+  auto png = internal::DecodePng(BuiltinLogoPng(), 1u << 24);
+  ASSERT_TRUE(png.ok());
+  const internal::RawLogo raw = internal::BuiltinLogoPixels();
+  ASSERT_EQ(raw.width, png->header.width);
+  ASSERT_EQ(raw.height, png->header.height);
+  EXPECT_EQ(std::memcmp(raw.rgba, png->pixels8.data(), png->pixels8.size()), 0);
 }
 
 }  // namespace
