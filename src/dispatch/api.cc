@@ -577,7 +577,7 @@ void DispatchServer::HandleRuns(const std::string& method, const std::vector<std
     return;
   }
   store::Run run;
-  run.id = common::NewUuid();
+  run.id = NewRunId();
   run.function = *function;
   run.created_ms = NowMs();
   run.max_attempts = 0;  // resolved from the function when it runs

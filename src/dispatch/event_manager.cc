@@ -90,7 +90,7 @@ std::vector<store::Run> EventManager::Match(const json& event, int64_t now) cons
     if (!s.source_type.empty() && s.source_type != source_type) continue;
     if (s.filter && !s.filter->Matches(event)) continue;
     store::Run run;
-    run.id = common::NewUuid();
+    run.id = NewRunId();
     run.function = s.function;
     run.subscription = s.name;
     run.created_ms = now;

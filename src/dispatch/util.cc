@@ -149,6 +149,23 @@ bool IsValidName(std::string_view name) {
   return true;
 }
 
+std::string NewRunId() {
+  std::string b = common::RandomBytes(16);
+  uint64_t ms = static_cast<uint64_t>(NowMs());
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<char>((ms >> (8 * (5 - i))) & 0xff);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);  // version 7
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);  // RFC 9562 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += kHex[(static_cast<unsigned char>(b[i]) >> 4) & 0xf];
+    out += kHex[static_cast<unsigned char>(b[i]) & 0xf];
+  }
+  return out;
+}
+
 std::string RandomName() {
   static const char* kAdjectives[] = {
       "innocent", "holy",   "trusting", "brave",  "calm",    "eager",  "gentle", "happy",

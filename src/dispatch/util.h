@@ -44,4 +44,9 @@ bool IsValidName(std::string_view name);
 // A random readable name such as "innocent-werewolf-420270".
 std::string RandomName();
 
+// A new run id: a UUID version 7 (RFC 9562: milliseconds since the epoch, then random bits),
+// so ids sort by creation time and the store appends to its id index instead of touching a
+// random page of it for every run.
+std::string NewRunId();
+
 }  // namespace dispatch

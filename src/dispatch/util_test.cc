@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <regex>
+#include <thread>
+
 #include "dispatch/server.h"
 
 namespace dispatch {
@@ -47,6 +51,17 @@ TEST(UtilTest, HttpStatusForCodes) {
   EXPECT_EQ(HttpStatusFor(common::NotFound("x")), 404);
   EXPECT_EQ(HttpStatusFor(common::AlreadyExists("x")), 409);
   EXPECT_EQ(HttpStatusFor(common::Unauthenticated("x")), 401);
+}
+
+TEST(UtilTest, RunIdsAreVersion7UuidsInCreationOrder) {
+  std::string a = NewRunId();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::string b = NewRunId();
+  EXPECT_TRUE(std::regex_match(
+      a, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+      << a;
+  EXPECT_LT(a, b);
+  EXPECT_NE(NewRunId(), NewRunId());
 }
 
 }  // namespace
