@@ -141,8 +141,9 @@ void BuildPlanes(const LogoPlacement& logo, const JpegGeometry& g, JpegColor col
   const bool affine =
       color == JpegColor::kGray || color == JpegColor::kYCbCr || color == JpegColor::kRgb;
   std::vector<float> row(static_cast<size_t>(box.width) * 4);
+  LogoPlacement::SampleCache cache;
   for (int y = y0; y < y1; ++y) {
-    logo.SampleRow(y, box.x, box.x + box.width, row.data());
+    logo.SampleRow(y, box.x, box.x + box.width, row.data(), &cache);
     float* alpha[4];
     float* premul[4];
     for (int c = 0; c < n; ++c) {
@@ -204,27 +205,37 @@ bool WatermarkBlock(int16_t* coef, const uint16_t* quant, const ComponentPlane& 
   const int y0 = std::max(by0, plane.y0), y1 = std::min(by0 + 8, plane.y0 + plane.height);
   if (x0 >= x1 || y0 >= y1) return false;
   bool covered = false;
-  for (int y = y0; y < y1 && !covered; ++y) {
+  // Opaque over the whole block: the image underneath does not show, so it need not be
+  // decoded (alpha within 1e-4 of 1 changes a sample by less than 0.03).
+  bool opaque = x1 - x0 == 8 && y1 - y0 == 8;
+  for (int y = y0; y < y1; ++y) {
     const float* a = &plane.alpha[static_cast<size_t>(y - plane.y0) * plane.width];
     for (int x = x0; x < x1; ++x) {
-      if (a[x - plane.x0] > 0) {
-        covered = true;
-        break;
-      }
+      covered |= a[x - plane.x0] > 0;
+      opaque &= a[x - plane.x0] >= 0.9999f;
     }
   }
   if (!covered) return false;
 
   float f[64], s[64];
-  for (int i = 0; i < 64; ++i) f[i] = static_cast<float>(coef[i]) * std::max<uint16_t>(quant[i], 1);
-  InverseDct(f, s);  // level-shifted samples (value - 128), unclamped so untouched ones survive
-  for (int y = y0; y < y1; ++y) {
-    const size_t row = static_cast<size_t>(y - plane.y0) * plane.width;
-    for (int x = x0; x < x1; ++x) {
-      const float a = plane.alpha[row + x - plane.x0];
-      const float p = plane.premul[row + x - plane.x0];
-      float& v = s[(y - by0) * 8 + (x - bx0)];
-      v = p - 128 * a + (1 - a) * v;
+  if (opaque) {
+    for (int y = 0; y < 8; ++y) {
+      const size_t row = static_cast<size_t>(by0 + y - plane.y0) * plane.width + bx0 - plane.x0;
+      for (int x = 0; x < 8; ++x) s[y * 8 + x] = plane.premul[row + x] - 128 * plane.alpha[row + x];
+    }
+  } else {
+    for (int i = 0; i < 64; ++i) {
+      f[i] = static_cast<float>(coef[i]) * std::max<uint16_t>(quant[i], 1);
+    }
+    InverseDct(f, s);  // level-shifted samples (value - 128), unclamped so untouched ones survive
+    for (int y = y0; y < y1; ++y) {
+      const size_t row = static_cast<size_t>(y - plane.y0) * plane.width;
+      for (int x = x0; x < x1; ++x) {
+        const float a = plane.alpha[row + x - plane.x0];
+        const float p = plane.premul[row + x - plane.x0];
+        float& v = s[(y - by0) * 8 + (x - bx0)];
+        v = p - 128 * a + (1 - a) * v;
+      }
     }
   }
   ForwardDct(s, f);

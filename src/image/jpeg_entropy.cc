@@ -175,8 +175,11 @@ class BitReader {
       if (bits_ < 32) Fill();
       const uint32_t e = ac.fast[acc_ >> (64 - kFastBits)];
       if (e != 0) {
-        // Both symbols of a pair belong to this block unless the first reaches its end.
-        const uint32_t step = __builtin_expect(k + ((e >> 21) & 63) < 64, 1) ? e & 0xFFFF : e >> 16;
+        // Both symbols of a pair belong to this block unless the first reaches its end, which
+        // a symbol (advancing at most 16) cannot from below 48: a branch on k alone keeps the
+        // common case off the chain of dependent table look-ups.
+        uint32_t step = e & 0xFFFF;
+        if (__builtin_expect(k >= 48, 0) && k + ((e >> 21) & 63) >= 64) step = e >> 16;
         Skip(step & 31);
         if (step & HuffTable::kEob) return true;
         k += (step >> 5) & 63;

@@ -70,11 +70,27 @@ common::Result<LogoRaster> DecodeLogo(std::string_view png) {
   return out;
 }
 
-void LogoPlacement::SampleRow(int y, int x0, int x1, float* out) const {
+const float* LogoPlacement::SourceLine(bool along_row, int index, SampleCache* cache) const {
+  for (SampleCache::Line& line : cache->lines) {
+    if (line.along_row == along_row && line.index == index) return line.rgba.data();
+  }
+  SampleCache::Line& line = cache->lines[cache->next];
+  cache->next ^= 1;
+  const int len = along_row ? logo_.width : logo_.height;
+  line.along_row = along_row;
+  line.index = index;
+  line.rgba.resize(static_cast<size_t>(len) * 4);
+  for (int i = 0; i < len; ++i) {
+    Fetch(logo_, along_row ? i : index, along_row ? index : i,
+          &line.rgba[static_cast<size_t>(i) * 4]);
+  }
+  return line.rgba.data();
+}
+
+void LogoPlacement::SampleRow(int y, int x0, int x1, float* out, SampleCache* cache) const {
   // A stored row is a visual row (orientations 1-4) or a visual column (5-8). Either way the
   // resampling is separable: first interpolate the logo across that line at each of its taps
   // (giving lines of the logo's own length), then along the lines for each pixel.
-  const LogoPixels& src = logo_;
   int u, v, u1, v1;
   StoredToVisual(orientation_, stored_w_, stored_h_, x0, y, &u, &v);
   StoredToVisual(orientation_, stored_w_, stored_h_, x0 + 1, y, &u1, &v1);
@@ -85,19 +101,18 @@ void LogoPlacement::SampleRow(int y, int x0, int x1, float* out) const {
   const std::vector<Tap>& across = along_row ? ytaps_ : xtaps_;
   const std::vector<Tap>& along = along_row ? xtaps_ : ytaps_;
   const int k_across = along_row ? ky_ : kx_, k_along = along_row ? kx_ : ky_;
-  const int len = along_row ? src.width : src.height;
+  const int len = along_row ? logo_.width : logo_.height;
 
   // lines[(t * len + i) * 4]: the logo interpolated across at tap t, at pixel i along the line.
-  std::vector<float> lines(static_cast<size_t>(k_across) * len * 4);
+  std::vector<float>& lines = cache->across;
+  lines.resize(static_cast<size_t>(k_across) * len * 4);
   for (int t = 0; t < k_across; ++t) {
     const Tap& tap = across[static_cast<size_t>(fixed) * k_across + t];
     float* line = &lines[static_cast<size_t>(t) * len * 4];
-    for (int i = 0; i < len; ++i) {
-      float a[4], b[4];
-      Fetch(src, along_row ? i : tap.i0, along_row ? tap.i0 : i, a);
-      Fetch(src, along_row ? i : tap.i1, along_row ? tap.i1 : i, b);
-      for (int c = 0; c < 4; ++c) line[i * 4 + c] = a[c] * (1 - tap.w) + b[c] * tap.w;
-    }
+    // Consecutive rows mostly interpolate between the same two logo lines: keep them.
+    const float* a = SourceLine(along_row, tap.i0, cache);
+    const float* b = SourceLine(along_row, tap.i1, cache);
+    for (int i = 0; i < len * 4; ++i) line[i] = a[i] * (1 - tap.w) + b[i] * tap.w;
   }
   for (int j = 0; j < x1 - x0; ++j, out += 4) {
     const int l = start + j * step;
@@ -297,9 +312,10 @@ common::Result<PlacedLogo> PrepareLogo(int stored_w, int stored_h, int orientati
   r.width = placed.box.width;
   r.height = placed.box.height;
   r.rgba.resize(static_cast<size_t>(r.width) * r.height * 4);
+  LogoPlacement::SampleCache cache;
   for (int y = 0; y < r.height; ++y) {
     placement.SampleRow(placed.box.y + y, placed.box.x, placed.box.x + r.width,
-                        &r.rgba[static_cast<size_t>(y) * r.width * 4]);
+                        &r.rgba[static_cast<size_t>(y) * r.width * 4], &cache);
   }
   return placed;
 }

@@ -60,13 +60,27 @@ class LogoPlacement {
  public:
   const Box& box() const { return box_; }
 
+  // Scratch memory for SampleRow, reused from one row to the next (one per thread).
+  struct SampleCache {
+    struct Line {
+      bool along_row = false;
+      int index = -1;
+      std::vector<float> rgba;  // premultiplied logo pixels along one logo row or column
+    };
+    Line lines[2];
+    int next = 0;
+    std::vector<float> across;
+  };
+
   // Writes premultiplied RGBA in [0, 1] (4 floats per pixel) for the stored pixels (x, y),
   // x in [x0, x1), to out. The pixels must lie inside box().
-  void SampleRow(int y, int x0, int x1, float* out) const;
+  void SampleRow(int y, int x0, int x1, float* out, SampleCache* cache) const;
 
  private:
   friend common::Result<LogoPlacement> PlaceLogo(int stored_w, int stored_h, int orientation,
                                                  const WatermarkOptions& options);
+  // A logo row (along_row) or column as premultiplied floats, from the cache if it is there.
+  const float* SourceLine(bool along_row, int index, SampleCache* cache) const;
 
   Box box_;
   LogoPixels logo_;
