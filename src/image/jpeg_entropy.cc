@@ -160,7 +160,7 @@ class BitReader {
 
   // Skips one block, tracking the DC predictor. False on corrupt data.
   [[gnu::always_inline]] bool SkipBlock(const HuffTable& dc, const HuffTable& ac, int* pred) {
-    if (bits_ < 32) Fill();
+    Refill();
     const auto d = static_cast<int32_t>(dc.fast[acc_ >> (64 - kFastBits)]);
     if (d != 0) {
       Skip(d & 0xFF);
@@ -171,21 +171,29 @@ class BitReader {
       *pred += s ? Receive(s) : 0;
     }
     if (*pred < -32767 || *pred > 32767) return false;
-    for (int k = 1; k < 64;) {
-      if (bits_ < 32) Fill();
+    // One fast step: 1 taken, 0 the block ended, -1 corrupt, 2 the step needs Decode.
+    auto step = [&](int& k) [[gnu::always_inline]] {
       const uint32_t e = ac.fast[acc_ >> (64 - kFastBits)];
-      if (e != 0) {
-        // Both symbols of a pair belong to this block unless the first reaches its end, which
-        // a symbol (advancing at most 16) cannot from below 48: a branch on k alone keeps the
-        // common case off the chain of dependent table look-ups.
-        uint32_t step = e & 0xFFFF;
-        if (__builtin_expect(k >= 48, 0) && k + ((e >> 21) & 63) >= 64) step = e >> 16;
-        Skip(step & 31);
-        if (step & HuffTable::kEob) return true;
-        k += (step >> 5) & 63;
-        if (k > 64 && !(step & HuffTable::kZrl)) return false;
-        continue;
-      }
+      if (e == 0) return 2;
+      // Both symbols of a pair belong to this block unless the first reaches its end, which a
+      // symbol (advancing at most 16) cannot from below 48: a branch on k alone keeps the
+      // common case off the chain of dependent table look-ups.
+      uint32_t st = e & 0xFFFF;
+      if (__builtin_expect(k >= 48, 0) && k + ((e >> 21) & 63) >= 64) st = e >> 16;
+      Skip(st & 31);
+      if (st & HuffTable::kEob) return 0;
+      k += (st >> 5) & 63;
+      if (k > 64 && !(st & HuffTable::kZrl)) return -1;
+      return 1;
+    };
+    for (int k = 1; k < 64;) {
+      // A refill leaves at least 56 bits and a fast step takes at most 26: two steps per refill.
+      Refill();
+      int rc = step(k);
+      if (rc == 1 && k < 64) rc = step(k);
+      if (rc == 0) return true;
+      if (rc < 0) return false;
+      if (rc == 1) continue;
       const int rs = Decode(ac);
       if (rs < 0) return false;
       const int run = rs >> 4, size = rs & 15;
@@ -239,6 +247,32 @@ class BitReader {
     bits_ -= n;
   }
 
+  // Tops the accumulator up to at least 56 bits. Unlike "if (bits_ < 32) Fill()", whose
+  // outcome is a coin toss at every symbol, this takes no data-dependent branch unless a 0xFF
+  // byte is near. All 8 bytes read go into the accumulator; those beyond the whole bytes
+  // counted are the very bits the next refill loads again, so the OR leaves them unchanged.
+  [[gnu::always_inline]] void Refill() {
+    if (__builtin_expect(end_ - pos_ < 8, 0)) {
+      if (bits_ < 32) Fill();
+      return;
+    }
+    uint64_t w;
+    std::memcpy(&w, data_ + pos_, 8);
+    w = __builtin_bswap64(w);
+    if (kStuffed) {
+      const uint64_t t = ~w;  // a 0xFF byte of w is a zero byte of t
+      if (__builtin_expect(((t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull) != 0, 0)) {
+        if (bits_ < 32) Fill();
+        return;
+      }
+    }
+    acc_ |= w >> bits_;
+    const int nbytes = (63 - bits_) >> 3;  // whole bytes that fit, 0..7
+    pos_ += nbytes;
+    loaded_ += 8 * static_cast<uint64_t>(nbytes);
+    bits_ += 8 * nbytes;
+  }
+
   [[gnu::always_inline]] void Fill() {
     // Fast path: the next bytes hold no 0xFF (no stuffing, no marker), load them in one go.
     if (end_ - pos_ >= 8 && bits_ <= 56) {
@@ -260,6 +294,9 @@ class BitReader {
         return;
       }
     }
+    // Byte by byte, over stuffing and markers. Bits past bits_ left by Refill are not all
+    // stream bits here: clear them.
+    if (bits_ <= 56) acc_ &= ~(~uint64_t{0} >> bits_);
     while (bits_ <= 56) {
       uint64_t b = 0;
       if (pos_ < end_ &&
