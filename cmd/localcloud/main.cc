@@ -19,6 +19,7 @@
 #endif
 #include "localcloud/s3/s3_service.h"
 #include "localcloud/sqs/sqs_service.h"
+#include "localcloud/sts/imds_service.h"
 #include "localcloud/sts/sts_service.h"
 
 int main(int argc, char** argv) {
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::string log_format = "text";
   int max_body_mb = 1024;
+  int imds_credential_seconds = 21600;
   localcloud::CloudConfig config;
   app.add_option("--host", host, "address to bind")->capture_default_str();
   app.add_option("--port", port, "port to bind (0: any free port)")
@@ -47,6 +49,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-body-mb", max_body_mb, "largest request body accepted, MiB")
       ->capture_default_str()
       ->check(CLI::Range(1, 5 * 1024));
+  app.add_option("--imds-credential-seconds", imds_credential_seconds,
+                 "lifetime of the instance-role credentials the metadata endpoint "
+                 "(/latest/…, IMDSv2) hands out; short values let tests watch them refresh")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 43200));
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_option("--log-format", log_format, "text|json")
@@ -81,6 +88,8 @@ int main(int argc, char** argv) {
 
   auto sqs = std::make_shared<localcloud::sqs::SqsService>(context);
   auto sts = std::make_shared<localcloud::sts::StsService>(context);
+  auto imds = std::make_shared<localcloud::sts::ImdsService>(
+      context, std::chrono::seconds(imds_credential_seconds));
   auto s3 = std::make_shared<localcloud::s3::S3Service>(context);
   if (auto status = sqs->Load(); !status.ok()) {
     std::fprintf(stderr, "localcloud: %s\n", status.ToString().c_str());
@@ -101,6 +110,7 @@ int main(int argc, char** argv) {
   event_services.Register(dispatcher, [&](localcloud::S3Observer* o) { s3->AddObserver(o); });
 #endif
   dispatcher.AddService(sts);
+  dispatcher.AddService(imds);
   dispatcher.AddService(sqs);
   dispatcher.AddService(s3);
 

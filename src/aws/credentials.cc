@@ -122,12 +122,17 @@ RefreshingCredentialsProvider::RefreshingCredentialsProvider(std::string name, F
 common::Result<Credentials> RefreshingCredentialsProvider::GetCredentials() {
   std::lock_guard<std::mutex> lock(mu_);
   const common::SystemTime now = clock_.Now();
-  if (cached_ && (!cached_->expiration || now < *cached_->expiration - refresh_before_)) {
+  if (cached_ && (!cached_->expiration || now < refresh_at_)) {
     return *cached_;
   }
   common::Result<Credentials> fresh = fetch_();
   if (fresh.ok()) {
     cached_ = *fresh;
+    if (fresh->expiration) {
+      auto lifetime = *fresh->expiration - now;
+      auto margin = std::min<common::SystemTime::duration>(refresh_before_, lifetime / 2);
+      refresh_at_ = *fresh->expiration - margin;
+    }
     return fresh;
   }
   if (cached_ && cached_->expiration && now < *cached_->expiration) {

@@ -79,8 +79,10 @@ class ProfileCredentialsProvider : public CredentialsProvider {
 };
 
 // Caches credentials fetched by `fetch` and refreshes them `refresh_before` ahead of their
-// expiration (and when expired). Concurrent callers share one fetch. A failed refresh while
-// the old credentials are still valid returns the old ones. Thread-safe.
+// expiration (and when expired); credentials that live less than twice that are refreshed at
+// half their lifetime instead, so short-lived ones are not fetched again on every call.
+// Concurrent callers share one fetch. A failed refresh while the old credentials are still
+// valid returns the old ones. Thread-safe.
 class RefreshingCredentialsProvider : public CredentialsProvider {
  public:
   using Fetch = std::function<common::Result<Credentials>()>;
@@ -96,6 +98,7 @@ class RefreshingCredentialsProvider : public CredentialsProvider {
   std::chrono::seconds refresh_before_;
   std::mutex mu_;
   std::optional<Credentials> cached_;  // guarded by mu_
+  common::SystemTime refresh_at_{};    // guarded by mu_
 };
 
 // Web identity (EKS IRSA): AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (+ AWS_ROLE_SESSION_NAME)

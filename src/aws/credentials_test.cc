@@ -236,5 +236,27 @@ TEST_F(CredentialsTest, RefreshFailureKeepsStillValidCredentials) {
   EXPECT_EQ(p.GetCredentials()->access_key_id, "K4");
 }
 
+// Credentials living less than twice the refresh window are refreshed at half their life,
+// not fetched again on every call.
+TEST_F(CredentialsTest, ShortLivedCredentialsRefreshAtHalfLife) {
+  int calls = 0;
+  RefreshingCredentialsProvider p(
+      "test",
+      [&]() -> common::Result<Credentials> {
+        ++calls;
+        return Credentials{"K" + std::to_string(calls), "S", "T",
+                           clock_.Now() + std::chrono::seconds(60)};
+      },
+      clock_);
+  EXPECT_EQ(p.GetCredentials()->access_key_id, "K1");
+  clock_.Advance(std::chrono::seconds(20));
+  EXPECT_EQ(p.GetCredentials()->access_key_id, "K1");
+  EXPECT_EQ(p.GetCredentials()->access_key_id, "K1");
+  EXPECT_EQ(calls, 1);
+  clock_.Advance(std::chrono::seconds(11));  // past half of the 60 s
+  EXPECT_EQ(p.GetCredentials()->access_key_id, "K2");
+  EXPECT_EQ(calls, 2);
+}
+
 }  // namespace
 }  // namespace aws

@@ -91,6 +91,7 @@ int RunDriver(const DriverOptions& options_in) {
     return 1;
   }
   const Provisioned& p = *provisioned;
+  spdlog::info("AWS credentials from the {} provider", credentials->name());
   spdlog::info("relaying from {} to {}", p.queue_url,
                o.sink.empty() ? "dispatch at " + o.dispatch_api_endpoint : o.sink);
 

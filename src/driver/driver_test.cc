@@ -39,7 +39,10 @@ class TestSink {
       int status = status_.load();
       if (status >= 200 && status < 300) {
         std::lock_guard<std::mutex> l(mu_);
-        if (r.method == "POST") requests_.push_back(std::move(r));
+        if (r.method == "POST") {
+          requests_.push_back(std::move(r));
+          arrivals_.push_back(std::chrono::steady_clock::now());
+        }
       } else {
         failures_++;
       }
@@ -53,6 +56,11 @@ class TestSink {
   std::vector<http::Request> requests() {
     std::lock_guard<std::mutex> l(mu_);
     return requests_;
+  }
+  // When each recorded request arrived.
+  std::vector<std::chrono::steady_clock::time_point> arrivals() {
+    std::lock_guard<std::mutex> l(mu_);
+    return arrivals_;
   }
   // Every CloudEvent received so far (binary or structured mode).
   std::vector<cloudevents::CloudEvent> events() {
@@ -78,6 +86,7 @@ class TestSink {
   std::atomic<int> failures_{0};
   std::mutex mu_;
   std::vector<http::Request> requests_;
+  std::vector<std::chrono::steady_clock::time_point> arrivals_;
 };
 
 class DriverTest : public ::testing::Test {
@@ -87,6 +96,7 @@ class DriverTest : public ::testing::Test {
     fs::create_directories(dir_);
     common::SpawnOptions o;
     o.argv = {kBin + "/localcloud", "--port", "0", "--region", "us-west-2"};
+    for (const auto& f : LocalcloudFlags()) o.argv.push_back(f);
     o.stdout_to = "pipe";
     o.stderr_to = (dir_ / "localcloud.log").string();
     auto p = common::Process::Spawn(o);
@@ -96,6 +106,9 @@ class DriverTest : public ::testing::Test {
     ASSERT_TRUE(url.ok()) << url.status().ToString();
     endpoint_ = *url;
   }
+
+  // Extra localcloud flags of a fixture.
+  virtual std::vector<std::string> LocalcloudFlags() const { return {}; }
 
   void TearDown() override {
     if (driver_.pid() > 0) driver_.Terminate(milliseconds(3000));
@@ -126,12 +139,21 @@ class DriverTest : public ::testing::Test {
     return r->out;
   }
 
-  void StartDriver(std::vector<std::string> flags, std::vector<std::string> extra_env = {}) {
+  // An environment with region and endpoint but no credentials at all (no keys, no files):
+  // whatever the driver authenticates with comes from `extra_env`'s provider.
+  std::vector<std::string> KeylessEnv() const {
+    return {"AWS_REGION=us-west-2", "AWS_ENDPOINT_URL=" + endpoint_, "HOME=" + dir_.string(),
+            "AWS_SHARED_CREDENTIALS_FILE=" + (dir_ / "no-credentials").string(),
+            "AWS_CONFIG_FILE=" + (dir_ / "no-config").string()};
+  }
+
+  void StartDriver(std::vector<std::string> flags, std::vector<std::string> extra_env = {},
+                   bool static_keys = true) {
     common::SpawnOptions o;
     o.argv = {kBin + "/dispatch-events-aws", "--duration=1", "--visibility-timeout=2",
               "--log-level=debug"};
     o.argv.insert(o.argv.end(), flags.begin(), flags.end());
-    o.env = AwsEnv();
+    o.env = static_keys ? AwsEnv() : KeylessEnv();
     o.env.insert(o.env.end(), extra_env.begin(), extra_env.end());
     o.stdout_to = "pipe";
     o.stderr_to = (dir_ / "driver.log").string();
@@ -151,6 +173,13 @@ class DriverTest : public ::testing::Test {
       if (!line.ok() && line.status().code() == common::Code::kNotFound) return false;
     }
     return false;
+  }
+
+  std::string LocalcloudLog() const {
+    std::ifstream in(dir_ / "localcloud.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
   }
 
   std::string DriverLog() const {
@@ -435,6 +464,107 @@ TEST_F(DriverTest, OfficialCloudEventsSdkAcceptsBinaryAndStructuredOutput) {
     EXPECT_NE(r->out.find("ok aws.s3"), std::string::npos) << r->out;
     driver_.Terminate(milliseconds(5000));
   }
+}
+
+std::string Base64Url(const std::string& raw) {
+  std::string b = common::Base64Encode(raw);
+  for (char& c : b) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  while (!b.empty() && b.back() == '=') b.pop_back();
+  return b;
+}
+
+// EKS IRSA: a projected service-account token and a role ARN; the driver trades them at STS
+// (AssumeRoleWithWebIdentity) for temporary credentials and does all its AWS work with those.
+TEST_F(DriverTest, WebIdentityCredentialsProvisionAndRelay) {
+  std::string jwt = Base64Url(R"({"alg":"RS256","typ":"JWT"})") + "." +
+                    Base64Url(R"({"sub":"system:serviceaccount:default:driver","aud":"sts.amazonaws.com","iss":"https://oidc.test"})") +
+                    ".c2lnbmF0dXJl";
+  std::string token = WriteFile("web-identity-token", jwt);
+  TestSink sink;
+  StartDriver({"--bucket-name=irsa-bucket", "--sink=" + sink.url()},
+              {"AWS_WEB_IDENTITY_TOKEN_FILE=" + token,
+               "AWS_ROLE_ARN=arn:aws:iam::000000000000:role/dispatch-driver",
+               "AWS_ROLE_SESSION_NAME=driver-test"},
+              /*static_keys=*/false);
+  Aws({"s3", "cp", WriteFile("a.txt", "a"), "s3://irsa-bucket/a.txt"});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
+  EXPECT_EQ(sink.events()[0].type, "aws.s3");
+  EXPECT_NE(DriverLog().find("web-identity"), std::string::npos) << DriverLog();
+}
+
+// EC2: IMDSv2 session token, role name, then credentials that live 6 s here; the driver keeps
+// working across their expiry because it refreshes them before they run out.
+class DriverImdsTest : public DriverTest {
+ protected:
+  std::vector<std::string> LocalcloudFlags() const override {
+    return {"--imds-credential-seconds", "6"};
+  }
+};
+
+TEST_F(DriverImdsTest, ImdsV2CredentialsWorkAndAreRefreshed) {
+  TestSink sink;
+  auto started = std::chrono::steady_clock::now();
+  StartDriver({"--bucket-name=imds-bucket", "--sink=" + sink.url()},
+              {"AWS_EC2_METADATA_SERVICE_ENDPOINT=" + endpoint_}, /*static_keys=*/false);
+  Aws({"s3", "cp", WriteFile("a.txt", "a"), "s3://imds-bucket/first.txt"});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
+  // Past the first credentials' expiry: they are no longer accepted by localcloud.
+  std::this_thread::sleep_until(started + milliseconds(8'000));
+  Aws({"s3", "cp", WriteFile("b.txt", "b"), "s3://imds-bucket/second.txt"});
+  ASSERT_TRUE(sink.WaitFor(2, milliseconds(20'000))) << DriverLog();
+  auto events = sink.events();
+  EXPECT_EQ(events[1].subject, "second.txt");
+  std::string log = LocalcloudLog();
+  size_t issued = 0;
+  for (size_t at = log.find("imds: issued credentials"); at != std::string::npos;
+       at = log.find("imds: issued credentials", at + 1)) {
+    ++issued;
+  }
+  EXPECT_GE(issued, 2u) << log;
+  EXPECT_EQ(DriverLog().find("InvalidClientTokenId"), std::string::npos) << DriverLog();
+  EXPECT_EQ(DriverLog().find("ExpiredToken"), std::string::npos) << DriverLog();
+}
+
+// --schedule-expression: a rule whose scheduled events reach the sink (a localcloud minute
+// lasts 300 ms here).
+class DriverScheduleTest : public DriverTest {
+ protected:
+  std::vector<std::string> LocalcloudFlags() const override {
+    return {"--schedule-minute-ms", "300"};
+  }
+};
+
+TEST_F(DriverScheduleTest, ScheduleExpressionDeliversScheduledEvents) {
+  TestSink sink;
+  StartDriver({"--schedule-expression=rate(1 minute)", "--sink=" + sink.url()});
+  ASSERT_TRUE(sink.WaitFor(2, milliseconds(20'000))) << DriverLog();
+  for (const auto& e : sink.events()) {
+    EXPECT_EQ(e.type, "aws.events");
+    EXPECT_EQ(e.extensions.at("awsdetailtype"), "Scheduled Event");
+  }
+}
+
+// --max-rate spaces deliveries: 30 queued messages at 10 events/s take at least ~2 s.
+TEST_F(DriverTest, MaxRateSpacesDeliveries) {
+  std::string queue = json::parse(Aws({"sqs", "create-queue", "--queue-name", "rated",
+                                       "--output", "json"}))["QueueUrl"];
+  for (int batch = 0; batch < 3; ++batch) {
+    json entries = json::array();
+    for (int i = 0; i < 10; ++i) {
+      entries.push_back({{"Id", std::to_string(i)},
+                         {"MessageBody", "message " + std::to_string(batch * 10 + i)}});
+    }
+    Aws({"sqs", "send-message-batch", "--queue-url", queue, "--entries", entries.dump()});
+  }
+  TestSink sink;
+  StartDriver({"--queue-url=" + queue, "--sink=" + sink.url(), "--max-rate=10",
+               "--concurrency=4"});
+  ASSERT_TRUE(sink.WaitFor(30, milliseconds(30'000))) << DriverLog();
+  auto arrivals = sink.arrivals();
+  ASSERT_EQ(arrivals.size(), 30u);
+  auto spread = std::chrono::duration_cast<milliseconds>(arrivals.back() - arrivals.front());
+  // 30 events at 10/s: the last may go 2.9 s after the first; a burst would take ~0.
+  EXPECT_GE(spread.count(), 1800) << "30 events delivered within " << spread.count() << " ms";
 }
 
 TEST_F(DriverTest, MetricsAndHealthEndpoints) {
