@@ -9,13 +9,16 @@ namespace {
 // kDct[u][x] = c(u)/2 * cos((2x+1) u pi / 16): the orthonormal 8-point DCT-II basis.
 struct DctTable {
   float m[8][8];
-  float t[8][8];  // m transposed
+  float t[8][8];               // m transposed
+  float mflat[64], tflat[64];  // the same, as row-major arrays
   DctTable() {
     for (int u = 0; u < 8; ++u) {
       double cu = u == 0 ? std::sqrt(0.5) : 1.0;
       for (int x = 0; x < 8; ++x) {
         m[u][x] = static_cast<float>(cu / 2 * std::cos((2 * x + 1) * u * M_PI / 16));
         t[x][u] = m[u][x];
+        mflat[u * 8 + x] = m[u][x];
+        tflat[x * 8 + u] = m[u][x];
       }
     }
   }
@@ -24,36 +27,31 @@ const DctTable kDct;
 
 // The products below run along rows of 8 contiguous floats, which the compiler vectorizes.
 
+// out[r] = sum over i of in[r][i] * m[i] for the 8 rows r: each row a vector of 8 floats,
+// accumulated in registers.
+inline void RowsTimes(const float* in, const float (&m)[8][8], float* out) {
+  for (int r = 0; r < 8; ++r) {
+    float acc[8] = {};
+    for (int i = 0; i < 8; ++i) {
+      const float v = in[r * 8 + i];
+      for (int c = 0; c < 8; ++c) acc[c] += v * m[i][c];
+    }
+    for (int c = 0; c < 8; ++c) out[r * 8 + c] = acc[c];
+  }
+}
+
 // out = M * in * M^T (forward) on an 8x8 block in natural order.
 void ForwardDct(const float* in, float* out) {
-  float tmp[64] = {};
-  for (int y = 0; y < 8; ++y) {
-    for (int x = 0; x < 8; ++x) {
-      for (int u = 0; u < 8; ++u) tmp[y * 8 + u] += in[y * 8 + x] * kDct.t[x][u];
-    }
-  }
-  for (int i = 0; i < 64; ++i) out[i] = 0;
-  for (int v = 0; v < 8; ++v) {
-    for (int y = 0; y < 8; ++y) {
-      for (int u = 0; u < 8; ++u) out[v * 8 + u] += kDct.m[v][y] * tmp[y * 8 + u];
-    }
-  }
+  float tmp[64];
+  RowsTimes(in, kDct.t, tmp);                                               // tmp = in * M^T
+  RowsTimes(kDct.mflat, reinterpret_cast<const float(&)[8][8]>(tmp), out);  // M * tmp
 }
 
 // out = M^T * in * M (inverse).
 void InverseDct(const float* in, float* out) {
-  float tmp[64] = {};
-  for (int v = 0; v < 8; ++v) {
-    for (int u = 0; u < 8; ++u) {
-      for (int x = 0; x < 8; ++x) tmp[v * 8 + x] += in[v * 8 + u] * kDct.m[u][x];
-    }
-  }
-  for (int i = 0; i < 64; ++i) out[i] = 0;
-  for (int y = 0; y < 8; ++y) {
-    for (int v = 0; v < 8; ++v) {
-      for (int x = 0; x < 8; ++x) out[y * 8 + x] += kDct.t[y][v] * tmp[v * 8 + x];
-    }
-  }
+  float tmp[64];
+  RowsTimes(in, kDct.m, tmp);                                               // tmp = in * M
+  RowsTimes(kDct.tflat, reinterpret_cast<const float(&)[8][8]>(tmp), out);  // M^T * tmp
 }
 
 // Logo colour (straight RGB in [0,1]) to component values on the 0..255 scale.
