@@ -55,7 +55,8 @@ void InverseDct(const float* in, float* out) {
 }
 
 // Logo colour (straight RGB in [0,1]) to component values on the 0..255 scale.
-void ToComponents(JpegColor color, bool inverted, const float rgb[3], float out[4]) {
+[[gnu::always_inline]] inline void ToComponents(JpegColor color, bool inverted, const float rgb[3],
+                                                float out[4]) {
   const float r = rgb[0] * 255, g = rgb[1] * 255, b = rgb[2] * 255;
   auto ycc = [](float r, float g, float b, float* o) {
     o[0] = 0.299f * r + 0.587f * g + 0.114f * b;

@@ -114,6 +114,16 @@ void LogoPlacement::SampleRow(int y, int x0, int x1, float* out, SampleCache* ca
     const float* b = SourceLine(along_row, tap.i1, cache);
     for (int i = 0; i < len * 4; ++i) line[i] = a[i] * (1 - tap.w) + b[i] * tap.w;
   }
+  if (k_across == 1 && k_along == 1 && opacity_ == 1.0f) {
+    // Enlarging, fully opaque: one tap each way (the usual built-in logo on a photo).
+    for (int j = 0; j < x1 - x0; ++j, out += 4) {
+      const Tap& tap = along[static_cast<size_t>(start + j * step)];
+      const float* a = &lines[static_cast<size_t>(tap.i0) * 4];
+      const float* b = &lines[static_cast<size_t>(tap.i1) * 4];
+      for (int c = 0; c < 4; ++c) out[c] = (0.0f + (a[c] * (1 - tap.w) + b[c] * tap.w)) * norm_;
+    }
+    return;
+  }
   for (int j = 0; j < x1 - x0; ++j, out += 4) {
     const int l = start + j * step;
     float acc[4] = {0, 0, 0, 0};
