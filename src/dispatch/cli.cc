@@ -322,6 +322,7 @@ int RunCli(int argc, char** argv) {
   int64_t run_timeout_ms = 60'000, retry_backoff_ms = 500, idle_timeout_ms = 300'000;
   int64_t driver_grace_ms = 30'000, driver_backoff_ms = 1'000;
   std::string ingest_sync = "full";
+  int64_t prune_interval_ms = 600'000, run_retention_hours = 168;
   auto* server = app.add_subcommand("server", "run the dispatch server in the foreground");
   server->add_option("--listen", sc.listen, "address to serve the API on (port 0: any free port)")
       ->capture_default_str();
@@ -335,6 +336,21 @@ int RunCli(int argc, char** argv) {
                    "full: an acknowledged event is fsynced (survives a machine crash); normal: "
                    "it survives a crash of the server process only")
       ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
+  server
+      ->add_option("--run-retention-hours", run_retention_hours,
+                   "finished runs older than this are deleted")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  server
+      ->add_option("--runs-kept", sc.runs_kept,
+                   "finished runs kept per function; older ones beyond this are deleted")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  server
+      ->add_option("--prune-interval-ms", prune_interval_ms,
+                   "how often old events (past the 24 h duplicate window) and runs are deleted")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   server->add_option("--run-workers", sc.runner.workers, "function runs executing at once")
       ->capture_default_str();
@@ -373,6 +389,8 @@ int RunCli(int argc, char** argv) {
     common::InitLogging({"dispatch", log_level, false});
     sc.data_dir = g.DataDir();
     sc.fsync_events = ingest_sync == "full";
+    sc.prune_interval = std::chrono::milliseconds(prune_interval_ms);
+    sc.run_retention = std::chrono::hours(run_retention_hours);
     sc.runner.default_timeout = std::chrono::milliseconds(run_timeout_ms);
     sc.runner.retry_backoff = std::chrono::milliseconds(retry_backoff_ms);
     sc.runner.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);

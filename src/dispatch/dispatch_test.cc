@@ -93,7 +93,10 @@ class DispatchTest : public ::testing::Test {
     return {"HOME=" + home_.string(), "PATH=" + bin_.string() + ":" + (path ? path : "/usr/bin"),
             // pip must fail fast and offline: no index is reachable here.
             "PIP_INDEX_URL=http://127.0.0.1:9/simple", "PIP_RETRIES=0", "PIP_TIMEOUT=2",
-            "PIP_NO_CACHE_DIR=1"};
+            "PIP_NO_CACHE_DIR=1",
+            // npm likewise.
+            "npm_config_registry=http://127.0.0.1:9/", "npm_config_fetch_retries=0",
+            "npm_config_fetch_timeout=2000", "npm_config_update_notifier=false"};
   }
 
   void StartServer(std::vector<std::string> extra = {}) {
@@ -717,6 +720,101 @@ TEST_F(DispatchTest, BadInputGetsFourHundredsNeverACrash) {
   EXPECT_NE(Cli({"get", "gizmos"}).code, 0);
   EXPECT_EQ(Api("GET", "/healthz", "", false).status, 200);
   EXPECT_TRUE(server_.Running());
+}
+
+TEST_F(DispatchTest, NodejsFunctionsRunEndToEnd) {
+  if (!common::FindExecutable("node")) {
+    GTEST_SKIP() << "node is not installed (scripts/install-deps installs nodejs): the nodejs "
+                    "runtime is not tested";
+  }
+  StartServer();
+  WriteText(root_ / "s.json", json({{"token", kSecretValue}}).dump());
+  Ok({"create", "secret", "tw", "s.json"});
+  Ok({"create", "base-image", "nodejs-base", "dispatchframework/nodejs-base:0.0.13", "--language",
+      "nodejs", "--wait"});
+  Ok({"create", "image", "nodejs", "nodejs-base", "--wait"});
+  // Dispatch's nodejs signature, async, reading its secret and its event.
+  WriteText(root_ / "hello.js",
+            "module.exports = async function (context, params) {\n"
+            "  if (params && params.bad) {\n"
+            "    const e = new Error('bad input'); e.name = 'InputError'; throw e;\n"
+            "  }\n"
+            "  if (params && params.boom) throw new Error('boom');\n"
+            "  await new Promise((resolve) => setTimeout(resolve, 5));\n"
+            "  console.log('hello from node');\n"
+            "  return {hello: params.name, secretLength: context.secrets.tw.token.length,\n"
+            "          eventType: context.event ? context.event.eventType : null};\n"
+            "};\n");
+  Ok({"create", "function", "hello-node", "--image", "nodejs", "hello.js", "--secret", "tw",
+      "--wait"});
+  json run = json::parse(Ok({"exec", "hello-node", "--wait", "--input", R"({"name":"world"})"}),
+                         nullptr, false);
+  ASSERT_TRUE(run.is_object());
+  EXPECT_EQ(run["status"], "succeeded") << run.dump(2);
+  EXPECT_EQ(run["output"]["hello"], "world");
+  EXPECT_EQ(run["output"]["secretLength"], std::string(kSecretValue).size());
+  EXPECT_NE(run["logs"].get<std::string>().find("hello from node"), std::string::npos);
+
+  json bad = json::parse(Cli({"exec", "hello-node", "--wait", "--input", R"({"bad":true})"}).out,
+                         nullptr, false);
+  ASSERT_TRUE(bad.is_object());
+  EXPECT_EQ(bad["status"], "failed");
+  EXPECT_EQ(bad["attempts"], 1);
+  EXPECT_EQ(bad["error"]["type"], "InputError");
+  json boom = json::parse(Cli({"exec", "hello-node", "--wait", "--input", R"({"boom":true})"}).out,
+                          nullptr, false);
+  ASSERT_TRUE(boom.is_object());
+  EXPECT_EQ(boom["error"]["type"], "FunctionError");
+  EXPECT_NE(boom["error"]["message"].get<std::string>().find("boom"), std::string::npos);
+
+  // Subscribed to an event type.
+  Ok({"create", "subscription", "hello-node", "--event-type", "aws.s3"});
+  json ev = DriverEvent("node-1");
+  ev["data"] = {{"name", "event"}};
+  ASSERT_EQ(Api("POST", "/v1/event/", ev.dump()).status, 200);
+  bool seen = false;
+  json runs = WaitRuns("hello-node", 4);
+  for (const auto& r : runs) {
+    if (r["output"].is_object() && r["output"].value("eventType", json()) == "aws.s3") {
+      seen = r["output"]["hello"] == "event";
+    }
+  }
+  EXPECT_TRUE(seen) << runs.dump(2);
+
+  if (!common::FindExecutable("npm")) {
+    GTEST_SKIP() << "npm is not installed: nodejs runtime dependencies are not tested";
+  }
+  // Runtime dependencies: a package.json installs into the image; an unreachable registry is
+  // an ERROR with npm's message.
+  WriteText(root_ / "package.json", R"({"name": "f", "version": "1.0.0", "dependencies": {}})");
+  Ok({"create", "image", "nodejs-deps", "nodejs-base", "--runtime-deps", "package.json", "--wait"});
+  WriteText(root_ / "needs.json",
+            R"({"name": "f", "version": "1.0.0", "dependencies": {"left-pad": "1.3.0"}})");
+  CliResult r = Cli(
+      {"create", "image", "nodejs-bad", "nodejs-base", "--runtime-deps", "needs.json", "--wait"});
+  EXPECT_NE(r.code, 0);
+  json image = ApiJson("GET", "/v1/images/nodejs-bad");
+  EXPECT_EQ(image["status"], "ERROR");
+  EXPECT_NE(image["reason"].get<std::string>().find("npm install failed"), std::string::npos)
+      << image.dump();
+  EXPECT_NE(image["reason"].get<std::string>().find("left-pad"), std::string::npos) << image.dump();
+}
+
+TEST_F(DispatchTest, OldFinishedRunsArePruned) {
+  StartServer({"--runs-kept", "2", "--prune-interval-ms", "100"});
+  CreateNativeFunction("busy");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    json run = json::parse(Ok({"exec", "busy", "--wait", "--input", json({{"n", i}}).dump()}));
+    ids.push_back(run["id"].get<std::string>());
+  }
+  EXPECT_TRUE(WaitFor([&] { return Runs("busy").size() == 2; })) << Runs("busy").dump(2);
+  // The newest two are the ones kept.
+  EXPECT_EQ(Api("GET", "/v1/runs/" + ids[4]).status, 200);
+  EXPECT_EQ(Api("GET", "/v1/runs/" + ids[3]).status, 200);
+  EXPECT_EQ(Api("GET", "/v1/runs/" + ids[0]).status, 404);
+  json stats = ApiJson("GET", "/v1/runs/stats?function=busy");
+  EXPECT_EQ(stats["succeeded"], 2) << stats.dump();
 }
 
 TEST_F(DispatchTest, ImageWithUnreachableIndexGoesToError) {

@@ -1,12 +1,9 @@
 #include "dispatch/filter.h"
 
-#if defined(DISPATCH_HAVE_EVENTPATTERN)
 #include "eventpattern/pattern.h"
-#endif
 
 namespace dispatch {
 
-#if defined(DISPATCH_HAVE_EVENTPATTERN)
 struct EventFilter::Impl {
   eventpattern::Pattern pattern;
 };
@@ -25,16 +22,6 @@ common::Result<std::shared_ptr<const EventFilter>> EventFilter::Parse(
 bool EventFilter::Matches(const nlohmann::json& event) const {
   return impl_->pattern.Matches(event);
 }
-#else
-// UNFINISHED: built without src/eventpattern; --filter is refused with a clear error.
-struct EventFilter::Impl {};
-
-common::Result<std::shared_ptr<const EventFilter>> EventFilter::Parse(const nlohmann::json&) {
-  return common::Unimplemented("subscription filters need the eventpattern library");
-}
-
-bool EventFilter::Matches(const nlohmann::json&) const { return false; }
-#endif
 
 EventFilter::~EventFilter() = default;
 

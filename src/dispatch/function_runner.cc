@@ -311,7 +311,8 @@ Result<std::unique_ptr<FunctionRunner::Instance>> FunctionRunner::StartInstance(
                function.spec.value("handler", "handle")};
   } else if (language == "nodejs") {
     so.argv = {function.spec.value("node", "node"),
-               options_.runtimes_dir + "/nodejs/function_server.js", code};
+               options_.runtimes_dir + "/nodejs/function_server.js", code,
+               function.spec.value("handler", "handle")};
     std::string modules = function.spec.value("nodeModules", "");
     if (!modules.empty()) so.env.push_back("NODE_PATH=" + modules);
   } else {

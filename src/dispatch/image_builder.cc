@@ -98,8 +98,8 @@ void ImageBuilder::CheckBaseImage(Entity e) {
       return;
     }
   } else if (language == "nodejs") {
-    if (!common::FindExecutable("node")) {
-      Save(e, store::kError, "nodejs runtime not found (node is not on PATH)");
+    if (!common::FindExecutable(options_.node)) {
+      Save(e, store::kError, "nodejs runtime not found (" + options_.node + " is not on PATH)");
       return;
     }
   } else if (language != "native") {
@@ -129,9 +129,12 @@ void ImageBuilder::BuildImage(Entity e) {
     Save(e, store::kReady, "");
     return;
   }
+  if (language == "nodejs") {
+    BuildNodeImage(std::move(e), deps);
+    return;
+  }
   if (language != "python3") {
-    // UNFINISHED: runtime dependencies for nodejs (npm install into the image dir).
-    Save(e, store::kError, "runtime dependencies are supported for python3 images only");
+    Save(e, store::kError, "runtime dependencies are supported for python3 and nodejs images only");
     return;
   }
   std::string dir = ImageDir(e.name);
@@ -179,6 +182,35 @@ void ImageBuilder::BuildImage(Entity e) {
   spdlog::info("image {} ready", e.name);
 }
 
+void ImageBuilder::BuildNodeImage(Entity e, const std::string& package_json) {
+  std::string dir = ImageDir(e.name);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (auto st = WriteFile(dir + "/package.json", package_json, 0644); !st.ok()) {
+    Save(e, store::kError, st.message());
+    return;
+  }
+  spdlog::info("image {}: installing node dependencies", e.name);
+  common::SpawnOptions npm;
+  npm.argv = {options_.npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--no-save"};
+  npm.cwd = dir;
+  auto installed = common::RunCommand(npm, options_.pip_timeout);
+  if (!installed.ok() || installed->exit_code != 0) {
+    std::string why =
+        installed.ok() ? std::string(common::Trim(installed->err)) : installed.status().message();
+    if (why.empty() && installed.ok()) why = std::string(common::Trim(installed->out));
+    // npm says what failed first (code, then the request), then a stack trace.
+    if (why.size() > 1500) why = why.substr(0, 1500) + "…";
+    spdlog::warn("image {}: npm install failed", e.name);
+    Save(e, store::kError, "npm install failed: " + why);
+    return;
+  }
+  e.spec["nodeModules"] = dir + "/node_modules";
+  Save(e, store::kReady, "");
+  spdlog::info("image {} ready", e.name);
+}
+
 void ImageBuilder::CheckFunction(Entity e) {
   std::string image_name = e.spec.value("image", "");
   auto image = store_.GetEntity(Kind::kImage, image_name);
@@ -192,13 +224,17 @@ void ImageBuilder::CheckFunction(Entity e) {
     return;
   }
   std::string language = image->spec.value("language", "");
-  if (language == "nodejs") {
-    // UNFINISHED: a nodejs function server (runtimes/nodejs) is not shipped yet.
-    Save(e, store::kError, "nodejs functions are not supported in this build");
-    return;
-  }
   e.spec["language"] = language;
   if (language == "python3") e.spec["python"] = image->spec.value("python", options_.python);
+  if (language == "nodejs") {
+    e.spec["node"] = options_.node;
+    std::string modules = image->spec.value("nodeModules", "");
+    if (modules.empty()) {
+      e.spec.erase("nodeModules");
+    } else {
+      e.spec["nodeModules"] = modules;
+    }
+  }
   Save(e, store::kReady, "");
 }
 

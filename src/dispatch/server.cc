@@ -198,6 +198,8 @@ Status DispatchServer::Start() {
     return st;
   }
   DAT_RETURN_IF_ERROR(drivers_->Start(http_->port()));
+  prune_stop_ = false;
+  pruner_ = std::thread([this] { PruneLoop(); });
   started_ = true;
   spdlog::info("dispatch server on {}:{} (data dir {})", listen.first, http_->port(),
                config_.data_dir);
@@ -207,6 +209,12 @@ Status DispatchServer::Start() {
 void DispatchServer::Stop() {
   if (!started_) return;
   started_ = false;
+  {
+    std::lock_guard<std::mutex> l(prune_mu_);
+    prune_stop_ = true;
+  }
+  prune_cv_.notify_all();
+  if (pruner_.joinable()) pruner_.join();
   // Drivers first, while the event API still accepts what they deliver during shutdown.
   drivers_->Stop();
   http_->Stop(std::chrono::milliseconds(2000));
@@ -221,6 +229,23 @@ void DispatchServer::Stop() {
     tasks.swap(background_);
   }
   for (auto& t : tasks) t.wait();
+}
+
+void DispatchServer::PruneLoop() {
+  std::unique_lock<std::mutex> l(prune_mu_);
+  while (!prune_cv_.wait_for(l, config_.prune_interval, [&] { return prune_stop_; })) {
+    l.unlock();
+    int64_t now = NowMs();
+    auto events = store_->PruneEvents(now - config_.events.dedup_window.count());
+    auto runs = store_->PruneRuns(now - config_.run_retention.count(), config_.runs_kept);
+    if (!events.ok() || !runs.ok()) {
+      spdlog::warn("pruning the store failed: {}",
+                   (events.ok() ? runs.status() : events.status()).message());
+    } else if (*events > 0 || *runs > 0) {
+      spdlog::info("pruned {} old events and {} finished runs", *events, *runs);
+    }
+    l.lock();
+  }
 }
 
 void DispatchServer::Background(std::function<void()> task) {

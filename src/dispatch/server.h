@@ -17,12 +17,15 @@
 //   GET /healthz                          no token needed
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -45,6 +48,12 @@ struct ServerConfig {
   // Acknowledged events survive a crash of the machine (fsync per group commit); false: a
   // crash of the process only (kill -9), not of the machine. See README.md.
   bool fsync_events = true;
+  // Housekeeping, every `prune_interval`: events older than the duplicate window go (unless a
+  // run still waits for them), and finished runs older than `run_retention` or beyond the
+  // newest `runs_kept` of their function.
+  std::chrono::milliseconds prune_interval{600'000};
+  std::chrono::milliseconds run_retention{7LL * 24 * 3600 * 1000};
+  int runs_kept = 10'000;
   RunnerOptions runner;          // data_dir is filled in from data_dir
   SupervisorOptions supervisor;  // data_dir, exe_dir, token filled in
   BuilderOptions builder;        // data_dir filled in
@@ -95,6 +104,8 @@ class DispatchServer {
                                    const nlohmann::json& body);
   // Runs slow clean-up (stopping processes, removing files) off the I/O threads.
   void Background(std::function<void()> task);
+  // The housekeeping thread: prunes the store every prune_interval until Stop.
+  void PruneLoop();
 
   ServerConfig config_;
   std::string token_;
@@ -107,6 +118,10 @@ class DispatchServer {
   std::unique_ptr<http::HttpServer> http_;
   std::mutex background_mu_;
   std::vector<std::future<void>> background_;  // guarded by background_mu_
+  std::mutex prune_mu_;
+  std::condition_variable prune_cv_;
+  bool prune_stop_ = false;  // guarded by prune_mu_
+  std::thread pruner_;
   bool started_ = false;
 };
 
