@@ -54,9 +54,17 @@ TEST_F(WatermarkCli, FileToFileWithJsonSummary) {
   EXPECT_NE(r.out.find("\"logo_box\":{\"height\":80,\"width\":80,\"x\":16,\"y\":16}"),
             std::string::npos)
       << r.out;
-  auto probe = image::Probe(Slurp(dir_ / "out.jpg"));
+  const std::string written = Slurp(dir_ / "out.jpg");
+  auto probe = image::Probe(written);
   ASSERT_TRUE(probe.ok());
   EXPECT_EQ(probe->width, 320);
+  // Streamed piece by piece, the file is byte for byte what the library returns in memory.
+  image::WatermarkOptions options;
+  options.gravity = image::Gravity::kNorthWest;
+  options.scale = 0.25;
+  EXPECT_EQ(written, image::Watermark(jpeg_, options).value().data);
+  EXPECT_NE(r.out.find("\"output_bytes\":" + std::to_string(written.size())), std::string::npos)
+      << r.out;
 }
 
 TEST_F(WatermarkCli, StdinToStdout) {
@@ -91,6 +99,12 @@ TEST_F(WatermarkCli, ErrorsExitNonZeroWithAMessage) {
       RunCli({(dir_ / "in.jpg").string(), (dir_ / "out.jpg").string(), "--max-pixels", "1000"});
   EXPECT_EQ(bomb.exit_code, 1);
   EXPECT_NE(bomb.err.find("over the limit"), std::string::npos) << bomb.err;
+  // The output is created on the first write: rejected inputs leave no empty file behind.
+  EXPECT_FALSE(fs::exists(dir_ / "out.jpg"));
+  auto unwritable =
+      RunCli({(dir_ / "in.jpg").string(), (dir_ / "no" / "such" / "dir" / "out.jpg").string()});
+  EXPECT_EQ(unwritable.exit_code, 1);
+  EXPECT_NE(unwritable.err.find("cannot create"), std::string::npos) << unwritable.err;
 }
 
 TEST_F(WatermarkCli, HelpDocumentsEveryFlag) {
