@@ -53,6 +53,7 @@ struct HuffTable {
     for (int l = 1; l <= 16; ++l) {
       valoffset[l] = k - next;
       for (int i = 0; i < spec.counts[l]; ++i, ++k, ++next) {
+        if (next >= (1 << l) || k >= 256) return false;  // over-subscribed
         const uint8_t sym = spec.symbols[k];
         code[sym] = static_cast<uint16_t>(next);
         size[sym] = static_cast<uint8_t>(l);

@@ -632,6 +632,26 @@ TEST(WatermarkErrors, BadInputIsRejectedWithAClearMessage) {
   }
 }
 
+TEST(WatermarkErrors, OverSubscribedHuffmanTableIsRejected) {
+  // Three 1-bit codes cannot exist: the table is refused before anything is built from it
+  // (found by the fuzzer: the look-up tables were filled past their end).
+  std::string jpeg = testing::MakeJpeg(Spec(320, 240, 3, 2, 2));
+  const size_t dht = jpeg.find("\xFF\xC4");
+  ASSERT_NE(dht, std::string::npos);
+  const size_t counts = dht + 5;  // marker, length, class/id, then counts[1..16]
+  ASSERT_EQ(jpeg[counts], 0);
+  ASSERT_GE(jpeg[counts + 2], 3);
+  jpeg[counts] = 3;                                            // three codes of length 1 ...
+  jpeg[counts + 2] = static_cast<char>(jpeg[counts + 2] - 3);  // ... as many symbols in all
+  for (bool allow_entropy : {true, false}) {
+    WatermarkOptions options;
+    options.allow_entropy_path = allow_entropy;
+    auto result = Watermark(jpeg, options);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), common::Code::kInvalidArgument);
+  }
+}
+
 TEST(WatermarkErrors, MaxPixelsIsConfigurable) {
   const std::string jpeg = testing::MakeJpeg(Spec(320, 240, 3, 2, 2));
   WatermarkOptions options;
