@@ -1,12 +1,10 @@
 #include "image/jpeg_entropy.h"
 
-#include <sys/mman.h>
-
+#include <algorithm>
 #include <bitset>
 #include <cstring>
 #include <vector>
 
-#include "image/huge_alloc.h"
 #include "image/jpeg_block.h"
 #include "image/logo.h"
 
