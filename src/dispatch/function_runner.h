@@ -27,14 +27,14 @@ namespace dispatch {
 
 struct RunnerOptions {
   std::string data_dir;          // functions/<name>/ (code) and logs/ live here
-  std::string runtimes_dir;      // runtimes/python3/function_server.py
+  std::string runtimes_dir;      // runtimes/{python3,nodejs}/function_server.*
   int workers = 8;               // runs executing at once, across functions
   int default_instances = 2;     // warm processes per function, unless the function says
   int default_max_attempts = 3;  // attempts per run, unless the function says
   std::chrono::milliseconds default_timeout{60'000};  // per attempt
   std::chrono::milliseconds retry_backoff{500};       // first retry delay; doubles, max 60 s
   std::chrono::milliseconds idle_timeout{300'000};    // warm process stopped after this idle
-  std::chrono::milliseconds startup_timeout{20'000};  // process must answer /healthz by then
+  std::chrono::milliseconds startup_timeout{20'000};  // must print its listening line by then
 };
 
 // Called once when a run reaches a terminal state (succeeded or failed). Any thread.
@@ -67,7 +67,8 @@ class FunctionRunner {
   // the CloudEvents they came from, to spare a store read.
   void Enqueue(const std::vector<store::Run>& runs,
                const std::map<int64_t, nlohmann::json>& events = {});
-  // Stores a new queued run and schedules it; `done` is called when it finishes.
+  // Stores a new queued run and schedules it; `done` is called when it finishes, once its
+  // final state is committed (so a read of the run then sees it).
   common::Status Submit(const store::Run& run, RunCallback done);
 
   // Stops the function's processes (after a delete or an update); runs keep working and

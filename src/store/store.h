@@ -122,16 +122,19 @@ class Store {
   // Durably records the events and, for each event not seen before, its runs, in one
   // transaction. An event whose (source, id) was recorded at or after `dedup_since_ms` is
   // marked duplicate and neither it nor its runs are stored. Returns only after the commit
-  // reached disk (synchronous), so the caller may acknowledge the events.
+  // (reached disk, unless the implementation was told to trade that for latency: see
+  // SqliteStore::Open), so the caller may acknowledge the events.
   common::Status IngestEvents(std::vector<IngestItem>* items, int64_t dedup_since_ms);
   // The most recent events, newest first.
   virtual common::Result<std::vector<Event>> ListEvents(int limit) = 0;
   virtual common::Result<Event> GetEvent(int64_t seq) = 0;
-  // Deletes events (and their dedup records) received before `before_ms`; returns how many.
+  // Deletes events (and their dedup records) received before `before_ms`, except those a
+  // queued or running run still refers to; returns how many.
   virtual common::Result<int> PruneEvents(int64_t before_ms) = 0;
 
-  // Inserts or replaces runs (all in one transaction). The commit survives a crash of this
-  // process (kill -9) but, unlike IngestEvents, may be lost with the machine.
+  // Inserts runs, or updates the state of runs already stored (all in one transaction; a
+  // run's function, subscription, event and input never change). The commit survives a crash
+  // of this process (kill -9) but, unlike IngestEvents, may be lost with the machine.
   common::Status PutRuns(const std::vector<Run>& runs);
   // Both of the above in one transaction: records `batch->items` (as IngestEvents, durably
   // when there are any) then applies `batch->runs`. On error nothing is written.
@@ -139,6 +142,7 @@ class Store {
   // Deletes finished (succeeded or failed) runs that finished before `before_ms`, and beyond
   // the newest `keep` finished runs of each function whatever their age; returns how many.
   virtual common::Result<int> PruneRuns(int64_t before_ms, int keep) = 0;
+  // NotFound when absent.
   virtual common::Result<Run> GetRun(const std::string& id) = 0;
   // Runs newest first, of one function when `function` is non-empty.
   virtual common::Result<std::vector<Run>> ListRuns(const std::string& function, int limit) = 0;
