@@ -15,6 +15,31 @@ using nlohmann::json;
 using store::Entity;
 using store::Kind;
 
+namespace {
+
+// Empties `dir` and writes the image's dependency list into it as `file`.
+common::Status FreshImageDir(const std::string& dir, const std::string& file,
+                             const std::string& content) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  return WriteFile(dir + "/" + file, content, 0644);
+}
+
+// Why an installer failed: its stderr (else stdout), at most ~1500 characters; the start of it
+// when `head` (npm says what failed first), else the end (pip says it last).
+std::string InstallFailure(const common::Result<common::RunResult>& run, bool head) {
+  if (!run.ok()) return run.status().message();
+  std::string why(common::Trim(run->err));
+  if (why.empty()) why = std::string(common::Trim(run->out));
+  if (why.size() > 1500) {
+    why = head ? why.substr(0, 1500) + "…" : "…" + why.substr(why.size() - 1500);
+  }
+  return why;
+}
+
+}  // namespace
+
 bool IsSupportedLanguage(const std::string& language) {
   return language == "python3" || language == "native" || language == "nodejs";
 }
@@ -138,10 +163,7 @@ void ImageBuilder::BuildImage(Entity e) {
     return;
   }
   std::string dir = ImageDir(e.name);
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir, ec);
-  if (auto st = WriteFile(dir + "/requirements.txt", deps, 0644); !st.ok()) {
+  if (auto st = FreshImageDir(dir, "requirements.txt", deps); !st.ok()) {
     Save(e, store::kError, st.message());
     return;
   }
@@ -169,12 +191,8 @@ void ImageBuilder::BuildImage(Entity e) {
               dir + "/requirements.txt"};
   auto installed = common::RunCommand(pip, options_.pip_timeout);
   if (!installed.ok() || installed->exit_code != 0) {
-    std::string why =
-        installed.ok() ? std::string(common::Trim(installed->err)) : installed.status().message();
-    if (why.empty() && installed.ok()) why = std::string(common::Trim(installed->out));
-    if (why.size() > 1500) why = "…" + why.substr(why.size() - 1500);
     spdlog::warn("image {}: pip install failed", e.name);
-    Save(e, store::kError, "pip install failed: " + why);
+    Save(e, store::kError, "pip install failed: " + InstallFailure(installed, false));
     return;
   }
   e.spec["python"] = dir + "/venv/bin/python";
@@ -184,10 +202,7 @@ void ImageBuilder::BuildImage(Entity e) {
 
 void ImageBuilder::BuildNodeImage(Entity e, const std::string& package_json) {
   std::string dir = ImageDir(e.name);
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir, ec);
-  if (auto st = WriteFile(dir + "/package.json", package_json, 0644); !st.ok()) {
+  if (auto st = FreshImageDir(dir, "package.json", package_json); !st.ok()) {
     Save(e, store::kError, st.message());
     return;
   }
@@ -197,13 +212,8 @@ void ImageBuilder::BuildNodeImage(Entity e, const std::string& package_json) {
   npm.cwd = dir;
   auto installed = common::RunCommand(npm, options_.pip_timeout);
   if (!installed.ok() || installed->exit_code != 0) {
-    std::string why =
-        installed.ok() ? std::string(common::Trim(installed->err)) : installed.status().message();
-    if (why.empty() && installed.ok()) why = std::string(common::Trim(installed->out));
-    // npm says what failed first (code, then the request), then a stack trace.
-    if (why.size() > 1500) why = why.substr(0, 1500) + "…";
     spdlog::warn("image {}: npm install failed", e.name);
-    Save(e, store::kError, "npm install failed: " + why);
+    Save(e, store::kError, "npm install failed: " + InstallFailure(installed, true));
     return;
   }
   e.spec["nodeModules"] = dir + "/node_modules";

@@ -66,8 +66,9 @@ common::Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& 
 bool IsLoopbackHost(const std::string& host);
 // The directory of the running executable.
 std::string ExecutableDir();
-// Where the function runtimes (runtimes/python3, runtimes/nodejs) are: DISPATCH_RUNTIMES_DIR, next to the binary
-// (../share/dispatch/runtimes, ../../runtimes) or the source tree this was built from.
+// Where the function runtimes (runtimes/python3, runtimes/nodejs) are: DISPATCH_RUNTIMES_DIR,
+// next to the binary (../share/dispatch/runtimes, ../../runtimes) or the source tree this was
+// built from.
 std::string DefaultRuntimesDir();
 
 // Thread-safe after Start. Start once, Stop once.
