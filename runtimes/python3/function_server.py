@@ -3,7 +3,9 @@
 
 Usage: function_server.py FUNCTION_FILE [HANDLER]   (HANDLER defaults to "handle")
 
-Loads FUNCTION_FILE and serves the Dispatch function protocol on $PORT (127.0.0.1, or $HOST):
+Loads FUNCTION_FILE and serves the Dispatch function protocol on $PORT (127.0.0.1, or $HOST;
+port 0 picks a free one), printing "listening on http://HOST:PORT" on stdout once serving (the
+dispatch server starts functions with PORT=0 and reads the port from that line):
   GET  /healthz  -> 200
   POST /         {"context": {...}, "payload": ...} -> the JSON result of
                  handler(context, payload); errors as

@@ -1,5 +1,7 @@
 // A tiny native function speaking the Dispatch function protocol, for the dispatch tests and
-// benchmark. Serves GET /healthz and POST / on $PORT. What it does is steered by the payload:
+// benchmark. Serves GET /healthz and POST / on $PORT (0: a free port, reported on the line
+// "listening on http://127.0.0.1:PORT" as the dispatch server expects). What it does is steered
+// by the payload:
 //   {"fail": N, "counter": "/path"}  FunctionError (500) for the first N calls (counted in
 //                                    the file), then success
 //   {"crash": true}                  exits at once (the process dies mid-run)
