@@ -6,8 +6,9 @@
 // Starts a server (temporary data dir, port 0) and a trivial native function subscribed to
 // the event type, then measures
 //   1. throughput: N events POSTed one per request by C client threads as fast as they are
-//      acknowledged (each ack = committed to SQLite with fsync); events/s of ingest and of
-//      ingest → completed run (all N runs recorded as succeeded);
+//      acknowledged (each ack = committed to SQLite, fsynced unless the server runs with
+//      --ingest-sync=normal); events/s of ingest and of ingest → completed run (all N runs
+//      recorded as succeeded);
 //   2. latency at a steady R events/s for S seconds: ack round trip and ingest-to-function-
 //      start (the function's own clock at entry minus the sender's clock before the POST),
 //      p50 / p99, with warm function processes.
