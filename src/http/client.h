@@ -19,6 +19,9 @@ struct ClientRequest {
   Headers headers;
   std::string body;       // request body from memory…
   std::string body_file;  // …or streamed from this file when non-empty
+  // https: trust the certificates in this PEM file instead of the system's (a private CA or
+  // a self-signed server); "" uses the system trust store.
+  std::string ca_file;
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds timeout{30'000};  // whole exchange; 0 = none
   // When set, the response body is streamed here in chunks instead of into

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -463,6 +464,61 @@ TEST(PlainClientTest, RefusesHeaderInjection) {
   ClientRequest r = Post("http://127.0.0.1:9/", "x");
   r.headers.Set("X-Evil", "a\r\nX-Injected: 1");
   EXPECT_EQ(client.Send(r).status().code(), common::Code::kInvalidArgument);
+}
+
+// HTTPS: the server with a certificate (self-signed here, made with the openssl tool), a client
+// trusting it through ca_file; a plain-HTTP request to the TLS port gets no answer; a client
+// that does not trust the certificate is refused.
+TEST(TlsTest, ServesHttpsWithItsCertificate) {
+  std::string dir = "/tmp/http_tls_test_" + std::to_string(::getpid());
+  std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+  std::string cmd = "mkdir -p " + dir + " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+                    "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
+                    "-keyout " + key + " -out " + cert + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "the openssl tool is not available";
+
+  ServerOptions options;
+  options.tls_cert_file = cert;
+  options.tls_key_file = key;
+  HttpServer server(options, [](Request&& request, Respond respond) {
+    respond(Response::Text(200, "secure " + request.method + " " + request.body));
+  });
+  ASSERT_TRUE(server.Start().ok());
+  std::string port = std::to_string(server.port());
+
+  CurlHttpClient client;
+  ClientRequest request;
+  request.method = "POST";
+  request.url = "https://127.0.0.1:" + port + "/x";
+  request.body = "hello";
+  request.ca_file = cert;
+  request.timeout = 10s;
+  for (int i = 0; i < 2; ++i) {  // the second request reuses the TLS connection
+    auto r = client.Send(request);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->body, "secure POST hello");
+  }
+  EXPECT_EQ(server.accepted_connections(), 1u);
+
+  ClientRequest untrusted = request;
+  untrusted.ca_file.clear();
+  EXPECT_EQ(client.Send(untrusted).status().code(), common::Code::kUnavailable);
+
+  ClientRequest plain = request;
+  plain.url = "http://127.0.0.1:" + port + "/x";
+  plain.timeout = 3s;
+  auto r = client.Send(plain);
+  EXPECT_TRUE(!r.ok() || r->status >= 400) << "plain HTTP answered on the TLS port";
+
+  ServerOptions missing;
+  missing.tls_cert_file = cert;
+  missing.tls_key_file = dir + "/absent.pem";
+  HttpServer bad(missing, [](Request&&, Respond respond) { respond(Response::Text(200, "")); });
+  common::Status s = bad.Start();
+  EXPECT_EQ(s.code(), common::Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("absent.pem"), std::string::npos) << s.ToString();
+  server.Stop();
+  std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // HttpServer over Boost.Beast. Beast is included here only (pimpl), so that code using
 // server.h compiles fast.
 //
+// A Session is templated on its stream: plain TCP, or TLS over TCP when the options name a
+// certificate and key; everything but the handshake is the same code.
+//
 // Concurrency: every connection (Session) runs on its own strand; all of a Session's state
 // is touched only from that strand. The acceptor runs on its own strand. The server-wide
 // state shared between strands and the controlling thread (session registry, in-flight
@@ -15,11 +18,14 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <type_traits>
 #include <condition_variable>
 #include <exception>
 #include <future>
@@ -40,6 +46,8 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // How long a connection we are closing after an error response may keep sending (we
@@ -66,6 +74,8 @@ struct ResponseGate {
 
 class HttpServer::Impl {
  public:
+  class SessionBase;
+  template <class Stream>
   class Session;
   class PendingResponse;
 
@@ -87,7 +97,7 @@ class HttpServer::Impl {
   }
 
   // Called by sessions, on their strands.
-  void Unregister(Session* session);
+  void Unregister(SessionBase* session);
   void BeginRequest() {
     std::lock_guard<std::mutex> l(mu_);
     ++in_flight_;
@@ -107,9 +117,9 @@ class HttpServer::Impl {
  private:
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
-  std::vector<std::shared_ptr<Session>> SnapshotSessions() {
+  std::vector<std::shared_ptr<SessionBase>> SnapshotSessions() {
     std::lock_guard<std::mutex> l(mu_);
-    std::vector<std::shared_ptr<Session>> out;
+    std::vector<std::shared_ptr<SessionBase>> out;
     for (auto& [ptr, s] : sessions_) out.push_back(s);
     return out;
   }
@@ -128,10 +138,11 @@ class HttpServer::Impl {
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> accepted_{0};
   std::shared_ptr<ResponseGate> gate_ = std::make_shared<ResponseGate>();
+  std::optional<net::ssl::context> tls_;  // set by Start when the options name a certificate
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;  // guarded by mu_
+  std::unordered_map<SessionBase*, std::shared_ptr<SessionBase>> sessions_;  // guarded by mu_
   int in_flight_ = 0;                                                // guarded by mu_
 };
 
@@ -139,7 +150,7 @@ class HttpServer::Impl {
 // every copy of the callback is dropped without being called.
 class HttpServer::Impl::PendingResponse {
  public:
-  PendingResponse(std::shared_ptr<ResponseGate> gate, std::weak_ptr<Session> session,
+  PendingResponse(std::shared_ptr<ResponseGate> gate, std::weak_ptr<SessionBase> session,
                   uint64_t sequence)
       : gate_(std::move(gate)), session_(std::move(session)), sequence_(sequence) {}
   ~PendingResponse() {
@@ -149,47 +160,82 @@ class HttpServer::Impl::PendingResponse {
 
  private:
   std::shared_ptr<ResponseGate> gate_;
-  std::weak_ptr<Session> session_;
+  std::weak_ptr<SessionBase> session_;
   uint64_t sequence_;
   std::atomic<bool> done_{false};
 };
 
-// One TCP connection. Reads a request, hands it to the handler, writes the response, and
+// What the server and a Respond callback need of a connection, whatever its stream.
+class HttpServer::Impl::SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void Start() = 0;
+  // Stop phase 1: close if idle, otherwise close after the current response.
+  virtual void RequestStop() = 0;
+  // Stop phase 2: close now.
+  virtual void ForceClose() = 0;
+  // From a Respond callback, any thread.
+  virtual void PostResponse(Response response, uint64_t sequence) = 0;
+};
+
+// One connection. Reads a request, hands it to the handler, writes the response, and
 // loops while keep-alive holds. Requests on one connection are handled one at a time, so
 // pipelined requests are answered in order. All members are touched on the strand only.
-class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+template <class Stream>
+class HttpServer::Impl::Session : public SessionBase,
+                                  public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(HttpServer::Impl* server, tcp::socket socket)
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  Session(HttpServer::Impl* server, tcp::socket socket) requires(!kTls)
       : server_(server), stream_(std::move(socket)) {
-    beast::error_code ec;
-    auto endpoint = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_address_ = endpoint.address().to_string();
-    stream_.socket().set_option(tcp::no_delay(true), ec);
+    Init();
+  }
+  Session(HttpServer::Impl* server, tcp::socket socket, net::ssl::context& tls) requires(kTls)
+      : server_(server), stream_(std::move(socket), tls) {
+    Init();
   }
 
-  void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
+  void Start() override {
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Tcp().expires_after(self->options().header_timeout);
+        self->stream_.async_handshake(net::ssl::stream_base::server,
+                                      [self](beast::error_code ec) {
+                                        if (ec) return self->Close();
+                                        self->WaitForRequest();
+                                      });
+      } else {
+        self->WaitForRequest();
+      }
+    });
   }
-  // Stop phase 1: close if idle, otherwise close after the current response.
-  void RequestStop() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+  void RequestStop() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       self->stopping_ = true;
       if (!self->busy_) self->Close();
     });
   }
-  // Stop phase 2: close now.
-  void ForceClose() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  void ForceClose() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->Close(); });
   }
-  // From a Respond callback, any thread.
-  void PostResponse(Response response, uint64_t sequence) {
+  void PostResponse(Response response, uint64_t sequence) override {
     net::post(stream_.get_executor(),
-              [self = shared_from_this(), response = std::move(response), sequence]() mutable {
+              [self = this->shared_from_this(), response = std::move(response), sequence]() mutable {
                 self->SendResponse(std::move(response), sequence);
               });
   }
 
  private:
+  void Init() {
+    beast::error_code ec;
+    auto endpoint = Tcp().socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = endpoint.address().to_string();
+    Tcp().socket().set_option(tcp::no_delay(true), ec);
+  }
+  // The TCP layer (timeouts, the socket), under TLS or not.
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
   const ServerOptions& options() const { return server_->options(); }
 
   void WaitForRequest() {
@@ -201,9 +247,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(options().max_body_bytes);
     if (buffer_.size() > 0) return ReadHeader();  // a pipelined request is already here
     // Idle until the first byte: the idle timeout applies, not the header timeout.
-    stream_.expires_after(options().idle_timeout);
+    Tcp().expires_after(options().idle_timeout);
     stream_.async_read_some(buffer_.prepare(kReadChunk),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                               self->buffer_.commit(n);
                               if (ec) return self->Close();
                               self->ReadHeader();
@@ -211,10 +257,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadHeader() {
-    stream_.expires_after(options().header_timeout);
+    Tcp().expires_after(options().header_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -226,9 +272,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (common::EqualsIgnoreCase(common::Trim(std::string_view(expect.data(), expect.size())),
                                  "100-continue") &&
         parser_->get().version() >= 11) {
-      stream_.expires_after(options().body_timeout);
+      Tcp().expires_after(options().body_timeout);
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
-                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
                          if (ec) return self->Close();
                          self->ReadBody();
                        });
@@ -238,10 +284,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    stream_.expires_after(options().body_timeout);
+    Tcp().expires_after(options().body_timeout);
     bhttp::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
@@ -280,7 +326,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     parser_.reset();
 
     auto pending =
-        std::make_shared<PendingResponse>(server_->gate(), weak_from_this(), ++sequence_);
+        std::make_shared<PendingResponse>(server_->gate(), this->weak_from_this(), ++sequence_);
     Respond respond = [pending](Response response) { pending->Send(std::move(response)); };
     pending.reset();
     try {
@@ -344,9 +390,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       res.content_length(res.body().size());
     }
     res.keep_alive(!close);
-    stream_.expires_after(options().body_timeout);
+    Tcp().expires_after(options().body_timeout);
     bhttp::async_write(stream_, res,
-                       [self = shared_from_this(), close, linger](beast::error_code ec, size_t) {
+                       [self = this->shared_from_this(), close, linger](beast::error_code ec, size_t) {
                          self->OnWrite(ec, close, linger);
                        });
   }
@@ -364,8 +410,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void LingerAndClose() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(kLingerTime);
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+    Tcp().expires_after(kLingerTime);
     buffer_.clear();
     Discard();
   }
@@ -373,7 +419,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   void Discard() {
     if (closed_) return;
     stream_.async_read_some(buffer_.prepare(kReadChunk),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               self->buffer_.clear();
                               if (ec) return self->Close();
                               self->Discard();
@@ -388,13 +434,13 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       server_->EndRequest();
     }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Tcp().close();
     server_->Unregister(this);
   }
 
   HttpServer::Impl* server_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
@@ -418,6 +464,24 @@ void HttpServer::Impl::PendingResponse::Send(Response response) {
 common::Status HttpServer::Impl::Start() {
   if (started_ || stopped_) return common::FailedPrecondition("http server already started");
   beast::error_code ec;
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
+      return common::InvalidArgument("http server: TLS needs both a certificate and a key file");
+    }
+    tls_.emplace(net::ssl::context::tls_server);
+    tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                          net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                          net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use,
+                      ec);
+    if (tls_->use_certificate_chain_file(options_.tls_cert_file, ec)) {
+      return common::InvalidArgument("http server: TLS certificate " + options_.tls_cert_file +
+                                     ": " + ec.message());
+    }
+    if (tls_->use_private_key_file(options_.tls_key_file, net::ssl::context::pem, ec)) {
+      return common::InvalidArgument("http server: TLS key " + options_.tls_key_file + ": " +
+                                     ec.message());
+    }
+  }
   net::ip::address address = net::ip::make_address(options_.host, ec);
   if (ec) {
     tcp::resolver resolver(ioc_);
@@ -476,7 +540,12 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   accepted_.fetch_add(1);
-  auto session = std::make_shared<Session>(this, std::move(socket));
+  std::shared_ptr<SessionBase> session;
+  if (tls_) {
+    session = std::make_shared<Session<TlsStream>>(this, std::move(socket), *tls_);
+  } else {
+    session = std::make_shared<Session<PlainStream>>(this, std::move(socket));
+  }
   {
     std::lock_guard<std::mutex> l(mu_);
     sessions_.emplace(session.get(), session);
@@ -485,7 +554,7 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   DoAccept();
 }
 
-void HttpServer::Impl::Unregister(Session* session) {
+void HttpServer::Impl::Unregister(SessionBase* session) {
   {
     std::lock_guard<std::mutex> l(mu_);
     sessions_.erase(session);

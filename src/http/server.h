@@ -36,6 +36,10 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{120'000};   // whole body must arrive in this
   std::chrono::milliseconds idle_timeout{75'000};  // keep-alive idle connections closed after this
   std::string server_name;                         // value of the Server header, none when empty
+  // HTTPS: PEM certificate chain and private key. Both empty: plain HTTP. With them every
+  // connection must complete a TLS (1.2 or later) handshake within header_timeout.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 // Serves HTTP/1.1 with keep-alive, `Expect: 100-continue`, and chunked request bodies.
