@@ -40,6 +40,7 @@ std::string HomeDir() {
 struct Globals {
   std::string server;
   std::string token;
+  std::string ca_cert;
   std::string data_dir;
   bool json = false;
 
@@ -53,6 +54,7 @@ struct Globals {
     if (!Env("DISPATCH_SERVER").empty()) return Env("DISPATCH_SERVER");
     return "http://127.0.0.1:8080";
   }
+  std::string CaCert() const { return !ca_cert.empty() ? ca_cert : Env("DISPATCH_CA_CERT"); }
   // --token, DISPATCH_TOKEN, <data-dir>/token (when a data dir is given), ~/.dispatch/token.
   std::string Token() const {
     if (!token.empty()) return token;
@@ -276,7 +278,7 @@ int WaitReady(ApiClient& client, const KindInfo& kind, const std::string& name) 
 
 int Create(const Globals& g, const KindInfo& kind, json body, bool wait) {
   http::CurlHttpClient http;
-  ApiClient client(g.ServerUrl(), g.Token(), http);
+  ApiClient client(g.ServerUrl(), g.Token(), http, g.CaCert());
   auto created = client.Call("POST", "/v1/" + kind.collection, body);
   if (!created.ok()) return Fail(created.status());
   std::string name = Str(*created, "name");
@@ -312,6 +314,9 @@ int RunCli(int argc, char** argv) {
   app.add_option("--data-dir", g.data_dir,
                  "data directory (env DISPATCH_DATA_DIR; default ~/.dispatch): where the server "
                  "keeps its state and token");
+  app.add_option("--ca-cert", g.ca_cert,
+                 "PEM certificates to trust for an https --server, e.g. the server's own "
+                 "self-signed certificate (env DISPATCH_CA_CERT; default: the system's)");
   app.add_flag("--json", g.json, "print JSON instead of tables and messages");
 
   int rc = 0;
@@ -326,8 +331,13 @@ int RunCli(int argc, char** argv) {
   auto* server = app.add_subcommand("server", "run the dispatch server in the foreground");
   server->add_option("--listen", sc.listen, "address to serve the API on (port 0: any free port)")
       ->capture_default_str();
+  server->add_option("--tls-cert", sc.tls_cert_file,
+                     "serve the API over HTTPS with this PEM certificate chain (with --tls-key); "
+                     "required for a non-loopback --listen");
+  server->add_option("--tls-key", sc.tls_key_file, "PEM private key of --tls-cert");
   server->add_flag("--insecure-listen", sc.insecure_listen,
-                   "allow a non-loopback --listen address (plain HTTP: no TLS in this build)");
+                   "allow a non-loopback --listen address over plain HTTP (the token travels in "
+                   "clear)");
   server->add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   server->add_option("--http-threads", sc.http_threads, "HTTP I/O threads")->capture_default_str();
@@ -603,7 +613,7 @@ int RunCli(int argc, char** argv) {
     auto kind = LookupKind(kind_name);
     if (!kind) return void(rc = Fail("unknown kind " + kind_name));
     http::CurlHttpClient http;
-    ApiClient client(g.ServerUrl(), g.Token(), http);
+    ApiClient client(g.ServerUrl(), g.Token(), http, g.CaCert());
     bool plural = common::EndsWith(common::ToLower(kind_name), "s");
     if (kind->kind == "run") {
       std::string path = "/v1/runs";
@@ -655,7 +665,7 @@ int RunCli(int argc, char** argv) {
       return void(rc = Fail("cannot delete a " + kind_name));
     }
     http::CurlHttpClient http;
-    ApiClient client(g.ServerUrl(), g.Token(), http);
+    ApiClient client(g.ServerUrl(), g.Token(), http, g.CaCert());
     auto r = client.Call("DELETE", "/v1/" + kind->collection + "/" + common::UriEncode(name));
     if (!r.ok()) return void(rc = Fail(r.status()));
     if (g.json) return PrintJson(*r);
@@ -685,7 +695,7 @@ int RunCli(int argc, char** argv) {
                {"extensions", json::object()},
                {"data", *payload}};
     http::CurlHttpClient http;
-    ApiClient client(g.ServerUrl(), g.Token(), http);
+    ApiClient client(g.ServerUrl(), g.Token(), http, g.CaCert());
     auto r = client.Call("POST", "/v1/event/", ev);
     if (!r.ok()) return void(rc = Fail(r.status()));
     if (g.json) return PrintJson(*r);
@@ -705,7 +715,7 @@ int RunCli(int argc, char** argv) {
     auto payload = ParseJsonArg("--input", input);
     if (!payload.ok()) return void(rc = Fail(payload.status()));
     http::CurlHttpClient http;
-    ApiClient client(g.ServerUrl(), g.Token(), http);
+    ApiClient client(g.ServerUrl(), g.Token(), http, g.CaCert());
     auto r = client.Call("POST", "/v1/runs",
                          json{{"function", function}, {"input", *payload}, {"wait", exec_wait}},
                          std::chrono::minutes(30));
@@ -724,7 +734,7 @@ int RunCli(int argc, char** argv) {
       return void(rc = Fail("logs are kept for eventdriver and function, not " + kind_name));
     }
     http::CurlHttpClient http;
-    ApiClient client(g.ServerUrl(), g.Token(), http);
+    ApiClient client(g.ServerUrl(), g.Token(), http, g.CaCert());
     auto r = client.GetText("/v1/" + kind->collection + "/" + common::UriEncode(name) + "/logs");
     if (!r.ok()) return void(rc = Fail(r.status()));
     std::cout << *r;

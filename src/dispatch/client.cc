@@ -32,8 +32,9 @@ common::Code CodeForHttpStatus(int status) {
   }
 }
 
-ApiClient::ApiClient(std::string server, std::string token, http::HttpClient& http)
-    : server_(std::move(server)), token_(std::move(token)), http_(http) {
+ApiClient::ApiClient(std::string server, std::string token, http::HttpClient& http,
+                     std::string ca_file)
+    : server_(std::move(server)), token_(std::move(token)), http_(http), ca_file_(std::move(ca_file)) {
   while (common::EndsWith(server_, "/")) server_.pop_back();
 }
 
@@ -43,6 +44,7 @@ Result<http::Response> ApiClient::Send(const std::string& method, const std::str
   req.method = method;
   req.url = server_ + path;
   req.timeout = timeout;
+  req.ca_file = ca_file_;
   if (!token_.empty()) req.headers.Set("Authorization", "Bearer " + token_);
   if (!body.empty()) {
     req.headers.Set("Content-Type", "application/json");

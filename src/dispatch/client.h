@@ -12,8 +12,10 @@ namespace dispatch {
 
 class ApiClient {
  public:
-  // `server` is "http://host:port"; `token` the bearer token ("" sends none).
-  ApiClient(std::string server, std::string token, http::HttpClient& http);
+  // `server` is "http://host:port" or "https://…"; `token` the bearer token ("" sends none);
+  // `ca_file` a PEM file of certificates to trust for https ("" trusts the system's).
+  ApiClient(std::string server, std::string token, http::HttpClient& http,
+            std::string ca_file = "");
 
   // Sends a request with an optional JSON body and returns the parsed JSON answer. A non-2xx
   // answer is an error whose message is the server's reason (code from the HTTP status);
@@ -31,6 +33,7 @@ class ApiClient {
   std::string server_;
   std::string token_;
   http::HttpClient& http_;
+  std::string ca_file_;
 };
 
 // Maps an HTTP status to a Status code (400 → InvalidArgument, 401 → Unauthenticated, …).

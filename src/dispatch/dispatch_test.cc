@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -590,6 +591,33 @@ TEST_F(DispatchTest, EveryCallNeedsTheToken) {
   ASSERT_TRUE(refused.ok());
   EXPECT_NE(refused->exit_code, 0);
   EXPECT_NE(refused->err.find("--insecure-listen"), std::string::npos) << refused->err;
+}
+
+// --tls-cert/--tls-key: the API over HTTPS (here a self-signed certificate made with the
+// openssl tool); the CLI trusts it with --ca-cert and refuses it without.
+TEST_F(DispatchTest, ServesTheApiOverHttpsWithACertificate) {
+  std::string cert = (root_ / "cert.pem").string(), key = (root_ / "key.pem").string();
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                    "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert +
+                    " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "the openssl tool is not available";
+  StartServer({"--tls-cert", cert, "--tls-key", key});
+  ASSERT_TRUE(common::StartsWith(url_, "https://127.0.0.1:")) << url_;
+  Ok({"--ca-cert", cert, "emit", "tls.check", "--data", R"({"n":1})"});
+  json events = OkJson({"--ca-cert", cert, "get", "events"});
+  EXPECT_NE(events.dump().find("tls.check"), std::string::npos) << events.dump();
+  CliResult untrusted = Cli({"get", "secrets"});
+  EXPECT_NE(untrusted.code, 0);
+  EXPECT_NE(untrusted.err.find("cannot reach the dispatch server"), std::string::npos)
+      << untrusted.err;
+  // A key without its certificate is refused with a clear message.
+  common::SpawnOptions so;
+  so.argv = {kDispatch, "server", "--data-dir", (root_ / "d3").string(), "--listen",
+             "127.0.0.1:0", "--tls-key", key};
+  auto refused = common::RunCommand(so, milliseconds(20000));
+  ASSERT_TRUE(refused.ok());
+  EXPECT_NE(refused->exit_code, 0);
+  EXPECT_NE(refused->err.find("--tls-cert"), std::string::npos) << refused->err;
 }
 
 TEST_F(DispatchTest, SecretValuesStayOutOfLogsAndListings) {

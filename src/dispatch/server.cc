@@ -125,11 +125,15 @@ uint16_t DispatchServer::port() const { return http_ ? http_->port() : 0; }
 
 Status DispatchServer::Start() {
   DAT_ASSIGN_OR_RETURN(auto listen, ParseListen(config_.listen));
-  if (!IsLoopbackHost(listen.first) && !config_.insecure_listen) {
+  const bool tls = !config_.tls_cert_file.empty() || !config_.tls_key_file.empty();
+  if (tls && (config_.tls_cert_file.empty() || config_.tls_key_file.empty())) {
+    return common::InvalidArgument("TLS needs both --tls-cert and --tls-key");
+  }
+  if (!IsLoopbackHost(listen.first) && !tls && !config_.insecure_listen) {
     return common::InvalidArgument(
         "refusing to listen on non-loopback address " + listen.first +
-        ": TLS is not supported by this build, and the API token would travel in clear; pass "
-        "--insecure-listen to do it anyway");
+        " without TLS: the API token would travel in clear; pass --tls-cert and --tls-key "
+        "(or --insecure-listen to do it anyway)");
   }
   if (config_.data_dir.empty()) return common::InvalidArgument("no data dir");
   std::error_code ec;
@@ -189,20 +193,35 @@ Status DispatchServer::Start() {
   ho.threads = config_.http_threads;
   ho.max_body_bytes = 256ull << 20;  // function code uploads; events are limited to 1 MiB
   ho.server_name = "dispatch";
+  ho.tls_cert_file = config_.tls_cert_file;
+  ho.tls_key_file = config_.tls_key_file;
   http_ = std::make_unique<http::HttpServer>(ho, router.AsHandler());
-  if (Status st = http_->Start(); !st.ok()) {
+  Status st = http_->Start();
+  if (st.ok() && tls) {
+    // Supervised drivers run on this machine: they post events to a plain loopback listener
+    // (allowed without TLS, like the default configuration) rather than needing the CA.
+    http::ServerOptions local = ho;
+    local.host = "127.0.0.1";
+    local.port = 0;
+    local.tls_cert_file.clear();
+    local.tls_key_file.clear();
+    local_http_ = std::make_unique<http::HttpServer>(local, router.AsHandler());
+    st = local_http_->Start();
+    if (!st.ok()) http_->Stop();
+  }
+  if (!st.ok()) {
     events_->Stop();
     builder_->Stop();
     runner_->Stop();
     committer_->Stop();
     return st;
   }
-  DAT_RETURN_IF_ERROR(drivers_->Start(http_->port()));
+  DAT_RETURN_IF_ERROR(drivers_->Start(local_http_ ? local_http_->port() : http_->port()));
   prune_stop_ = false;
   pruner_ = std::thread([this] { PruneLoop(); });
   started_ = true;
-  spdlog::info("dispatch server on {}:{} (data dir {})", listen.first, http_->port(),
-               config_.data_dir);
+  spdlog::info("dispatch server on {}://{}:{} (data dir {})", tls ? "https" : "http",
+               listen.first, http_->port(), config_.data_dir);
   return Status::Ok();
 }
 
@@ -218,6 +237,7 @@ void DispatchServer::Stop() {
   // Drivers first, while the event API still accepts what they deliver during shutdown.
   drivers_->Stop();
   http_->Stop(std::chrono::milliseconds(2000));
+  if (local_http_) local_http_->Stop(std::chrono::milliseconds(2000));
   events_->Stop();
   builder_->Stop();
   runner_->Stop();
@@ -270,12 +290,13 @@ int RunServer(ServerConfig config) {
       listen.ok() && listen->first != "0.0.0.0" && listen->first != "::") {
     host = listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first;
   }
+  const char* scheme = config.tls_cert_file.empty() ? "http" : "https";
   DispatchServer server(std::move(config));
   if (Status st = server.Start(); !st.ok()) {
     std::cerr << "dispatch server: " << st.message() << std::endl;
     return 1;
   }
-  std::printf("listening on http://%s:%u\n", host.c_str(), static_cast<unsigned>(server.port()));
+  std::printf("listening on %s://%s:%u\n", scheme, host.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);

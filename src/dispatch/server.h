@@ -43,6 +43,10 @@ struct ServerConfig {
   std::string data_dir;                   // required; created with mode 0700
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free port
   bool insecure_listen = false;           // allow a non-loopback address without TLS
+  // HTTPS for the API: PEM certificate chain and key. With them the API is served over TLS
+  // on `listen` (any address), and supervised drivers post to a plain loopback listener.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   std::string exe_dir;                    // where driver executables are looked up first
   int http_threads = 2;
   // Acknowledged events survive a crash of the machine (fsync per group commit); false: a
@@ -117,6 +121,7 @@ class DispatchServer {
   std::unique_ptr<ImageBuilder> builder_;
   std::unique_ptr<DriverSupervisor> drivers_;
   std::unique_ptr<http::HttpServer> http_;
+  std::unique_ptr<http::HttpServer> local_http_;  // with TLS: loopback, plain, for the drivers
   std::mutex background_mu_;
   std::vector<std::future<void>> background_;  // guarded by background_mu_
   std::mutex prune_mu_;
