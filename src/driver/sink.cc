@@ -99,7 +99,8 @@ std::vector<DeliveryResult> HttpSink::DeliverEach(
       owner.push_back(m);
     }
   }
-  auto answers = client_.SendAll(requests);
+  // Each event has its own id, so a request a broken pipeline leaves unanswered may go again.
+  auto answers = client_.SendPipelined(requests);
   for (size_t i = 0; i < answers.size(); ++i) {
     DeliveryResult& r = results[owner[i]];
     if (r.outcome != DeliveryOutcome::kAccepted) continue;  // keep the message's first failure

@@ -42,6 +42,13 @@ class HttpClient {
   // Performs several independent exchanges, concurrently where the implementation can; one
   // result per request, in order. The default sends them one after another.
   virtual std::vector<common::Result<Response>> SendAll(const std::vector<ClientRequest>& requests);
+  // Like SendAll, for requests to one server that may be repeated safely (each carries its own
+  // id, say): an implementation may pipeline them on one connection, and resends what a broken
+  // pipeline left unanswered. The default is SendAll.
+  virtual std::vector<common::Result<Response>> SendPipelined(
+      const std::vector<ClientRequest>& requests) {
+    return SendAll(requests);
+  }
 };
 
 // HttpClient over libcurl. Keeps one easy handle per calling thread so connections are

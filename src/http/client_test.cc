@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -457,6 +458,53 @@ TEST(PlainClientTest, SendAllRunsExchangesConcurrently) {
   // The second round reused the first round's connections.
   EXPECT_EQ(server.accepted_connections(), static_cast<size_t>(kCount));
   server.Stop();
+}
+
+// SendPipelined writes every request on one connection and reads the answers in order.
+TEST(PlainClientTest, PipelinesRequestsOnOneConnection) {
+  ScriptedServer server({{"HTTP/1.1 202 Accepted\r\nContent-Length: 1\r\n\r\na"},
+                         {"HTTP/1.1 202 Accepted\r\nContent-Length: 1\r\n\r\nb"},
+                         {"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nc\r\n0\r\n\r\n"}});
+  PlainHttpClient client(DefaultHttpClient());
+  std::vector<ClientRequest> requests = {Post(server.url("/1"), "one"), Post(server.url("/2"), "two"),
+                                         Post(server.url("/3"), "three")};
+  auto results = client.SendPipelined(requests);
+  ASSERT_EQ(results.size(), 3u);
+  std::string bodies;
+  for (auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 202);
+    bodies += r->body;
+  }
+  EXPECT_EQ(bodies, "abc");
+  EXPECT_EQ(server.accepted(), 1);
+  auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_NE(seen[2].find("POST /3 HTTP/1.1"), std::string::npos);
+  EXPECT_NE(seen[2].find("\r\n\r\nthree"), std::string::npos);
+}
+
+// A server that ends the connection after the first answer: what the pipeline left unanswered
+// goes again on fresh connections, and every request gets its own answer.
+TEST(PlainClientTest, BrokenPipelineResendsTheUnanswered) {
+  ScriptedServer server({{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nr1", true},
+                         {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nr2", true},
+                         {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nr3", true}});
+  PlainHttpClient client(DefaultHttpClient());
+  std::vector<ClientRequest> requests = {Post(server.url("/1"), "one"), Post(server.url("/2"), "two"),
+                                         Post(server.url("/3"), "three")};
+  auto results = client.SendPipelined(requests);
+  ASSERT_EQ(results.size(), 3u);
+  for (auto& r : results) ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(results[0]->body, "r1");
+  // The other two were answered on their own connections (in whichever order they arrived).
+  std::set<std::string> rest = {results[1]->body, results[2]->body};
+  EXPECT_EQ(rest, (std::set<std::string>{"r2", "r3"}));
+  EXPECT_EQ(server.accepted(), 3);
+  // The server saw "one" first; the resent requests are the other two.
+  auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_NE(seen[0].find("one"), std::string::npos);
 }
 
 TEST(PlainClientTest, RefusesHeaderInjection) {

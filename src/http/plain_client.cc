@@ -12,6 +12,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <climits>
+
 #include <atomic>
 #include <boost/beast/http.hpp>
 #include <cerrno>
@@ -288,6 +290,11 @@ class Exchange {
 
   State state() const { return state_; }
   int fd() const { return conn_.fd; }
+  const std::string& head() const { return head_; }
+  const std::string& key() const { return key_; }
+  const Target& target() const { return target_; }
+  const std::string& what() const { return what_; }
+  bool head_request() const { return head_request_; }
   std::optional<SteadyClock::time_point> deadline() const { return deadline_; }
   common::Result<Response> TakeResult() { return std::move(*result_); }
 
@@ -522,6 +529,201 @@ std::vector<common::Result<Response>> RunAll(const std::vector<const ClientReque
   return out;
 }
 
+// Runs prepared exchanges as one pipeline on one connection. Returns a result per request;
+// nullopt for those the pipeline left unanswered.
+std::vector<std::optional<common::Result<Response>>> RunPipeline(
+    const std::vector<std::unique_ptr<Exchange>>& exchanges,
+    const std::vector<const ClientRequest*>& requests,
+    const std::shared_ptr<std::atomic<bool>>& alive) {
+  const size_t n = exchanges.size();
+  std::vector<std::optional<common::Result<Response>>> results(n);
+  const ClientRequest& first = *requests[0];
+  const std::string& key = exchanges[0]->key();
+  const std::string& what = exchanges[0]->what();
+  std::optional<SteadyClock::time_point> deadline;
+  if (first.timeout.count() > 0) deadline = SteadyClock::now() + first.timeout;
+  auto millis_left = [&]() -> int {
+    if (!deadline) return -1;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - SteadyClock::now());
+    return static_cast<int>(std::max<int64_t>(0, left.count()));
+  };
+
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Connection conn;
+    bool reused = false;
+    if (attempt == 0) {
+      if (auto idle = Connections().Take(key)) {
+        conn = std::move(*idle);
+        if (SteadyClock::now() - conn.last_used > std::chrono::milliseconds(500) && !StillOpen(conn.fd)) {
+          ::close(conn.fd);
+          conn.fd = -1;
+        } else {
+          reused = true;
+        }
+      }
+    }
+    if (conn.fd < 0) {
+      auto fd = Connect(exchanges[0]->target(), first.connect_timeout, what);
+      if (!fd.ok()) {
+        for (auto& r : results) r = fd.status();
+        return results;
+      }
+      conn.fd = *fd;
+      conn.client_alive = alive;
+    }
+    auto fail_all = [&](common::Status status) {
+      ::close(conn.fd);
+      for (auto& r : results) {
+        if (!r) r = status;
+      }
+      return results;
+    };
+
+    // Every request in one go (more sendmsg calls only if the socket buffer fills).
+    std::vector<iovec> parts;
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& head = exchanges[i]->head();
+      parts.push_back({const_cast<char*>(head.data()), head.size()});
+      total += head.size();
+      const std::string& body = requests[i]->body;
+      if (!body.empty()) {
+        parts.push_back({const_cast<char*>(body.data()), body.size()});
+        total += body.size();
+      }
+    }
+    size_t sent = 0, part = 0;
+    bool stale = false;
+    while (sent < total) {
+      msghdr msg{};
+      msg.msg_iov = parts.data() + part;
+      msg.msg_iovlen = std::min<size_t>(parts.size() - part, IOV_MAX);
+      ssize_t w = ::sendmsg(conn.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pollfd p{conn.fd, POLLOUT, 0};
+        if (::poll(&p, 1, millis_left()) <= 0) {
+          return fail_all(common::DeadlineExceeded(what + ": timed out sending the requests"));
+        }
+        continue;
+      }
+      if (w < 0) {
+        if (reused && sent == 0) {
+          stale = true;
+          break;
+        }
+        return fail_all(common::Unavailable(what + ": sending the requests failed: " + ErrnoText(errno)));
+      }
+      sent += static_cast<size_t>(w);
+      size_t consumed = static_cast<size_t>(w);
+      while (consumed > 0 && part < parts.size()) {
+        if (consumed >= parts[part].iov_len) {
+          consumed -= parts[part].iov_len;
+          ++part;
+        } else {
+          parts[part].iov_base = static_cast<char*>(parts[part].iov_base) + consumed;
+          parts[part].iov_len -= consumed;
+          consumed = 0;
+        }
+      }
+    }
+    if (stale) {
+      ::close(conn.fd);
+      continue;
+    }
+
+    // The responses, in order.
+    std::string buffer;
+    size_t offset = 0, received = 0, answered = 0;
+    bool keep_alive = true, broken = false;
+    char chunk[16 * 1024];
+    while (answered < n && !broken) {
+      std::optional<Parser> parser;
+      auto fresh = [&] {
+        parser.emplace();
+        parser->header_limit(64 * 1024);
+        parser->eager(true);
+      };
+      fresh();
+      while (true) {
+        if (offset < buffer.size()) {
+          boost::beast::error_code ec;
+          size_t used = parser->put(boost::asio::buffer(buffer.data() + offset, buffer.size() - offset), ec);
+          offset += used;
+          if (ec && ec != bhttp::error::need_more) {
+            broken = true;
+            break;
+          }
+          if (parser->is_header_done() &&
+              parser->content_length().value_or(0) > requests[answered]->max_response_bytes) {
+            broken = true;
+            break;
+          }
+          if (parser->is_done()) {
+            int status = parser->get().result_int();
+            if (status >= 100 && status < 200 && status != 101) {
+              fresh();  // an interim response: the final one follows
+              continue;
+            }
+            break;
+          }
+          if (!ec && offset < buffer.size()) continue;
+        }
+        if (offset == buffer.size()) {
+          buffer.clear();
+          offset = 0;
+        }
+        pollfd p{conn.fd, POLLIN, 0};
+        int ready = ::poll(&p, 1, millis_left());
+        if (ready == 0) {
+          return fail_all(common::DeadlineExceeded(what + ": timed out waiting for pipelined responses"));
+        }
+        ssize_t r = ::recv(conn.fd, chunk, sizeof chunk, MSG_DONTWAIT);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+        if (r <= 0) {
+          if (r == 0 && parser->is_header_done() && parser->need_eof()) {
+            boost::beast::error_code ec;
+            parser->put_eof(ec);
+            if (!ec && parser->is_done()) {
+              keep_alive = false;
+              break;
+            }
+          }
+          broken = true;
+          break;
+        }
+        received += static_cast<size_t>(r);
+        buffer.append(chunk, static_cast<size_t>(r));
+      }
+      if (broken) break;
+      auto& message = parser->get();
+      Response response;
+      response.status = message.result_int();
+      for (const auto& field : message) {
+        response.headers.Add(std::string(field.name_string()), std::string(field.value()));
+      }
+      response.body = std::move(message.body());
+      results[answered++] = std::move(response);
+      if (!message.keep_alive() || !keep_alive) {
+        keep_alive = false;
+        break;  // the server ends the connection here: the rest go again
+      }
+    }
+    if (received == 0 && reused && attempt == 0) {
+      ::close(conn.fd);  // the peer had closed the idle connection: once more on a new one
+      continue;
+    }
+    if (answered == n && keep_alive && !broken && offset == buffer.size()) {
+      conn.last_used = SteadyClock::now();
+      Connections().Put(key, std::move(conn));
+    } else {
+      ::close(conn.fd);
+    }
+    return results;
+  }
+  return results;
+}
+
 }  // namespace
 
 PlainHttpClient::PlainHttpClient(HttpClient& fallback)
@@ -534,6 +736,43 @@ PlainHttpClient::~PlainHttpClient() { alive_->store(false); }
 common::Result<Response> PlainHttpClient::Send(const ClientRequest& request) {
   if (!request.body_file.empty() || request.body_sink) return fallback_.Send(request);
   return std::move(RunAll({&request}, id_, alive_, fallback_).front());
+}
+
+std::vector<common::Result<Response>> PlainHttpClient::SendPipelined(
+    const std::vector<ClientRequest>& requests) {
+  constexpr size_t kMaxPipelineBytes = 256 * 1024;  // beyond: parallel (no read/write deadlock)
+  if (requests.size() < 2) return SendAll(requests);
+  std::vector<std::unique_ptr<Exchange>> exchanges;
+  std::vector<const ClientRequest*> pointers;
+  size_t bytes = 0;
+  for (const auto& r : requests) {
+    if (!r.body_file.empty() || r.body_sink) return SendAll(requests);
+    auto ex = std::make_unique<Exchange>(r, id_, alive_);
+    if (!ex->Prepare() || ex->state() == Exchange::State::kDone || ex->head_request() ||
+        (!exchanges.empty() && ex->key() != exchanges[0]->key())) {
+      return SendAll(requests);
+    }
+    bytes += ex->head().size() + r.body.size();
+    exchanges.push_back(std::move(ex));
+    pointers.push_back(&r);
+  }
+  if (bytes > kMaxPipelineBytes) return SendAll(requests);
+  auto results = RunPipeline(exchanges, pointers, alive_);
+  std::vector<const ClientRequest*> again;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i]) again.push_back(pointers[i]);
+  }
+  if (!again.empty()) {
+    auto retried = RunAll(again, id_, alive_, fallback_);
+    size_t k = 0;
+    for (auto& r : results) {
+      if (!r) r = std::move(retried[k++]);
+    }
+  }
+  std::vector<common::Result<Response>> out;
+  out.reserve(results.size());
+  for (auto& r : results) out.push_back(std::move(*r));
+  return out;
 }
 
 std::vector<common::Result<Response>> PlainHttpClient::SendAll(const std::vector<ClientRequest>& requests) {
