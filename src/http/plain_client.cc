@@ -187,6 +187,30 @@ bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::s
 
 using Parser = bhttp::response_parser<bhttp::string_body>;
 
+// This thread's idle connection for `key` if it is still usable (one idle for a while is
+// checked first: the peer may have closed it), else nullopt.
+std::optional<Connection> TakeIdle(const std::string& key) {
+  auto idle = Connections().Take(key);
+  if (idle && SteadyClock::now() - idle->last_used > std::chrono::milliseconds(500) &&
+      !StillOpen(idle->fd)) {
+    ::close(idle->fd);
+    return std::nullopt;
+  }
+  return idle;
+}
+
+// The parsed message as a Response (the body is moved out).
+Response ToResponse(Parser& parser) {
+  auto& message = parser.get();
+  Response response;
+  response.status = message.result_int();
+  for (const auto& field : message) {
+    response.headers.Add(std::string(field.name_string()), std::string(field.value()));
+  }
+  response.body = std::move(message.body());
+  return response;
+}
+
 // One request/response exchange on one connection, advanced by the poll loop.
 class Exchange {
  public:
@@ -239,14 +263,9 @@ class Exchange {
     if (state_ == State::kDone) return;
     reused_ = false;
     if (attempt_ == 0) {
-      if (auto idle = Connections().Take(key_)) {
+      if (auto idle = TakeIdle(key_)) {
         conn_ = std::move(*idle);
-        if (SteadyClock::now() - conn_.last_used > std::chrono::milliseconds(500) && !StillOpen(conn_.fd)) {
-          ::close(conn_.fd);
-          conn_.fd = -1;
-        } else {
-          reused_ = true;
-        }
+        reused_ = true;
       }
     }
     if (!reused_) {
@@ -407,13 +426,7 @@ class Exchange {
   }
 
   void Complete(bool keep_alive) {
-    auto& message = parser_->get();
-    Response response;
-    response.status = message.result_int();
-    for (const auto& field : message) {
-      response.headers.Add(std::string(field.name_string()), std::string(field.value()));
-    }
-    response.body = std::move(message.body());
+    Response response = ToResponse(*parser_);
     if (keep_alive) {
       conn_.last_used = SteadyClock::now();
       Connections().Put(key_, std::move(conn_));
@@ -552,14 +565,9 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
     Connection conn;
     bool reused = false;
     if (attempt == 0) {
-      if (auto idle = Connections().Take(key)) {
+      if (auto idle = TakeIdle(key)) {
         conn = std::move(*idle);
-        if (SteadyClock::now() - conn.last_used > std::chrono::milliseconds(500) && !StillOpen(conn.fd)) {
-          ::close(conn.fd);
-          conn.fd = -1;
-        } else {
-          reused = true;
-        }
+        reused = true;
       }
     }
     if (conn.fd < 0) {
@@ -696,15 +704,9 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
         buffer.append(chunk, static_cast<size_t>(r));
       }
       if (broken) break;
-      auto& message = parser->get();
-      Response response;
-      response.status = message.result_int();
-      for (const auto& field : message) {
-        response.headers.Add(std::string(field.name_string()), std::string(field.value()));
-      }
-      response.body = std::move(message.body());
-      results[answered++] = std::move(response);
-      if (!message.keep_alive() || !keep_alive) {
+      const bool message_keep_alive = parser->get().keep_alive();
+      results[answered++] = ToResponse(*parser);
+      if (!message_keep_alive || !keep_alive) {
         keep_alive = false;
         break;  // the server ends the connection here: the rest go again
       }
