@@ -292,7 +292,7 @@ void Relay::ProcessBatch(std::vector<QueueMessage> messages) {
   }
 
   // Standard queues, one request per event (CloudEvents 1.0): the first attempt for the whole
-  // batch goes out at once (parallel connections); what is left over is retried one by one.
+  // batch goes out at once (pipelined by the sink); what is left over is retried one by one.
   if (!batched_done && deliverable.size() > 1 && !queue_.is_fifo()) {
     std::vector<const std::vector<cloudevents::CloudEvent>*> groups;
     size_t total = 0;
