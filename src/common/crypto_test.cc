@@ -23,8 +23,9 @@ TEST(Crypto, HmacSha256Rfc4231) {
   EXPECT_EQ(HexEncode(HmacSha256(std::string(131, '\xaa'),
                                  "Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-  // Exactly one block of key.
-  EXPECT_EQ(HmacSha256(std::string(64, 'k'), "x"), HmacSha256(std::string(64, 'k'), "x"));
+  // A key of exactly one block (64 bytes): used as is, not hashed.
+  EXPECT_EQ(HexEncode(HmacSha256(std::string(64, 'k'), "x")),
+            "f91c4c403625fb06910ef93999265bbd2d62baeaec6ff36455498cc124fe3e66");
 }
 
 TEST(Crypto, Crc) {

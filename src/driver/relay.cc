@@ -170,6 +170,12 @@ void Relay::ThrottleFor(size_t events) {
   }
 }
 
+void Relay::NoteSinkFailure(const DeliveryResult& r) {
+  std::lock_guard<std::mutex> l(mu_);
+  last_sink_error_ = r.reason;
+  if (r.http_status == 0) sink_ok_ = false;  // no HTTP answer at all: not ready
+}
+
 DeliveryResult Relay::DeliverWithRetry(const std::vector<cloudevents::CloudEvent>& events,
                                        SteadyClock::time_point deadline) {
   milliseconds cap = config_.retry_base;
@@ -181,11 +187,7 @@ DeliveryResult Relay::DeliverWithRetry(const std::vector<cloudevents::CloudEvent
     }
     metrics_.delivery_failures++;
     if (r.outcome == DeliveryOutcome::kRejected) return r;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      last_sink_error_ = r.reason;
-      if (r.http_status == 0) sink_ok_ = false;
-    }
+    NoteSinkFailure(r);
     auto wait = Jitter(cap);
     if (stopping_ || SteadyClock::now() + wait >= deadline) return r;
     spdlog::debug("delivery failed ({}), retrying in {} ms", r.reason, wait.count());
@@ -316,11 +318,7 @@ void Relay::ProcessBatch(std::vector<QueueMessage> messages) {
           break;
         case DeliveryOutcome::kRetry:
           metrics_.delivery_failures++;
-          {
-            std::lock_guard<std::mutex> l(mu_);
-            last_sink_error_ = r.reason;
-            if (r.http_status == 0) sink_ok_ = false;
-          }
+          NoteSinkFailure(r);
           retry.push_back(deliverable[i]);
           break;
       }

@@ -57,6 +57,8 @@ class Relay {
   void PollLoop(int index);
   void KeeperLoop();
   void ProcessBatch(std::vector<QueueMessage> messages);
+  // Remembers a failed delivery's reason for /readyz; no HTTP answer marks the sink down.
+  void NoteSinkFailure(const DeliveryResult& r);
   // Delivers with retries until accepted, rejected, the deadline or stop.
   DeliveryResult DeliverWithRetry(const std::vector<cloudevents::CloudEvent>& events,
                                   std::chrono::steady_clock::time_point deadline);

@@ -199,6 +199,67 @@ std::optional<Connection> TakeIdle(const std::string& key) {
   return idle;
 }
 
+// Reads one response from bytes as they arrive: feeds Beast's parser, skips interim (1xx)
+// responses, and enforces the body limit (Beast's own body_limit does not cover every
+// response shape). Used by single exchanges and by pipelines alike.
+class ResponseReader {
+ public:
+  enum class Step { kNeedMore, kDone, kMalformed, kTooLarge };
+
+  ResponseReader(bool head_request, size_t max_body) : head_request_(head_request), max_body_(max_body) {
+    Reset();
+  }
+
+  // Consumes what it can of buffer[offset…), advancing `offset`. kMalformed sets *error.
+  Step Feed(const std::string& buffer, size_t& offset, std::string* error) {
+    while (offset < buffer.size()) {
+      boost::beast::error_code ec;
+      size_t used = parser_->put(boost::asio::buffer(buffer.data() + offset, buffer.size() - offset), ec);
+      offset += used;
+      if (ec && ec != bhttp::error::need_more) {
+        *error = ec.message();
+        return Step::kMalformed;
+      }
+      if (!head_request_ && parser_->is_header_done() &&
+          (parser_->content_length().value_or(0) > max_body_ || parser_->get().body().size() > max_body_)) {
+        return Step::kTooLarge;
+      }
+      if (parser_->is_done()) {
+        int status = parser_->get().result_int();
+        if (status >= 100 && status < 200 && status != 101) {
+          Reset();  // an interim response: the final one follows
+          continue;
+        }
+        return Step::kDone;
+      }
+      if (ec == bhttp::error::need_more || used == 0) break;
+    }
+    return Step::kNeedMore;
+  }
+
+  // At end of stream: true when the response is one that ends there and is now complete.
+  bool FinishAtEof() {
+    if (!parser_->is_header_done() || !parser_->need_eof()) return false;
+    boost::beast::error_code ec;
+    parser_->put_eof(ec);
+    return !ec && parser_->is_done();
+  }
+
+  Parser& parser() { return *parser_; }
+
+ private:
+  void Reset() {
+    parser_.emplace();
+    parser_->header_limit(64 * 1024);
+    parser_->eager(true);
+    if (head_request_) parser_->skip(true);
+  }
+
+  bool head_request_;
+  size_t max_body_;
+  std::optional<Parser> parser_;
+};
+
 // The parsed message as a Response (the body is moved out).
 Response ToResponse(Parser& parser) {
   auto& message = parser.get();
@@ -286,7 +347,7 @@ class Exchange {
     received_ = 0;
     buffer_.clear();
     offset_ = 0;
-    NewParser();
+    reader_.emplace(head_request_, request_.max_response_bytes);
     Advance(POLLOUT);
   }
 
@@ -320,13 +381,6 @@ class Exchange {
  private:
   std::chrono::milliseconds MillisLeft() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - SteadyClock::now());
-  }
-
-  void NewParser() {
-    parser_.emplace();
-    parser_->header_limit(64 * 1024);
-    parser_->eager(true);
-    if (head_request_) parser_->skip(true);
   }
 
   void SendSome() {
@@ -378,46 +432,30 @@ class Exchange {
         Fail(reused_, common::Unavailable(what_ + ": the server closed the connection without answering" + detail));
         return;
       }
-      if (n == 0 && parser_->is_header_done() && parser_->need_eof()) {
-        boost::beast::error_code ec;
-        parser_->put_eof(ec);
-        if (!ec && parser_->is_done()) {
-          Complete(false);
-          return;
-        }
+      if (n == 0 && reader_->FinishAtEof()) {
+        Complete(false);
+        return;
       }
       Fail(false, common::Unavailable(what_ + ": the connection closed in the middle of the response" + detail));
       return;
     }
   }
 
-  // Feeds the buffered bytes to the parser; completes the exchange when a final response is in.
+  // Feeds the buffered bytes to the reader; completes the exchange when a final response is in.
   void Parse() {
-    while (offset_ < buffer_.size()) {
-      boost::beast::error_code ec;
-      size_t used = parser_->put(boost::asio::buffer(buffer_.data() + offset_, buffer_.size() - offset_), ec);
-      offset_ += used;
-      if (ec && ec != bhttp::error::need_more) {
-        Fail(false, common::Unavailable(what_ + ": malformed response: " + ec.message()));
+    std::string error;
+    switch (reader_->Feed(buffer_, offset_, &error)) {
+      case ResponseReader::Step::kMalformed:
+        Fail(false, common::Unavailable(what_ + ": malformed response: " + error));
         return;
-      }
-      // Beast's own body_limit does not cover every response shape: checked here.
-      if (!head_request_ && parser_->is_header_done() &&
-          (parser_->content_length().value_or(0) > request_.max_response_bytes ||
-           parser_->get().body().size() > request_.max_response_bytes)) {
+      case ResponseReader::Step::kTooLarge:
         Fail(false, common::ResourceExhausted(what_ + ": response body over limit"));
         return;
-      }
-      if (parser_->is_done()) {
-        int status = parser_->get().result_int();
-        if (status >= 100 && status < 200 && status != 101) {
-          NewParser();  // an interim response: the final one follows
-          continue;
-        }
-        Complete(parser_->get().keep_alive() && offset_ == buffer_.size());
+      case ResponseReader::Step::kDone:
+        Complete(reader_->parser().get().keep_alive() && offset_ == buffer_.size());
         return;
-      }
-      if (ec == bhttp::error::need_more || used == 0) break;
+      case ResponseReader::Step::kNeedMore:
+        break;
     }
     if (offset_ == buffer_.size()) {
       buffer_.clear();
@@ -426,7 +464,7 @@ class Exchange {
   }
 
   void Complete(bool keep_alive) {
-    Response response = ToResponse(*parser_);
+    Response response = ToResponse(reader_->parser());
     if (keep_alive) {
       conn_.last_used = SteadyClock::now();
       Connections().Put(key_, std::move(conn_));
@@ -474,7 +512,7 @@ class Exchange {
   int attempt_ = 0;
   size_t sent_ = 0;
   size_t received_ = 0;
-  std::optional<Parser> parser_;
+  std::optional<ResponseReader> reader_;
   std::string buffer_;
   size_t offset_ = 0;
   std::optional<common::Result<Response>> result_;
@@ -646,37 +684,15 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
     bool keep_alive = true, broken = false;
     char chunk[16 * 1024];
     while (answered < n && !broken) {
-      std::optional<Parser> parser;
-      auto fresh = [&] {
-        parser.emplace();
-        parser->header_limit(64 * 1024);
-        parser->eager(true);
-      };
-      fresh();
+      ResponseReader reader(/*head_request=*/false, requests[answered]->max_response_bytes);
       while (true) {
-        if (offset < buffer.size()) {
-          boost::beast::error_code ec;
-          size_t used = parser->put(boost::asio::buffer(buffer.data() + offset, buffer.size() - offset), ec);
-          offset += used;
-          if (ec && ec != bhttp::error::need_more) {
-            broken = true;
-            break;
-          }
-          if (parser->is_header_done() &&
-              parser->content_length().value_or(0) > requests[answered]->max_response_bytes) {
-            broken = true;
-            break;
-          }
-          if (parser->is_done()) {
-            int status = parser->get().result_int();
-            if (status >= 100 && status < 200 && status != 101) {
-              fresh();  // an interim response: the final one follows
-              continue;
-            }
-            break;
-          }
-          if (!ec && offset < buffer.size()) continue;
+        std::string error;
+        ResponseReader::Step step = reader.Feed(buffer, offset, &error);
+        if (step == ResponseReader::Step::kMalformed || step == ResponseReader::Step::kTooLarge) {
+          broken = true;
+          break;
         }
+        if (step == ResponseReader::Step::kDone) break;
         if (offset == buffer.size()) {
           buffer.clear();
           offset = 0;
@@ -689,13 +705,9 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
         ssize_t r = ::recv(conn.fd, chunk, sizeof chunk, MSG_DONTWAIT);
         if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
         if (r <= 0) {
-          if (r == 0 && parser->is_header_done() && parser->need_eof()) {
-            boost::beast::error_code ec;
-            parser->put_eof(ec);
-            if (!ec && parser->is_done()) {
-              keep_alive = false;
-              break;
-            }
+          if (r == 0 && reader.FinishAtEof()) {
+            keep_alive = false;
+            break;
           }
           broken = true;
           break;
@@ -704,8 +716,8 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
         buffer.append(chunk, static_cast<size_t>(r));
       }
       if (broken) break;
-      const bool message_keep_alive = parser->get().keep_alive();
-      results[answered++] = ToResponse(*parser);
+      const bool message_keep_alive = reader.parser().get().keep_alive();
+      results[answered++] = ToResponse(reader.parser());
       if (!message_keep_alive || !keep_alive) {
         keep_alive = false;
         break;  // the server ends the connection here: the rest go again

@@ -6,6 +6,7 @@
 
 #include "common/crypto.h"
 #include "common/strings.h"
+#include "localcloud/sts/sts_service.h"
 
 namespace localcloud::sts {
 namespace {
@@ -15,13 +16,6 @@ constexpr std::string_view kCredentialsPath = "/latest/meta-data/iam/security-cr
 
 http::Response Text(int status, std::string body) {
   return http::Response::Text(status, std::move(body));
-}
-
-std::string RandomKeyPart(size_t n) {
-  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  std::string out;
-  for (unsigned char b : common::RandomBytes(n)) out += kChars[b % 32];
-  return out;
 }
 
 }  // namespace
@@ -87,12 +81,12 @@ void ImdsService::Handle(Call call, http::Respond respond) {
     std::string role = path.substr(kCredentialsPath.size());
     if (role != kRoleName) return respond(Text(404, "Not Found"));
     Principal p;
-    p.access_key_id = "ASIA" + RandomKeyPart(16);
+    p.access_key_id = "ASIA" + RandomUpperAlnum(16);
     p.secret_access_key = common::Base64Encode(common::RandomBytes(30));
     p.session_token = common::Base64Encode(common::RandomBytes(96));
     p.account_id = context_.config().account_id;
     p.arn = "arn:aws:sts::" + p.account_id + ":assumed-role/" + kRoleName + "/i-0123456789abcdef0";
-    p.principal_id = "AROA" + RandomKeyPart(17) + ":i-0123456789abcdef0";
+    p.principal_id = "AROA" + RandomUpperAlnum(17) + ":i-0123456789abcdef0";
     p.type = "AssumedRole";
     p.role_arn = "arn:aws:iam::" + p.account_id + ":role/" + kRoleName;
     p.expiration = now + lifetime_;

@@ -7,6 +7,15 @@
 #include "localcloud/core/query_protocol.h"
 
 namespace localcloud::sts {
+
+std::string RandomUpperAlnum(size_t n) {
+  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string bytes = common::RandomBytes(n);
+  std::string out;
+  for (unsigned char b : bytes) out += kChars[b % 32];
+  return out;
+}
+
 namespace {
 
 using nlohmann::json;
@@ -47,14 +56,6 @@ std::optional<json> JwtClaims(std::string_view token) {
   json p = json::parse(payload, nullptr, false);
   if (!h.is_object() || !p.is_object()) return std::nullopt;
   return p;
-}
-
-std::string RandomUpperAlnum(size_t n) {
-  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  std::string bytes = common::RandomBytes(n);
-  std::string out;
-  for (unsigned char b : bytes) out += kChars[b % 32];
-  return out;
 }
 
 std::string ClaimString(const json& claims, const char* name) {

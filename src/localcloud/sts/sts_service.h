@@ -3,9 +3,14 @@
 // (X-Amz-Target "AWSSecurityTokenServiceV20110615.*").
 #pragma once
 
+#include <string>
+
 #include "localcloud/core/cloud.h"
 
 namespace localcloud::sts {
+
+// `n` random characters of A–Z and 2–7, as in AWS key ids ("ASIA" + 16 of them).
+std::string RandomUpperAlnum(size_t n);
 
 // The STS service. Thread-safe (stateless apart from the context's CredentialStore).
 class StsService : public Service {
