@@ -67,6 +67,17 @@ class ServiceCaller {
   // AwsError::Local with the provider's status code.
   Outcome<http::Response> Send(http::ClientRequest request, const SendOptions& send = {}) const;
 
+  // Several requests (absolute URLs, same endpoint) written on one connection at once and
+  // answered in order, each signed with its SendOptions: one round trip for all. An answer
+  // that failed in a retryable way is sent again on its own with the retry policy. For
+  // requests that are safe to repeat.
+  std::vector<Outcome<http::Response>> SendPipelined(std::vector<http::ClientRequest> requests,
+                                                     const std::vector<SendOptions>& sends) const;
+
+  // An unsigned AWS JSON request: POST / with X-Amz-Target `target` and `body`.
+  http::ClientRequest JsonRequest(std::string_view target, std::string body,
+                                  std::string_view json_version) const;
+
   // AWS JSON 1.0/1.1 call: POST / with X-Amz-Target `target` and the JSON body. Returns the
   // parsed response object ({} for an empty body); a response that is not JSON is an
   // AwsError::Local(kInternal).
@@ -82,6 +93,10 @@ class ServiceCaller {
 
  private:
   Outcome<http::Response> SendOnce(http::ClientRequest request, const SendOptions& send) const;
+  // Sets the request's timeouts and signs it.
+  AwsStatus Sign(http::ClientRequest& request, const SendOptions& send) const;
+  // A transport failure or non-2xx answer as the AwsError it is.
+  Outcome<http::Response> ToOutcome(common::Result<http::Response> response) const;
 
   ClientOptions options_;
   std::string service_key_;

@@ -1,5 +1,7 @@
 #include "aws/sqs_client.h"
 
+#include <simdjson.h>
+
 #include "common/crypto.h"
 #include "common/strings.h"
 
@@ -42,20 +44,6 @@ json AttributesJson(const MessageAttributes& attributes) {
   return out;
 }
 
-MessageAttributes ParseAttributes(const json& j) {
-  MessageAttributes out;
-  if (!j.is_object()) return out;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    MessageAttributeValue v;
-    v.data_type = Str(it.value(), "DataType");
-    v.string_value = Str(it.value(), "StringValue");
-    std::string b64 = Str(it.value(), "BinaryValue");
-    if (!b64.empty() && !common::Base64Decode(b64, &v.binary_value)) v.binary_value.clear();
-    out[it.key()] = std::move(v);
-  }
-  return out;
-}
-
 void AddSendOptions(const SendMessageOptions& o, json* j) {
   if (o.delay_seconds) (*j)["DelaySeconds"] = *o.delay_seconds;
   if (!o.message_attributes.empty())
@@ -66,25 +54,61 @@ void AddSendOptions(const SendMessageOptions& o, json* j) {
   }
 }
 
-std::vector<BatchResultError> ParseFailed(const json& j) {
+// Responses on the relay's hot path (ReceiveMessage and the batch calls) are read with
+// simdjson: a validating parse with no per-value allocation.
+using Element = simdjson::dom::element;
+
+// The string member `key` of an object, "" when absent or not a string.
+std::string StrOf(Element object, const char* key) {
+  std::string_view v;
+  if (object[key].get(v) != simdjson::SUCCESS) return std::string();
+  return std::string(v);
+}
+
+std::string Compact(const json& body) {
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A 2xx JSON body as text ("{}" when empty), or the call's error.
+Outcome<std::string> BodyText(Outcome<http::Response> response) {
+  if (!response.ok()) return response.error();
+  if (response->body.empty()) return std::string("{}");
+  return std::move(response->body);
+}
+
+// One parser per thread: its buffers are reused from response to response.
+Outcome<Element> ParseResponse(const std::string& text, const char* operation) {
+  thread_local simdjson::dom::parser parser;
+  Element doc;
+  if (parser.parse(text.data(), text.size()).get(doc) != simdjson::SUCCESS) {
+    return AwsError::Local("sqs", common::Code::kInternal,
+                           std::string(operation) + ": the response is not JSON");
+  }
+  return doc;
+}
+
+std::vector<BatchResultError> ParseFailed(Element j) {
   std::vector<BatchResultError> out;
-  auto it = j.find("Failed");
-  if (it == j.end() || !it->is_array()) return out;
-  for (const json& f : *it) {
+  simdjson::dom::array failed;
+  if (j["Failed"].get(failed) != simdjson::SUCCESS) return out;
+  for (Element f : failed) {
     BatchResultError e;
-    e.id = Str(f, "Id");
-    e.code = Str(f, "Code");
-    e.message = Str(f, "Message");
-    e.sender_fault = f.value("SenderFault", true);
+    e.id = StrOf(f, "Id");
+    e.code = StrOf(f, "Code");
+    e.message = StrOf(f, "Message");
+    bool sender_fault = true;
+    if (f["SenderFault"].get(sender_fault) != simdjson::SUCCESS) sender_fault = true;
+    e.sender_fault = sender_fault;
     out.push_back(std::move(e));
   }
   return out;
 }
 
-BatchResult ParseBatch(const json& j) {
+BatchResult ParseBatch(Element j) {
   BatchResult r;
-  if (auto it = j.find("Successful"); it != j.end() && it->is_array()) {
-    for (const json& s : *it) r.successful.push_back(Str(s, "Id"));
+  simdjson::dom::array successful;
+  if (j["Successful"].get(successful) == simdjson::SUCCESS) {
+    for (Element s : successful) r.successful.push_back(StrOf(s, "Id"));
   }
   r.failed = ParseFailed(j);
   return r;
@@ -140,6 +164,12 @@ SqsClient::SqsClient(ClientOptions options) : caller_(std::move(options), "sqs",
 Outcome<json> SqsClient::Call(const char* operation, const json& body,
                               const SendOptions& send) const {
   return caller_.CallJson(std::string("AmazonSQS.") + operation, body, "1.0", send);
+}
+
+Outcome<std::string> SqsClient::CallText(const char* operation, const json& body,
+                                         const SendOptions& send) const {
+  return BodyText(caller_.Send(
+      caller_.JsonRequest(std::string("AmazonSQS.") + operation, Compact(body), "1.0"), send));
 }
 
 Outcome<std::string> SqsClient::CreateQueue(const std::string& name,
@@ -251,17 +281,21 @@ Outcome<SendMessageBatchResult> SqsClient::SendMessageBatch(
     list.push_back(std::move(entry));
     by_id[e.id] = &e;
   }
-  Outcome<json> r = Call("SendMessageBatch", {{"QueueUrl", queue_url}, {"Entries", list}});
+  Outcome<std::string> text =
+      CallText("SendMessageBatch", {{"QueueUrl", queue_url}, {"Entries", list}});
+  if (!text.ok()) return text.error();
+  Outcome<Element> r = ParseResponse(*text, "SendMessageBatch");
   if (!r.ok()) return r.error();
   SendMessageBatchResult out;
-  if (auto it = r->find("Successful"); it != r->end() && it->is_array()) {
-    for (const json& s : *it) {
+  simdjson::dom::array successful;
+  if ((*r)["Successful"].get(successful) == simdjson::SUCCESS) {
+    for (Element s : successful) {
       SendMessageResult m;
-      std::string id = Str(s, "Id");
-      m.message_id = Str(s, "MessageId");
-      m.md5_of_body = Str(s, "MD5OfMessageBody");
-      m.md5_of_message_attributes = Str(s, "MD5OfMessageAttributes");
-      m.sequence_number = Str(s, "SequenceNumber");
+      std::string id = StrOf(s, "Id");
+      m.message_id = StrOf(s, "MessageId");
+      m.md5_of_body = StrOf(s, "MD5OfMessageBody");
+      m.md5_of_message_attributes = StrOf(s, "MD5OfMessageAttributes");
+      m.sequence_number = StrOf(s, "SequenceNumber");
       auto entry = by_id.find(id);
       if (entry != by_id.end()) {
         std::string expected = common::Md5Hex(entry->second->body);
@@ -280,8 +314,9 @@ Outcome<SendMessageBatchResult> SqsClient::SendMessageBatch(
   return out;
 }
 
-Outcome<std::vector<SqsMessage>> SqsClient::ReceiveMessage(
-    const std::string& queue_url, const ReceiveMessageOptions& options) const {
+namespace {
+
+json ReceiveBody(const std::string& queue_url, const ReceiveMessageOptions& options) {
   json body = {{"QueueUrl", queue_url},
                {"MaxNumberOfMessages", options.max_number_of_messages},
                {"WaitTimeSeconds", options.wait_time_seconds}};
@@ -296,24 +331,62 @@ Outcome<std::vector<SqsMessage>> SqsClient::ReceiveMessage(
   if (!options.receive_request_attempt_id.empty()) {
     body["ReceiveRequestAttemptId"] = options.receive_request_attempt_id;
   }
+  return body;
+}
+
+SendOptions ReceiveSendOptions(const ReceiveMessageOptions& options) {
   SendOptions send;
   // The service holds a long poll for up to WaitTimeSeconds; give the exchange room beyond it.
   send.timeout = std::chrono::seconds(std::max(0, options.wait_time_seconds) + 15);
-  Outcome<json> r = Call("ReceiveMessage", body, send);
+  return send;
+}
+
+json DeleteBatchBody(const std::string& queue_url,
+                     const std::vector<DeleteMessageBatchEntry>& entries) {
+  json list = json::array();
+  for (const auto& e : entries) list.push_back({{"Id", e.id}, {"ReceiptHandle", e.receipt_handle}});
+  return {{"QueueUrl", queue_url}, {"Entries", list}};
+}
+
+Outcome<BatchResult> ParseBatchText(const Outcome<std::string>& text, const char* operation) {
+  if (!text.ok()) return text.error();
+  Outcome<Element> r = ParseResponse(*text, operation);
+  if (!r.ok()) return r.error();
+  return ParseBatch(*r);
+}
+
+// ReceiveMessage's answer: the messages, each checked against its MD5s.
+Outcome<std::vector<SqsMessage>> ParseReceive(const Outcome<std::string>& text) {
+  if (!text.ok()) return text.error();
+  Outcome<Element> r = ParseResponse(*text, "ReceiveMessage");
   if (!r.ok()) return r.error();
   std::vector<SqsMessage> out;
-  auto it = r->find("Messages");
-  if (it == r->end() || !it->is_array()) return out;
-  for (const json& m : *it) {
+  simdjson::dom::array messages;
+  if ((*r)["Messages"].get(messages) != simdjson::SUCCESS) return out;
+  out.reserve(messages.size());
+  for (Element m : messages) {
     SqsMessage msg;
-    msg.message_id = Str(m, "MessageId");
-    msg.receipt_handle = Str(m, "ReceiptHandle");
-    msg.body = Str(m, "Body");
-    msg.md5_of_body = Str(m, "MD5OfBody");
-    msg.md5_of_message_attributes = Str(m, "MD5OfMessageAttributes");
-    if (auto a = m.find("Attributes"); a != m.end()) msg.attributes = ToStringMap(*a);
-    if (auto a = m.find("MessageAttributes"); a != m.end()) {
-      msg.message_attributes = ParseAttributes(*a);
+    msg.message_id = StrOf(m, "MessageId");
+    msg.receipt_handle = StrOf(m, "ReceiptHandle");
+    msg.body = StrOf(m, "Body");
+    msg.md5_of_body = StrOf(m, "MD5OfBody");
+    msg.md5_of_message_attributes = StrOf(m, "MD5OfMessageAttributes");
+    simdjson::dom::object attributes;
+    if (m["Attributes"].get(attributes) == simdjson::SUCCESS) {
+      for (auto field : attributes) {
+        std::string_view v;
+        if (field.value.get(v) == simdjson::SUCCESS) msg.attributes.emplace(field.key, v);
+      }
+    }
+    if (m["MessageAttributes"].get(attributes) == simdjson::SUCCESS) {
+      for (auto field : attributes) {
+        MessageAttributeValue v;
+        v.data_type = StrOf(field.value, "DataType");
+        v.string_value = StrOf(field.value, "StringValue");
+        std::string b64 = StrOf(field.value, "BinaryValue");
+        if (!b64.empty() && !common::Base64Decode(b64, &v.binary_value)) v.binary_value.clear();
+        msg.message_attributes[std::string(field.key)] = std::move(v);
+      }
     }
     std::string expected = common::Md5Hex(msg.body);
     if (common::ToLower(msg.md5_of_body) != expected) {
@@ -328,6 +401,31 @@ Outcome<std::vector<SqsMessage>> SqsClient::ReceiveMessage(
   return out;
 }
 
+}  // namespace
+
+Outcome<std::vector<SqsMessage>> SqsClient::ReceiveMessage(
+    const std::string& queue_url, const ReceiveMessageOptions& options) const {
+  return ParseReceive(
+      CallText("ReceiveMessage", ReceiveBody(queue_url, options), ReceiveSendOptions(options)));
+}
+
+std::pair<Outcome<BatchResult>, Outcome<std::vector<SqsMessage>>>
+SqsClient::DeleteMessageBatchThenReceive(const std::string& queue_url,
+                                         const std::vector<DeleteMessageBatchEntry>& entries,
+                                         const ReceiveMessageOptions& options) const {
+  const ServiceCaller& c = caller_;
+  std::vector<http::ClientRequest> requests = {
+      c.JsonRequest("AmazonSQS.DeleteMessageBatch", Compact(DeleteBatchBody(queue_url, entries)),
+                    "1.0"),
+      c.JsonRequest("AmazonSQS.ReceiveMessage", Compact(ReceiveBody(queue_url, options)), "1.0")};
+  SendOptions receive_send = ReceiveSendOptions(options);
+  // One deadline covers the pair: the long poll's.
+  std::vector<SendOptions> sends = {receive_send, receive_send};
+  std::vector<Outcome<http::Response>> answers = c.SendPipelined(std::move(requests), sends);
+  return {ParseBatchText(BodyText(std::move(answers[0])), "DeleteMessageBatch"),
+          ParseReceive(BodyText(std::move(answers[1])))};
+}
+
 AwsStatus SqsClient::DeleteMessage(const std::string& queue_url,
                                    const std::string& receipt_handle) const {
   Outcome<json> r =
@@ -338,11 +436,8 @@ AwsStatus SqsClient::DeleteMessage(const std::string& queue_url,
 
 Outcome<BatchResult> SqsClient::DeleteMessageBatch(
     const std::string& queue_url, const std::vector<DeleteMessageBatchEntry>& entries) const {
-  json list = json::array();
-  for (const auto& e : entries) list.push_back({{"Id", e.id}, {"ReceiptHandle", e.receipt_handle}});
-  Outcome<json> r = Call("DeleteMessageBatch", {{"QueueUrl", queue_url}, {"Entries", list}});
-  if (!r.ok()) return r.error();
-  return ParseBatch(*r);
+  return ParseBatchText(CallText("DeleteMessageBatch", DeleteBatchBody(queue_url, entries)),
+                        "DeleteMessageBatch");
 }
 
 AwsStatus SqsClient::ChangeMessageVisibility(const std::string& queue_url,
@@ -363,8 +458,10 @@ Outcome<BatchResult> SqsClient::ChangeMessageVisibilityBatch(
                     {"ReceiptHandle", e.receipt_handle},
                     {"VisibilityTimeout", e.visibility_timeout}});
   }
-  Outcome<json> r =
-      Call("ChangeMessageVisibilityBatch", {{"QueueUrl", queue_url}, {"Entries", list}});
+  Outcome<std::string> text =
+      CallText("ChangeMessageVisibilityBatch", {{"QueueUrl", queue_url}, {"Entries", list}});
+  if (!text.ok()) return text.error();
+  Outcome<Element> r = ParseResponse(*text, "ChangeMessageVisibilityBatch");
   if (!r.ok()) return r.error();
   return ParseBatch(*r);
 }

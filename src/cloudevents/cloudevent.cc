@@ -17,11 +17,20 @@ constexpr std::array<std::string_view, 10> kCoreNames = {
 
 std::string CloudEvent::DataBytes() const {
   if (binary_data) return *binary_data;
+  if (data_json) return *data_json;
   if (!data) return "";
   if (data->is_string() && !IsJsonContentType(EffectiveContentType())) {
     return data->get<std::string>();
   }
   return data->dump();
+}
+
+common::Result<std::optional<nlohmann::json>> CloudEvent::DataValue() const {
+  if (data) return std::optional<nlohmann::json>(*data);
+  if (!data_json) return std::optional<nlohmann::json>();
+  nlohmann::json parsed = nlohmann::json::parse(*data_json, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return common::InvalidArgument("event data_json is not valid JSON");
+  return std::optional<nlohmann::json>(std::move(parsed));
 }
 
 std::string CloudEvent::EffectiveContentType() const {
@@ -82,8 +91,13 @@ common::Status Validate(const CloudEvent& event) {
                                      "\" collides with a core attribute");
     }
   }
-  if (event.data && event.binary_data) {
-    return common::InvalidArgument("event has both data and binary data");
+  if (int(event.data.has_value()) + int(event.data_json.has_value()) +
+          int(event.binary_data.has_value()) > 1) {
+    return common::InvalidArgument("event has more than one form of data");
+  }
+  if (event.data_json && !IsJsonContentType(event.EffectiveContentType())) {
+    return common::InvalidArgument("data_json under the non-JSON content type \"" +
+                                   event.EffectiveContentType() + "\"");
   }
   return common::Status::Ok();
 }

@@ -24,6 +24,10 @@ inline constexpr std::string_view kSpecVersion = "1.0";
 // The payload is at most one of:
 //   - data:        a JSON value. For a JSON datacontenttype (or none) it is the data itself;
 //                  for any other content type it is a JSON string holding the text;
+//   - data_json:   JSON data as serialized text, for a JSON datacontenttype (or none). A
+//                  producer that already holds the data as JSON text (a relay) sets this: the
+//                  codecs write the text as it is instead of parsing and re-serializing it.
+//                  The producer vouches that it is one valid JSON value;
 //   - binary_data: raw bytes (data_base64 in JSON, the raw body in HTTP binary mode).
 struct CloudEvent {
   std::string id;
@@ -36,9 +40,16 @@ struct CloudEvent {
   std::optional<std::string> dataschema;       // URI
   std::map<std::string, std::string> extensions;
   std::optional<nlohmann::json> data;
+  std::optional<std::string> data_json;
   std::optional<std::string> binary_data;
 
-  bool has_data() const { return data.has_value() || binary_data.has_value(); }
+  bool has_data() const {
+    return data.has_value() || data_json.has_value() || binary_data.has_value();
+  }
+
+  // The data as a JSON value whatever its form: data itself, data_json parsed, or std::nullopt
+  // when there is none or it is binary_data. InvalidArgument when data_json is not JSON.
+  common::Result<std::optional<nlohmann::json>> DataValue() const;
 
   // The payload as it travels in an HTTP binary-mode body: JSON data serialized compactly, a
   // JSON string under a non-JSON content type written raw, bytes as they are. "" when none.
@@ -53,7 +64,7 @@ struct CloudEvent {
 // OK when the event satisfies the CloudEvents 1.0 rules this library enforces: required
 // attributes present and non-empty, specversion "1.0", time a valid RFC 3339 timestamp,
 // every extension name valid and not a core attribute name, data and binary_data not both
-// set. Otherwise InvalidArgument naming the offending attribute.
+// set (nor data_json with either), data_json only under a JSON content type. Otherwise InvalidArgument naming the offending attribute.
 common::Status Validate(const CloudEvent& event);
 
 // True when `name` is a valid CloudEvents attribute name: one or more of a-z and 0-9.

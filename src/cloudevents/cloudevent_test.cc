@@ -31,12 +31,24 @@ TEST(CloudEventTest, ValidateRejectsEachBrokenRule) {
       {"underscore extension", [](CloudEvent* e) { e->extensions["a_b"] = "x"; }, "a_b"},
       {"empty extension name", [](CloudEvent* e) { e->extensions[""] = "x"; }, "extension"},
       {"core name as extension", [](CloudEvent* e) { e->extensions["subject"] = "x"; }, "core"},
-      {"both payloads",
+      {"two payloads",
        [](CloudEvent* e) {
          e->data = nlohmann::json::object();
          e->binary_data = "x";
        },
-       "both"},
+       "more than one form of data"},
+      {"data_json and binary data",
+       [](CloudEvent* e) {
+         e->data_json = "{}";
+         e->binary_data = "x";
+       },
+       "more than one form of data"},
+      {"data_json as text",
+       [](CloudEvent* e) {
+         e->data_json = "{}";
+         e->datacontenttype = "text/plain";
+       },
+       "non-JSON content type"},
   };
   for (const auto& c : cases) {
     CloudEvent e = Minimal();

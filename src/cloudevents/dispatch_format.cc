@@ -35,7 +35,10 @@ Status ReadString(const nlohmann::json& object, const char* name, std::optional<
 
 }  // namespace
 
-Result<nlohmann::ordered_json> ToDispatchJsonValue(const CloudEvent& event) {
+namespace {
+
+// The 0.1 object; data written unless `with_data` is false.
+Result<nlohmann::ordered_json> ToDispatchObject(const CloudEvent& event, bool with_data) {
   if (event.type.empty()) return InvalidArgument("missing event type (eventType)");
   if (event.id.empty()) return InvalidArgument("missing event id (eventID)");
   if (event.time && !common::ParseIso8601(*event.time)) {
@@ -59,8 +62,13 @@ Result<nlohmann::ordered_json> ToDispatchJsonValue(const CloudEvent& event) {
     if (!IsMappedExtension(name)) extensions[name] = value;
   }
   out["extensions"] = std::move(extensions);
+  if (!with_data) return out;
   if (event.data) {
     out["data"] = nlohmann::ordered_json(*event.data);
+  } else if (event.data_json) {
+    auto parsed = nlohmann::ordered_json::parse(*event.data_json, nullptr, false);
+    if (parsed.is_discarded()) return InvalidArgument("event data_json is not valid JSON");
+    out["data"] = std::move(parsed);
   } else if (event.binary_data) {
     const std::string& bytes = *event.binary_data;
     if (IsJsonContentType(event.EffectiveContentType())) {
@@ -79,9 +87,17 @@ Result<nlohmann::ordered_json> ToDispatchJsonValue(const CloudEvent& event) {
   return out;
 }
 
+}  // namespace
+
+Result<nlohmann::ordered_json> ToDispatchJsonValue(const CloudEvent& event) {
+  return ToDispatchObject(event, /*with_data=*/true);
+}
+
 Result<std::string> EncodeDispatchJson(const CloudEvent& event) {
-  DAT_ASSIGN_OR_RETURN(auto value, ToDispatchJsonValue(event));
-  return value.dump();
+  DAT_ASSIGN_OR_RETURN(auto value, ToDispatchObject(event, /*with_data=*/!event.data_json));
+  std::string out = value.dump();
+  if (event.data_json) AppendRawMember(&out, "data", *event.data_json);
+  return out;
 }
 
 Result<CloudEvent> FromDispatchJsonValue(const nlohmann::json& object) {

@@ -41,6 +41,20 @@ TEST(DispatchFormatTest, EncodesExactlyTheDispatchShape) {
   EXPECT_EQ(j["data"], json::parse(kAwsEvent));
 }
 
+TEST(DispatchFormatTest, DataJsonIsWrittenAsItIs) {
+  CloudEvent e = DriverEvent();
+  std::string expected = *EncodeDispatchJson(e);
+  e.data.reset();
+  e.data_json = json::parse(kAwsEvent).dump();
+  EXPECT_EQ(*EncodeDispatchJson(e), expected);  // same bytes as from the parsed value
+  e.data_json = kAwsEvent;                      // the original text, newlines and all
+  auto encoded = EncodeDispatchJson(e);
+  ASSERT_TRUE(encoded.ok());
+  EXPECT_NE(encoded->find(kAwsEvent), std::string::npos);
+  EXPECT_EQ(json::parse(*encoded)["data"], json::parse(kAwsEvent));
+  EXPECT_EQ(json::parse((*ToDispatchJsonValue(e))["data"].dump()), json::parse(kAwsEvent));
+}
+
 TEST(DispatchFormatTest, RoundTrip) {
   CloudEvent original = DriverEvent();
   original.extensions["region"] = "us-west-2";

@@ -44,8 +44,10 @@ Result<nlohmann::json> ParseJson(std::string_view text) {
   }
 }
 
-Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event) {
-  DAT_RETURN_IF_ERROR(Validate(event));
+namespace {
+
+// The event's members except its data, in ToJsonValue's order.
+nlohmann::ordered_json Envelope(const CloudEvent& event) {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   out["specversion"] = event.specversion;
   out["id"] = event.id;
@@ -56,27 +58,57 @@ Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event) {
   if (event.subject) out["subject"] = *event.subject;
   if (event.time) out["time"] = *event.time;
   for (const auto& [name, value] : event.extensions) out[name] = value;
+  return out;
+}
+
+}  // namespace
+
+void AppendRawMember(std::string* object, std::string_view key, std::string_view raw_json) {
+  object->pop_back();  // the closing brace
+  if (object->size() > 1) object->push_back(',');
+  object->push_back('"');
+  object->append(key);
+  object->append("\":");
+  object->append(raw_json);
+  object->push_back('}');
+}
+
+Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event) {
+  DAT_RETURN_IF_ERROR(Validate(event));
+  nlohmann::ordered_json out = Envelope(event);
   if (event.binary_data) {
     out["data_base64"] = common::Base64Encode(*event.binary_data);
   } else if (event.data) {
     out["data"] = nlohmann::ordered_json(*event.data);
+  } else if (event.data_json) {
+    auto parsed = nlohmann::ordered_json::parse(*event.data_json, nullptr, false);
+    if (parsed.is_discarded()) return InvalidArgument("event data_json is not valid JSON");
+    out["data"] = std::move(parsed);
   }
   return out;
 }
 
 Result<std::string> EncodeJson(const CloudEvent& event) {
-  DAT_ASSIGN_OR_RETURN(auto value, ToJsonValue(event));
-  return value.dump();
+  if (!event.data_json) {
+    DAT_ASSIGN_OR_RETURN(auto value, ToJsonValue(event));
+    return value.dump();
+  }
+  DAT_RETURN_IF_ERROR(Validate(event));
+  std::string out = Envelope(event).dump();
+  AppendRawMember(&out, "data", *event.data_json);
+  return out;
 }
 
 Result<std::string> EncodeJsonBatch(const std::vector<CloudEvent>& events) {
-  nlohmann::ordered_json array = nlohmann::ordered_json::array();
+  std::string out = "[";
   for (size_t i = 0; i < events.size(); ++i) {
-    auto value = ToJsonValue(events[i]);
-    if (!value.ok()) return value.status().WithContext("event " + std::to_string(i));
-    array.push_back(std::move(value).value());
+    auto one = EncodeJson(events[i]);
+    if (!one.ok()) return one.status().WithContext("event " + std::to_string(i));
+    if (i > 0) out.push_back(',');
+    out += *one;
   }
-  return array.dump();
+  out.push_back(']');
+  return out;
 }
 
 Result<CloudEvent> FromJsonValue(const nlohmann::json& object) {

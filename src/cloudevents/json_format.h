@@ -21,7 +21,7 @@ inline constexpr std::string_view kBatchContentType =
 // attributes, extensions (as strings), then "data" or "data_base64". InvalidArgument when
 // Validate(event) fails.
 common::Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event);
-// The same, serialized compactly.
+// The same, serialized compactly (data_json written as it is, not re-serialized).
 common::Result<std::string> EncodeJson(const CloudEvent& event);
 // A JSON array of events (an empty batch is "[]").
 common::Result<std::string> EncodeJsonBatch(const std::vector<CloudEvent>& events);
@@ -36,6 +36,10 @@ common::Result<CloudEvent> DecodeJson(std::string_view json);
 // Parses a JSON batch (an array, possibly empty). Fails as a whole when any member is
 // invalid, naming its index.
 common::Result<std::vector<CloudEvent>> DecodeJsonBatch(std::string_view json);
+
+// Appends "key": raw_json as the last member of a compactly serialized JSON object (text
+// ending in '}'). raw_json must be one valid JSON value.
+void AppendRawMember(std::string* object, std::string_view key, std::string_view raw_json);
 
 // Parses JSON text without throwing: InvalidArgument "malformed JSON: …" on error.
 common::Result<nlohmann::json> ParseJson(std::string_view text);

@@ -146,6 +146,44 @@ TEST(JsonFormatTest, EncodeWritesSpecMembers) {
   EXPECT_FALSE(j.contains("data"));
 }
 
+TEST(JsonFormatTest, DataJsonIsWrittenAsItIs) {
+  CloudEvent e;
+  e.id = "1";
+  e.source = "aws";
+  e.type = "aws.s3";
+  e.extensions["sourceid"] = "abc";
+  const std::string text = R"({ "b" : [1, 2.50, "\u00e9"] })";  // spacing and escapes kept
+  e.data_json = text;
+  auto encoded = EncodeJson(e);
+  ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
+  EXPECT_EQ(*encoded, R"({"specversion":"1.0","id":"1","source":"aws","type":"aws.s3",)"
+                      R"("sourceid":"abc","data":)" + text + "}");
+  EXPECT_EQ(e.DataBytes(), text);
+  // The value form parses it: the same event as one carrying the parsed value.
+  CloudEvent as_value = e;
+  as_value.data_json.reset();
+  as_value.data = json::parse(text);
+  EXPECT_EQ(json::parse(*encoded), json::parse(*EncodeJson(as_value)));
+  EXPECT_EQ(ToJsonValue(e)->dump(), ToJsonValue(as_value)->dump());
+  auto batch = EncodeJsonBatch({e, as_value});
+  ASSERT_TRUE(batch.ok());
+  auto decoded = DecodeJsonBatch(*batch);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ((*decoded)[0], (*decoded)[1]);
+
+  // One form of data only, and only under a JSON content type.
+  CloudEvent both = e;
+  both.data = json(1);
+  EXPECT_FALSE(Validate(both).ok());
+  CloudEvent text_type = e;
+  text_type.datacontenttype = "text/plain";
+  EXPECT_FALSE(EncodeJson(text_type).ok());
+  CloudEvent broken = e;
+  broken.data_json = "{not json";
+  EXPECT_FALSE(ToJsonValue(broken).ok());
+  EXPECT_FALSE(broken.DataValue().ok());
+}
+
 TEST(JsonFormatTest, ExplicitNullDataIsKeptDistinctFromAbsent) {
   auto event = DecodeJson(R"({"specversion":"1.0","id":"1","source":"s","type":"t","data":null})");
   ASSERT_TRUE(event.ok());

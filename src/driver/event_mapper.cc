@@ -1,5 +1,7 @@
 #include "driver/event_mapper.h"
 
+#include <simdjson.h>
+
 #include "cloudevents/dispatch_format.h"
 #include "cloudevents/json_format.h"
 #include "common/strings.h"
@@ -14,31 +16,54 @@ using nlohmann::json;
 constexpr const char* kSourceType = "aws";
 constexpr const char* kSqsMessageType = "aws.sqs.message";
 
-bool IsString(const json& j, const char* key) { return j.contains(key) && j[key].is_string(); }
+// Message bodies are classified and their attributes read with simdjson, which validates the
+// whole document at several GB/s; the body then travels as the event's data_json without
+// being re-serialized. Only S3 notification records (split into one event per record) and
+// pattern matching build an nlohmann DOM.
+using Element = simdjson::dom::element;
+
+// One parser per thread and nesting level (an SNS envelope and the message inside it): a
+// parser's documents live until its next parse.
+simdjson::dom::parser& Parser(int depth) {
+  thread_local simdjson::dom::parser parsers[2];
+  return parsers[depth];
+}
+
+std::optional<std::string_view> StringAt(Element object, const char* key) {
+  std::string_view v;
+  if (object[key].get(v) != simdjson::SUCCESS) return std::nullopt;
+  return v;
+}
+
+bool StringIs(Element object, const char* key, std::string_view want) {
+  auto v = StringAt(object, key);
+  return v && *v == want;
+}
 
 // An EventBridge event: id, source, detail-type and time as strings (what every AWS service
 // event, schedule and CloudTrail "AWS API Call" event delivered by a rule carries).
-bool IsEventBridgeEvent(const json& j) {
-  return j.is_object() && IsString(j, "id") && IsString(j, "source") &&
-         IsString(j, "detail-type") && IsString(j, "time");
+bool IsEventBridgeEvent(Element j) {
+  return j.is_object() && StringAt(j, "id") && StringAt(j, "source") &&
+         StringAt(j, "detail-type") && StringAt(j, "time");
 }
 
-bool IsS3Records(const json& j) {
-  if (!j.is_object() || !j.contains("Records") || !j["Records"].is_array()) return false;
-  for (const auto& r : j["Records"]) {
-    if (!r.is_object() || !IsString(r, "eventSource") || r["eventSource"] != "aws:s3") return false;
+bool IsS3Records(Element j) {
+  simdjson::dom::array records;
+  if (!j.is_object() || j["Records"].get(records) != simdjson::SUCCESS) return false;
+  for (Element r : records) {
+    if (!StringIs(r, "eventSource", "aws:s3")) return false;
   }
-  return !j["Records"].empty();
+  return records.size() > 0;
 }
 
-bool IsS3TestEvent(const json& j) {
-  return j.is_object() && IsString(j, "Event") && j["Event"] == "s3:TestEvent";
+bool IsS3TestEvent(Element j) { return j.is_object() && StringIs(j, "Event", "s3:TestEvent"); }
+
+bool IsSnsNotification(Element j) {
+  return j.is_object() && StringIs(j, "Type", "Notification") && StringAt(j, "Message") &&
+         StringAt(j, "TopicArn");
 }
 
-bool IsSnsNotification(const json& j) {
-  return j.is_object() && IsString(j, "Type") && j["Type"] == "Notification" &&
-         IsString(j, "Message") && IsString(j, "TopicArn");
-}
+bool IsString(const json& j, const char* key) { return j.contains(key) && j[key].is_string(); }
 
 CloudEvent BaseEvent(const MapperConfig& config) {
   CloudEvent e;
@@ -51,59 +76,63 @@ CloudEvent BaseEvent(const MapperConfig& config) {
 }
 
 // The CloudEvents time of an AWS timestamp, normalized to RFC 3339 UTC.
-std::optional<std::string> NormalizeTime(const std::string& t) {
-  auto parsed = common::ParseIso8601(t);
+std::optional<std::string> NormalizeTime(std::string_view t) {
+  auto parsed = common::ParseIso8601(std::string(t));
   if (!parsed) return std::nullopt;
   return common::FormatIso8601Millis(*parsed);
 }
 
-std::string S3KeyOf(const json& event) {
+std::string S3KeyOf(Element event) {
   // EventBridge S3 events: detail.object.key; CloudTrail: detail.requestParameters.key.
-  const json& d = event.contains("detail") ? event["detail"] : json();
-  if (d.is_object()) {
-    if (d.contains("object") && d["object"].is_object() && IsString(d["object"], "key"))
-      return d["object"]["key"].get<std::string>();
-    if (d.contains("requestParameters") && d["requestParameters"].is_object() &&
-        IsString(d["requestParameters"], "key"))
-      return d["requestParameters"]["key"].get<std::string>();
+  std::string_view key;
+  if (event.at_pointer("/detail/object/key").get(key) == simdjson::SUCCESS ||
+      event.at_pointer("/detail/requestParameters/key").get(key) == simdjson::SUCCESS) {
+    return std::string(key);
   }
   return "";
 }
 
-bool MatchesAny(const json& event, const MapperConfig& config) {
+// Patterns are matched on an nlohmann DOM (the matcher localcloud's EventBridge shares), built
+// only when the driver has patterns.
+bool MatchesAny(std::string_view text, const MapperConfig& config) {
   if (config.patterns == nullptr || config.patterns->empty()) return true;
+  auto event = cloudevents::ParseJson(text);
+  if (!event.ok()) return false;
   for (const auto& p : *config.patterns) {
-    if (p.Matches(event)) return true;
+    if (p.Matches(*event)) return true;
   }
   return false;
 }
 
-MappedMessage FromEventBridge(json event, const MapperConfig& config) {
+MappedMessage FromEventBridge(Element event, std::string_view text, const MapperConfig& config) {
   MappedMessage out;
-  if (!MatchesAny(event, config)) {
+  if (!MatchesAny(text, config)) {
     out.disposition = Disposition::kSkip;
     out.reason = "event matches none of the driver's patterns";
     return out;
   }
   CloudEvent e = BaseEvent(config);
-  e.id = event["id"].get<std::string>();
-  e.type = event["source"].get<std::string>();
-  e.time = NormalizeTime(event["time"].get<std::string>());
-  e.extensions["awsdetailtype"] = event["detail-type"].get<std::string>();
-  if (IsString(event, "account")) e.extensions["awsaccount"] = event["account"].get<std::string>();
-  if (IsString(event, "region")) e.extensions["awsregion"] = event["region"].get<std::string>();
+  e.id = *StringAt(event, "id");
+  e.type = *StringAt(event, "source");
+  e.time = NormalizeTime(*StringAt(event, "time"));
+  e.extensions["awsdetailtype"] = *StringAt(event, "detail-type");
+  if (auto v = StringAt(event, "account")) e.extensions["awsaccount"] = *v;
+  if (auto v = StringAt(event, "region")) e.extensions["awsregion"] = *v;
   if (e.type == "aws.s3") {
     std::string key = S3KeyOf(event);
-    if (!key.empty()) e.subject = key;
+    if (!key.empty()) e.subject = std::move(key);
   }
-  e.data = std::move(event);
+  e.data_json = std::string(text);
   out.events.push_back(std::move(e));
   return out;
 }
 
-MappedMessage FromS3Records(const json& body, const QueueMessage& m, const MapperConfig& config) {
+MappedMessage FromS3Records(std::string_view text, const QueueMessage& m,
+                            const MapperConfig& config) {
   MappedMessage out;
-  const json& records = body["Records"];
+  auto parsed = cloudevents::ParseJson(text);
+  if (!parsed.ok()) return out;  // not reached: simdjson accepted the same text
+  const json& records = (*parsed)["Records"];
   for (size_t i = 0; i < records.size(); ++i) {
     const json& r = records[i];
     CloudEvent e = BaseEvent(config);
@@ -148,7 +177,10 @@ std::string ExtensionName(const std::string& attribute) {
   return out;
 }
 
-MappedMessage FromGenericMessage(const QueueMessage& m, const MapperConfig& config) {
+// `body_json`: the message body as JSON text (normalized when simdjson could not take it as
+// sent), std::nullopt when the body is not JSON.
+MappedMessage FromGenericMessage(const QueueMessage& m, std::optional<std::string_view> body_json,
+                                 const MapperConfig& config) {
   MappedMessage out;
   if (config.strict) {
     out.disposition = Disposition::kDeadLetter;
@@ -159,9 +191,8 @@ MappedMessage FromGenericMessage(const QueueMessage& m, const MapperConfig& conf
   e.type = kSqsMessageType;
   e.id = m.message_id;
   if (m.sent_timestamp_ms > 0) e.time = common::FormatIso8601Millis(common::FromUnixMillis(m.sent_timestamp_ms));
-  auto parsed = cloudevents::ParseJson(m.body);
-  if (parsed.ok()) {
-    e.data = std::move(*parsed);
+  if (body_json) {
+    e.data_json = std::string(*body_json);
   } else {
     e.datacontenttype = "text/plain; charset=utf-8";
     e.data = m.body;
@@ -175,24 +206,49 @@ MappedMessage FromGenericMessage(const QueueMessage& m, const MapperConfig& conf
   return out;
 }
 
-MappedMessage MapBody(const std::string& text, const QueueMessage& m, const MapperConfig& config,
-                      int depth) {
-  auto parsed = cloudevents::ParseJson(text);
-  if (parsed.ok()) {
-    json& body = *parsed;
-    if (IsEventBridgeEvent(body)) return FromEventBridge(std::move(body), config);
-    if (IsS3Records(body)) return FromS3Records(body, m, config);
-    if (IsS3TestEvent(body)) {
+// Parses `text` at nesting `depth`. simdjson rejects a few documents that are valid JSON
+// (integers beyond 64 bits, nesting deeper than 1024): those are normalized through nlohmann
+// (as the driver always serialized data) into *normalized and parsed again.
+// *doc stays empty for JSON still beyond simdjson (deep nesting): no AWS event has that shape.
+bool ParseBody(std::string_view text, int depth, std::string* normalized,
+               std::optional<Element>* doc, std::string_view* json_text) {
+  Element e;
+  if (Parser(depth).parse(text.data(), text.size()).get(e) == simdjson::SUCCESS) {
+    *doc = e;
+    *json_text = text;
+    return true;
+  }
+  auto slow = cloudevents::ParseJson(text);
+  if (!slow.ok()) return false;
+  *normalized = slow->dump();
+  *json_text = *normalized;
+  if (Parser(depth).parse(*normalized).get(e) == simdjson::SUCCESS) *doc = e;
+  return true;
+}
+
+MappedMessage MapBody(std::string_view text, const QueueMessage& m, const MapperConfig& config,
+                      int depth, std::optional<std::string_view> body_json) {
+  std::string normalized;
+  std::optional<Element> parsed;
+  std::string_view json_text;
+  if (ParseBody(text, depth, &normalized, &parsed, &json_text)) {
+    if (depth == 0) body_json = json_text;
+    if (!parsed) return FromGenericMessage(m, body_json, config);
+    Element doc = *parsed;
+    if (IsEventBridgeEvent(doc)) return FromEventBridge(doc, json_text, config);
+    if (IsS3Records(doc)) return FromS3Records(json_text, m, config);
+    if (IsS3TestEvent(doc)) {
       MappedMessage out;
       out.disposition = Disposition::kSkip;
       out.reason = "S3 test event (sent when a notification configuration is set)";
       return out;
     }
-    if (IsSnsNotification(body) && depth == 0) {
-      return MapBody(body["Message"].get<std::string>(), m, config, depth + 1);
+    if (IsSnsNotification(doc) && depth == 0) {
+      std::string inner(*StringAt(doc, "Message"));
+      return MapBody(inner, m, config, depth + 1, body_json);
     }
   }
-  return FromGenericMessage(m, config);
+  return FromGenericMessage(m, body_json, config);
 }
 
 }  // namespace
@@ -206,7 +262,7 @@ MappedMessage MapMessage(const QueueMessage& message, const MapperConfig& config
             "message body is " + std::to_string(message.body.size()) +
                 " bytes, over the sink's limit of " + std::to_string(config.max_event_bytes)};
   }
-  MappedMessage out = MapBody(message.body, message, config, 0);
+  MappedMessage out = MapBody(message.body, message, config, 0, std::nullopt);
   for (const auto& e : out.events) {
     common::Status valid = cloudevents::Validate(e);
     if (!valid.ok()) {

@@ -45,8 +45,47 @@ TEST(EventMapper, EventBridgeS3EventKeepsItsIdAndSource) {
   EXPECT_EQ(e.extensions.at("sourcetype"), "aws");
   EXPECT_EQ(e.extensions.at("sourceid"), "src-1");
   EXPECT_EQ(e.extensions.at("namespace"), "dispatchframework.io/aws-event");
-  ASSERT_TRUE(e.data);
-  EXPECT_EQ((*e.data)["detail"]["bucket"]["name"], "amzn-s3-demo-bucket1");
+  // The AWS event travels as it came, not re-serialized.
+  ASSERT_TRUE(e.data_json);
+  EXPECT_FALSE(e.data);
+  EXPECT_EQ(*e.data_json, ReadShared("s3-eventbridge-object-created.json"));
+  auto data = e.DataValue();
+  ASSERT_TRUE(data.ok() && data->has_value());
+  EXPECT_EQ((**data)["detail"]["bucket"]["name"], "amzn-s3-demo-bucket1");
+}
+
+TEST(EventMapper, JsonBeyondTheFastParserStillMapsAndStaysJson) {
+  // An integer wider than 64 bits is valid JSON the fast parser rejects: normalized, the
+  // event is still recognised.
+  auto out = MapMessage(
+      Msg(R"({"id":"big-1","source":"app.x","detail-type":"T","time":"2026-01-01T00:00:00Z",)"
+          R"("detail":{"n":123456789012345678901234567890}})"),
+      Config());
+  ASSERT_EQ(out.disposition, Disposition::kDeliver) << out.reason;
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].id, "big-1");
+  ASSERT_TRUE(out.events[0].data_json);
+  EXPECT_TRUE(out.events[0].DataValue().ok());
+  // Nesting deeper than the fast parser's limit: a generic message whose data is still JSON.
+  std::string deep = std::string(3000, '[') + std::string(3000, ']');
+  auto nested = MapMessage(Msg(deep), Config());
+  ASSERT_EQ(nested.disposition, Disposition::kDeliver) << nested.reason;
+  EXPECT_EQ(nested.events[0].type, "aws.sqs.message");
+  ASSERT_TRUE(nested.events[0].data_json);
+  EXPECT_EQ(*nested.events[0].data_json, deep);
+}
+
+TEST(EventMapper, GenericJsonBodyAndUnknownSnsMessageKeepTheWholeBody) {
+  auto out = MapMessage(Msg(R"({"order": 7, "items": ["a"]})"), Config());
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].type, "aws.sqs.message");
+  EXPECT_EQ(out.events[0].data_json, R"({"order": 7, "items": ["a"]})");
+  nlohmann::json sns = {{"Type", "Notification"}, {"MessageId", "x"},
+                        {"TopicArn", "arn:aws:sns:us-west-2:1:t"}, {"Message", "plain words"}};
+  auto wrapped = MapMessage(Msg(sns.dump()), Config());
+  ASSERT_EQ(wrapped.events.size(), 1u);
+  EXPECT_EQ(wrapped.events[0].type, "aws.sqs.message");
+  EXPECT_EQ(wrapped.events[0].data_json, sns.dump());
 }
 
 TEST(EventMapper, CloudTrailEventUsesRequestParametersKey) {

@@ -32,6 +32,14 @@ class MessageQueue {
   // Deletes messages by receipt handle (≤ 10 per call). Returns the handles that failed.
   virtual common::Result<std::vector<std::string>> DeleteBatch(
       const std::vector<std::string>& receipt_handles) = 0;
+  // DeleteBatch(to_delete) (skipped when empty; its result in *deleted), then Receive. A
+  // queue that can send both in one round trip overrides this.
+  virtual common::Result<std::vector<QueueMessage>> DeleteThenReceive(
+      const std::vector<std::string>& to_delete,
+      common::Result<std::vector<std::string>>* deleted, int max, int wait_seconds) {
+    if (!to_delete.empty()) *deleted = DeleteBatch(to_delete);
+    return Receive(max, wait_seconds);
+  }
   // Sets the visibility timeout of in-flight messages (≤ 10 per call); 0 releases them.
   virtual common::Status ChangeVisibilityBatch(const std::vector<std::string>& receipt_handles,
                                                int seconds) = 0;

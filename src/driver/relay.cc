@@ -84,8 +84,14 @@ bool Relay::SleepFor(milliseconds d) {
 
 void Relay::PollLoop(int index) {
   milliseconds backoff{0};
+  // What the last batch left to delete goes out with the next receive, in one round trip.
+  std::vector<std::string> to_delete;
   while (!stopping_) {
-    auto received = queue_.Receive(10, config_.wait_seconds);
+    common::Result<std::vector<std::string>> deleted = std::vector<std::string>();
+    for (const auto& h : to_delete) Untrack(h);  // delivered: no more visibility extensions
+    auto received = queue_.DeleteThenReceive(to_delete, &deleted, 10, config_.wait_seconds);
+    if (!to_delete.empty()) ReportDeleted(to_delete.size(), deleted);
+    to_delete.clear();
     if (!received.ok()) {
       metrics_.receive_errors++;
       {
@@ -110,8 +116,9 @@ void Relay::PollLoop(int index) {
       Release(handles);
       break;
     }
-    ProcessBatch(std::move(*received));
+    to_delete = ProcessBatch(std::move(*received));
   }
+  DeleteAll(to_delete);
 }
 
 void Relay::Track(const QueueMessage& m) {
@@ -138,17 +145,18 @@ void Relay::Release(const std::vector<std::string>& handles) {
   for (const auto& h : handles) Untrack(h);
 }
 
-void Relay::DeleteAll(const std::vector<std::string>& handles) {
-  for (const auto& chunk : Chunks(handles, 10)) {
-    auto failed = queue_.DeleteBatch(chunk);
-    if (!failed.ok()) {
-      spdlog::warn("DeleteMessageBatch failed for {} messages (they will be redelivered and "
-                   "recognised as duplicates): {}", chunk.size(), failed.status().ToString());
-    } else if (!failed->empty()) {
-      spdlog::warn("DeleteMessageBatch: {} of {} entries failed (they will be redelivered)",
-                   failed->size(), chunk.size());
-    }
+void Relay::ReportDeleted(size_t count, const common::Result<std::vector<std::string>>& failed) {
+  if (!failed.ok()) {
+    spdlog::warn("DeleteMessageBatch failed for {} messages (they will be redelivered and "
+                 "recognised as duplicates): {}", count, failed.status().ToString());
+  } else if (!failed->empty()) {
+    spdlog::warn("DeleteMessageBatch: {} of {} entries failed (they will be redelivered)",
+                 failed->size(), count);
   }
+}
+
+void Relay::DeleteAll(const std::vector<std::string>& handles) {
+  for (const auto& chunk : Chunks(handles, 10)) ReportDeleted(chunk.size(), queue_.DeleteBatch(chunk));
   for (const auto& h : handles) Untrack(h);
 }
 
@@ -196,7 +204,7 @@ DeliveryResult Relay::DeliverWithRetry(const std::vector<cloudevents::CloudEvent
   }
 }
 
-void Relay::ProcessBatch(std::vector<QueueMessage> messages) {
+std::vector<std::string> Relay::ProcessBatch(std::vector<QueueMessage> messages) {
   auto now = SteadyClock::now();
   std::vector<Work> work;
   work.reserve(messages.size());
@@ -223,7 +231,7 @@ void Relay::ProcessBatch(std::vector<QueueMessage> messages) {
                      w.mapped.reason);
       }
     }
-    return;
+    return {};
   }
 
   std::vector<std::string> to_delete, to_release;
@@ -356,8 +364,8 @@ void Relay::ProcessBatch(std::vector<QueueMessage> messages) {
       }
     }
   }
-  DeleteAll(to_delete);
   if (!to_release.empty()) Release(to_release);
+  return to_delete;
 }
 
 void Relay::KeeperLoop() {

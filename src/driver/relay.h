@@ -56,7 +56,9 @@ class Relay {
 
   void PollLoop(int index);
   void KeeperLoop();
-  void ProcessBatch(std::vector<QueueMessage> messages);
+  // Maps, delivers and dead-letters one received batch; returns the receipt handles to
+  // delete (the poller deletes them with its next receive).
+  std::vector<std::string> ProcessBatch(std::vector<QueueMessage> messages);
   // Remembers a failed delivery's reason for /readyz; no HTTP answer marks the sink down.
   void NoteSinkFailure(const DeliveryResult& r);
   // Delivers with retries until accepted, rejected, the deadline or stop.
@@ -66,6 +68,8 @@ class Relay {
   void Untrack(const std::string& receipt_handle);
   void Release(const std::vector<std::string>& handles);
   void DeleteAll(const std::vector<std::string>& handles);
+  // Logs a DeleteMessageBatch of `count` handles that failed in whole or in part.
+  void ReportDeleted(size_t count, const common::Result<std::vector<std::string>>& failed);
   void ThrottleFor(size_t events);
   // Sleeps up to `d`; returns false when woken by Stop.
   bool SleepFor(std::chrono::milliseconds d);

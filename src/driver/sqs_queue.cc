@@ -14,17 +14,12 @@ SqsMessageQueue::SqsMessageQueue(const aws::SqsClient& sqs, std::string queue_ur
       visibility_timeout_(visibility_timeout),
       fifo_(fifo) {}
 
-common::Result<std::vector<QueueMessage>> SqsMessageQueue::Receive(int max, int wait_seconds) {
-  aws::ReceiveMessageOptions options;
-  options.max_number_of_messages = max;
-  options.wait_time_seconds = wait_seconds;
-  options.attribute_names = {"All"};
-  options.message_attribute_names = {"All"};
-  auto received = sqs_.ReceiveMessage(queue_url_, options);
-  if (!received.ok()) return received.status();
+namespace {
+
+std::vector<QueueMessage> ToQueueMessages(std::vector<aws::SqsMessage>& received) {
   std::vector<QueueMessage> out;
-  out.reserve(received->size());
-  for (auto& m : *received) {
+  out.reserve(received.size());
+  for (auto& m : received) {
     QueueMessage q;
     q.message_id = std::move(m.message_id);
     q.receipt_handle = std::move(m.receipt_handle);
@@ -44,19 +39,58 @@ common::Result<std::vector<QueueMessage>> SqsMessageQueue::Receive(int max, int 
   return out;
 }
 
-common::Result<std::vector<std::string>> SqsMessageQueue::DeleteBatch(
-    const std::vector<std::string>& receipt_handles) {
+std::vector<aws::DeleteMessageBatchEntry> DeleteEntries(const std::vector<std::string>& handles) {
   std::vector<aws::DeleteMessageBatchEntry> entries;
-  for (size_t i = 0; i < receipt_handles.size(); ++i)
-    entries.push_back({std::to_string(i), receipt_handles[i]});
-  auto r = sqs_.DeleteMessageBatch(queue_url_, entries);
+  entries.reserve(handles.size());
+  for (size_t i = 0; i < handles.size(); ++i) entries.push_back({std::to_string(i), handles[i]});
+  return entries;
+}
+
+// The handles whose entries failed (entry ids are indexes into `handles`).
+common::Result<std::vector<std::string>> FailedHandles(
+    const aws::Outcome<aws::BatchResult>& r, const std::vector<std::string>& handles) {
   if (!r.ok()) return r.status();
   std::vector<std::string> failed;
   for (const auto& f : r->failed) {
     size_t index = static_cast<size_t>(std::atoi(f.id.c_str()));
-    if (index < receipt_handles.size()) failed.push_back(receipt_handles[index]);
+    if (index < handles.size()) failed.push_back(handles[index]);
   }
   return failed;
+}
+
+}  // namespace
+
+aws::ReceiveMessageOptions SqsMessageQueue::ReceiveOptions(int max, int wait_seconds) const {
+  aws::ReceiveMessageOptions options;
+  options.max_number_of_messages = max;
+  options.wait_time_seconds = wait_seconds;
+  // Only the system attributes the relay reads: a smaller response to parse.
+  options.attribute_names = {"SentTimestamp", "ApproximateReceiveCount", "MessageGroupId"};
+  options.message_attribute_names = {"All"};
+  return options;
+}
+
+common::Result<std::vector<QueueMessage>> SqsMessageQueue::Receive(int max, int wait_seconds) {
+  auto received = sqs_.ReceiveMessage(queue_url_, ReceiveOptions(max, wait_seconds));
+  if (!received.ok()) return received.status();
+  return ToQueueMessages(*received);
+}
+
+common::Result<std::vector<QueueMessage>> SqsMessageQueue::DeleteThenReceive(
+    const std::vector<std::string>& to_delete, common::Result<std::vector<std::string>>* deleted,
+    int max, int wait_seconds) {
+  if (to_delete.empty()) return Receive(max, wait_seconds);
+  auto [deletion, received] = sqs_.DeleteMessageBatchThenReceive(
+      queue_url_, DeleteEntries(to_delete), ReceiveOptions(max, wait_seconds));
+  *deleted = FailedHandles(deletion, to_delete);
+  if (!received.ok()) return received.status();
+  return ToQueueMessages(*received);
+}
+
+common::Result<std::vector<std::string>> SqsMessageQueue::DeleteBatch(
+    const std::vector<std::string>& receipt_handles) {
+  return FailedHandles(sqs_.DeleteMessageBatch(queue_url_, DeleteEntries(receipt_handles)),
+                       receipt_handles);
 }
 
 common::Status SqsMessageQueue::ChangeVisibilityBatch(const std::vector<std::string>& handles,

@@ -19,6 +19,10 @@ class SqsMessageQueue : public MessageQueue {
   common::Result<std::vector<QueueMessage>> Receive(int max, int wait_seconds) override;
   common::Result<std::vector<std::string>> DeleteBatch(
       const std::vector<std::string>& receipt_handles) override;
+  // One round trip: DeleteMessageBatch and ReceiveMessage pipelined on one connection.
+  common::Result<std::vector<QueueMessage>> DeleteThenReceive(
+      const std::vector<std::string>& to_delete,
+      common::Result<std::vector<std::string>>* deleted, int max, int wait_seconds) override;
   common::Status ChangeVisibilityBatch(const std::vector<std::string>& receipt_handles,
                                        int seconds) override;
   common::Status SendToDeadLetter(const QueueMessage& message, const std::string& reason) override;
@@ -27,6 +31,8 @@ class SqsMessageQueue : public MessageQueue {
   bool is_fifo() const override { return fifo_; }
 
  private:
+  aws::ReceiveMessageOptions ReceiveOptions(int max, int wait_seconds) const;
+
   const aws::SqsClient& sqs_;
   const std::string queue_url_;
   const std::string dlq_url_;

@@ -301,6 +301,7 @@ class ScriptedServer {
   struct Answer {
     std::string bytes;
     bool close_after = false;
+    std::chrono::milliseconds delay{0};  // before answering
   };
   explicit ScriptedServer(std::vector<Answer> answers) : answers_(std::move(answers)) {
     listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -361,6 +362,7 @@ class ScriptedServer {
         }
         buffer.erase(0, end + 4 + length);
         const Answer& a = answers_[next++];
+        if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
         ::send(fd, a.bytes.data(), a.bytes.size(), MSG_NOSIGNAL);
         if (a.close_after) break;
       }
@@ -505,6 +507,46 @@ TEST(PlainClientTest, BrokenPipelineResendsTheUnanswered) {
   auto seen = server.requests();
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_NE(seen[0].find("one"), std::string::npos);
+}
+
+// The pipeline waits for the rest of its answers with a receive low-water mark guessed from
+// the shortest answer seen on the connection. Answers shorter than the guess must still be
+// read promptly, and the connection must serve a single exchange afterwards.
+TEST(PlainClientTest, PipelineReadsAnswersShorterThanItExpected) {
+  const std::string long_answer =
+      "HTTP/1.1 202 Accepted\r\nContent-Length: 200\r\n\r\n" + std::string(200, 'L');
+  const std::string short_answer = "HTTP/1.1 202 Accepted\r\nContent-Length: 1\r\n\r\ns";
+  std::vector<ScriptedServer::Answer> answers;
+  for (int i = 0; i < 4; ++i) answers.push_back({long_answer, false, 5ms});  // learns ~240 bytes
+  answers.push_back({long_answer});
+  for (int i = 0; i < 3; ++i) answers.push_back({short_answer, false, 5ms});  // then far shorter
+  answers.push_back({"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"});
+  ScriptedServer server(std::move(answers));
+  PlainHttpClient client(DefaultHttpClient());
+  std::vector<ClientRequest> requests;
+  for (int i = 0; i < 4; ++i) requests.push_back(Post(server.url("/e"), "event"));
+  auto first = client.SendPipelined(requests);
+  for (auto& r : first) ASSERT_TRUE(r.ok()) << r.status().ToString();
+
+  auto start = std::chrono::steady_clock::now();
+  auto second = client.SendPipelined(requests);
+  ASSERT_EQ(second.size(), 4u);
+  std::string bodies;
+  for (auto& r : second) {
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    bodies += r->body.substr(0, 1);
+  }
+  EXPECT_EQ(bodies, "Lsss");
+  // A wrong guess costs a few milliseconds, never the 5 s request timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+
+  start = std::chrono::steady_clock::now();
+  ClientRequest single = Post(server.url("/one"), "x");
+  auto r = client.Send(single);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "x");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_EQ(server.accepted(), 1);  // all on the one kept-alive connection
 }
 
 TEST(PlainClientTest, RefusesHeaderInjection) {

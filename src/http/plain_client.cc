@@ -78,7 +78,19 @@ struct Connection {
   int fd = -1;
   SteadyClock::time_point last_used;
   std::shared_ptr<std::atomic<bool>> client_alive;
+  // The shortest response a pipeline has read on this connection (0: none yet), the basis
+  // of the next pipeline's SO_RCVLOWAT, and the socket's current low-water mark (pipelines
+  // leave theirs set; a single exchange puts it back to 1).
+  size_t min_response = 0;
+  int low_water = 1;
 };
+
+// Sets the socket's receive low-water mark: poll reports it readable (and the kernel wakes
+// the thread) only once `bytes` are queued, or at end of stream or on an error.
+void SetReceiveLowWater(int fd, int* current, int bytes) {
+  if (*current == bytes) return;
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0) *current = bytes;
+}
 
 // This thread's idle connections. Entries of destroyed clients are swept on the next call.
 class ThreadConnections {
@@ -326,6 +338,7 @@ class Exchange {
     if (attempt_ == 0) {
       if (auto idle = TakeIdle(key_)) {
         conn_ = std::move(*idle);
+        SetReceiveLowWater(conn_.fd, &conn_.low_water, 1);
         reused_ = true;
       }
     }
@@ -678,13 +691,28 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
       continue;
     }
 
-    // The responses, in order.
+    // The responses, in order. A server writes pipelined responses one by one; waking for
+    // each costs a context switch, so the socket's low-water mark asks the kernel to wake
+    // this thread once the rest can have arrived, counting each remaining response as at
+    // least the shortest seen on this connection. A response shorter than that is caught by
+    // a short poll timeout, after which whatever arrived is read.
+    constexpr int kMaxLowWater = 32 * 1024;
+    constexpr int kCoalesceMillis = 2;
     std::string buffer;
     size_t offset = 0, received = 0, answered = 0;
     bool keep_alive = true, broken = false;
     char chunk[16 * 1024];
+    auto wanted_bytes = [&]() -> int {
+      if (conn.min_response == 0) return 1;
+      size_t remaining = n - answered;  // including the one being read
+      size_t want = (remaining - 1) * conn.min_response + 1;
+      size_t buffered = buffer.size() - offset;
+      return want > buffered ? static_cast<int>(std::min<size_t>(want - buffered, kMaxLowWater))
+                             : 1;
+    };
     while (answered < n && !broken) {
       ResponseReader reader(/*head_request=*/false, requests[answered]->max_response_bytes);
+      const size_t response_start = received - (buffer.size() - offset);
       while (true) {
         std::string error;
         ResponseReader::Step step = reader.Feed(buffer, offset, &error);
@@ -692,14 +720,21 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
           broken = true;
           break;
         }
-        if (step == ResponseReader::Step::kDone) break;
+        if (step == ResponseReader::Step::kDone) {
+          size_t size = received - (buffer.size() - offset) - response_start;
+          if (conn.min_response == 0 || size < conn.min_response) conn.min_response = size;
+          break;
+        }
         if (offset == buffer.size()) {
           buffer.clear();
           offset = 0;
         }
+        SetReceiveLowWater(conn.fd, &conn.low_water, wanted_bytes());
+        int wait = millis_left();
+        if (conn.low_water > 1 && (wait < 0 || wait > kCoalesceMillis)) wait = kCoalesceMillis;
         pollfd p{conn.fd, POLLIN, 0};
-        int ready = ::poll(&p, 1, millis_left());
-        if (ready == 0) {
+        int ready = ::poll(&p, 1, wait);
+        if (ready == 0 && millis_left() == 0) {
           return fail_all(common::DeadlineExceeded(what + ": timed out waiting for pipelined responses"));
         }
         ssize_t r = ::recv(conn.fd, chunk, sizeof chunk, MSG_DONTWAIT);

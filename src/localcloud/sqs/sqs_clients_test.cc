@@ -9,8 +9,10 @@
 #include <thread>
 
 #include "aws/sigv4.h"
+#include "aws/sqs_client.h"
 #include "common/strings.h"
 #include "http/client.h"
+#include "http/plain_client.h"
 #include "localcloud/core/test_support.h"
 
 namespace localcloud {
@@ -164,6 +166,47 @@ TEST_F(SqsClientsTest, LongPollReturnsEarlyOnSendFromAnotherProcess) {
   ASSERT_TRUE(rc.ok());
   EXPECT_EQ(*rc, 0) << process->ReadAllStderr();
   EXPECT_EQ(process->ReadAllStdout(), "waited ['wake up'] True\n");
+}
+
+// The relay's round trip: one batch deleted and the next asked for, pipelined on one
+// connection. The service must take them in order: messages made visible again at once
+// (VisibilityTimeout 0) and then deleted must not come back from the receive behind it.
+TEST_F(SqsClientsTest, DeleteBatchThenReceiveIsOneOrderedRoundTrip) {
+  http::PlainHttpClient plain(http::DefaultHttpClient());
+  aws::StaticCredentialsProvider creds(aws::Credentials{"test", "test", "", std::nullopt});
+  aws::AwsConfig config;
+  config.region = "us-west-2";
+  config.endpoint_url = cloud_.endpoint();
+  aws::SqsClient sqs(aws::ClientOptions(config, &creds, &plain));
+  auto url = sqs.CreateQueue("pipelined", {});
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(sqs.SendMessage(*url, "m" + std::to_string(i)).ok());
+
+  aws::ReceiveMessageOptions visible_again;
+  visible_again.max_number_of_messages = 10;
+  visible_again.visibility_timeout = 0;
+  auto first = sqs.ReceiveMessage(*url, visible_again);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->size(), 3u);
+  std::vector<aws::DeleteMessageBatchEntry> entries;
+  for (size_t i = 0; i < first->size(); ++i) {
+    entries.push_back({std::to_string(i), (*first)[i].receipt_handle});
+  }
+  entries.push_back({"bad", "not-a-receipt-handle"});
+  ASSERT_TRUE(sqs.SendMessage(*url, "next").ok());
+
+  aws::ReceiveMessageOptions next;
+  next.max_number_of_messages = 10;
+  next.wait_time_seconds = 1;
+  auto [deleted, received] = sqs.DeleteMessageBatchThenReceive(*url, entries, next);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(deleted->successful.size(), 3u);
+  ASSERT_EQ(deleted->failed.size(), 1u);
+  EXPECT_EQ(deleted->failed[0].id, "bad");
+  EXPECT_EQ(deleted->failed[0].code, "ReceiptHandleIsInvalid");
+  ASSERT_TRUE(received.ok()) << received.status().ToString();
+  ASSERT_EQ(received->size(), 1u);
+  EXPECT_EQ((*received)[0].body, "next");
 }
 
 TEST_F(SqsClientsTest, JsonProtocolErrorsCarryQueryCodes) {
