@@ -316,21 +316,49 @@ Outcome<SendMessageBatchResult> SqsClient::SendMessageBatch(
 
 namespace {
 
-json ReceiveBody(const std::string& queue_url, const ReceiveMessageOptions& options) {
-  json body = {{"QueueUrl", queue_url},
-               {"MaxNumberOfMessages", options.max_number_of_messages},
-               {"WaitTimeSeconds", options.wait_time_seconds}};
-  if (options.visibility_timeout) body["VisibilityTimeout"] = *options.visibility_timeout;
+// The relay's two calls build their JSON as text: no DOM, a few appends.
+void AppendMember(std::string* out, std::string_view name) {
+  if (out->size() > 1) out->push_back(',');
+  common::AppendJsonString(out, name);
+  out->push_back(':');
+}
+
+void AppendStringArray(std::string* out, const std::vector<std::string>& items) {
+  out->push_back('[');
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    common::AppendJsonString(out, items[i]);
+  }
+  out->push_back(']');
+}
+
+std::string ReceiveBody(const std::string& queue_url, const ReceiveMessageOptions& options) {
+  std::string body = "{";
+  AppendMember(&body, "QueueUrl");
+  common::AppendJsonString(&body, queue_url);
+  AppendMember(&body, "MaxNumberOfMessages");
+  body += std::to_string(options.max_number_of_messages);
+  AppendMember(&body, "WaitTimeSeconds");
+  body += std::to_string(options.wait_time_seconds);
+  if (options.visibility_timeout) {
+    AppendMember(&body, "VisibilityTimeout");
+    body += std::to_string(*options.visibility_timeout);
+  }
   if (!options.attribute_names.empty()) {
-    body["AttributeNames"] = options.attribute_names;
-    body["MessageSystemAttributeNames"] = options.attribute_names;
+    AppendMember(&body, "AttributeNames");
+    AppendStringArray(&body, options.attribute_names);
+    AppendMember(&body, "MessageSystemAttributeNames");
+    AppendStringArray(&body, options.attribute_names);
   }
   if (!options.message_attribute_names.empty()) {
-    body["MessageAttributeNames"] = options.message_attribute_names;
+    AppendMember(&body, "MessageAttributeNames");
+    AppendStringArray(&body, options.message_attribute_names);
   }
   if (!options.receive_request_attempt_id.empty()) {
-    body["ReceiveRequestAttemptId"] = options.receive_request_attempt_id;
+    AppendMember(&body, "ReceiveRequestAttemptId");
+    common::AppendJsonString(&body, options.receive_request_attempt_id);
   }
+  body.push_back('}');
   return body;
 }
 
@@ -341,11 +369,22 @@ SendOptions ReceiveSendOptions(const ReceiveMessageOptions& options) {
   return send;
 }
 
-json DeleteBatchBody(const std::string& queue_url,
-                     const std::vector<DeleteMessageBatchEntry>& entries) {
-  json list = json::array();
-  for (const auto& e : entries) list.push_back({{"Id", e.id}, {"ReceiptHandle", e.receipt_handle}});
-  return {{"QueueUrl", queue_url}, {"Entries", list}};
+std::string DeleteBatchBody(const std::string& queue_url,
+                            const std::vector<DeleteMessageBatchEntry>& entries) {
+  std::string body = "{";
+  AppendMember(&body, "QueueUrl");
+  common::AppendJsonString(&body, queue_url);
+  AppendMember(&body, "Entries");
+  body.push_back('[');
+  for (size_t i = 0; i < entries.size(); ++i) {
+    body += i > 0 ? ",{\"Id\":" : "{\"Id\":";
+    common::AppendJsonString(&body, entries[i].id);
+    body += ",\"ReceiptHandle\":";
+    common::AppendJsonString(&body, entries[i].receipt_handle);
+    body.push_back('}');
+  }
+  body += "]}";
+  return body;
 }
 
 Outcome<BatchResult> ParseBatchText(const Outcome<std::string>& text, const char* operation) {
@@ -405,8 +444,9 @@ Outcome<std::vector<SqsMessage>> ParseReceive(const Outcome<std::string>& text) 
 
 Outcome<std::vector<SqsMessage>> SqsClient::ReceiveMessage(
     const std::string& queue_url, const ReceiveMessageOptions& options) const {
-  return ParseReceive(
-      CallText("ReceiveMessage", ReceiveBody(queue_url, options), ReceiveSendOptions(options)));
+  return ParseReceive(BodyText(caller_.Send(
+      caller_.JsonRequest("AmazonSQS.ReceiveMessage", ReceiveBody(queue_url, options), "1.0"),
+      ReceiveSendOptions(options))));
 }
 
 std::pair<Outcome<BatchResult>, Outcome<std::vector<SqsMessage>>>
@@ -415,9 +455,8 @@ SqsClient::DeleteMessageBatchThenReceive(const std::string& queue_url,
                                          const ReceiveMessageOptions& options) const {
   const ServiceCaller& c = caller_;
   std::vector<http::ClientRequest> requests = {
-      c.JsonRequest("AmazonSQS.DeleteMessageBatch", Compact(DeleteBatchBody(queue_url, entries)),
-                    "1.0"),
-      c.JsonRequest("AmazonSQS.ReceiveMessage", Compact(ReceiveBody(queue_url, options)), "1.0")};
+      c.JsonRequest("AmazonSQS.DeleteMessageBatch", DeleteBatchBody(queue_url, entries), "1.0"),
+      c.JsonRequest("AmazonSQS.ReceiveMessage", ReceiveBody(queue_url, options), "1.0")};
   SendOptions receive_send = ReceiveSendOptions(options);
   // One deadline covers the pair: the long poll's.
   std::vector<SendOptions> sends = {receive_send, receive_send};
@@ -436,8 +475,10 @@ AwsStatus SqsClient::DeleteMessage(const std::string& queue_url,
 
 Outcome<BatchResult> SqsClient::DeleteMessageBatch(
     const std::string& queue_url, const std::vector<DeleteMessageBatchEntry>& entries) const {
-  return ParseBatchText(CallText("DeleteMessageBatch", DeleteBatchBody(queue_url, entries)),
-                        "DeleteMessageBatch");
+  return ParseBatchText(
+      BodyText(caller_.Send(caller_.JsonRequest("AmazonSQS.DeleteMessageBatch",
+                                                DeleteBatchBody(queue_url, entries), "1.0"))),
+      "DeleteMessageBatch");
 }
 
 AwsStatus SqsClient::ChangeMessageVisibility(const std::string& queue_url,

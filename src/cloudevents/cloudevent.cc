@@ -25,14 +25,6 @@ std::string CloudEvent::DataBytes() const {
   return data->dump();
 }
 
-common::Result<std::optional<nlohmann::json>> CloudEvent::DataValue() const {
-  if (data) return std::optional<nlohmann::json>(*data);
-  if (!data_json) return std::optional<nlohmann::json>();
-  nlohmann::json parsed = nlohmann::json::parse(*data_json, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return common::InvalidArgument("event data_json is not valid JSON");
-  return std::optional<nlohmann::json>(std::move(parsed));
-}
-
 std::string CloudEvent::EffectiveContentType() const {
   return datacontenttype ? *datacontenttype : std::string("application/json");
 }

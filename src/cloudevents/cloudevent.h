@@ -47,10 +47,6 @@ struct CloudEvent {
     return data.has_value() || data_json.has_value() || binary_data.has_value();
   }
 
-  // The data as a JSON value whatever its form: data itself, data_json parsed, or std::nullopt
-  // when there is none or it is binary_data. InvalidArgument when data_json is not JSON.
-  common::Result<std::optional<nlohmann::json>> DataValue() const;
-
   // The payload as it travels in an HTTP binary-mode body: JSON data serialized compactly, a
   // JSON string under a non-JSON content type written raw, bytes as they are. "" when none.
   std::string DataBytes() const;

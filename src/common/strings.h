@@ -40,4 +40,8 @@ std::string FormEncode(std::string_view s, bool keep_slash = true);
 // True when the bytes are valid UTF-8 (no overlongs, no surrogates).
 bool IsValidUtf8(std::string_view s);
 
+// Appends `s` as a quoted JSON string: '"' and '\\' escaped, control characters as \n, \t
+// or \u00XX, everything else (UTF-8 included) as it is. `s` must be valid UTF-8.
+void AppendJsonString(std::string* out, std::string_view s);
+
 }  // namespace common

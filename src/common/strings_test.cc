@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace common {
 namespace {
 
@@ -12,6 +14,20 @@ TEST(Strings, HexRoundTrip) {
   EXPECT_EQ(out, "\x01\xab");
   EXPECT_FALSE(HexDecode("0", &out));
   EXPECT_FALSE(HexDecode("zz", &out));
+}
+
+TEST(Strings, JsonStringsRoundTripThroughAParser) {
+  std::string out;
+  AppendJsonString(&out, "plain");
+  EXPECT_EQ(out, "\"plain\"");
+  const std::string awkward = std::string("q\"b\\n\nr\rt\tz") + '\0' + "\x1f\x7f é 😀";
+  out.clear();
+  AppendJsonString(&out, awkward);
+  EXPECT_EQ(out, "\"q\\\"b\\\\n\\nr\\rt\\tz\\u0000\\u001f\x7f é 😀\"");
+  EXPECT_EQ(nlohmann::json::parse(out).get<std::string>(), awkward);
+  out.clear();
+  AppendJsonString(&out, "");
+  EXPECT_EQ(out, "\"\"");
 }
 
 TEST(Strings, Base64) {

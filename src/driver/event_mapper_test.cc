@@ -49,9 +49,8 @@ TEST(EventMapper, EventBridgeS3EventKeepsItsIdAndSource) {
   ASSERT_TRUE(e.data_json);
   EXPECT_FALSE(e.data);
   EXPECT_EQ(*e.data_json, ReadShared("s3-eventbridge-object-created.json"));
-  auto data = e.DataValue();
-  ASSERT_TRUE(data.ok() && data->has_value());
-  EXPECT_EQ((**data)["detail"]["bucket"]["name"], "amzn-s3-demo-bucket1");
+  EXPECT_EQ(nlohmann::json::parse(*e.data_json)["detail"]["bucket"]["name"],
+            "amzn-s3-demo-bucket1");
 }
 
 TEST(EventMapper, JsonBeyondTheFastParserStillMapsAndStaysJson) {
@@ -65,7 +64,7 @@ TEST(EventMapper, JsonBeyondTheFastParserStillMapsAndStaysJson) {
   ASSERT_EQ(out.events.size(), 1u);
   EXPECT_EQ(out.events[0].id, "big-1");
   ASSERT_TRUE(out.events[0].data_json);
-  EXPECT_TRUE(out.events[0].DataValue().ok());
+  EXPECT_FALSE(nlohmann::json::parse(*out.events[0].data_json, nullptr, false).is_discarded());
   // Nesting deeper than the fast parser's limit: a generic message whose data is still JSON.
   std::string deep = std::string(3000, '[') + std::string(3000, ']');
   auto nested = MapMessage(Msg(deep), Config());

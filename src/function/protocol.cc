@@ -19,9 +19,11 @@ constexpr const char* kExpected =
 // The event data as the handler's payload: JSON as it is; bytes parsed as JSON when they are
 // JSON, kept as a string otherwise (valid UTF-8 only: JSON strings cannot hold other bytes).
 common::Result<json> PayloadOf(const cloudevents::CloudEvent& event) {
-  if (event.data || event.data_json) {
-    DAT_ASSIGN_OR_RETURN(auto value, event.DataValue());
-    return std::move(*value);
+  if (event.data) return *event.data;
+  if (event.data_json) {
+    auto parsed = cloudevents::ParseJson(*event.data_json);
+    if (!parsed.ok()) return parsed.status().WithContext("CloudEvent data");
+    return std::move(*parsed);
   }
   if (!event.binary_data) return json();
   if (cloudevents::IsJsonContentType(event.EffectiveContentType())) {

@@ -698,7 +698,10 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
     // a short poll timeout, after which whatever arrived is read.
     constexpr int kMaxLowWater = 32 * 1024;
     constexpr int kCoalesceMillis = 2;
-    std::string buffer;
+    // The thread's read buffer, kept between pipelines: no large allocation per batch.
+    thread_local std::string buffer;
+    buffer.clear();
+    if (buffer.capacity() > (1u << 20)) std::string().swap(buffer);  // after a huge answer
     size_t offset = 0, received = 0, answered = 0;
     bool keep_alive = true, broken = false;
     char chunk[16 * 1024];
