@@ -112,15 +112,17 @@ std::vector<DeliveryResult> HttpSink::DeliverEach(
 DeliveryResult HttpSink::Deliver(const std::vector<cloudevents::CloudEvent>& events) {
   if (events.empty()) return {};
   if (format_ == OutputFormat::kDispatch) {
-    nlohmann::ordered_json array = nlohmann::ordered_json::array();
-    for (const auto& e : events) {
-      auto v = cloudevents::ToDispatchJsonValue(e);
-      if (!v.ok()) return {DeliveryOutcome::kRejected, 0, v.status().message()};
-      array.push_back(std::move(*v));
-    }
+    // One event as an object, several as an array; data_json goes in as it came.
     http::ClientRequest req;
     req.headers.Set("Content-Type", "application/json");
-    req.body = events.size() == 1 ? array[0].dump() : array.dump();
+    if (events.size() > 1) req.body.push_back('[');
+    for (size_t i = 0; i < events.size(); ++i) {
+      auto encoded = cloudevents::EncodeDispatchJson(events[i]);
+      if (!encoded.ok()) return {DeliveryOutcome::kRejected, 0, encoded.status().message()};
+      if (i > 0) req.body.push_back(',');
+      req.body += *encoded;
+    }
+    if (events.size() > 1) req.body.push_back(']');
     return Post(std::move(req));
   }
   for (const auto& e : events) {
