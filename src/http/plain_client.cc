@@ -695,9 +695,11 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
     // each costs a context switch, so the socket's low-water mark asks the kernel to wake
     // this thread once the rest can have arrived, counting each remaining response as at
     // least the shortest seen on this connection. A response shorter than that is caught by
-    // a short poll timeout, after which whatever arrived is read.
+    // a short poll timeout, after which whatever arrived is read; the timeout doubles while
+    // nothing arrives (a slow server), up to a bound on the delay a wrong guess can add.
     constexpr int kMaxLowWater = 32 * 1024;
-    constexpr int kCoalesceMillis = 2;
+    constexpr int kMaxCoalesceMillis = 16;
+    int coalesce_millis = 2;
     // The thread's read buffer, kept between pipelines: no large allocation per batch.
     thread_local std::string buffer;
     buffer.clear();
@@ -734,14 +736,18 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
         }
         SetReceiveLowWater(conn.fd, &conn.low_water, wanted_bytes());
         int wait = millis_left();
-        if (conn.low_water > 1 && (wait < 0 || wait > kCoalesceMillis)) wait = kCoalesceMillis;
+        if (conn.low_water > 1 && (wait < 0 || wait > coalesce_millis)) wait = coalesce_millis;
         pollfd p{conn.fd, POLLIN, 0};
         int ready = ::poll(&p, 1, wait);
         if (ready == 0 && millis_left() == 0) {
           return fail_all(common::DeadlineExceeded(what + ": timed out waiting for pipelined responses"));
         }
         ssize_t r = ::recv(conn.fd, chunk, sizeof chunk, MSG_DONTWAIT);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          coalesce_millis = std::min(coalesce_millis * 2, kMaxCoalesceMillis);
+          continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
           if (r == 0 && reader.FinishAtEof()) {
             keep_alive = false;
