@@ -35,7 +35,7 @@ struct MappedMessage {
 };
 
 // Maps a message: an EventBridge event (also CloudTrail events delivered by a rule) → one
-// event with type = its `source` and id = its `id`; classic S3 notification records → one
+// event with type = its `source`, id = its `id` and the body, as received, as data_json; classic S3 notification records → one
 // event per record; an SNS notification → its Message, unwrapped and mapped again; anything
 // else → an `aws.sqs.message` event (or poison with `strict`). Invalid UTF-8 and bodies over
 // max_event_bytes are poison.
