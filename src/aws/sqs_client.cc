@@ -166,10 +166,10 @@ Outcome<json> SqsClient::Call(const char* operation, const json& body,
   return caller_.CallJson(std::string("AmazonSQS.") + operation, body, "1.0", send);
 }
 
-Outcome<std::string> SqsClient::CallText(const char* operation, const json& body,
+Outcome<std::string> SqsClient::CallText(const char* operation, std::string body,
                                          const SendOptions& send) const {
   return BodyText(caller_.Send(
-      caller_.JsonRequest(std::string("AmazonSQS.") + operation, Compact(body), "1.0"), send));
+      caller_.JsonRequest(std::string("AmazonSQS.") + operation, std::move(body), "1.0"), send));
 }
 
 Outcome<std::string> SqsClient::CreateQueue(const std::string& name,
@@ -282,7 +282,7 @@ Outcome<SendMessageBatchResult> SqsClient::SendMessageBatch(
     by_id[e.id] = &e;
   }
   Outcome<std::string> text =
-      CallText("SendMessageBatch", {{"QueueUrl", queue_url}, {"Entries", list}});
+      CallText("SendMessageBatch", Compact({{"QueueUrl", queue_url}, {"Entries", list}}));
   if (!text.ok()) return text.error();
   Outcome<Element> r = ParseResponse(*text, "SendMessageBatch");
   if (!r.ok()) return r.error();
@@ -444,9 +444,8 @@ Outcome<std::vector<SqsMessage>> ParseReceive(const Outcome<std::string>& text) 
 
 Outcome<std::vector<SqsMessage>> SqsClient::ReceiveMessage(
     const std::string& queue_url, const ReceiveMessageOptions& options) const {
-  return ParseReceive(BodyText(caller_.Send(
-      caller_.JsonRequest("AmazonSQS.ReceiveMessage", ReceiveBody(queue_url, options), "1.0"),
-      ReceiveSendOptions(options))));
+  return ParseReceive(
+      CallText("ReceiveMessage", ReceiveBody(queue_url, options), ReceiveSendOptions(options)));
 }
 
 std::pair<Outcome<BatchResult>, Outcome<std::vector<SqsMessage>>>
@@ -475,10 +474,8 @@ AwsStatus SqsClient::DeleteMessage(const std::string& queue_url,
 
 Outcome<BatchResult> SqsClient::DeleteMessageBatch(
     const std::string& queue_url, const std::vector<DeleteMessageBatchEntry>& entries) const {
-  return ParseBatchText(
-      BodyText(caller_.Send(caller_.JsonRequest("AmazonSQS.DeleteMessageBatch",
-                                                DeleteBatchBody(queue_url, entries), "1.0"))),
-      "DeleteMessageBatch");
+  return ParseBatchText(CallText("DeleteMessageBatch", DeleteBatchBody(queue_url, entries)),
+                        "DeleteMessageBatch");
 }
 
 AwsStatus SqsClient::ChangeMessageVisibility(const std::string& queue_url,
@@ -499,12 +496,10 @@ Outcome<BatchResult> SqsClient::ChangeMessageVisibilityBatch(
                     {"ReceiptHandle", e.receipt_handle},
                     {"VisibilityTimeout", e.visibility_timeout}});
   }
-  Outcome<std::string> text =
-      CallText("ChangeMessageVisibilityBatch", {{"QueueUrl", queue_url}, {"Entries", list}});
-  if (!text.ok()) return text.error();
-  Outcome<Element> r = ParseResponse(*text, "ChangeMessageVisibilityBatch");
-  if (!r.ok()) return r.error();
-  return ParseBatch(*r);
+  return ParseBatchText(
+      CallText("ChangeMessageVisibilityBatch",
+               Compact({{"QueueUrl", queue_url}, {"Entries", list}})),
+      "ChangeMessageVisibilityBatch");
 }
 
 }  // namespace aws

@@ -148,8 +148,9 @@ class SqsClient {
  private:
   Outcome<nlohmann::json> Call(const char* operation, const nlohmann::json& body,
                                const SendOptions& send = {}) const;
-  // The same, returning the response text ("{}" for an empty body) for a simdjson parse.
-  Outcome<std::string> CallText(const char* operation, const nlohmann::json& body,
+  // The same with the request already serialized, returning the response text ("{}" for an
+  // empty body) for a simdjson parse.
+  Outcome<std::string> CallText(const char* operation, std::string body,
                                 const SendOptions& send = {}) const;
   ServiceCaller caller_;
 };

@@ -66,9 +66,8 @@ nlohmann::ordered_json Envelope(const CloudEvent& event) {
 void AppendRawMember(std::string* object, std::string_view key, std::string_view raw_json) {
   object->pop_back();  // the closing brace
   if (object->size() > 1) object->push_back(',');
-  object->push_back('"');
-  object->append(key);
-  object->append("\":");
+  common::AppendJsonString(object, key);
+  object->push_back(':');
   object->append(raw_json);
   object->push_back('}');
 }
