@@ -2,6 +2,11 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# Ninja is quieter and schedules better than Make; scripts/install-deps installs it.
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
+# ccache keys on paths relative to the checkout, so other clones share its cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: deps configure build test run bench clean format
 
@@ -9,7 +14,9 @@ deps:
 	@./scripts/install-deps
 
 configure: deps
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@if [ -f $(BUILD_DIR)/CMakeCache.txt ] && ! grep -q "CMAKE_GENERATOR:INTERNAL=$(GENERATOR)$$" $(BUILD_DIR)/CMakeCache.txt; then \
+	  echo "configure: $(BUILD_DIR) was made with another generator; starting it afresh"; rm -rf $(BUILD_DIR); fi
+	@cmake -S . -B $(BUILD_DIR) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -21,10 +28,9 @@ test: build
 run: build
 	@/usr/bin/python3 scripts/demo.py --build-dir $(BUILD_DIR)
 
-bench: CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 bench:
 	@./scripts/install-deps --bench
-	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Release -DDAT_BUILD_BENCH=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 	@./bench/run-all $(BUILD_DIR)
 

@@ -3,7 +3,7 @@
 # dat_add_test(NAME name SOURCES a.cc b.cc LIBS lib1 lib2 [LABELS l] [TIMEOUT s])
 # Builds a GoogleTest executable and registers its tests with CTest. The test knows
 # where the shared test data and the project's binaries are through two macros:
-# DAT_SHARED_DIR and DAT_BIN_DIR.
+# DAT_TESTDATA_DIR (the repository's testdata/) and DAT_BIN_DIR.
 function(dat_add_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT DAT_BUILD_TESTS)
@@ -15,7 +15,7 @@ function(dat_add_test)
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
   target_compile_definitions(${T_NAME} PRIVATE
-    DAT_SHARED_DIR="${DAT_SHARED_DIR}" DAT_BIN_DIR="${DAT_BIN_DIR}"
+    DAT_TESTDATA_DIR="${CMAKE_SOURCE_DIR}/testdata" DAT_BIN_DIR="${DAT_BIN_DIR}"
     DAT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   set_target_properties(${T_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   gtest_discover_tests(${T_NAME}

@@ -1,5 +1,5 @@
-// Test-only: loads the AWS SigV4 test suite from ../shared/testdata/aws-sigv4-suite
-// (path from DAT_SHARED_DIR) into requests, signing params and expected values.
+// Test-only: loads the AWS SigV4 test suite from the repository's testdata/aws-sigv4-suite
+// (path from DAT_TESTDATA_DIR) into requests, signing params and expected values.
 #pragma once
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,11 @@ struct SuiteCase {
   std::string query_signed_target;
 };
 
-inline std::string SuiteDir() { return std::string(DAT_SHARED_DIR) + "/testdata/aws-sigv4-suite"; }
+inline std::string SuiteDir() { return std::string(DAT_TESTDATA_DIR) + "/aws-sigv4-suite"; }
 
 inline std::string ReadAll(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open test data file " + p.string());
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();

@@ -1,4 +1,4 @@
-// SigV4 signing against every case of the AWS test suite in ../shared/testdata, in both the
+// SigV4 signing against every case of the AWS test suite in testdata/aws-sigv4-suite, in both the
 // header and the presigned-query form, plus the S3 rules.
 #include "aws/sigv4.h"
 

@@ -1,3 +1,4 @@
+#include "common/testing/test_data.h"
 #include "driver/event_mapper.h"
 
 #include <gtest/gtest.h>
@@ -9,10 +10,7 @@ namespace driver {
 namespace {
 
 std::string ReadShared(const std::string& rel) {
-  std::ifstream in(std::string(DAT_SHARED_DIR) + "/testdata/aws-events/" + rel);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return common::testing::ReadTestData("aws-events/" + rel);
 }
 
 QueueMessage Msg(std::string body) {

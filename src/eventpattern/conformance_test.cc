@@ -1,4 +1,4 @@
-// Runs every case of ../shared/testdata/eventbridge-patterns (recorded against real AWS):
+// Runs every case of testdata/eventbridge-patterns (recorded against real AWS):
 // plain = match, _NEG = no match, _EXC = rejected, with AWS's message where recorded.
 #include <gtest/gtest.h>
 
@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 
 #include "eventpattern/pattern.h"
 
@@ -15,10 +16,11 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const fs::path kCaseDir = fs::path(DAT_SHARED_DIR) / "testdata" / "eventbridge-patterns";
+const fs::path kCaseDir = fs::path(DAT_TESTDATA_DIR) / "eventbridge-patterns";
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open test data file " + path.string());
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();

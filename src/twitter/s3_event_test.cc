@@ -1,3 +1,4 @@
+#include "common/testing/test_data.h"
 #include "twitter/s3_event.h"
 
 #include <gtest/gtest.h>
@@ -13,11 +14,7 @@ namespace {
 using nlohmann::json;
 
 json Load(const std::string& name) {
-  std::ifstream in(std::string(DAT_SHARED_DIR) + "/testdata/aws-events/" + name);
-  EXPECT_TRUE(in.good()) << name;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str());
+  return json::parse(common::testing::ReadTestData("aws-events/" + name));
 }
 
 TEST(ParseS3EventTest, EventBridgeObjectCreated) {

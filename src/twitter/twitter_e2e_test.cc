@@ -1,5 +1,6 @@
 // The twitter binary against localcloud (S3 and the X sandbox), both started here: every
 // event shape, both protocols, idempotency, auth failure, rate limits, bad input, downscaling.
+#include "common/testing/test_data.h"
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -29,10 +30,7 @@ using std::chrono::seconds;
 constexpr const char* kBucket = "photos";
 
 json LoadEvent(const std::string& name) {
-  std::ifstream in(std::string(DAT_SHARED_DIR) + "/testdata/aws-events/" + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str());
+  return json::parse(common::testing::ReadTestData("aws-events/" + name));
 }
 
 json EventBridgeEvent(const std::string& key, const std::string& etag, uint64_t size) {

@@ -1,3 +1,4 @@
+#include "common/testing/test_data.h"
 #include "twitter/twitter_function.h"
 
 #include <gtest/gtest.h>
@@ -54,11 +55,8 @@ namespace twitter {
 namespace {
 
 TEST(OAuthExampleTest, TwitterDocsSignature) {
-  std::ifstream in(std::string(DAT_SHARED_DIR) + "/testdata/oauth1/twitter-docs-example.json");
-  ASSERT_TRUE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json ex = nlohmann::json::parse(ss.str());
+  nlohmann::json ex =
+      nlohmann::json::parse(common::testing::ReadTestData("oauth1/twitter-docs-example.json"));
   x::OAuthCredentials creds;
   creds.consumer_key = ex["oauth"]["oauth_consumer_key"];
   creds.consumer_secret = ex["consumer_secret"];

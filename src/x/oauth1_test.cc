@@ -1,3 +1,4 @@
+#include "common/testing/test_data.h"
 #include "x/oauth1.h"
 
 #include <gtest/gtest.h>
@@ -14,10 +15,7 @@ namespace {
 using nlohmann::json;
 
 json LoadExample() {
-  std::ifstream in(std::string(DAT_SHARED_DIR) + "/testdata/oauth1/twitter-docs-example.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str());
+  return json::parse(common::testing::ReadTestData("oauth1/twitter-docs-example.json"));
 }
 
 // The worked example from Twitter's "Creating a signature" reproduced exactly: base

@@ -1,5 +1,6 @@
 // EventBridge and S3 notifications in-process: JSON 1.1 calls straight into the service,
 // deliveries captured by a QueueDelivery fake (the SQS seam).
+#include "common/testing/test_data.h"
 #include "localcloud/events/events_service.h"
 
 #include <gtest/gtest.h>
@@ -124,10 +125,7 @@ TEST_F(EventsServiceTest, ScheduleFiresScheduledEvents) {
 }
 
 json LoadShared(const std::string& name) {
-  std::ifstream in(std::string(DAT_SHARED_DIR) + "/testdata/aws-events/" + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return json::parse(ss.str());
+  return json::parse(common::testing::ReadTestData("aws-events/" + name));
 }
 
 // Every key of the documented example is present with the same JSON type.

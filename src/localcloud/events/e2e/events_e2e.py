@@ -4,7 +4,7 @@ stock clients (awscli and boto3). Run by events_e2e_test.cc against a localcloud
 
     events_e2e.py CASE
 
-Environment: AWS_ENDPOINT_URL (the localcloud), AWS credentials/region, DAT_SHARED_DIR.
+Environment: AWS_ENDPOINT_URL (the localcloud), AWS credentials/region, DAT_TESTDATA_DIR (the repository's testdata/).
 Exits 0 when the case passed; prints what failed otherwise.
 """
 import hashlib
@@ -20,7 +20,7 @@ import boto3
 import botocore.exceptions
 
 ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
-SHARED = os.environ["DAT_SHARED_DIR"]
+TESTDATA = os.environ["DAT_TESTDATA_DIR"]
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-west-2")
 ACCOUNT = "000000000000"
 ISO_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -76,7 +76,7 @@ def expect_nothing(url, seconds=1):
 
 
 def load(name):
-    with open(os.path.join(SHARED, "testdata", "aws-events", name)) as f:
+    with open(os.path.join(TESTDATA, "aws-events", name)) as f:
         return json.load(f)
 
 
@@ -425,7 +425,7 @@ def json5_loads(text):
 
 
 def case_test_event_pattern():
-    folder = os.path.join(SHARED, "testdata", "eventbridge-patterns")
+    folder = os.path.join(TESTDATA, "eventbridge-patterns")
     names = sorted(f for f in os.listdir(folder) if f.endswith(".json5"))
     agree, disagree = 0, []
     for name in names:

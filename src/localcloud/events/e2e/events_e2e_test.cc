@@ -53,7 +53,7 @@ class EventsE2eTest : public ::testing::Test {
                    "AWS_REGION=us-west-2",
                    "AWS_CONFIG_FILE=/dev/null",
                    "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-                   std::string("DAT_SHARED_DIR=") + DAT_SHARED_DIR};
+                   std::string("DAT_TESTDATA_DIR=") + DAT_TESTDATA_DIR};
     for (const char* name : {"PATH", "HOME", "LANG", "PYENV_ROOT", "PYTHONPATH"}) {
       if (const char* value = std::getenv(name))
         options.env.push_back(std::string(name) + "=" + value);
