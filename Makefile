@@ -8,7 +8,7 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Uni
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps configure build test run bench clean format
+.PHONY: deps configure build test run bench clean format format-check
 
 deps:
 	@./scripts/install-deps
@@ -36,6 +36,10 @@ bench:
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+# Fails, naming the files, when a tracked C++ file differs from what `make format` writes.
+format-check: deps
+	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
 
 clean:
 	@rm -rf $(BUILD_DIR)
