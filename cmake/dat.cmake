@@ -14,6 +14,11 @@ function(dat_add_test)
   endif()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
+  # The test code itself needs no -O2 (the libraries under test keep it); -O1 compiles the
+  # template-heavy GoogleTest units about a quarter faster.
+  if(CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo")
+    target_compile_options(${T_NAME} PRIVATE -O1)
+  endif()
   target_compile_definitions(${T_NAME} PRIVATE
     DAT_TESTDATA_DIR="${CMAKE_SOURCE_DIR}/testdata" DAT_BIN_DIR="${DAT_BIN_DIR}"
     DAT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
