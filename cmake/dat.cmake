@@ -1,8 +1,12 @@
 # Helpers shared by every folder's CMakeLists.txt.
+#
+# `dat` is the project's short name: Dispatch, AWS, Twitter (the CMake project is
+# dispatch_aws_twitter). Targets are dat_<library> with the alias dat::<library>, and the
+# project's CMake options and test macros start with DAT_.
 
 # dat_add_test(NAME name SOURCES a.cc b.cc LIBS lib1 lib2 [LABELS l] [TIMEOUT s])
 # Builds a GoogleTest executable and registers its tests with CTest. The test knows
-# where the shared test data and the project's binaries are through two macros:
+# where the test data and the project's binaries are through two macros:
 # DAT_TESTDATA_DIR (the repository's testdata/) and DAT_BIN_DIR.
 function(dat_add_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
