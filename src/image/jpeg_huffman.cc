@@ -89,6 +89,66 @@ void CanonicalCodes(const HuffmanSpec& spec, uint16_t code[256], uint8_t size[25
   }
 }
 
+void OptimalHuffmanTable(const uint32_t freq_in[256], HuffmanSpec* out) {
+  // Symbol 256 is a pseudo-symbol of frequency 1: it takes one of the longest codes, which is
+  // then left unused, so that no real code is all ones.
+  uint64_t freq[257];
+  for (int i = 0; i < 256; ++i) freq[i] = freq_in[i];
+  freq[256] = 1;
+  int codesize[257] = {};
+  int others[257];
+  std::fill(others, others + 257, -1);
+  for (;;) {
+    // The two least frequent trees (ties: the larger symbol first), merged into one.
+    int v1 = -1, v2 = -1;
+    for (int i = 0; i <= 256; ++i) {
+      if (freq[i] != 0 && (v1 < 0 || freq[i] <= freq[v1])) v1 = i;
+    }
+    for (int i = 0; i <= 256; ++i) {
+      if (freq[i] != 0 && i != v1 && (v2 < 0 || freq[i] <= freq[v2])) v2 = i;
+    }
+    if (v2 < 0) break;
+    freq[v1] += freq[v2];
+    freq[v2] = 0;
+    for (int i = v1;; i = others[i]) {
+      ++codesize[i];
+      if (others[i] < 0) {
+        others[i] = v2;
+        break;
+      }
+    }
+    for (int i = v2; i >= 0; i = others[i]) ++codesize[i];
+  }
+  int bits[33] = {};
+  for (int i = 0; i <= 256; ++i) {
+    if (codesize[i] != 0) ++bits[std::min(codesize[i], 32)];
+  }
+  // Limit lengths to 16 bits: a pair of the longest codes moves up one level, borrowing the
+  // place of a shorter code that becomes their parent's sibling (Annex K, Figure K.3).
+  for (int i = 32; i > 16; --i) {
+    while (bits[i] > 0) {
+      int j = i - 2;
+      while (bits[j] == 0) --j;
+      bits[i] -= 2;
+      bits[i - 1] += 1;
+      bits[j + 1] += 2;
+      bits[j] -= 1;
+    }
+  }
+  int longest = 16;
+  while (longest > 0 && bits[longest] == 0) --longest;
+  if (longest > 0) --bits[longest];  // the pseudo-symbol's code
+  *out = HuffmanSpec{};
+  out->present = true;
+  for (int l = 1; l <= 16; ++l) out->counts[l] = static_cast<uint8_t>(bits[l]);
+  // Symbols by code length, then by value.
+  for (int l = 1; l <= 32; ++l) {
+    for (int i = 0; i < 256; ++i) {
+      if (codesize[i] == l) out->symbols[out->num_symbols++] = static_cast<uint8_t>(i);
+    }
+  }
+}
+
 std::string CheckAddedSymbols(const HuffmanSpec& before, const std::bitset<256>& add,
                               const HuffmanSpec& after) {
   int total = 0;

@@ -25,6 +25,11 @@ bool AddHuffmanSymbols(const HuffmanSpec& spec, const std::bitset<256>& add, Huf
 // The canonical code and length of every symbol of a valid table (length 0: no code).
 void CanonicalCodes(const HuffmanSpec& spec, uint16_t code[256], uint8_t size[256]);
 
+// The optimal JPEG Huffman table for symbol frequencies `freq` (ITU T.81 Annex K.2): code
+// lengths of at most 16 bits, the all-ones code left unused, symbols with frequency 0 left
+// out. At least one frequency must be non-zero. Pure function, safe from any thread.
+void OptimalHuffmanTable(const uint32_t freq[256], HuffmanSpec* out);
+
 // For tests and fuzzing: "" when `after` keeps every promise AddHuffmanSymbols makes for
 // (`before`, `add`), otherwise the first promise it breaks.
 std::string CheckAddedSymbols(const HuffmanSpec& before, const std::bitset<256>& add,

@@ -159,5 +159,43 @@ TEST(AddHuffmanSymbols, RandomTablesKeepEveryPromise) {
   EXPECT_GT(rewritten, 100);  // the interesting case was exercised
 }
 
+TEST(OptimalHuffmanTable, ValidAndLimitedToSixteenBits) {
+  std::mt19937 rng(7);
+  for (int iteration = 0; iteration < 200; ++iteration) {
+    uint32_t freq[256] = {};
+    const int n = std::uniform_int_distribution<int>(1, 256)(rng);
+    for (int i = 0; i < n; ++i) {
+      // Geometric-ish spread, so that unlimited codes would often pass 16 bits.
+      freq[rng() % 256] = 1u << std::uniform_int_distribution<int>(0, 24)(rng);
+    }
+    HuffmanSpec table;
+    OptimalHuffmanTable(freq, &table);
+    HuffmanSpec empty;
+    empty.present = true;
+    std::bitset<256> used;
+    for (int i = 0; i < 256; ++i) used[i] = freq[i] != 0;
+    // Exactly the used symbols, a valid code with the all-ones code free.
+    ASSERT_EQ(CheckAddedSymbols(empty, used, table), "") << iteration;
+  }
+  // Dyadic frequencies get their exact lengths: 8, 4, 2, 1 -> 1, 2, 3, 4 bits.
+  uint32_t dyadic[256] = {};
+  dyadic[10] = 8, dyadic[20] = 4, dyadic[30] = 2, dyadic[40] = 1;
+  HuffmanSpec exact;
+  OptimalHuffmanTable(dyadic, &exact);
+  uint16_t code[256];
+  uint8_t size[256];
+  CanonicalCodes(exact, code, size);
+  EXPECT_EQ(size[10], 1);
+  EXPECT_EQ(size[20], 2);
+  EXPECT_EQ(size[30], 3);
+  EXPECT_EQ(size[40], 4);
+  uint32_t one[256] = {};
+  one[42] = 5;
+  HuffmanSpec table;
+  OptimalHuffmanTable(one, &table);
+  EXPECT_EQ(table.num_symbols, 1);
+  EXPECT_EQ(table.counts[1], 1);  // "0"; the all-ones "1" stays free
+}
+
 }  // namespace
 }  // namespace image::internal
