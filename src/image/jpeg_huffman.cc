@@ -119,13 +119,13 @@ void OptimalHuffmanTable(const uint32_t freq_in[256], HuffmanSpec* out) {
     }
     for (int i = v2; i >= 0; i = others[i]) ++codesize[i];
   }
-  int bits[33] = {};
-  for (int i = 0; i <= 256; ++i) {
-    if (codesize[i] != 0) ++bits[std::min(codesize[i], 32)];
-  }
+  // A tree of 257 leaves is at most 256 deep (frequencies spanning 2^32 can pass 32 bits).
+  int bits[258] = {};
+  for (int i = 0; i <= 256; ++i) ++bits[codesize[i]];
+  bits[0] = 0;
   // Limit lengths to 16 bits: a pair of the longest codes moves up one level, borrowing the
   // place of a shorter code that becomes their parent's sibling (Annex K, Figure K.3).
-  for (int i = 32; i > 16; --i) {
+  for (int i = 257; i > 16; --i) {
     while (bits[i] > 0) {
       int j = i - 2;
       while (bits[j] == 0) --j;
@@ -142,7 +142,7 @@ void OptimalHuffmanTable(const uint32_t freq_in[256], HuffmanSpec* out) {
   out->present = true;
   for (int l = 1; l <= 16; ++l) out->counts[l] = static_cast<uint8_t>(bits[l]);
   // Symbols by code length, then by value.
-  for (int l = 1; l <= 32; ++l) {
+  for (int l = 1; l <= 256; ++l) {
     for (int i = 0; i < 256; ++i) {
       if (codesize[i] == l) out->symbols[out->num_symbols++] = static_cast<uint8_t>(i);
     }

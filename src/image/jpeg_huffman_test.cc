@@ -189,6 +189,18 @@ TEST(OptimalHuffmanTable, ValidAndLimitedToSixteenBits) {
   EXPECT_EQ(size[20], 2);
   EXPECT_EQ(size[30], 3);
   EXPECT_EQ(size[40], 4);
+  // Fibonacci frequencies make a tree 45 deep: every symbol must still get a code (found by
+  // the fuzzer: symbols deeper than 32 were dropped).
+  uint32_t fibonacci[256] = {};
+  fibonacci[0] = fibonacci[1] = 1;
+  for (int i = 2; i < 46; ++i) fibonacci[i] = fibonacci[i - 1] + fibonacci[i - 2];
+  HuffmanSpec deep;
+  OptimalHuffmanTable(fibonacci, &deep);
+  std::bitset<256> first46;
+  for (int i = 0; i < 46; ++i) first46.set(i);
+  HuffmanSpec none;
+  none.present = true;
+  EXPECT_EQ(CheckAddedSymbols(none, first46, deep), "");
   uint32_t one[256] = {};
   one[42] = 5;
   HuffmanSpec table;
