@@ -690,7 +690,20 @@ class Splicer {
         if (!skip()) return 1;
         continue;
       }
-      if (touched && band_row_ != my) {
+      // The composited blocks of this MCU, kept from the first plan for a second one.
+      int16_t* done = nullptr;
+      bool composite = touched;
+      if (touched) {
+        const size_t mcu = static_cast<size_t>(my - box_.my0) * (box_.mx1 - box_.mx0) +
+                           static_cast<size_t>(mx - box_.mx0);
+        if (composited_.empty()) {
+          composited_.resize(static_cast<size_t>(box_.my1 - box_.my0) * (box_.mx1 - box_.mx0) *
+                             blocks_.size() * 65);  // 64 coefficients and a "done" flag
+        }
+        done = &composited_[mcu * blocks_.size() * 65];
+        composite = done[64] == 0;
+      }
+      if (composite && band_row_ != my) {
         BuildPlanes(logo_, g_, color_, h_.adobe_transform >= 0, my * g_.mcu_height(),
                     (my + 1) * g_.mcu_height(), &planes_);
         band_row_ = my;
@@ -699,10 +712,15 @@ class Splicer {
         if (!DecodeBlock(r, table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index], coef)) {
           return 1;
         }
-        if (touched) {
+        if (composite) {
           WatermarkBlock(coef, h_.quant[h_.comp[b.comp].quant_index], planes_[b.comp],
                          mx * g_.h[b.comp] + b.u, my * g_.v[b.comp] + b.v);
+          std::memcpy(done, coef, sizeof coef);
+          done[64] = 1;
+        } else if (touched) {
+          std::memcpy(coef, done, sizeof coef);
         }
+        if (done != nullptr) done += 65;
         if (!EncodeBlock(encoded_, *enc_[0][b.dc_id], *enc_[1][b.ac_id], &enc_pred[b.scan_index],
                          coef, [&](int cls, int sym) {
                            return missing(cls, cls == 0 ? b.dc_id : b.ac_id, sym);
@@ -803,6 +821,8 @@ class Splicer {
   bool recoding_ = false;
   std::bitset<256> missing_[2][4];
   std::vector<ComponentPlane> planes_;  // the logo over MCU row band_row_
+  // Per MCU of box_, per block: the composited coefficients and a flag (see Plan).
+  std::vector<int16_t> composited_;
   int band_row_ = -1;
   BitWriter<false> encoded_;  // the re-encoded MCUs, unstuffed, in order
   std::vector<SegmentPlan> plans_;
