@@ -242,10 +242,11 @@ TEST_P(RealEncoders, LogoInTheCornerAndEveryOtherPixelKept) {
 INSTANTIATE_TEST_SUITE_P(All, RealEncoders, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return std::string(info.param.name); });
 
-// Bad input on the table rewrite: each case is a clear error or a valid output, never a crash.
-class RewriteBadInput : public RealEncoders {};
+// Files whose tables are rewritten: bad input on the new code (each case a clear error or a
+// valid output, never a crash), and the logo at every place.
+class OptimizedTables : public RealEncoders {};
 
-TEST_P(RewriteBadInput, TruncatedOrCorruptTablesAndScans) {
+TEST_P(OptimizedTables, TruncatedOrCorruptTablesAndScans) {
   const std::string input = Encode();
   ASSERT_FALSE(input.empty());
   const size_t dht = input.find("\xFF\xC4");
@@ -302,7 +303,31 @@ TEST_P(RewriteBadInput, TruncatedOrCorruptTablesAndScans) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Optimized, RewriteBadInput,
+TEST_P(OptimizedTables, EveryGravityMatchesTheCoefficientPath) {
+  const std::string input = Encode();
+  ASSERT_FALSE(input.empty());
+  const Decoded before = testing::DecodeJpeg(input);
+  for (Gravity gravity : {Gravity::kNorthWest, Gravity::kNorthEast, Gravity::kCenter,
+                          Gravity::kSouthWest, Gravity::kSouthEast}) {
+    SCOPED_TRACE(GravityName(gravity));
+    WatermarkOptions options;
+    options.gravity = gravity;
+    auto fast = Watermark(input, options);
+    ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+    EXPECT_EQ(fast->path, WatermarkPath::kEntropy) << fast->fallback_reason;
+    options.allow_entropy_path = false;
+    auto slow = Watermark(input, options);
+    ASSERT_TRUE(slow.ok()) << slow.status().ToString();
+    EXPECT_EQ(testing::ReadCoefficients(fast->data).blocks,
+              testing::ReadCoefficients(slow->data).blocks);
+    const Decoded after = testing::DecodeJpeg(fast->data);
+    ASSERT_FALSE(after.pixels.empty());
+    EXPECT_EQ(after.warnings, 0);
+    EXPECT_EQ(DiffersOutside(before, after, fast->changed_box), 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimized, OptimizedTables,
                          ::testing::Values(Cases()[2], Cases()[3], Cases()[4]),
                          [](const auto& info) { return std::string(info.param.name); });
 

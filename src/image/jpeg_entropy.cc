@@ -667,7 +667,16 @@ class Splicer {
       piece_start = after.consumed();
     };
     auto skip = [&]() { return recoding_ ? SkipMcu(r, pred, recode) : SkipMcu(r, pred); };
+    // The last MCU under the logo in this segment: once past it (and past the MCU after it) a
+    // draft that will be planned again need not read on.
+    int last_touched = -1;
+    for (int my = box_.my1 - 1; my >= box_.my0 && last_touched < 0; --my) {
+      const int lo = std::max(seg.first_mcu, my * per_row + box_.mx0);
+      const int hi = std::min(seg.first_mcu + seg.num_mcus, my * per_row + box_.mx1) - 1;
+      if (lo <= hi) last_touched = hi;
+    }
     for (int m = seg.first_mcu; m < seg.first_mcu + seg.num_mcus; ++m) {
+      if (collect && m > last_touched && state == kCopy && any_missing()) return 0;
       const int mx = m % per_row, my = m / per_row;
       const bool touched = box_.contains(mx, my);
       if (state == kPrefix || state == kCopy) {
