@@ -1,6 +1,7 @@
 // Helper for bench/watermark/run.
 //
-//   watermark_bench_tool inputs DIR      photo-like 4000x3000 inputs, the logo pre-scaled to
+//   watermark_bench_tool inputs DIR      photo-like 4000x3000 inputs (and photo.ppm, for the
+//                                        other encoders), the logo pre-scaled to
 //                                        the size and place the engine uses (for the other
 //                                        tools), and DIR/geometry ("X Y")
 //   watermark_bench_tool outside IN OUT X Y W H
@@ -51,6 +52,10 @@ int Inputs(const std::string& dir) {
   spec.restart_rows = 0;
   spec.progressive = true;
   Write(dir + "/photo_prog.jpg", image::testing::MakeJpegFromPixels(spec, pixels));
+  // The same picture for the other encoders (bench/watermark/run): ImageMagick, cjpeg, Pillow.
+  std::string ppm = "P6\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
+  ppm.append(reinterpret_cast<const char*>(pixels.data()), pixels.size());
+  Write(dir + "/photo.ppm", ppm);
 
   image::internal::PngPixels png;
   png.header.width = w;

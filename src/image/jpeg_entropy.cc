@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <bitset>
 #include <cstring>
+#include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "image/jpeg_block.h"
+#include "image/jpeg_huffman.h"
 #include "image/logo.h"
 
 namespace image::internal {
@@ -31,6 +34,11 @@ struct HuffTable {
   // first two symbols when the first with its value bits and the second code fit in the
   // window, the high half only the first. One symbol only: both halves are the same.
   uint32_t fast[1 << kFastBits];
+  // When the file's table is rewritten (see AddHuffmanSymbols): the table holding the new
+  // codes, and which symbols' codes differ there. Skipping stops at those symbols (their fast
+  // entries are 0) so that every occurrence can be written again with its new code.
+  const HuffTable* recode = nullptr;
+  bool changed[256];
 
   // One step: bits to skip (0-4), coefficients advanced (5-10; a value: run + 1, a ZRL: 16),
   // whether the step ends the block, whether its last symbol is a ZRL (which may run past the
@@ -40,9 +48,12 @@ struct HuffTable {
   }
   static constexpr uint32_t kEob = 1u << 11, kZrl = 1u << 12;
 
-  // False for an over-subscribed (invalid) table.
-  bool Build(const HuffmanSpec& spec, bool dc) {
+  // False for an over-subscribed (invalid) table. With `new_codes`, the symbols whose codes
+  // differ there are marked changed (it must outlive this table).
+  bool Build(const HuffmanSpec& spec, bool dc, const HuffTable* new_codes = nullptr) {
     std::memset(lookup, 0, sizeof lookup);
+    std::memset(changed, 0, sizeof changed);
+    recode = new_codes;
     std::memset(size, 0, sizeof size);
     std::memset(code, 0, sizeof code);
     std::memcpy(symbols, spec.symbols, sizeof symbols);
@@ -67,6 +78,12 @@ struct HuffTable {
       next <<= 1;
     }
     maxcode[17] = 0x7fffffff;
+    if (new_codes != nullptr) {
+      for (int i = 0; i < k; ++i) {
+        const uint8_t sym = spec.symbols[i];
+        changed[sym] = new_codes->code[sym] != code[sym] || new_codes->size[sym] != size[sym];
+      }
+    }
     for (uint32_t i = 0; i < (1u << kFastBits); ++i) fast[i] = dc ? DcEntry(i) : AcEntry(i);
     return true;
   }
@@ -88,7 +105,7 @@ struct HuffTable {
   uint32_t DcEntry(uint32_t i) const {
     int s;
     const int l = First(i, kFastBits, &s);
-    if (l == 0 || s > 11 || l + s > kFastBits) return 0;
+    if (l == 0 || s > 11 || l + s > kFastBits || changed[s]) return 0;
     int diff = 0;
     if (s > 0) {
       const int v = static_cast<int>(i >> (kFastBits - l - s)) & ((1 << s) - 1);
@@ -100,7 +117,7 @@ struct HuffTable {
   uint32_t AcEntry(uint32_t i) const {
     int sym;
     const int l1 = First(i, kFastBits, &sym);
-    if (l1 == 0) return 0;
+    if (l1 == 0 || changed[sym]) return 0;
     // As libjpeg reads them: size 0 is a ZRL (16 zeros) with run 15, else the end of block.
     const int x1 = sym & 15, r1 = sym >> 4;
     const int used = l1 + x1;
@@ -111,13 +128,19 @@ struct HuffTable {
     if (!(first & kEob) && rest > 0) {
       const int l2 = First(i & ((1u << rest) - 1), rest, &sym);
       const int x2 = sym & 15, r2 = sym >> 4;
-      if (l2 > 0) {
+      if (l2 > 0 && !changed[sym]) {
         const bool eob = x2 == 0 && r2 != 15;
         both = Step(used + l2 + x2, r1 + 1 + (eob ? 0 : r2 + 1), eob, x2 == 0 && r2 == 15);
       }
     }
     return both | (first << 16);
   }
+};
+
+// SkipBlock's default: no table was rewritten, nothing to report.
+struct NoHook {
+  template <typename Reader>
+  void operator()(const Reader&, const Reader&, const HuffTable&, int) const {}
 };
 
 // Reads bits from [begin, end). With kStuffed (entropy-coded data) 0xFF00 stuffing is undone;
@@ -157,16 +180,25 @@ class BitReader {
     return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v;
   }
 
-  // Skips one block, tracking the DC predictor. False on corrupt data.
-  [[gnu::always_inline]] bool SkipBlock(const HuffTable& dc, const HuffTable& ac, int* pred) {
+  // Skips one block, tracking the DC predictor. False on corrupt data. Each symbol marked
+  // changed in its table goes to hook(reader before its code, reader after it, table, symbol).
+  template <typename Hook = NoHook>
+  [[gnu::always_inline]] bool SkipBlock(const HuffTable& dc, const HuffTable& ac, int* pred,
+                                        Hook&& hook = Hook{}) {
+    constexpr bool kTrack = !std::is_same_v<std::decay_t<Hook>, NoHook>;
     Refill();
     const auto d = static_cast<int32_t>(dc.fast[acc_ >> (64 - kFastBits)]);
     if (d != 0) {
       Skip(d & 0xFF);
       *pred += d >> 8;
     } else {
+      BitReader before;
+      if constexpr (kTrack) before = *this;
       const int s = Decode(dc);
       if (s < 0 || s > 11) return false;
+      if constexpr (kTrack) {
+        if (dc.changed[s]) hook(before, *this, dc, s);
+      }
       *pred += s ? Receive(s) : 0;
     }
     if (*pred < -32767 || *pred > 32767) return false;
@@ -193,8 +225,13 @@ class BitReader {
       if (rc == 0) return true;
       if (rc < 0) return false;
       if (rc == 1) continue;
+      BitReader before;
+      if constexpr (kTrack) before = *this;
       const int rs = Decode(ac);
       if (rs < 0) return false;
+      if constexpr (kTrack) {
+        if (ac.changed[rs]) hook(before, *this, ac, rs);
+      }
       const int run = rs >> 4, size = rs & 15;
       if (size == 0) {
         if (run != 15) return true;
@@ -472,33 +509,6 @@ struct Segment {
   int first_mcu, num_mcus;
 };
 
-// Appends symbols to a table so that every existing code keeps its exact bits: canonical codes
-// are assigned in order of length, so new codes may only follow the last one, at lengths of at
-// least the current maximum, leaving the all-ones code unused. False if there is no room.
-bool ExtendTable(HuffmanSpec* spec, const std::bitset<256>& add) {
-  const int m = static_cast<int>(add.count());
-  if (spec->num_symbols + m > 256) return false;
-  int lmax = 0;
-  uint32_t next = 0;  // the first free code at length lmax
-  for (int l = 1; l <= 16; ++l) {
-    next = (next << 1) + spec->counts[l];
-    if (spec->counts[l]) lmax = l;
-  }
-  next >>= (16 - std::max(lmax, 1));
-  if (lmax == 0) lmax = 1;
-  for (int l = lmax; l <= 16; ++l) {
-    const uint64_t first = uint64_t{next} << (l - lmax);
-    const uint64_t room = (uint64_t{1} << l) - 1 - first;  // keep the all-ones code free
-    if (first > (uint64_t{1} << l) || room < static_cast<uint64_t>(m)) continue;
-    spec->counts[l] = static_cast<uint8_t>(spec->counts[l] + m);
-    for (int sym = 0; sym < 256; ++sym) {
-      if (add.test(sym)) spec->symbols[spec->num_symbols++] = static_cast<uint8_t>(sym);
-    }
-    return true;
-  }
-  return false;
-}
-
 // One block of an MCU, in scan order.
 struct McuBlock {
   int comp;        // frame component index
@@ -541,6 +551,8 @@ class Splicer {
     for (int i = 0; i < 4; ++i) {
       spec_[0][i] = h.dc[i];
       spec_[1][i] = h.ac[i];
+      enc_[0][i] = &table_[0][i];
+      enc_[1][i] = &table_[1][i];
     }
     for (int sc = 0; sc < h.scan_num_components; ++sc) {
       const int ci = h.scan_comp[sc];
@@ -573,6 +585,9 @@ class Splicer {
     return true;
   }
 
+  // True when a rewritten table changed the code of a symbol the scan may hold.
+  bool recoding() const { return recoding_; }
+
   bool any_missing() const {
     for (const auto& cls : missing_) {
       for (const auto& set : cls) {
@@ -582,17 +597,25 @@ class Splicer {
     return false;
   }
 
-  // Extends the tables with the missing symbols (keeping every existing code) and returns the
-  // DHT segment that defines them, to be placed before the SOS. Empty if there is no room.
-  std::string ExtendTables() {
+  // Gives the missing symbols codes (AddHuffmanSymbols) and returns the DHT segment that
+  // defines the new tables, to be placed before the SOS; empty if a table cannot take them.
+  // Afterwards the MCUs are encoded with the new tables and, when an existing code changed
+  // (recoding()), every occurrence of it in the scan is written again by Plan.
+  std::string AddMissingSymbols() {
     std::string dht = std::string("\xFF\xC4\0\0", 4);
     for (int cls = 0; cls < 2; ++cls) {
       for (int id = 0; id < 4; ++id) {
         if (missing_[cls][id].none()) continue;
-        HuffmanSpec& spec = spec_[cls][id];
-        if (!ExtendTable(&spec, missing_[cls][id]) || !table_[cls][id].Build(spec, cls == 0)) {
+        HuffmanSpec spec;
+        auto fresh = std::make_unique<HuffTable>();
+        if (!AddHuffmanSymbols(spec_[cls][id], missing_[cls][id], &spec) ||
+            !fresh->Build(spec, cls == 0) ||
+            !table_[cls][id].Build(spec_[cls][id], cls == 0, fresh.get())) {
           return {};
         }
+        for (bool c : table_[cls][id].changed) recoding_ = recoding_ || c;
+        enc_[cls][id] = fresh.get();
+        rewritten_.push_back(std::move(fresh));
         dht += static_cast<char>((cls << 4) | id);
         for (int l = 1; l <= 16; ++l) dht += static_cast<char>(spec.counts[l]);
         dht.append(reinterpret_cast<const char*>(spec.symbols), spec.num_symbols);
@@ -605,9 +628,10 @@ class Splicer {
     return dht;
   }
 
-  // Reads one segment holding at least one MCU under the logo and appends its plan. With
-  // `collect`, symbols the tables lack are recorded (see ExtendTables) and the plan is a
-  // draft. 0 on success, 1 corrupt data, 2 a Huffman code is missing.
+  // Reads one segment holding at least one MCU under the logo, or, when recoding(), any
+  // segment, and appends its plan (none if nothing in it changes). With `collect`, symbols the
+  // tables lack are recorded (see AddMissingSymbols) and the plan is a draft. 0 on success,
+  // 1 corrupt data, 2 a Huffman code is missing.
   int Plan(const Segment& seg, bool collect) {
     SegmentPlan plan;
     plan.end = seg.end;
@@ -624,20 +648,44 @@ class Splicer {
       missing_[cls][id].set(sym);
       return true;
     };
+    // Ends the bits taken as they are (the prefix, or a copied piece) where `at` is.
+    auto end_copy = [&](const BitReader<true>& at) {
+      if (state == kPrefix) {
+        at.Position(&plan.prefix_end, &plan.prefix_bits);
+      } else {
+        plan.pieces.push_back({true, copy_from, at.consumed() - piece_start});
+      }
+    };
+    // A symbol whose code the rewritten table changed: its new code replaces the old one.
+    auto recode = [&](const BitReader<true>& before, const BitReader<true>& after,
+                      const HuffTable& t, int sym) {
+      end_copy(before);
+      encoded_.Put(t.recode->code[sym], t.recode->size[sym]);
+      plan.pieces.push_back({false, {}, t.recode->size[sym]});
+      state = kCopy;
+      copy_from = after;
+      piece_start = after.consumed();
+    };
+    auto skip = [&]() { return recoding_ ? SkipMcu(r, pred, recode) : SkipMcu(r, pred); };
+    // The last MCU under the logo in this segment: once past it (and past the MCU after it) a
+    // draft that will be planned again need not read on.
+    int last_touched = -1;
+    for (int my = box_.my1 - 1; my >= box_.my0 && last_touched < 0; --my) {
+      const int lo = std::max(seg.first_mcu, my * per_row + box_.mx0);
+      const int hi = std::min(seg.first_mcu + seg.num_mcus, my * per_row + box_.mx1) - 1;
+      if (lo <= hi) last_touched = hi;
+    }
     for (int m = seg.first_mcu; m < seg.first_mcu + seg.num_mcus; ++m) {
+      if (collect && m > last_touched && state == kCopy && any_missing()) return 0;
       const int mx = m % per_row, my = m / per_row;
       const bool touched = box_.contains(mx, my);
       if (state == kPrefix || state == kCopy) {
         if (!touched) {
-          if (!SkipMcu(r, pred)) return 1;
+          if (!skip()) return 1;
           continue;
         }
-        if (state == kPrefix) {
-          if (r.overrun()) return 1;
-          r.Position(&plan.prefix_end, &plan.prefix_bits);
-        } else {
-          plan.pieces.push_back({true, copy_from, r.consumed() - piece_start});
-        }
+        if (r.overrun()) return 1;
+        end_copy(r);
         // A decoder reaches this MCU with the input's predictors: encode relative to them.
         std::copy(pred, pred + 4, enc_pred);
         state = kEncode;
@@ -648,31 +696,51 @@ class Splicer {
         state = kCopy;
         copy_from = r;
         piece_start = r.consumed();
-        if (!SkipMcu(r, pred)) return 1;
+        if (!skip()) return 1;
         continue;
       }
-      if (touched && band_row_ != my) {
+      // The composited blocks of this MCU, kept from the first plan for a second one.
+      int16_t* done = nullptr;
+      bool composite = touched;
+      if (touched) {
+        const size_t mcu = static_cast<size_t>(my - box_.my0) * (box_.mx1 - box_.mx0) +
+                           static_cast<size_t>(mx - box_.mx0);
+        if (composited_.empty()) {
+          composited_.resize(static_cast<size_t>(box_.my1 - box_.my0) * (box_.mx1 - box_.mx0) *
+                             blocks_.size() * 65);  // 64 coefficients and a "done" flag
+        }
+        done = &composited_[mcu * blocks_.size() * 65];
+        composite = done[64] == 0;
+      }
+      if (composite && band_row_ != my) {
         BuildPlanes(logo_, g_, color_, h_.adobe_transform >= 0, my * g_.mcu_height(),
                     (my + 1) * g_.mcu_height(), &planes_);
         band_row_ = my;
       }
       for (const McuBlock& b : blocks_) {
-        const HuffTable& dc = table_[0][b.dc_id];
-        const HuffTable& ac = table_[1][b.ac_id];
-        if (!DecodeBlock(r, dc, ac, &pred[b.scan_index], coef)) return 1;
-        if (touched) {
+        if (!DecodeBlock(r, table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index], coef)) {
+          return 1;
+        }
+        if (composite) {
           WatermarkBlock(coef, h_.quant[h_.comp[b.comp].quant_index], planes_[b.comp],
                          mx * g_.h[b.comp] + b.u, my * g_.v[b.comp] + b.v);
+          std::memcpy(done, coef, sizeof coef);
+          done[64] = 1;
+        } else if (touched) {
+          std::memcpy(coef, done, sizeof coef);
         }
-        if (!EncodeBlock(encoded_, dc, ac, &enc_pred[b.scan_index], coef, [&](int cls, int sym) {
-              return missing(cls, cls == 0 ? b.dc_id : b.ac_id, sym);
-            })) {
+        if (done != nullptr) done += 65;
+        if (!EncodeBlock(encoded_, *enc_[0][b.dc_id], *enc_[1][b.ac_id], &enc_pred[b.scan_index],
+                         coef, [&](int cls, int sym) {
+                           return missing(cls, cls == 0 ? b.dc_id : b.ac_id, sym);
+                         })) {
           return 2;
         }
       }
       resync = touched;
     }
-    if (r.overrun() || state == kPrefix) return 1;
+    if (r.overrun()) return 1;
+    if (state == kPrefix) return recoding_ ? 0 : 1;  // nothing changes in this segment
     if (state == kEncode) {
       plan.pieces.push_back({false, {}, encoded_.bits() - piece_start});
     } else {
@@ -731,13 +799,15 @@ class Splicer {
   }
 
  private:
-  // Decodes one MCU only as far as needed to find the next one and track the DC predictors.
-  bool SkipMcu(BitReader<true>& r, int* pred) {
+  // Decodes one MCU only as far as needed to find the next one and track the DC predictors;
+  // symbols whose codes changed go to `hook` (see BitReader::SkipBlock).
+  template <typename Hook = NoHook>
+  bool SkipMcu(BitReader<true>& r, int* pred, Hook&& hook = Hook{}) {
     // On a local copy, which the compiler keeps in registers: this loop is most of the time
     // spent on a large file.
     BitReader<true> local = r;
     for (const McuBlock& b : blocks_) {
-      if (!local.SkipBlock(table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index]))
+      if (!local.SkipBlock(table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index], hook))
         return false;
     }
     r = local;
@@ -753,9 +823,15 @@ class Splicer {
   JpegColor color_;
   std::vector<McuBlock> blocks_;
   HuffmanSpec spec_[2][4];  // [dc/ac][table id]
-  HuffTable table_[2][4];
+  HuffTable table_[2][4];   // the file's tables, for reading the scan
+  // The tables the new scan is written with: table_, or a rewritten one from rewritten_.
+  const HuffTable* enc_[2][4];
+  std::vector<std::unique_ptr<HuffTable>> rewritten_;
+  bool recoding_ = false;
   std::bitset<256> missing_[2][4];
   std::vector<ComponentPlane> planes_;  // the logo over MCU row band_row_
+  // Per MCU of box_, per block: the composited coefficients and a flag (see Plan).
+  std::vector<int16_t> composited_;
   int band_row_ = -1;
   BitWriter<false> encoded_;  // the re-encoded MCUs, unstuffed, in order
   std::vector<SegmentPlan> plans_;
@@ -843,7 +919,7 @@ common::Result<bool> WatermarkJpegEntropy(std::string_view input, const JpegHead
   // Plans every restart interval holding an MCU under the logo; the others are kept as they are.
   auto plan_all = [&](bool collect) {
     for (const Segment& seg : segments) {
-      bool touched = false;
+      bool touched = splicer.recoding();
       for (int my = box.my0; my < box.my1 && !touched; ++my) {
         const int lo = std::max(seg.first_mcu, my * per_row + box.mx0);
         const int hi = std::min(seg.first_mcu + seg.num_mcus, my * per_row + box.mx1);
@@ -858,14 +934,13 @@ common::Result<bool> WatermarkJpegEntropy(std::string_view input, const JpegHead
   int rc = plan_all(/*collect=*/true);
   std::string dht;
   if (rc == 0 && splicer.any_missing()) {
-    // Optimized tables often lack codes for the logo's strong edges. Append them after the
-    // existing codes (so the copied bytes still decode the same) in a DHT before the scan.
-    dht = splicer.ExtendTables();
+    // Optimized tables often lack codes for the logo's strong edges. Give them codes in a DHT
+    // before the scan; where that changes existing codes, every MCU is walked and their
+    // occurrences are written again (see AddHuffmanSymbols and Plan).
+    dht = splicer.AddMissingSymbols();
     if (dht.empty()) {
       fallback->need_new_tables = true;
-      return Refuse(
-          fallback,
-          "the file's Huffman tables lack codes the logo needs, with no room to add them");
+      return Refuse(fallback, "the file's Huffman tables cannot take the codes the logo needs");
     }
     splicer.ClearPlans();
     rc = plan_all(/*collect=*/false);

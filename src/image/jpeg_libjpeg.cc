@@ -7,6 +7,8 @@
 #include "image/exif.h"
 #include "image/huge_alloc.h"
 #include "image/jpeg_block.h"
+#include "image/jpeg_huffman.h"
+#include "image/jpeg_parse.h"
 #include "image/logo.h"
 
 namespace image::internal {
@@ -145,6 +147,93 @@ common::Status CheckPixels(const jpeg_decompress_struct& src, uint64_t max_pixel
   return common::Status::Ok();
 }
 
+// Symbol frequencies per Huffman table (the destination's table numbers) of a sequential
+// Huffman scan of every coefficient.
+struct SymbolCounts {
+  uint32_t dc[4][256];
+  uint32_t ac[4][256];
+};
+
+int Category(int v) {
+  const unsigned a = static_cast<unsigned>(v < 0 ? -v : v);
+  return std::min(a == 0 ? 0 : 32 - __builtin_clz(a), 15);
+}
+
+// Counts the symbols a sequential scan of `coefs` holds, in one pass over the coefficients
+// (libjpeg's optimize_coding runs its whole encoder once more to count them). DC differences
+// are taken along each component's block rows, which is close to, not exactly, the interleaved
+// order; UseOptimalTables therefore keeps a code for every symbol. Only calls libjpeg (may
+// longjmp): creates no C++ object with a destructor.
+void CountSymbols(j_decompress_ptr src, jvirt_barray_ptr* coefs, j_compress_ptr dst,
+                  SymbolCounts* counts) {
+  std::memset(counts, 0, sizeof *counts);
+  uint8_t zigzag[64];  // natural index -> zig-zag position
+  for (int k = 0; k < 64; ++k) zigzag[kZigzagToNatural[k]] = static_cast<uint8_t>(k);
+  for (int ci = 0; ci < src->num_components; ++ci) {
+    const jpeg_component_info* comp = &src->comp_info[ci];
+    uint32_t* dc = counts->dc[dst->comp_info[ci].dc_tbl_no & 3];
+    uint32_t* ac = counts->ac[dst->comp_info[ci].ac_tbl_no & 3];
+    int pred = 0;
+    for (JDIMENSION by = 0; by < comp->height_in_blocks; ++by) {
+      JBLOCKARRAY row = (*src->mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(src),
+                                                        coefs[ci], by, 1, FALSE);
+      for (JDIMENSION bx = 0; bx < comp->width_in_blocks; ++bx) {
+        const JCOEF* b = row[0][bx];
+        ++dc[Category(b[0] - pred)];
+        pred = b[0];
+        // The non-zero AC coefficients as bits in zig-zag order, then walked run by run.
+        uint64_t nonzero = 0;
+        for (int i = 1; i < 64; ++i) nonzero |= uint64_t{b[i] != 0} << zigzag[i];
+        int last = 0;
+        while (nonzero != 0) {
+          const int k = __builtin_ctzll(nonzero);
+          nonzero &= nonzero - 1;
+          int run = k - last - 1;
+          for (; run > 15; run -= 16) ++ac[0xF0];
+          ++ac[(run << 4) | Category(b[kZigzagToNatural[k]])];
+          last = k;
+        }
+        if (last < 63) ++ac[0];
+      }
+    }
+  }
+}
+
+// Gives the destination optimal tables for `counts`, with a code for every symbol a baseline
+// scan may hold (frequency at least 1), so that encoding cannot meet a symbol without one.
+void UseOptimalTables(j_compress_ptr dst, const SymbolCounts& counts) {
+  for (int cls = 0; cls < 2; ++cls) {
+    for (int t = 0; t < 4; ++t) {
+      bool used = false;
+      for (int ci = 0; ci < dst->num_components; ++ci) {
+        used =
+            used || (cls == 0 ? dst->comp_info[ci].dc_tbl_no : dst->comp_info[ci].ac_tbl_no) == t;
+      }
+      if (!used) continue;
+      uint32_t freq[256];
+      std::memcpy(freq, cls == 0 ? counts.dc[t] : counts.ac[t], sizeof freq);
+      if (cls == 0) {
+        for (int s = 0; s <= 11; ++s) freq[s] = std::max<uint32_t>(freq[s], 1);
+      } else {
+        freq[0x00] = std::max<uint32_t>(freq[0x00], 1);
+        freq[0xF0] = std::max<uint32_t>(freq[0xF0], 1);
+        for (int r = 0; r < 16; ++r) {
+          for (int s = 1; s <= 10; ++s)
+            freq[(r << 4) | s] = std::max<uint32_t>(freq[(r << 4) | s], 1);
+        }
+      }
+      HuffmanSpec spec;
+      OptimalHuffmanTable(freq, &spec);
+      JHUFF_TBL** slot = cls == 0 ? &dst->dc_huff_tbl_ptrs[t] : &dst->ac_huff_tbl_ptrs[t];
+      if (*slot == nullptr) *slot = jpeg_alloc_huff_table(reinterpret_cast<j_common_ptr>(dst));
+      std::memcpy((*slot)->bits, spec.counts, 17);
+      std::memset((*slot)->huffval, 0, sizeof(*slot)->huffval);
+      std::memcpy((*slot)->huffval, spec.symbols, spec.num_symbols);
+      (*slot)->sent_table = FALSE;
+    }
+  }
+}
+
 }  // namespace
 
 void InstallErrorManager(JpegErrorManager* err, jpeg_common_struct* cinfo, std::string* message) {
@@ -274,6 +363,14 @@ common::Result<WatermarkResult> WatermarkJpegCoefficients(std::string_view input
   });
   if (!ok) return c.Error("JPEG coefficient access failed");
 
+  // Progressive input written sequentially keeps its small size with optimized tables. For a
+  // sequential Huffman output they come from one count of the coefficients (CountSymbols), not
+  // from libjpeg's optimize_coding, which encodes the whole picture twice.
+  const bool progressive_out = c.src.progressive_mode && options.keep_progressive;
+  const bool optimize = optimize_huffman || c.src.progressive_mode;
+  const bool count_symbols =
+      optimize && !progressive_out && !c.src.arith_code && c.src.data_precision == 8;
+  SymbolCounts counts;
   ok = CatchJpeg(&c.err, [&] {
     c.dst.err = &c.err.pub;
     jpeg_create_compress(&c.dst);
@@ -283,9 +380,12 @@ common::Result<WatermarkResult> WatermarkJpegCoefficients(std::string_view input
     c.dst.write_JFIF_header = c.src.saw_JFIF_marker;
     c.dst.restart_interval = c.src.restart_interval;
     c.dst.arith_code = c.src.arith_code;
-    // Progressive input written sequentially keeps its small size with optimized tables.
-    c.dst.optimize_coding = optimize_huffman || c.src.progressive_mode ? TRUE : FALSE;
-    if (c.src.progressive_mode && options.keep_progressive) jpeg_simple_progression(&c.dst);
+    c.dst.optimize_coding = optimize && !count_symbols ? TRUE : FALSE;
+    if (count_symbols) {
+      CountSymbols(&c.src, coefs, &c.dst, &counts);
+      UseOptimalTables(&c.dst, counts);
+    }
+    if (progressive_out) jpeg_simple_progression(&c.dst);
     jpeg_write_coefficients(&c.dst, coefs);
     CopyMarkers(&c.src, &c.dst);
     jpeg_finish_compress(&c.dst);
