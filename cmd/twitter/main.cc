@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
   app.add_option("--opacity", options.watermark.opacity, "Logo opacity 0..1")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  app.add_flag("--keep-metadata", options.watermark.keep_metadata,
+               "Keep GPS data in what is posted and written back [TWITTER_KEEP_METADATA]");
   app.add_option("--logo", logo_file, "PNG logo instead of the built-in one")
       ->check(CLI::ExistingFile);
   app.add_option("--log-level", log.level, "trace|debug|info|warn|error|off")

@@ -1,9 +1,12 @@
-// watermark: stamps the project's logo (or another PNG) into a corner of a JPEG or PNG.
+// watermark: stamps the project's logo (or another PNG) into a corner of an image (JPEG, PNG,
+// WebP, GIF, HEIF/AVIF, BMP, TIFF: the format is read from the content).
 //
-//   watermark INPUT OUTPUT [--logo PNG] [--gravity G] [--margin PX] [--scale F] [--opacity A]
-//             [--max-pixels N] [--json]
+//   watermark INPUT OUTPUT [--format F] [--logo PNG] [--gravity G] [--margin PX] [--scale F]
+//             [--opacity A] [--max-pixels N] [--max-decoded-bytes N] [--keep-metadata] [--json]
 //
-// INPUT and OUTPUT may be "-" for stdin/stdout. Exits non-zero with a message on any error.
+// The output format is --format, else OUTPUT's extension (out.jpg, out.png, out.webp,
+// out.gif), else the input's own where X accepts it (JPEG for HEIF/AVIF/BMP/TIFF). INPUT and
+// OUTPUT may be "-" for stdin/stdout. Exits non-zero with a message on any error.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -118,14 +121,20 @@ nlohmann::json BoxJson(const image::Box& b) {
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   CLI::App app{
-      "Stamp a logo into a corner of a JPEG or PNG. JPEGs are edited in the DCT domain: "
-      "only the 8x8 blocks under the logo change."};
-  std::string input, output, logo_path, gravity_name = "southeast";
+      "Stamp a logo into a corner of an image (JPEG, PNG, WebP, GIF, HEIF/AVIF, BMP, TIFF). "
+      "JPEGs are edited in the DCT domain: only the 8x8 blocks under the logo change. GPS "
+      "data is removed from the metadata unless --keep-metadata."};
+  std::string input, output, logo_path, gravity_name = "southeast", format_name;
   image::WatermarkOptions options;
   bool json = false, no_entropy = false;
-  app.add_option("INPUT", input, "Input JPEG or PNG file, or - for stdin")->required();
-  app.add_option("OUTPUT", output, "Output file (same format as the input), or - for stdout")
+  app.add_option("INPUT", input, "Input image file (format read from its content), or - for stdin")
       ->required();
+  app.add_option("OUTPUT", output,
+                 "Output file, or - for stdout. Its extension (.jpg, .png, .webp, .gif) chooses "
+                 "the format; otherwise the input's format where X accepts it, else JPEG")
+      ->required();
+  app.add_option("--format", format_name,
+                 "Output format (jpeg, png, webp, gif), over OUTPUT's extension");
   app.add_option("--logo", logo_path, "PNG to use as the logo instead of the built-in one");
   app.add_option("--gravity", gravity_name,
                  "Corner as the viewer sees it (EXIF orientation applied): southeast, "
@@ -143,6 +152,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-pixels", options.max_pixels,
                  "Refuse images declaring more pixels than this (decompression bombs)")
       ->capture_default_str();
+  app.add_option("--max-decoded-bytes", options.max_decoded_bytes,
+                 "Refuse images whose decoder would hold more decoded bytes than this at once")
+      ->capture_default_str();
+  app.add_flag("--keep-metadata", options.keep_metadata,
+               "Keep GPS data (EXIF GPS IFD, XMP location) in the output; removed by default");
   app.add_flag("--json", json,
                "Print a JSON summary (path taken, logo box, sizes) to stdout, or to stderr when "
                "OUTPUT is -");
@@ -160,6 +174,21 @@ int main(int argc, char** argv) {
   }
   options.gravity = *gravity;
   options.allow_entropy_path = !no_entropy;
+  if (!format_name.empty()) {
+    options.output_format = image::FormatFromExtension("." + format_name);
+    if (!image::PostableFormat(options.output_format)) {
+      std::cerr << "watermark: --format must be jpeg, png, webp or gif\n";
+      return 2;
+    }
+  } else if (output != "-") {
+    const image::ImageFormat named = image::FormatFromExtension(output);
+    if (named != image::ImageFormat::kUnknown && !image::PostableFormat(named)) {
+      std::cerr << "watermark: cannot write " << image::ImageFormatName(named)
+                << " (OUTPUT may be .jpg, .png, .webp or .gif)\n";
+      return 2;
+    }
+    options.output_format = named;
+  }
   Input logo;
   if (!logo_path.empty()) {
     common::Status read = logo.Open(logo_path);
@@ -192,6 +221,9 @@ int main(int argc, char** argv) {
   }
   if (json) {
     nlohmann::json j = {{"format", image::ImageFormatName(result->format)},
+                        {"input_format", image::ImageFormatName(result->input_format)},
+                        {"frames", result->frames},
+                        {"location_removed", result->location_removed},
                         {"path", image::WatermarkPathName(result->path)},
                         {"width", result->width},
                         {"height", result->height},

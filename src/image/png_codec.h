@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "common/status.h"
+#include "image/rows.h"
+#include "image/watermark.h"
 
 namespace image::internal {
 
@@ -41,6 +43,25 @@ common::Result<PngPixels> DecodePng(std::string_view data, uint64_t max_pixels);
 // data, CRC) written before IDAT.
 common::Result<std::string> EncodePng(const PngPixels& pixels, int channels,
                                       const std::vector<std::string_view>& extra_chunks);
+
+// The rows of a PNG, for the pixel pipeline. Non-interlaced PNGs are decoded as the rows are
+// read (libspng progressive decoding): one row is held, never the frame. Interlaced PNGs are
+// decoded whole first, so they must fit in limits.max_decoded_bytes. The limits are checked
+// from IHDR before anything is decoded (ResourceExhausted); a critical chunk (IHDR, PLTE,
+// IDAT, IEND) with a bad CRC is refused (InvalidArgument), as libpng does; ancillary chunks
+// with a bad CRC are dropped. `data` is borrowed and must outlive the source.
+common::Result<std::unique_ptr<RowSource>> OpenPngRows(std::string_view data,
+                                                       const DecodeLimits& limits);
+
+// Encodes every row of `source` as a non-interlaced PNG with `channels` (3: RGB, 4: RGBA) and
+// the source's bit depth (filter Up, zlib level 1), writing to `sink` as IDAT chunks of
+// 1 MiB fill: only one row and one chunk are held. `extra_chunks` (complete raw chunks) go
+// before IDAT. Returns the sink's error as is.
+common::Status EncodePngRows(RowSource* source, int channels,
+                             const std::vector<std::string_view>& extra_chunks, OutputSink* sink);
+
+// A complete raw chunk (length, type, data, CRC).
+std::string MakePngChunk(std::string_view type, std::string_view data);
 
 // The raw ancillary chunks of `data` that stay valid after recolouring (iCCP, sRGB, gAMA,
 // cHRM, pHYs, eXIf, text, tIME). Views into `data`.

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <optional>
 
+#include "image/exif.h"
 #include "image/jpeg_entropy.h"
 #include "image/jpeg_libjpeg.h"
 #include "image/jpeg_parse.h"
 #include "image/logo.h"
+#include "image/pixels.h"
 #include "image/png_codec.h"
 
 namespace image {
@@ -15,80 +18,22 @@ namespace {
 
 using internal::PlacedLogo;
 
-ImageFormat Sniff(std::string_view data) {
-  if (data.size() >= 3 && static_cast<unsigned char>(data[0]) == 0xFF &&
-      static_cast<unsigned char>(data[1]) == 0xD8 && static_cast<unsigned char>(data[2]) == 0xFF) {
-    return ImageFormat::kJpeg;
-  }
-  if (data.size() >= 8 && data.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8)) {
-    return ImageFormat::kPng;
-  }
-  return ImageFormat::kUnknown;
-}
-
 common::Status Unrecognised(std::string_view data) {
   if (data.empty()) return common::InvalidArgument("empty input: zero bytes");
   static constexpr struct {
     std::string_view magic;
     const char* name;
   } kOthers[] = {{"GIF8", "GIF"},
-                 {"RIFF", "WebP/RIFF"},
-                 {"BM", "BMP"},
-                 {std::string_view("II*\0", 4), "TIFF"},
-                 {std::string_view("MM\0*", 4), "TIFF"},
-                 {std::string_view("\0\0\0", 3), "HEIF/AVIF/MP4"}};
+                 {"RIFF", "RIFF (not WebP)"},
+                 {std::string_view("\0\0\0", 3), "ISO-BMFF (not HEIF or AVIF)"}};
   for (const auto& other : kOthers) {
     if (data.substr(0, other.magic.size()) == other.magic) {
       return common::InvalidArgument(std::string("unsupported image format: ") + other.name +
-                                     " (only JPEG and PNG are supported)");
+                                     " (JPEG, PNG, WebP, GIF, HEIF/AVIF, BMP and TIFF are)");
     }
   }
-  return common::InvalidArgument("not an image: unrecognised format (expected JPEG or PNG)");
-}
-
-// Composites premultiplied logo pixels "over" straight-alpha RGBA samples with maximum `max`.
-template <typename T>
-void CompositeOver(T* pixels, int width, const PlacedLogo& logo, float max) {
-  for (int y = 0; y < logo.box.height; ++y) {
-    T* row = pixels + (static_cast<size_t>(logo.box.y + y) * width + logo.box.x) * 4;
-    for (int x = 0; x < logo.box.width; ++x) {
-      const float* l = logo.raster.at(x, y);
-      const float a = l[3];
-      if (a <= 0) continue;
-      T* px = row + x * 4;
-      const float ba = px[3] / max;
-      const float out_a = a + ba * (1 - a);
-      for (int c = 0; c < 3; ++c) {
-        const float v = (l[c] + px[c] / max * ba * (1 - a)) / out_a;
-        px[c] = static_cast<T>(std::lround(std::clamp(v, 0.0f, 1.0f) * max));
-      }
-      px[3] = static_cast<T>(std::lround(out_a * max));
-    }
-  }
-}
-
-common::Result<WatermarkResult> WatermarkPng(std::string_view input,
-                                             const WatermarkOptions& options) {
-  DAT_ASSIGN_OR_RETURN(internal::PngPixels pixels, internal::DecodePng(input, options.max_pixels));
-  const int w = pixels.header.width, h = pixels.header.height;
-  DAT_ASSIGN_OR_RETURN(PlacedLogo logo, internal::PrepareLogo(w, h, 1, options));
-  if (!logo.box.empty()) {
-    if (pixels.sixteen()) {
-      CompositeOver(pixels.pixels16.data(), w, logo, 65535.0f);
-    } else {
-      CompositeOver(pixels.pixels8.data(), w, logo, 255.0f);
-    }
-  }
-  WatermarkResult result;
-  result.format = ImageFormat::kPng;
-  result.path = WatermarkPath::kPng;
-  result.width = w;
-  result.height = h;
-  result.logo_box = logo.box;
-  result.changed_box = logo.box;
-  DAT_ASSIGN_OR_RETURN(result.data, internal::EncodePng(pixels, pixels.has_alpha ? 4 : 3,
-                                                        internal::PortableChunks(input)));
-  return result;
+  return common::InvalidArgument(
+      "not an image: unrecognised format (expected JPEG, PNG, WebP, GIF, HEIF/AVIF, BMP or TIFF)");
 }
 
 // Writes a finished result to the sink (the paths that build the whole file in memory).
@@ -143,17 +88,6 @@ class StringSink : public OutputSink {
 
 }  // namespace
 
-const char* ImageFormatName(ImageFormat format) {
-  switch (format) {
-    case ImageFormat::kJpeg:
-      return "jpeg";
-    case ImageFormat::kPng:
-      return "png";
-    default:
-      return "unknown";
-  }
-}
-
 const char* GravityName(Gravity gravity) {
   switch (gravity) {
     case Gravity::kSouthEast:
@@ -175,8 +109,10 @@ const char* WatermarkPathName(WatermarkPath path) {
       return "entropy";
     case WatermarkPath::kCoefficient:
       return "coefficient";
-    default:
+    case WatermarkPath::kPng:
       return "png";
+    default:
+      return "pixels";
   }
 }
 
@@ -197,20 +133,32 @@ common::Result<Gravity> ParseGravity(std::string_view name) {
 
 common::Result<WatermarkResult> WatermarkTo(std::string_view input, const WatermarkOptions& options,
                                             OutputSink* sink) {
-  switch (Sniff(input)) {
-    case ImageFormat::kJpeg:
-      return WatermarkJpeg(input, options, sink);
-    case ImageFormat::kPng:
-      return SendTo(WatermarkPng(input, options), sink);
-    default:
-      return Unrecognised(input);
+  const ImageFormat format = SniffFormat(input);
+  if (format == ImageFormat::kUnknown) return Unrecognised(input);
+  if (options.output_format != ImageFormat::kUnknown && !PostableFormat(options.output_format)) {
+    return common::InvalidArgument(std::string("cannot write ") +
+                                   ImageFormatName(options.output_format) +
+                                   " (JPEG, PNG, WebP or GIF)");
   }
+  if (format != ImageFormat::kJpeg || (options.output_format != ImageFormat::kUnknown &&
+                                       options.output_format != ImageFormat::kJpeg)) {
+    return internal::WatermarkPixels(input, format, options, sink);
+  }
+  // A JPEG stays a JPEG, edited in the DCT domain; only the location bytes of its metadata
+  // change (a copy is made only when there are some).
+  std::optional<std::string> located;
+  if (!options.keep_metadata) located = internal::StripJpegLocation(input);
+  auto result = WatermarkJpeg(located ? std::string_view(*located) : input, options, sink);
+  if (result.ok()) {
+    result->input_format = ImageFormat::kJpeg;
+    result->location_removed = located.has_value();
+  }
+  return result;
 }
 
 common::Result<WatermarkResult> Watermark(std::string_view input, const WatermarkOptions& options) {
-  if (Sniff(input) == ImageFormat::kPng) return WatermarkPng(input, options);
   std::string data;
-  if (Sniff(input) == ImageFormat::kJpeg) {
+  if (SniffFormat(input) == ImageFormat::kJpeg) {
     // The entropy path writes the input again with a little more in pieces.
     data.reserve(input.size() + input.size() / 16 + 4096);
   }
@@ -222,7 +170,7 @@ common::Result<WatermarkResult> Watermark(std::string_view input, const Watermar
 
 common::Result<ProbeInfo> Probe(std::string_view input) {
   ProbeInfo info;
-  info.format = Sniff(input);
+  info.format = SniffFormat(input);
   if (info.format == ImageFormat::kJpeg) {
     DAT_ASSIGN_OR_RETURN(internal::JpegHeader h, internal::ParseJpegHeader(input));
     info.width = h.width;
@@ -241,12 +189,13 @@ common::Result<ProbeInfo> Probe(std::string_view input) {
     info.progressive = h.interlaced;
     return info;
   }
+  if (info.format != ImageFormat::kUnknown) return internal::ProbeOther(input, info.format);
   return Unrecognised(input);
 }
 
 common::Result<std::string> DownscaleJpeg(std::string_view jpeg, int scale_denom, int quality,
                                           uint64_t max_pixels) {
-  if (Sniff(jpeg) != ImageFormat::kJpeg) return Unrecognised(jpeg);
+  if (SniffFormat(jpeg) != ImageFormat::kJpeg) return Unrecognised(jpeg);
   return internal::DownscaleJpegImpl(jpeg, scale_denom, quality, max_pixels);
 }
 

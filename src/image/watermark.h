@@ -1,11 +1,14 @@
-// The watermark engine: stamps a logo into a corner of a JPEG or PNG held in memory.
+// The watermark engine: stamps a logo into a corner of an image held in memory (JPEG, PNG,
+// WebP, GIF, HEIF/AVIF, BMP, TIFF; the format is decided from the content).
 //
 // JPEGs are edited in the DCT domain: only the 8x8 blocks under the logo are decoded,
 // composited and re-quantized with the image's own tables; every other block is carried over,
 // so outside the logo's MCU-aligned box the output decodes to exactly the input's pixels.
 // Baseline Huffman JPEGs take the entropy path (the compressed bytes before the first touched
 // MCU, and with restart markers every untouched restart interval, are copied verbatim); other
-// JPEGs take the libjpeg coefficient path. PNGs are decoded, composited and re-encoded fast.
+// JPEGs take the libjpeg coefficient path. PNGs are decoded, composited and re-encoded row by row.
+// Other formats are decoded (behind the same pixel and byte limits), composited and written as
+// the format X accepts (see WatermarkOptions::output_format).
 //
 // Threading: every function here is safe to call concurrently from any number of threads; they
 // share no mutable state. Ownership: inputs are borrowed for the duration of the call only;
@@ -20,7 +23,7 @@
 
 namespace image {
 
-enum class ImageFormat { kUnknown, kJpeg, kPng };
+enum class ImageFormat { kUnknown, kJpeg, kPng, kWebp, kGif, kHeif, kAvif, kBmp, kTiff };
 
 // Where the logo goes, as the viewer sees the picture (after EXIF orientation).
 enum class Gravity { kSouthEast, kSouthWest, kNorthEast, kNorthWest, kCenter };
@@ -29,10 +32,22 @@ enum class Gravity { kSouthEast, kSouthWest, kNorthEast, kNorthWest, kCenter };
 enum class WatermarkPath {
   kEntropy,      // baseline JPEG, Huffman-level splice; prefix bytes copied verbatim
   kCoefficient,  // JPEG via libjpeg jpeg_read_coefficients / jpeg_write_coefficients
-  kPng,          // PNG decode, composite, encode
+  kPng,          // PNG decode, composite, encode, row by row
+  kPixels,       // any other format or a conversion: decode, composite, encode
 };
 
-const char* ImageFormatName(ImageFormat format);    // "jpeg", "png", "unknown"
+// "jpeg", "png", "webp", "gif", "heif", "avif", "bmp", "tiff", "unknown".
+const char* ImageFormatName(ImageFormat format);
+// "image/jpeg", "image/png", …; "application/octet-stream" for kUnknown.
+const char* ImageMimeType(ImageFormat format);
+// The format the content is in, from its magic bytes only (never from a name); kUnknown when
+// no supported format matches.
+ImageFormat SniffFormat(std::string_view data);
+// The format a file name's extension names (".jpg", ".jpeg", ".png", ".webp", ".gif", …;
+// case-insensitive); kUnknown when none. For choosing an output format only.
+ImageFormat FormatFromExtension(std::string_view path);
+// True for the formats X accepts as media: JPEG, PNG, WebP, GIF.
+bool PostableFormat(ImageFormat format);
 const char* GravityName(Gravity gravity);           // "southeast", …
 const char* WatermarkPathName(WatermarkPath path);  // "entropy", "coefficient", "png"
 
@@ -57,7 +72,24 @@ struct WatermarkOptions {
   // PNG bytes of the logo; empty means the built-in logo. Borrowed for the call only.
   std::string_view logo_png;
   // Images declaring more pixels than this are refused before any pixel memory is allocated.
+  // For animated GIFs: per frame, and 10 times this over all frames.
   uint64_t max_pixels = 100'000'000;
+  // Images whose decoder would hold more decoded bytes than this at once (a whole frame for
+  // HEIF, WebP, GIF, BMP, TIFF and interlaced PNG; rows only for JPEG and other PNGs) are
+  // refused from their header. Keeps a process under about 256 MB for any accepted input.
+  uint64_t max_decoded_bytes = 160ull << 20;
+  // The output format; kUnknown keeps the input's format where X accepts it (JPEG, PNG, WebP,
+  // GIF) and otherwise writes JPEG (PNG for BMP/TIFF with transparency). WebP is written as
+  // JPEG instead when that is smaller and the picture is opaque. GIF output needs GIF input.
+  ImageFormat output_format = ImageFormat::kUnknown;
+  // An animated GIF whose output would exceed this many bytes (X's limit) is written as a
+  // JPEG of its first frame instead.
+  uint64_t max_gif_bytes = 15ull << 20;
+  // Quality of the JPEG and lossy WebP files this engine encodes (conversions).
+  int quality = 90;
+  // false: GPS data (the EXIF GPS IFD, XMP location properties) is blanked in the output;
+  // every other byte of the metadata is kept. true: kept as is.
+  bool keep_metadata = false;
   // Lets tests and benchmarks force the libjpeg coefficient path for baseline JPEGs.
   bool allow_entropy_path = true;
   // A progressive JPEG is written, by default, as a sequential JPEG with the very same
@@ -66,9 +98,12 @@ struct WatermarkOptions {
 };
 
 struct WatermarkResult {
-  std::string data;  // the watermarked file
-  ImageFormat format = ImageFormat::kUnknown;
-  int width = 0;  // stored dimensions
+  std::string data;                                  // the watermarked file
+  ImageFormat format = ImageFormat::kUnknown;        // of `data`
+  ImageFormat input_format = ImageFormat::kUnknown;  // of the input
+  int frames = 1;                                    // frames written (animated GIF: > 1)
+  bool location_removed = false;                     // GPS data was found and blanked
+  int width = 0;                                     // stored dimensions
   int height = 0;
   int orientation = 1;  // EXIF orientation 1..8 (kept in the output)
   WatermarkPath path = WatermarkPath::kCoefficient;
@@ -77,11 +112,12 @@ struct WatermarkResult {
   std::string fallback_reason;  // why a JPEG did not take the entropy path ("" if it did)
 };
 
-// Stamps the logo into `input` (a JPEG or PNG). Returns the new file, in the same format, or
-// InvalidArgument for empty, truncated, corrupt, non-image or unsupported input,
-// ResourceExhausted when the declared size exceeds options.max_pixels, InvalidArgument for bad
-// options or a bad logo. Never crashes on hostile input; memory is bounded by the coefficients
-// of the image (JPEG) or its pixels (PNG).
+// Stamps the logo into `input` (any format SniffFormat knows). Returns the new file, in the
+// format options.output_format chooses, or InvalidArgument for empty, truncated, corrupt,
+// non-image or unsupported input, ResourceExhausted when the declared size exceeds
+// options.max_pixels or options.max_decoded_bytes (decided from the header), InvalidArgument
+// for bad options or a bad logo. Never crashes on hostile input; memory is bounded by the
+// coefficients of the image (JPEG), rows (PNG) or max_decoded_bytes (the others).
 common::Result<WatermarkResult> Watermark(std::string_view input, const WatermarkOptions& options);
 
 // Receives a watermarked file piece by piece, in order (see WatermarkTo). Implementations need
@@ -107,7 +143,7 @@ struct ProbeInfo {
   int width = 0;
   int height = 0;
   int orientation = 1;       // EXIF orientation (JPEG), 1 otherwise
-  int components = 0;        // JPEG components / PNG channels
+  int components = 0;        // JPEG components / PNG channels (0 for the other formats)
   bool progressive = false;  // JPEG progressive or PNG interlaced
 };
 

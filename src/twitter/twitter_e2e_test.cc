@@ -1,6 +1,5 @@
 // The twitter binary against localcloud (S3 and the X sandbox), both started here: every
 // event shape, both protocols, idempotency, auth failure, rate limits, bad input, downscaling.
-#include "common/testing/test_data.h"
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -16,6 +15,7 @@
 #include "common/crypto.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
+#include "common/testing/test_data.h"
 #include "http/client.h"
 #include "image/test_images.h"
 #include "image/watermark.h"
@@ -243,6 +243,41 @@ class TwitterE2eTest : public ::testing::Test {
     ExpectWatermarkedCopy(input, Media(post["media_ids"][0]));
     EXPECT_EQ(j["bytes_in"], input.size());
     EXPECT_TRUE(j["ms"].contains("download") && j["ms"].contains("post"));
+  }
+
+  // The formats people upload: tools that write them, and a post of each.
+  // Runs an encoder; its failure fails the test.
+  static void RunTool(const std::vector<std::string>& argv) {
+    common::SpawnOptions opt;
+    opt.argv = argv;
+    auto r = common::RunCommand(opt, seconds(60), "");
+    EXPECT_TRUE(r.ok() && r->exit_code == 0) << (r.ok() ? r->err : r.status().ToString());
+  }
+  // Runs an encoder that writes `out` (a Tmp() file), returns the file's bytes and deletes it.
+  static std::string Make(const std::vector<std::string>& argv, const std::string& out) {
+    RunTool(argv);
+    std::ifstream in(out, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), {});
+    if (common::StartsWith(out, Tmp(""))) std::remove(out.c_str());
+    return data;
+  }
+  static std::string Tmp(const std::string& name) {
+    return "/tmp/twitter_formats_" + std::to_string(getpid()) + "_" + name;
+  }
+  // Uploads `data` under `key`, runs the function, returns its result and the posted media.
+  static json PostAndFetch(const std::string& key, const std::string& data,
+                           const std::string& content_type, http::Response* media) {
+    const std::string etag = Put(key, data, content_type);
+    http::Response r = Invoke(EventBridgeEvent(key, etag, data.size()));
+    EXPECT_EQ(r.status, 200) << r.body;
+    json j = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(j.value("status", ""), "posted") << r.body;
+    json post = FindPost(j.value("tweet_id", ""));
+    EXPECT_TRUE(post.is_object()) << r.body;
+    if (post.is_object()) {
+      *media = Send("GET", cloud_url_ + "/x/media/" + post["media_ids"][0].get<std::string>());
+    }
+    return j;
   }
 
   static common::Process* localcloud_;
@@ -537,4 +572,55 @@ TEST(TwitterProcessTest, HelpDocumentsFlagsAndEnvironment) {
 }
 
 }  // namespace
+// The formats people upload: each is posted with the media type of what the engine wrote.
+TEST_F(TwitterE2eTest, HeicIsPostedAsJpeg) {
+  const std::string png = Tmp("base.png"), heic = Tmp("in.heic");
+  RunTool({"convert", "-size", "640x480", "gradient:blue-yellow", png});
+  std::string data = Make({"heif-enc", "-q", "60", png, "-o", heic}, heic);
+  std::remove(png.c_str());
+  http::Response media;
+  json j = PostAndFetch("images/phone.heic", data, "image/heic", &media);
+  EXPECT_EQ(j["format_in"], "heif");
+  EXPECT_EQ(j["format"], "jpeg");
+  EXPECT_EQ(j["media_category"], "tweet_image");
+  EXPECT_EQ(media.headers.Get("Content-Type"), "image/jpeg");
+  auto probe = image::Probe(media.body);
+  ASSERT_TRUE(probe.ok());
+  EXPECT_EQ(probe->width, 640);
+}
+
+TEST_F(TwitterE2eTest, AnimatedGifIsPostedAsGifWithTheGifCategory) {
+  const std::string gif = Tmp("in.gif");
+  std::string data = Make({"convert", "-delay", "20", "-size", "160x120", "xc:red", "xc:green",
+                           "xc:blue", "-loop", "0", gif},
+                          gif);
+  http::Response media;
+  json j = PostAndFetch("images/anim.gif", data, "image/gif", &media);
+  EXPECT_EQ(j["format"], "gif");
+  EXPECT_EQ(j["media_category"], "tweet_gif");
+  EXPECT_EQ(media.headers.Get("Content-Type"), "image/gif");
+}
+
+TEST_F(TwitterE2eTest, WebpIsPostedAsWebpOrJpeg) {
+  const std::string webp = Tmp("in.webp");
+  std::string data = Make({"convert", "-size", "640x480", "plasma:", "-quality", "80", webp}, webp);
+  http::Response media;
+  json j = PostAndFetch("images/pic.webp", data, "image/webp", &media);
+  const std::string format = j.value("format", "");
+  EXPECT_TRUE(format == "webp" || format == "jpeg") << format;
+  EXPECT_EQ(media.headers.Get("Content-Type"), "image/" + format);
+}
+
+TEST_F(TwitterE2eTest, PngOverFiveMegabytesIsPostedAsJpeg) {
+  const std::string png = Tmp("noise.png");
+  std::string data = Make({"convert", "-size", "1600x1300", "xc:", "+noise", "Random", png}, png);
+  ASSERT_GT(data.size(), 5u * 1024 * 1024);
+  http::Response media;
+  json j = PostAndFetch("images/big.png", data, "image/png", &media);
+  EXPECT_EQ(j["format_in"], "png");
+  EXPECT_EQ(j["format"], "jpeg");
+  EXPECT_LE(media.body.size(), 5u * 1024 * 1024);
+  EXPECT_EQ(media.headers.Get("Content-Type"), "image/jpeg");
+}
+
 }  // namespace twitter

@@ -79,6 +79,16 @@ common::Status Options::ApplyEnvironment() {
   if (auto v = Env("TWITTER_MAX_OBJECT_BYTES")) {
     DAT_RETURN_IF_ERROR(ParseU64("TWITTER_MAX_OBJECT_BYTES", *v, &max_object_bytes));
   }
+  if (auto v = Env("TWITTER_KEEP_METADATA")) {
+    const std::string flag = common::ToLower(*v);
+    if (flag == "1" || flag == "true" || flag == "yes") {
+      watermark.keep_metadata = true;
+    } else if (flag == "0" || flag == "false" || flag == "no" || flag.empty()) {
+      watermark.keep_metadata = false;
+    } else {
+      return common::InvalidArgument("TWITTER_KEEP_METADATA is not a boolean: " + *v);
+    }
+  }
   if (auto v = Env("TWITTER_MAX_INLINE_WAIT_MS")) {
     uint64_t ms = 0;
     DAT_RETURN_IF_ERROR(ParseU64("TWITTER_MAX_INLINE_WAIT_MS", *v, &ms));
@@ -126,13 +136,17 @@ std::string RenderText(const std::string& text_template, const std::string& buck
 }
 
 bool LooksLikeImage(const std::string& key, const std::string& content_type) {
-  static const char* const kExtensions[] = {"jpg",  "jpeg", "jpe", "jfif", "png",  "gif",
-                                            "webp", "bmp",  "tif", "tiff", "heic", "avif"};
+  static const char* const kExtensions[] = {"jpg", "jpeg", "jpe",  "jfif", "png",  "gif", "webp",
+                                            "bmp", "tif",  "tiff", "heic", "heif", "avif"};
   const std::string ext = Extension(key);
   for (const char* e : kExtensions) {
     if (ext == e) return true;
   }
   return common::StartsWith(common::ToLower(content_type), "image/");
+}
+
+const char* MediaCategory(image::ImageFormat format, int frames) {
+  return format == image::ImageFormat::kGif && frames > 1 ? "tweet_gif" : "tweet_image";
 }
 
 // One call of the function: the clients built from this call's secrets and the steps.
@@ -268,31 +282,16 @@ class TwitterFunction::Run {
           "s3://" + ref.bucket + "/" + ref.key +
           " is not an image this function can watermark: " + marked.status().message());
     }
-    std::string output = std::move(marked->data);
     bool downscaled = false;
-    if (output.size() > opt.max_upload_bytes) {
-      if (marked->format != image::ImageFormat::kJpeg) {
-        // UNFINISHED: PNGs over X's 5 MB image limit are not converted or shrunk yet.
-        return function::Error::Input("the watermarked PNG is " + std::to_string(output.size()) +
-                                      " bytes, over X's image limit of " +
-                                      std::to_string(opt.max_upload_bytes));
-      }
-      auto shrunk = image::ShrinkJpegToFit(output, opt.max_upload_bytes, opt.watermark.max_pixels);
-      if (!shrunk.ok()) {
-        return function::Error::Input("cannot fit the image under X's limit of " +
-                                      std::to_string(opt.max_upload_bytes) +
-                                      " bytes: " + shrunk.status().message());
-      }
-      output = std::move(*shrunk);
-      downscaled = true;
-    }
+    if (auto error = FitForX(input, &*marked, &downscaled)) return *error;
+    const std::string output = std::move(marked->data);
     const int64_t watermark_ms = MillisSince(t1);
 
-    const std::string media_type =
-        marked->format == image::ImageFormat::kPng ? "image/png" : "image/jpeg";
+    const std::string media_type = image::ImageMimeType(marked->format);
+    const char* category = MediaCategory(marked->format, marked->frames);
     auto t2 = Clock::now();
-    auto media_id = WithInlineRetry<std::string>(
-        [&] { return x_->UploadMedia(output, media_type, "tweet_image"); });
+    auto media_id =
+        WithInlineRetry<std::string>([&] { return x_->UploadMedia(output, media_type, category); });
     if (!media_id.ok()) return XError("uploading the image to X", media_id.status());
     const int64_t upload_ms = MillisSince(t2);
 
@@ -310,6 +309,10 @@ class TwitterFunction::Run {
                    {"key", ref.key},
                    {"bytes_in", input.size()},
                    {"bytes_out", output.size()},
+                   {"format_in", image::ImageFormatName(marked->input_format)},
+                   {"format", image::ImageFormatName(marked->format)},
+                   {"media_category", category},
+                   {"location_removed", marked->location_removed},
                    {"downscaled", downscaled},
                    {"ms",
                     {{"download", download_ms},
@@ -348,6 +351,39 @@ class TwitterFunction::Run {
   }
 
  private:
+  // Makes `marked` fit X's image limit: a JPEG is downscaled; a PNG or WebP is converted to
+  // JPEG first (X's 5 MB image limit; GIFs have their own limit, applied by the engine).
+  std::optional<function::Error> FitForX(std::string_view input, image::WatermarkResult* marked,
+                                         bool* downscaled) const {
+    const Options& opt = fn_.options_;
+    if (marked->data.size() <= opt.max_upload_bytes || marked->format == image::ImageFormat::kGif) {
+      return std::nullopt;
+    }
+    if (marked->format != image::ImageFormat::kJpeg) {
+      image::WatermarkOptions as_jpeg = opt.watermark;
+      as_jpeg.output_format = image::ImageFormat::kJpeg;
+      auto converted = image::Watermark(input, as_jpeg);
+      if (!converted.ok()) {
+        return function::Error::Input("the watermarked " +
+                                      std::string(image::ImageFormatName(marked->format)) +
+                                      " is over X's image limit and cannot be converted to JPEG: " +
+                                      converted.status().message());
+      }
+      *marked = std::move(*converted);
+      if (marked->data.size() <= opt.max_upload_bytes) return std::nullopt;
+    }
+    auto shrunk =
+        image::ShrinkJpegToFit(marked->data, opt.max_upload_bytes, opt.watermark.max_pixels);
+    if (!shrunk.ok()) {
+      return function::Error::Input("cannot fit the image under X's limit of " +
+                                    std::to_string(opt.max_upload_bytes) +
+                                    " bytes: " + shrunk.status().message());
+    }
+    marked->data = std::move(*shrunk);
+    *downscaled = true;
+    return std::nullopt;
+  }
+
   // The skipped result when the record of this object version exists; an error when it
   // cannot be read (posting then could post twice); nullopt when it is absent.
   std::optional<function::Outcome> AlreadyPosted(const S3ObjectRef& ref,

@@ -34,19 +34,24 @@ struct Options {
   std::string api_base = "https://api.x.com";
   // Objects larger than this are refused (InputError) before downloading.
   uint64_t max_object_bytes = 64ull << 20;
-  // X's size limit for images; larger JPEGs are downscaled until they fit.
+  // X's size limit for images; larger JPEGs are downscaled until they fit, larger PNGs and
+  // WebPs are converted to JPEG (then downscaled if needed).
   uint64_t max_upload_bytes = 5ull << 20;
   // When X says "rate limited, retry in W" with W at most this, the function waits and
   // retries once itself; longer waits come back as a retryable FunctionError carrying W.
   std::chrono::milliseconds max_inline_wait{3000};
-  // Watermark placement (the logo bytes, when replaced, must outlive the function).
+  // Watermark placement (the logo bytes, when replaced, must outlive the function), limits,
+  // and keep_metadata (false: GPS data is removed from what is posted and written back).
+  // watermark.max_gif_bytes is X's GIF limit (15 MB): a bigger animated GIF is posted as a
+  // JPEG of its first frame.
   image::WatermarkOptions watermark;
   // Region when neither the aws secret nor the event names one.
   std::string default_region = "us-west-2";
 
   // Reads TWITTER_FOLDER, TWITTER_POSTED_PREFIX, TWITTER_WRITE_BACK_PREFIX,
   // TWITTER_TEXT_TEMPLATE, TWITTER_MAX_OBJECT_BYTES, TWITTER_MAX_INLINE_WAIT_MS,
-  // TWITTER_API_BASE over the defaults. InvalidArgument on a malformed number.
+  // TWITTER_API_BASE, TWITTER_KEEP_METADATA (1/true/0/false) over the defaults.
+  // InvalidArgument on a malformed number or flag.
   common::Status ApplyEnvironment();
 };
 
@@ -81,8 +86,12 @@ std::string PostedRecordKey(const std::string& posted_prefix, const std::string&
 std::string RenderText(const std::string& text_template, const std::string& bucket,
                        const std::string& key);
 
-// True when the key's extension or the content type says "image we can watermark"
-// (JPEG or PNG).
+// True when the key's extension or the content type says "image" (a cheap filter before the
+// download; the format itself is then read from the content).
 bool LooksLikeImage(const std::string& key, const std::string& content_type);
+
+// The media category X wants for a watermarked file: "tweet_gif" for an animated GIF,
+// "tweet_image" otherwise.
+const char* MediaCategory(image::ImageFormat format, int frames);
 
 }  // namespace twitter

@@ -1,4 +1,3 @@
-#include "common/testing/test_data.h"
 #include "twitter/twitter_function.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +8,7 @@
 
 #include "common/crypto.h"
 #include "common/strings.h"
+#include "common/testing/test_data.h"
 #include "x/oauth1.h"
 
 namespace twitter {
@@ -72,6 +72,29 @@ TEST(OAuthExampleTest, TwitterDocsSignature) {
     if (name == "oauth_signature") signature = value;
   }
   EXPECT_EQ(signature, ex["expected_signature"].get<std::string>()) << header;
+}
+
+}  // namespace
+}  // namespace twitter
+
+namespace twitter {
+namespace {
+
+TEST(MediaCategory, AnimatedGifsAreTweetGifEverythingElseTweetImage) {
+  EXPECT_STREQ(MediaCategory(image::ImageFormat::kGif, 3), "tweet_gif");
+  EXPECT_STREQ(MediaCategory(image::ImageFormat::kGif, 1), "tweet_image");
+  EXPECT_STREQ(MediaCategory(image::ImageFormat::kWebp, 1), "tweet_image");
+  EXPECT_STREQ(MediaCategory(image::ImageFormat::kJpeg, 1), "tweet_image");
+}
+
+TEST(OptionsEnvironment, KeepMetadataIsABoolean) {
+  Options options;
+  setenv("TWITTER_KEEP_METADATA", "true", 1);
+  ASSERT_TRUE(options.ApplyEnvironment().ok());
+  EXPECT_TRUE(options.watermark.keep_metadata);
+  setenv("TWITTER_KEEP_METADATA", "maybe", 1);
+  EXPECT_FALSE(options.ApplyEnvironment().ok());
+  unsetenv("TWITTER_KEEP_METADATA");
 }
 
 }  // namespace

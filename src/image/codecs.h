@@ -1,0 +1,88 @@
+// Internal: the decoders (and encoders) of the formats other than JPEG and PNG. Each one checks
+// DecodeLimits from the header, before it decodes anything, and turns every library error into
+// InvalidArgument (corrupt, truncated, unsupported) or ResourceExhausted (over the limits).
+// Inputs are borrowed for the call; a returned RowSource keeps what it needs alive.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "image/rows.h"
+
+namespace image::internal {
+
+// What a header declares.
+struct ImageInfo {
+  int width = 0;
+  int height = 0;
+  bool has_alpha = false;
+  int frames = 1;
+};
+
+// HEIF (HEVC) and AVIF (AV1), via libheif: the primary image, with its rotation and mirroring
+// applied (so the rows are upright), HDR reduced to 8 bits.
+common::Result<ImageInfo> ReadHeifInfo(std::string_view data);
+common::Result<std::unique_ptr<RowSource>> OpenHeifRows(std::string_view data,
+                                                        const DecodeLimits& limits);
+
+// A decoded WebP picture (RGBA8, writable: the logo is composited in place).
+struct WebpPicture {
+  int width = 0;
+  int height = 0;
+  bool has_alpha = false;
+  bool lossless = false;
+  std::shared_ptr<uint8_t> rgba;  // width * height * 4
+};
+common::Result<ImageInfo> ReadWebpInfo(std::string_view data);
+// Still WebP only: an animated WebP is InvalidArgument (not supported yet).
+common::Result<WebpPicture> DecodeWebp(std::string_view data, const DecodeLimits& limits);
+// Encodes RGBA8 rows (stride width*4): lossless, or lossy at `quality`; with or without alpha.
+common::Result<std::string> EncodeWebp(const uint8_t* rgba, int width, int height, bool alpha,
+                                       bool lossless, int quality);
+
+// BMP: uncompressed 1/4/8/16/24/32-bit (BI_RGB, BI_BITFIELDS), bottom-up or top-down, via a
+// bounded parser of this project. RLE and embedded JPEG/PNG are InvalidArgument.
+common::Result<ImageInfo> ReadBmpInfo(std::string_view data);
+common::Result<std::unique_ptr<RowSource>> OpenBmpRows(std::string_view data,
+                                                       const DecodeLimits& limits);
+
+// TIFF via libtiff (TIFFReadRGBAImageOriented): the first directory, top-left orientation.
+common::Result<ImageInfo> ReadTiffInfo(std::string_view data);
+common::Result<std::unique_ptr<RowSource>> OpenTiffRows(std::string_view data,
+                                                        const DecodeLimits& limits);
+
+}  // namespace image::internal
+
+namespace image::internal {
+
+class LogoPlacement;
+
+// GIF via giflib, frame by frame: each frame is rendered on the logical screen (disposal
+// methods applied, as browsers show it), so memory is a few screens, never the whole file's
+// frames. Limits: the screen against max_pixels, and the rendering buffers (9 bytes a pixel)
+// against max_decoded_bytes, from the header; all frames together against 10 * max_pixels.
+common::Result<ImageInfo> ReadGifInfo(std::string_view data);
+
+// The result of WatermarkGif.
+struct GifOutput {
+  std::string data;
+  int frames = 0;
+  bool too_large = false;  // the output would exceed max_output_bytes (data is empty)
+};
+
+// Composites `logo` (placed on the screen size) into every frame and writes a GIF of full-screen
+// frames with their delays and the loop count. Each frame keeps its own colours exactly
+// (palette slots left free take the logo's colours; other logo pixels take the nearest colour).
+// too_large when the output would exceed max_output_bytes (checked while writing).
+common::Result<GifOutput> WatermarkGif(std::string_view data, const DecodeLimits& limits,
+                                       const LogoPlacement& logo, uint64_t max_output_bytes);
+
+// The first frame, rendered, as rows (for the JPEG fallback and conversions).
+common::Result<std::unique_ptr<RowSource>> OpenGifFirstFrame(std::string_view data,
+                                                             const DecodeLimits& limits);
+
+}  // namespace image::internal

@@ -1,0 +1,81 @@
+// HEIF/AVIF decoding with libheif (codecs.h).
+#include <libheif/heif.h>
+
+#include "image/codecs.h"
+
+namespace image::internal {
+namespace {
+
+// Owns what libheif hands out; released on every return path.
+struct Heif {
+  heif_context* ctx = nullptr;
+  heif_image_handle* handle = nullptr;
+  ~Heif() {
+    if (handle != nullptr) heif_image_handle_release(handle);
+    if (ctx != nullptr) heif_context_free(ctx);
+  }
+};
+
+common::Status HeifError(const char* what, const heif_error& err) {
+  return common::InvalidArgument(std::string(what) + ": " +
+                                 (err.message != nullptr ? err.message : "libheif error"));
+}
+
+// Parses the container (no decoding) and opens the primary image.
+common::Status OpenPrimary(std::string_view data, Heif* heif) {
+  heif->ctx = heif_context_alloc();
+  if (heif->ctx == nullptr) return common::Internal("heif_context_alloc failed");
+  // libheif's own guard against absurd sizes; ours (CheckLimits) is tighter.
+  heif_context_set_maximum_image_size_limit(heif->ctx, 1 << 16);
+  heif_error err =
+      heif_context_read_from_memory_without_copy(heif->ctx, data.data(), data.size(), nullptr);
+  if (err.code != heif_error_Ok) return HeifError("bad HEIF", err);
+  err = heif_context_get_primary_image_handle(heif->ctx, &heif->handle);
+  if (err.code != heif_error_Ok) return HeifError("bad HEIF", err);
+  return common::Status::Ok();
+}
+
+}  // namespace
+
+common::Result<ImageInfo> ReadHeifInfo(std::string_view data) {
+  Heif heif;
+  DAT_RETURN_IF_ERROR(OpenPrimary(data, &heif));
+  ImageInfo info;
+  info.width = heif_image_handle_get_width(heif.handle);
+  info.height = heif_image_handle_get_height(heif.handle);
+  info.has_alpha = heif_image_handle_has_alpha_channel(heif.handle) != 0;
+  return info;
+}
+
+common::Result<std::unique_ptr<RowSource>> OpenHeifRows(std::string_view data,
+                                                        const DecodeLimits& limits) {
+  Heif heif;
+  DAT_RETURN_IF_ERROR(OpenPrimary(data, &heif));
+  const int w = heif_image_handle_get_width(heif.handle);
+  const int h = heif_image_handle_get_height(heif.handle);
+  const bool alpha = heif_image_handle_has_alpha_channel(heif.handle) != 0;
+  // The decoder holds its YCbCr planes (up to 3 bytes a pixel, more for 10-bit) while it
+  // converts them to interleaved RGB(A).
+  DAT_RETURN_IF_ERROR(CheckLimits("HEIF", w, h, (alpha ? 4 : 3) + 6, limits));
+  heif_decoding_options* options = heif_decoding_options_alloc();
+  options->convert_hdr_to_8bit = 1;
+  heif_image* image = nullptr;
+  heif_error err = heif_decode_image(
+      heif.handle, &image, heif_colorspace_RGB,
+      alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, options);
+  heif_decoding_options_free(options);
+  if (err.code != heif_error_Ok) return HeifError("cannot decode HEIF", err);
+  std::shared_ptr<heif_image> owner(image, heif_image_release);
+  int stride = 0;
+  const uint8_t* plane = heif_image_get_plane_readonly(image, heif_channel_interleaved, &stride);
+  const int iw = heif_image_get_width(image, heif_channel_interleaved);
+  const int ih = heif_image_get_height(image, heif_channel_interleaved);
+  if (plane == nullptr || iw <= 0 || ih <= 0 ||
+      static_cast<int64_t>(iw) * ih > static_cast<int64_t>(w) * h) {
+    return common::InvalidArgument("bad HEIF: the decoded image has no usable pixels");
+  }
+  return std::unique_ptr<RowSource>(std::make_unique<InterleavedRows>(
+      plane, static_cast<size_t>(stride), alpha ? 4 : 3, iw, ih, alpha, owner));
+}
+
+}  // namespace image::internal
