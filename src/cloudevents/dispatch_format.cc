@@ -66,6 +66,7 @@ Result<nlohmann::ordered_json> ToDispatchObject(const CloudEvent& event, bool wi
   if (event.data) {
     out["data"] = nlohmann::ordered_json(*event.data);
   } else if (event.data_json) {
+    if (auto depth = common::CheckJsonDepth(*event.data_json); !depth.ok()) return depth;
     auto parsed = nlohmann::ordered_json::parse(*event.data_json, nullptr, false);
     if (parsed.is_discarded()) return InvalidArgument("event data_json is not valid JSON");
     out["data"] = std::move(parsed);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cloudevents/json_format.h"
+
 namespace cloudevents {
 namespace {
 
@@ -25,6 +27,35 @@ CloudEvent DriverEvent() {
   e.extensions[std::string(kExtSourceId)] = "0b8e4c3e-5b8a-4a3b-9a43-5a1f7d0c2b11";
   e.data = json::parse(kAwsEvent);
   return e;
+}
+
+// Deeply nested input is refused before any recursive walk (parse, copy, dump).
+TEST(DispatchFormatTest, DeepNestingIsRefusedAtEveryEntryPoint) {
+  std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  std::string event01 = R"({"eventType":"t","eventID":"1","source":"s","data":)" + deep + "}";
+  auto d = DecodeDispatchJson(event01);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("nested deeper"), std::string::npos) << d.status().message();
+  std::string event10 =
+      R"({"specversion":"1.0","id":"1","source":"s","type":"t","data":)" + deep + "}";
+  EXPECT_FALSE(DecodeJson(event10).ok());
+  EXPECT_FALSE(DecodeJsonBatch("[" + event10 + "]").ok());
+
+  CloudEvent e = DriverEvent();
+  e.data.reset();
+  e.data_json = deep;
+  EXPECT_FALSE(ToDispatchJsonValue(e).ok());
+  EXPECT_FALSE(ToJsonValue(e).ok());
+
+  // The payload limit holds inside the envelopes: a payload at the limit still passes.
+  std::string at_limit =
+      std::string(common::kMaxJsonDepth, '[') + std::string(common::kMaxJsonDepth, ']');
+  std::string batch =
+      "[" + std::string(R"({"specversion":"1.0","id":"1","source":"s","type":"t","data":)") +
+      at_limit + "}]";
+  EXPECT_TRUE(DecodeJsonBatch(batch).ok());
+  e.data_json = at_limit;
+  EXPECT_TRUE(ToDispatchJsonValue(e).ok());
 }
 
 TEST(DispatchFormatTest, EncodesExactlyTheDispatchShape) {

@@ -182,6 +182,8 @@ Result<CloudEvent> ReadHttpBinary(const http::Headers& headers, std::string_view
   }
   if (!body.empty()) {
     if (event.datacontenttype && IsJsonContentType(*event.datacontenttype)) {
+      // Too deep to be data: refused, not kept as a string as malformed JSON is below.
+      DAT_RETURN_IF_ERROR(common::CheckJsonDepth(body, common::kMaxJsonDepth).WithContext("data"));
       auto parsed = ParseJson(body);
       if (parsed.ok()) {
         event.data = std::move(parsed).value();

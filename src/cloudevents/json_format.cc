@@ -37,11 +37,7 @@ Status ReadRequiredString(const nlohmann::json& object, const char* name, std::s
 }  // namespace
 
 Result<nlohmann::json> ParseJson(std::string_view text) {
-  try {
-    return nlohmann::json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::exception& e) {
-    return InvalidArgument(std::string("malformed JSON: ") + e.what());
-  }
+  return common::ParseJsonBounded(text, kMaxEventJsonDepth);
 }
 
 namespace {
@@ -80,6 +76,7 @@ Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event) {
   } else if (event.data) {
     out["data"] = nlohmann::ordered_json(*event.data);
   } else if (event.data_json) {
+    if (auto depth = common::CheckJsonDepth(*event.data_json); !depth.ok()) return depth;
     auto parsed = nlohmann::ordered_json::parse(*event.data_json, nullptr, false);
     if (parsed.is_discarded()) return InvalidArgument("event data_json is not valid JSON");
     out["data"] = std::move(parsed);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cloudevents/cloudevent.h"
+#include "common/json_limits.h"
 #include "common/status.h"
 
 namespace cloudevents {
@@ -41,7 +42,12 @@ common::Result<std::vector<CloudEvent>> DecodeJsonBatch(std::string_view json);
 // ending in '}'). raw_json must be one valid JSON value.
 void AppendRawMember(std::string* object, std::string_view key, std::string_view raw_json);
 
-// Parses JSON text without throwing: InvalidArgument "malformed JSON: …" on error.
+// Nesting accepted in an event document: a payload (common::kMaxJsonDepth) inside an event
+// inside a batch.
+inline constexpr int kMaxEventJsonDepth = common::kMaxJsonDepth + 2;
+
+// Parses JSON text without throwing: InvalidArgument "malformed JSON: …" on error, and on
+// nesting deeper than kMaxEventJsonDepth (checked before parsing).
 common::Result<nlohmann::json> ParseJson(std::string_view text);
 
 }  // namespace cloudevents

@@ -4,6 +4,7 @@
 
 #include "cloudevents/dispatch_format.h"
 #include "cloudevents/json_format.h"
+#include "common/json_limits.h"
 #include "common/strings.h"
 #include "common/time.h"
 
@@ -145,7 +146,8 @@ MappedMessage FromS3Records(std::string_view text, const QueueMessage& m,
     if (r.contains("s3") && r["s3"].is_object()) {
       const json& s3 = r["s3"];
       if (s3.contains("object") && s3["object"].is_object()) {
-        if (IsString(s3["object"], "sequencer")) sequencer = s3["object"]["sequencer"].get<std::string>();
+        if (IsString(s3["object"], "sequencer"))
+          sequencer = s3["object"]["sequencer"].get<std::string>();
         if (IsString(s3["object"], "key")) {
           // Keys in records are form-encoded ('+' for space).
           std::string decoded;
@@ -156,9 +158,8 @@ MappedMessage FromS3Records(std::string_view text, const QueueMessage& m,
       if (s3.contains("bucket") && IsString(s3["bucket"], "name"))
         bucket = s3["bucket"]["name"].get<std::string>();
     }
-    e.id = (!request_id.empty() && !sequencer.empty())
-               ? request_id + "-" + sequencer
-               : m.message_id + "-" + std::to_string(i);
+    e.id = (!request_id.empty() && !sequencer.empty()) ? request_id + "-" + sequencer
+                                                       : m.message_id + "-" + std::to_string(i);
     if (IsString(r, "eventTime")) e.time = NormalizeTime(r["eventTime"].get<std::string>());
     if (IsString(r, "eventName")) e.extensions["awsdetailtype"] = r["eventName"].get<std::string>();
     if (IsString(r, "awsRegion")) e.extensions["awsregion"] = r["awsRegion"].get<std::string>();
@@ -190,7 +191,8 @@ MappedMessage FromGenericMessage(const QueueMessage& m, std::optional<std::strin
   CloudEvent e = BaseEvent(config);
   e.type = kSqsMessageType;
   e.id = m.message_id;
-  if (m.sent_timestamp_ms > 0) e.time = common::FormatIso8601Millis(common::FromUnixMillis(m.sent_timestamp_ms));
+  if (m.sent_timestamp_ms > 0)
+    e.time = common::FormatIso8601Millis(common::FromUnixMillis(m.sent_timestamp_ms));
   if (body_json) {
     e.data_json = std::string(*body_json);
   } else {
@@ -206,10 +208,10 @@ MappedMessage FromGenericMessage(const QueueMessage& m, std::optional<std::strin
   return out;
 }
 
-// Parses `text` at nesting `depth`. simdjson rejects a few documents that are valid JSON
-// (integers beyond 64 bits, nesting deeper than 1024): those are normalized through nlohmann
-// (as the driver always serialized data) into *normalized and parsed again.
-// *doc stays empty for JSON still beyond simdjson (deep nesting): no AWS event has that shape.
+// Parses `text` at nesting `depth` (MapBody has bounded its nesting). simdjson rejects a few
+// documents that are valid JSON (integers beyond 64 bits): those are normalized through
+// nlohmann (as the driver always serialized data) into *normalized and parsed again.
+// *doc stays empty for JSON still beyond simdjson: no AWS event has that shape.
 bool ParseBody(std::string_view text, int depth, std::string* normalized,
                std::optional<Element>* doc, std::string_view* json_text) {
   Element e;
@@ -228,6 +230,11 @@ bool ParseBody(std::string_view text, int depth, std::string* normalized,
 
 MappedMessage MapBody(std::string_view text, const QueueMessage& m, const MapperConfig& config,
                       int depth, std::optional<std::string_view> body_json) {
+  // Before simdjson (which takes 1024 levels) and nlohmann (whose dump recurses): a body
+  // nested deeper than any event cannot be delivered, and must not crash the relay.
+  if (common::Status nesting = common::CheckJsonDepth(text, common::kMaxJsonDepth); !nesting.ok()) {
+    return {Disposition::kDeadLetter, {}, "message body: " + nesting.message()};
+  }
   std::string normalized;
   std::optional<Element> parsed;
   std::string_view json_text;
@@ -258,7 +265,8 @@ MappedMessage MapMessage(const QueueMessage& message, const MapperConfig& config
     return {Disposition::kDeadLetter, {}, "message body is not valid UTF-8"};
   }
   if (message.body.size() > config.max_event_bytes) {
-    return {Disposition::kDeadLetter, {},
+    return {Disposition::kDeadLetter,
+            {},
             "message body is " + std::to_string(message.body.size()) +
                 " bytes, over the sink's limit of " + std::to_string(config.max_event_bytes)};
   }

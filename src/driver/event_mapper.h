@@ -2,10 +2,9 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cloudevents/cloudevent.h"
 #include "driver/queue.h"
@@ -16,7 +15,7 @@ namespace driver {
 struct MapperConfig {
   std::string namespace_ = "dispatchframework.io/aws-event";
   std::string source_id;
-  bool strict = false;             // non-AWS bodies are poison instead of aws.sqs.message
+  bool strict = false;  // non-AWS bodies are poison instead of aws.sqs.message
   size_t max_event_bytes = 1 << 20;
   // When non-empty, only AWS events matching at least one pattern are relayed.
   const std::vector<eventpattern::Pattern>* patterns = nullptr;
@@ -35,10 +34,11 @@ struct MappedMessage {
 };
 
 // Maps a message: an EventBridge event (also CloudTrail events delivered by a rule) → one
-// event with type = its `source`, id = its `id` and the body, as received, as data_json; classic S3 notification records → one
-// event per record; an SNS notification → its Message, unwrapped and mapped again; anything
-// else → an `aws.sqs.message` event (or poison with `strict`). Invalid UTF-8 and bodies over
-// max_event_bytes are poison.
+// event with type = its `source`, id = its `id` and the body, as received, as data_json; classic S3
+// notification records → one event per record; an SNS notification → its Message, unwrapped and
+// mapped again; anything else → an `aws.sqs.message` event (or poison with `strict`). Invalid
+// UTF-8, bodies over max_event_bytes and bodies (or SNS messages) nested deeper than
+// common::kMaxJsonDepth are poison.
 MappedMessage MapMessage(const QueueMessage& message, const MapperConfig& config);
 
 }  // namespace driver

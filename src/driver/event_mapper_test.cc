@@ -1,10 +1,12 @@
-#include "common/testing/test_data.h"
 #include "driver/event_mapper.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
+
+#include "common/json_limits.h"
+#include "common/testing/test_data.h"
 
 namespace driver {
 namespace {
@@ -63,13 +65,32 @@ TEST(EventMapper, JsonBeyondTheFastParserStillMapsAndStaysJson) {
   EXPECT_EQ(out.events[0].id, "big-1");
   ASSERT_TRUE(out.events[0].data_json);
   EXPECT_FALSE(nlohmann::json::parse(*out.events[0].data_json, nullptr, false).is_discarded());
-  // Nesting deeper than the fast parser's limit: a generic message whose data is still JSON.
-  std::string deep = std::string(3000, '[') + std::string(3000, ']');
-  auto nested = MapMessage(Msg(deep), Config());
+  // Nesting up to the limit: a generic message whose data is still JSON.
+  std::string nested_ok =
+      std::string(common::kMaxJsonDepth, '[') + std::string(common::kMaxJsonDepth, ']');
+  auto nested = MapMessage(Msg(nested_ok), Config());
   ASSERT_EQ(nested.disposition, Disposition::kDeliver) << nested.reason;
   EXPECT_EQ(nested.events[0].type, "aws.sqs.message");
   ASSERT_TRUE(nested.events[0].data_json);
-  EXPECT_EQ(*nested.events[0].data_json, deep);
+  EXPECT_EQ(*nested.events[0].data_json, nested_ok);
+}
+
+TEST(EventMapper, DeeplyNestedBodiesArePoisonNotACrash) {
+  // The 120 KB message 60,000 levels deep that used to crash the driver in dump().
+  std::string deep = std::string(60'000, '[') + std::string(60'000, ']');
+  auto out = MapMessage(Msg(deep), Config());
+  EXPECT_EQ(out.disposition, Disposition::kDeadLetter);
+  EXPECT_NE(out.reason.find("nested deeper than 128 levels"), std::string::npos) << out.reason;
+  EXPECT_TRUE(out.events.empty());
+  // Unbalanced, deeper than the limit: poison too.
+  EXPECT_EQ(MapMessage(Msg(std::string(100'000, '{')), Config()).disposition,
+            Disposition::kDeadLetter);
+  // Inside an SNS envelope.
+  nlohmann::json sns = {{"Type", "Notification"},
+                        {"MessageId", "m"},
+                        {"TopicArn", "arn:aws:sns:us-west-2:1:t"},
+                        {"Message", std::string(5'000, '[') + std::string(5'000, ']')}};
+  EXPECT_EQ(MapMessage(Msg(sns.dump()), Config()).disposition, Disposition::kDeadLetter);
 }
 
 TEST(EventMapper, GenericJsonBodyAndUnknownSnsMessageKeepTheWholeBody) {
@@ -77,8 +98,10 @@ TEST(EventMapper, GenericJsonBodyAndUnknownSnsMessageKeepTheWholeBody) {
   ASSERT_EQ(out.events.size(), 1u);
   EXPECT_EQ(out.events[0].type, "aws.sqs.message");
   EXPECT_EQ(out.events[0].data_json, R"({"order": 7, "items": ["a"]})");
-  nlohmann::json sns = {{"Type", "Notification"}, {"MessageId", "x"},
-                        {"TopicArn", "arn:aws:sns:us-west-2:1:t"}, {"Message", "plain words"}};
+  nlohmann::json sns = {{"Type", "Notification"},
+                        {"MessageId", "x"},
+                        {"TopicArn", "arn:aws:sns:us-west-2:1:t"},
+                        {"Message", "plain words"}};
   auto wrapped = MapMessage(Msg(sns.dump()), Config());
   ASSERT_EQ(wrapped.events.size(), 1u);
   EXPECT_EQ(wrapped.events[0].type, "aws.sqs.message");
@@ -104,7 +127,8 @@ TEST(EventMapper, ClassicRecordsBecomeOneEventEachWithDecodedKeys) {
   EXPECT_EQ(e.id, "C3D13FE58DE4C810-0055AED6DCD90281E5");
   EXPECT_EQ((*e.data)["Records"].size(), 1u);
   // Stable: the same message maps to the same id every time.
-  EXPECT_EQ(MapMessage(Msg(ReadShared("s3-notification-record.json")), Config()).events[0].id, e.id);
+  EXPECT_EQ(MapMessage(Msg(ReadShared("s3-notification-record.json")), Config()).events[0].id,
+            e.id);
 }
 
 TEST(EventMapper, S3TestEventIsSkipped) {
@@ -114,8 +138,10 @@ TEST(EventMapper, S3TestEventIsSkipped) {
 
 TEST(EventMapper, SnsNotificationIsUnwrapped) {
   nlohmann::json inner = nlohmann::json::parse(ReadShared("s3-eventbridge-object-created.json"));
-  nlohmann::json sns = {{"Type", "Notification"}, {"MessageId", "x"},
-                        {"TopicArn", "arn:aws:sns:us-west-2:1:t"}, {"Message", inner.dump()}};
+  nlohmann::json sns = {{"Type", "Notification"},
+                        {"MessageId", "x"},
+                        {"TopicArn", "arn:aws:sns:us-west-2:1:t"},
+                        {"Message", inner.dump()}};
   auto out = MapMessage(Msg(sns.dump()), Config());
   ASSERT_EQ(out.events.size(), 1u);
   EXPECT_EQ(out.events[0].id, "17793124-05d4-b198-2fde-7ededc63b103");
@@ -152,8 +178,10 @@ TEST(EventMapper, PoisonBodies) {
   // Malformed JSON that looks like an event is still a (generic) message, never a crash.
   EXPECT_EQ(MapMessage(Msg("{\"id\": "), Config()).disposition, Disposition::kDeliver);
   // An event with a bad time cannot form a CloudEvent's time but is still relayed.
-  EXPECT_EQ(MapMessage(Msg(R"({"id":"1","source":"aws.s3","detail-type":"x","time":"nope"})"),
-                       Config()).disposition, Disposition::kDeliver);
+  EXPECT_EQ(
+      MapMessage(Msg(R"({"id":"1","source":"aws.s3","detail-type":"x","time":"nope"})"), Config())
+          .disposition,
+      Disposition::kDeliver);
 }
 
 TEST(EventMapper, PatternsFilterAwsEvents) {
@@ -165,7 +193,8 @@ TEST(EventMapper, PatternsFilterAwsEvents) {
   c.patterns = &patterns;
   EXPECT_EQ(MapMessage(Msg(ReadShared("s3-eventbridge-object-created.json")), c).disposition,
             Disposition::kSkip);
-  auto p2 = eventpattern::Pattern::Parse(R"({"source":["aws.s3"],"detail":{"object":{"key":[{"prefix":"example"}]}}})");
+  auto p2 = eventpattern::Pattern::Parse(
+      R"({"source":["aws.s3"],"detail":{"object":{"key":[{"prefix":"example"}]}}})");
   ASSERT_TRUE(p2.ok());
   patterns.push_back(std::move(*p2));
   EXPECT_EQ(MapMessage(Msg(ReadShared("s3-eventbridge-object-created.json")), c).disposition,

@@ -124,7 +124,10 @@ class Machine {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
   int InternPath(const std::string& path);
-  void Walk(const nlohmann::json& value, std::string* path) const;
+  // Nesting below which Walk does not descend: past a pattern's own limit (kMaxPatternDepth)
+  // plus arrays nested in a matched value far beyond any real event.
+  static constexpr int kMaxWalkDepth = 256;
+  void Walk(const nlohmann::json& value, std::string* path, int depth) const;
   bool MatchClause(const Clause& clause, size_t field_index) const;
 
   std::unordered_map<std::string, PathInfo, StringHash, std::equal_to<>> paths_;

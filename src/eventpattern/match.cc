@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cstring>
 
+#include "common/json_limits.h"
 #include "eventpattern/machine.h"
 #include "eventpattern/pattern.h"
 
@@ -330,7 +331,10 @@ size_t Machine::AddRule(const std::vector<ParsedClause>& clauses) {
   return rules_.size() - 1;
 }
 
-void Machine::Walk(const json& value, std::string* path) const {
+void Machine::Walk(const json& value, std::string* path, int depth) const {
+  // Deeper than any pattern can reach (objects are walked only along pattern paths; arrays
+  // could nest without end): such a value matches nothing, and the recursion stays bounded.
+  if (depth > kMaxWalkDepth) return;
   Scratch& scratch = tls_scratch;
   if (value.is_object()) {
     for (auto it = value.begin(); it != value.end(); ++it) {
@@ -341,9 +345,9 @@ void Machine::Walk(const json& value, std::string* path) const {
       if (found != paths_.end()) {
         const json& child = it.value();
         if (child.is_object()) {
-          if (found->second.prefix) Walk(child, path);
+          if (found->second.prefix) Walk(child, path, depth + 1);
         } else {
-          Walk(child, path);
+          Walk(child, path, depth + 1);
         }
       }
       path->resize(length);
@@ -354,7 +358,7 @@ void Machine::Walk(const json& value, std::string* path) const {
     uint32_t array_id = scratch.next_array++;
     for (uint32_t i = 0; i < value.size(); ++i) {
       scratch.stack.emplace_back(array_id, i);
-      Walk(value[i], path);
+      Walk(value[i], path, depth + 1);
       scratch.stack.pop_back();
     }
     return;
@@ -385,7 +389,7 @@ bool Machine::Load(const json& event) const {
     return false;
   }
   scratch.path.clear();
-  Walk(event, &scratch.path);
+  Walk(event, &scratch.path, 0);
   return true;
 }
 
@@ -441,6 +445,7 @@ bool Pattern::Matches(const json& event) const {
 }
 
 bool Pattern::Matches(std::string_view event_json) const {
+  if (!common::CheckJsonDepth(event_json, common::kMaxJsonDepth).ok()) return false;
   json event = json::parse(event_json.begin(), event_json.end(), nullptr, false);
   if (event.is_discarded()) return false;
   return Matches(event);

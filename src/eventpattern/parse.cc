@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/json_limits.h"
 #include "eventpattern/machine.h"
 #include "eventpattern/pattern.h"
 
@@ -463,6 +464,11 @@ Status Compiler::Numeric(const json& value, ParsedField* field) {
 }  // namespace
 
 Result<std::vector<ParsedClause>> ParsePattern(std::string_view text) {
+  // Before the parser and the compiler, which recurse per level.
+  if (!common::CheckJsonDepth(text, kMaxPatternDepth).ok()) {
+    return Invalid("Pattern nesting exceeds the maximum of " + std::to_string(kMaxPatternDepth) +
+                   " levels");
+  }
   json pattern;
   try {
     pattern = json::parse(text.begin(), text.end());

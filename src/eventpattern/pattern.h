@@ -26,6 +26,10 @@ namespace eventpattern {
 
 class Machine;  // internal: the compiled form shared by Pattern and PatternSet
 
+// Deepest nesting of arrays and objects accepted in a pattern, as EventBridge documents;
+// Parse refuses deeper ones (checked before any recursive step).
+inline constexpr int kMaxPatternDepth = 32;
+
 // One compiled event pattern. Immutable after Parse; cheap to copy (shared state);
 // thread-safe: any number of threads may call Matches concurrently.
 class Pattern {

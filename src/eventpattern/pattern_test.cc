@@ -23,6 +23,43 @@ std::string Error(const char* pattern) {
   return p.ok() ? "" : p.status().message();
 }
 
+TEST(PatternTest, NestingBeyondTheLimitIsRefusedBeforeParsing) {
+  // 32 levels: {"detail":{"a":{...{"z":["v"]}}}} with 31 objects and one array.
+  std::string ok;
+  for (int i = 0; i < kMaxPatternDepth - 1; ++i) ok += "{\"a\":";
+  ok += "[\"v\"]" + std::string(kMaxPatternDepth - 1, '}');
+  EXPECT_TRUE(Pattern::Parse(ok).ok()) << Pattern::Parse(ok).status().message();
+  std::string deeper = "{\"a\":" + ok + "}";
+  auto refused = Pattern::Parse(deeper);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "Event pattern is not valid. Reason: Pattern nesting exceeds the maximum of 32 levels");
+  // 100,000 levels: refused at once, no crash.
+  std::string huge = std::string(100'000, '[') + std::string(100'000, ']');
+  EXPECT_FALSE(Pattern::Parse("{\"a\":" + huge + "}").ok());
+  EXPECT_FALSE(Pattern::Parse(std::string(100'000, '{')).ok());
+}
+
+TEST(PatternTest, DeeplyNestedEventValuesDoNotCrashTheMatcher) {
+  auto p = Pattern::Parse(R"({"detail":["x"]})");
+  ASSERT_TRUE(p.ok());
+  // An array nested 50,000 deep where the pattern looks: built and matched without recursion
+  // beyond the walk limit.
+  json value = "x";
+  for (int i = 0; i < 50'000; ++i) {
+    json outer = json::array();
+    outer.push_back(std::move(value));
+    value = std::move(outer);
+  }
+  json event = json::object();
+  event["detail"] = std::move(value);
+  EXPECT_FALSE(p->Matches(event));
+  std::string deep_text = std::string(R"({"detail":)") + std::string(100'000, '[') + "\"x\"" +
+                          std::string(100'000, ']') + "}";
+  EXPECT_FALSE(p->Matches(std::string_view(deep_text)));
+  EXPECT_TRUE(p->Matches(std::string_view(R"({"detail":[[["x"]]]})")));
+}
+
 TEST(PatternTest, S3ObjectCreatedWithKeyPrefix) {
   const char* pattern = R"({"source":["aws.s3"],"detail-type":["Object Created"],
     "detail":{"bucket":{"name":["photos"]},"object":{"key":[{"prefix":"uploads/"}]}}})";

@@ -59,7 +59,7 @@ common::Result<Invocation> DecodeRequest(const http::Request& request) {
   if (common::StartsWith(content_type, "application/cloudevents-batch+json")) {
     return common::InvalidArgument("CloudEvents batches are not accepted; send one event");
   }
-  auto body = cloudevents::ParseJson(request.body);
+  auto body = common::ParseJsonBounded(request.body, kMaxRequestJsonDepth);
   if (!body.ok()) return body.status();
   if (common::StartsWith(content_type, "application/cloudevents+json") ||
       (body->is_object() && body->contains("specversion") && !body->contains("context") &&

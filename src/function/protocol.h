@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_limits.h"
 #include "common/status.h"
 #include "function/function.h"
 #include "http/message.h"
@@ -29,9 +30,14 @@ struct Invocation {
   nlohmann::json payload;
 };
 
+// Nesting accepted in a request body: a payload (common::kMaxJsonDepth) wrapped by Dispatch
+// in {"context": {"event": {"data": …}}, "payload": …}, with room to spare.
+inline constexpr int kMaxRequestJsonDepth = common::kMaxJsonDepth + 8;
+
 // Decodes a `POST /` request. InvalidArgument, with a message naming what was expected, for
-// malformed JSON, a body that is neither {context, payload} nor a CloudEvent, a CloudEvent
-// without its required attributes, or a batch.
+// malformed JSON, JSON nested deeper than kMaxRequestJsonDepth (checked before parsing), a
+// body that is neither {context, payload} nor a CloudEvent, a CloudEvent without its
+// required attributes, or a batch.
 common::Result<Invocation> DecodeRequest(const http::Request& request);
 
 // The protocol's response for an outcome: 200 with the JSON result, or the error JSON with

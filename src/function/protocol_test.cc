@@ -30,6 +30,31 @@ TEST(DecodeRequestTest, DispatchProtocol) {
   EXPECT_EQ(inv->context["secrets"]["s"]["k"], "v");
 }
 
+TEST(DecodeRequestTest, NestingIsBoundedInEveryMode) {
+  std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  auto dispatch = DecodeRequest(Post(R"({"context":{},"payload":)" + deep + "}"));
+  ASSERT_FALSE(dispatch.ok());
+  EXPECT_EQ(dispatch.status().code(), common::Code::kInvalidArgument);
+  EXPECT_NE(dispatch.status().message().find("nested deeper"), std::string::npos);
+  EXPECT_FALSE(
+      DecodeRequest(
+          Post(R"({"specversion":"1.0","id":"1","source":"s","type":"t","data":)" + deep + "}",
+               "application/cloudevents+json"))
+          .ok());
+  http::Request binary = Post(deep);
+  binary.headers.Set("ce-specversion", "1.0");
+  binary.headers.Set("ce-id", "1");
+  binary.headers.Set("ce-source", "s");
+  binary.headers.Set("ce-type", "t");
+  EXPECT_FALSE(DecodeRequest(binary).ok());
+  // A payload at the limit, wrapped as Dispatch wraps it, passes.
+  std::string payload =
+      std::string(common::kMaxJsonDepth, '[') + std::string(common::kMaxJsonDepth, ']');
+  auto ok = DecodeRequest(
+      Post(R"({"context":{"event":{"data":)" + payload + R"(}},"payload":)" + payload + "}"));
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+}
+
 TEST(DecodeRequestTest, DispatchProtocolWithoutContext) {
   auto inv = DecodeRequest(Post(R"({"payload":"hi"})"));
   ASSERT_TRUE(inv.ok());

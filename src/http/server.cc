@@ -25,14 +25,15 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <type_traits>
 #include <condition_variable>
 #include <exception>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -143,7 +144,7 @@ class HttpServer::Impl {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_map<SessionBase*, std::shared_ptr<SessionBase>> sessions_;  // guarded by mu_
-  int in_flight_ = 0;                                                // guarded by mu_
+  int in_flight_ = 0;                                                        // guarded by mu_
 };
 
 // The shared state behind one Respond callback: sends at most once, and answers 500 if
@@ -200,11 +201,10 @@ class HttpServer::Impl::Session : public SessionBase,
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
       if constexpr (kTls) {
         self->Tcp().expires_after(self->options().header_timeout);
-        self->stream_.async_handshake(net::ssl::stream_base::server,
-                                      [self](beast::error_code ec) {
-                                        if (ec) return self->Close();
-                                        self->WaitForRequest();
-                                      });
+        self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->Close();
+          self->WaitForRequest();
+        });
       } else {
         self->WaitForRequest();
       }
@@ -221,9 +221,8 @@ class HttpServer::Impl::Session : public SessionBase,
   }
   void PostResponse(Response response, uint64_t sequence) override {
     net::post(stream_.get_executor(),
-              [self = this->shared_from_this(), response = std::move(response), sequence]() mutable {
-                self->SendResponse(std::move(response), sequence);
-              });
+              [self = this->shared_from_this(), response = std::move(response),
+               sequence]() mutable { self->SendResponse(std::move(response), sequence); });
   }
 
  private:
@@ -244,7 +243,9 @@ class HttpServer::Impl::Session : public SessionBase,
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<size_t>(options().max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-    parser_->body_limit(options().max_body_bytes);
+    // The body limit is set once the head is admitted (Admit): a request is authenticated
+    // before its size is judged.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     if (buffer_.size() > 0) return ReadHeader();  // a pipelined request is already here
     // Idle until the first byte: the idle timeout applies, not the header timeout.
     Tcp().expires_after(options().idle_timeout);
@@ -267,20 +268,73 @@ class HttpServer::Impl::Session : public SessionBase,
     if (ec) return OnReadError(ec);
     busy_ = true;
     server_->BeginRequest();
-    if (parser_->is_done()) return Dispatch();
-    auto expect = parser_->get()[bhttp::field::expect];
-    if (common::EqualsIgnoreCase(common::Trim(std::string_view(expect.data(), expect.size())),
+    auto& message = parser_->get();
+    head_ = Request();
+    head_.method = std::string(message.method_string());
+    head_.target = std::string(message.target());
+    for (const auto& field : message) {
+      head_.headers.Add(std::string(field.name_string()), std::string(field.value()));
+    }
+    head_.remote_address = remote_address_;
+    if (!Admit()) return;
+    auto expect = message[bhttp::field::expect];
+    bool wants_continue =
+        common::EqualsIgnoreCase(common::Trim(std::string_view(expect.data(), expect.size())),
                                  "100-continue") &&
-        parser_->get().version() >= 11) {
+        message.version() >= 11;
+    if (wants_continue) {
+      // Also for an empty body: the client waits for the 100 before it reads our answer.
       Tcp().expires_after(options().body_timeout);
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                        [self = this->shared_from_this()](beast::error_code ec, size_t) {
                          if (ec) return self->Close();
+                         if (self->parser_->is_done()) return self->Dispatch();
                          self->ReadBody();
                        });
       return;
     }
+    if (parser_->is_done()) return Dispatch();
     ReadBody();
+  }
+
+  // Runs the admission hook on head_ and applies its body limit. False when the request was
+  // refused (the refusal is on its way).
+  bool Admit() {
+    size_t limit = options().max_body_bytes;
+    if (options().admit) {
+      Admission admission;
+      try {
+        admission = options().admit(head_);
+      } catch (const std::exception& e) {
+        spdlog::error("http: admission hook threw: {}", e.what());
+        admission.refusal = ErrorResponse(500, "internal error");
+      }
+      if (admission.refusal) {
+        RefuseBeforeBody(std::move(*admission.refusal));
+        return false;
+      }
+      if (admission.max_body_bytes != 0) limit = std::min(limit, admission.max_body_bytes);
+    }
+    auto length = parser_->content_length();
+    if (length && *length > limit) {
+      RefuseBeforeBody(ErrorResponse(413, "request body too large"));
+      return false;
+    }
+    parser_->body_limit(limit);
+    return true;
+  }
+
+  // Answers without reading the body. A request without a body keeps its connection; one
+  // with a body closes it (after a short linger that discards what the client still sends).
+  void RefuseBeforeBody(Response response) {
+    bool has_body = !parser_->is_done();
+    head_request_ = parser_->get().method() == bhttp::verb::head;
+    keep_alive_ = parser_->get().keep_alive();
+    version_ = parser_->get().version();
+    parser_.reset();
+    ++sequence_;
+    bool close = has_body || !keep_alive_ || stopping_ || server_->stopping();
+    Write(std::move(response), close, /*linger=*/has_body);
   }
 
   void ReadBody() {
@@ -312,14 +366,8 @@ class HttpServer::Impl::Session : public SessionBase,
 
   void Dispatch() {
     auto& message = parser_->get();
-    Request request;
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
-    for (const auto& field : message) {
-      request.headers.Add(std::string(field.name_string()), std::string(field.value()));
-    }
+    Request request = std::move(head_);
     request.body = std::move(message.body());
-    request.remote_address = remote_address_;
     head_request_ = message.method() == bhttp::verb::head;
     keep_alive_ = message.keep_alive();
     version_ = message.version();
@@ -392,9 +440,8 @@ class HttpServer::Impl::Session : public SessionBase,
     res.keep_alive(!close);
     Tcp().expires_after(options().body_timeout);
     bhttp::async_write(stream_, res,
-                       [self = this->shared_from_this(), close, linger](beast::error_code ec, size_t) {
-                         self->OnWrite(ec, close, linger);
-                       });
+                       [self = this->shared_from_this(), close, linger](
+                           beast::error_code ec, size_t) { self->OnWrite(ec, close, linger); });
   }
 
   void OnWrite(beast::error_code ec, bool close, bool linger) {
@@ -445,6 +492,7 @@ class HttpServer::Impl::Session : public SessionBase,
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
   std::string remote_address_;
+  Request head_;           // the request being read, without its body (from OnHeader to Dispatch)
   uint64_t sequence_ = 0;  // numbers requests; a Respond answers only its own
   unsigned version_ = 11;
   bool head_request_ = false;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -26,6 +27,22 @@ using Respond = std::function<void(Response)>;
 // response is written (which is then dropped).
 using Handler = std::function<void(Request&& request, Respond respond)>;
 
+// The server's decision on a request taken from its head alone, before any body byte is read.
+struct Admission {
+  // Set: the request is answered with this and its body is never read (a request that has a
+  // body then closes its connection). `Expect: 100-continue` gets no interim 100.
+  std::optional<Response> refusal;
+  // Body limit for this request (over: 413 before reading it when Content-Length announces
+  // it, as soon as it is exceeded when chunked). 0: ServerOptions::max_body_bytes, which is
+  // also the ceiling.
+  size_t max_body_bytes = 0;
+};
+
+// Decides on a request from its head: method, target, headers and remote_address are set,
+// the body is empty. Used to authenticate and to apply per-route body limits before a body
+// is read. Runs on an I/O thread; must not block; must not throw.
+using Admit = std::function<Admission(const Request& head)>;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";                    // loopback by default
   uint16_t port = 0;                                 // 0: pick a free port (see HttpServer::port())
@@ -36,6 +53,7 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{120'000};   // whole body must arrive in this
   std::chrono::milliseconds idle_timeout{75'000};  // keep-alive idle connections closed after this
   std::string server_name;                         // value of the Server header, none when empty
+  Admit admit;  // none: every request is admitted under max_body_bytes
   // HTTPS: PEM certificate chain and private key. Both empty: plain HTTP. With them every
   // connection must complete a TLS (1.2 or later) handshake within header_timeout.
   std::string tls_cert_file;
@@ -43,6 +61,9 @@ struct ServerOptions {
 };
 
 // Serves HTTP/1.1 with keep-alive, `Expect: 100-continue`, and chunked request bodies.
+// Each request is first admitted from its head (ServerOptions::admit); only then is the
+// interim 100 sent (also for an empty body: clients that wait for it stay in step) and the
+// body read.
 // Malformed requests get 400 and a closed connection; a handler that throws gets 500.
 // Thread-safe: Start/Stop from one controlling thread; handlers from I/O threads.
 class HttpServer {

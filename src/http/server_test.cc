@@ -331,6 +331,97 @@ TEST(HttpServerTest, ExpectContinueOverRawSocket) {
   EXPECT_NE(response.find("\"body\":\"hello\""), std::string::npos) << response;
 }
 
+TEST(HttpServerTest, ExpectContinueWithEmptyBodyGetsThe100First) {
+  // A client that sends `Expect: 100-continue` with an empty body (boto3's empty PutObject)
+  // waits for the 100 before it reads the answer; the connection must stay in step.
+  auto server = StartServer({}, Echo);
+  RawConnection conn(server->port());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(conn.Send(
+        "PUT /b/empty HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n"));
+    EXPECT_EQ(conn.ReadUntil("\r\n\r\n", 10s), "HTTP/1.1 100 Continue\r\n\r\n");
+    std::string response = conn.ReadResponse();
+    EXPECT_EQ(StatusOf(response), 200) << response;
+    EXPECT_NE(response.find("\"body_size\":0"), std::string::npos) << response;
+  }
+  EXPECT_EQ(server->accepted_connections(), 1u);
+}
+
+// Admits requests carrying "Authorization: ok" and limits bodies under /small to 10 bytes.
+Admission TestAdmit(const Request& head) {
+  Admission admission;
+  if (head.headers.GetOr("Authorization", "") != "ok") {
+    admission.refusal = Response::Json(401, R"({"message":"no"})");
+  } else if (head.path() == "/small") {
+    admission.max_body_bytes = 10;
+  }
+  return admission;
+}
+
+TEST(HttpServerTest, RefusedBeforeBodyGetsNo100AndTheBodyIsNotRead) {
+  ServerOptions options;
+  options.admit = TestAdmit;
+  std::atomic<int> handled{0};
+  auto server = StartServer(options, [&](Request&& r, Respond respond) {
+    ++handled;
+    Echo(std::move(r), std::move(respond));
+  });
+  RawConnection conn(server->port());
+  ASSERT_TRUE(conn.Send(
+      "PUT /k HTTP/1.1\r\nHost: a\r\nContent-Length: 209715200\r\nExpect: 100-continue\r\n\r\n"));
+  std::string response = conn.ReadResponse();
+  EXPECT_EQ(StatusOf(response), 401) << response;
+  EXPECT_EQ(response.find("100 Continue"), std::string::npos) << response;
+  EXPECT_TRUE(conn.WaitClosed(10s));
+  EXPECT_EQ(handled.load(), 0);
+
+  // Without Expect, the client starts sending at once: still refused, connection closed.
+  RawConnection eager(server->port());
+  ASSERT_TRUE(eager.Send("PUT /k HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n"));
+  eager.Send(std::string(1000, 'x'));
+  EXPECT_EQ(StatusOf(eager.ReadResponse()), 401);
+  EXPECT_TRUE(eager.WaitClosed(10s));
+
+  // A refused request without a body keeps its connection.
+  RawConnection get(server->port());
+  ASSERT_TRUE(get.Send("GET /k HTTP/1.1\r\nHost: a\r\n\r\n"));
+  EXPECT_EQ(StatusOf(get.ReadResponse()), 401);
+  ASSERT_TRUE(get.Send("GET /k HTTP/1.1\r\nHost: a\r\nAuthorization: ok\r\n\r\n"));
+  EXPECT_EQ(StatusOf(get.ReadResponse()), 200);
+  EXPECT_EQ(handled.load(), 1);
+}
+
+TEST(HttpServerTest, PerRouteBodyLimit) {
+  ServerOptions options;
+  options.admit = TestAdmit;
+  auto server = StartServer(options, Echo);
+  RawConnection conn(server->port());
+  ASSERT_TRUE(
+      conn.Send("PUT /small HTTP/1.1\r\nHost: a\r\nAuthorization: ok\r\nContent-Length: 11\r\n"
+                "Expect: 100-continue\r\n\r\n"));
+  std::string response = conn.ReadResponse();
+  EXPECT_EQ(StatusOf(response), 413) << response;
+  EXPECT_EQ(response.find("100 Continue"), std::string::npos) << response;
+
+  // Chunked: cut off once the limit is passed.
+  RawConnection chunked(server->port());
+  ASSERT_TRUE(chunked.Send(
+      "PUT /small HTTP/1.1\r\nHost: a\r\nAuthorization: ok\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"));
+  EXPECT_EQ(StatusOf(chunked.ReadResponse()), 413);
+
+  // Within the limit, and other routes under the server's limit.
+  RawConnection ok(server->port());
+  ASSERT_TRUE(
+      ok.Send("PUT /small HTTP/1.1\r\nHost: a\r\nAuthorization: ok\r\nContent-Length: "
+              "10\r\n\r\n0123456789"));
+  EXPECT_EQ(StatusOf(ok.ReadResponse()), 200);
+  ASSERT_TRUE(
+      ok.Send("PUT /big HTTP/1.1\r\nHost: a\r\nAuthorization: ok\r\nContent-Length: 100\r\n\r\n" +
+              std::string(100, 'y')));
+  EXPECT_EQ(StatusOf(ok.ReadResponse()), 200);
+}
+
 TEST(HttpServerTest, ChunkedBodyOverRawSocket) {
   auto server = StartServer({}, Echo);
   RawConnection conn(server->port());
