@@ -107,6 +107,7 @@ Result<Process> Process::Spawn(const SpawnOptions& options) {
     if (err_file < 0) return Internal("spawn: cannot open " + options.stderr_to + ": " + strerror(errno));
   }
 
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return Internal(std::string("fork failed: ") + strerror(errno));
   if (pid == 0) {
@@ -114,7 +115,8 @@ Result<Process> Process::Spawn(const SpawnOptions& options) {
     if (options.new_process_group) setpgid(0, 0);
     if (options.parent_death_signal != 0) {
       prctl(PR_SET_PDEATHSIG, options.parent_death_signal);
-      if (getppid() == 1) _exit(127);  // the parent is already gone
+      // The parent is already gone (re-parented to init or to a subreaper).
+      if (getppid() != parent) _exit(127);
     }
     sigset_t none;
     sigemptyset(&none);

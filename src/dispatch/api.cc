@@ -6,6 +6,7 @@
 
 #include "common/crypto.h"
 #include "common/strings.h"
+#include "common/time.h"
 #include "dispatch/server.h"
 #include "dispatch/util.h"
 
@@ -340,6 +341,7 @@ http::Response DispatchServer::CreateEntity(Kind kind, const json& body) {
       API_ASSIGN(int64_t timeout, PositiveInt(body, "timeout"));
       API_ASSIGN(int64_t attempts, PositiveInt(body, "maxAttempts"));
       API_ASSIGN(int64_t instances, PositiveInt(body, "instances"));
+      API_ASSIGN(int64_t max_age, PositiveInt(body, "maxEventAgeSeconds"));
       if (store_->GetEntity(kind, e.name).ok()) {
         return ErrorResponse(409, "function " + e.name + " already exists");
       }
@@ -349,6 +351,7 @@ http::Response DispatchServer::CreateEntity(Kind kind, const json& body) {
       if (timeout) e.spec["timeout"] = timeout;
       if (attempts) e.spec["maxAttempts"] = attempts;
       if (instances) e.spec["instances"] = instances;
+      if (max_age) e.spec["maxEventAgeSeconds"] = max_age;
       if (Status st = WriteFunctionCode(e.name, &e.spec, body); !st.ok()) return ErrorResponse(st);
       e.status = store::kCreating;
       needs_build = true;
@@ -426,7 +429,7 @@ http::Response DispatchServer::UpdateEntity(Kind kind, const std::string& name, 
         API_ASSIGN(std::string handler, StringField(body, "handler", true));
         e.spec["handler"] = handler;
       }
-      for (const char* key : {"timeout", "maxAttempts", "instances"}) {
+      for (const char* key : {"timeout", "maxAttempts", "instances", "maxEventAgeSeconds"}) {
         if (!body.contains(key)) continue;
         API_ASSIGN(int64_t v, PositiveInt(body, key));
         e.spec[key] = v;
@@ -515,6 +518,10 @@ void DispatchServer::HandleRuns(const std::string& method, const std::vector<std
     respond(JsonResponse(200, out));
     return;
   }
+  if (parts.size() == 3 && parts[2] == "redrive") {
+    respond(method == "POST" ? RedriveRuns(request) : ErrorResponse(405, "use POST"));
+    return;
+  }
   if (parts.size() == 3) {
     if (method != "GET") {
       respond(ErrorResponse(405, "use GET"));
@@ -538,7 +545,13 @@ void DispatchServer::HandleRuns(const std::string& method, const std::vector<std
       return;
     }
     limit = std::max(1, std::stoi(limit_text));
-    auto runs = store_->ListRuns(function, limit);
+    auto query = RunQueryFrom(request.query(), limit);
+    if (!query.ok()) {
+      respond(ErrorResponse(query.status()));
+      return;
+    }
+    query->function = function;
+    auto runs = store_->FindRuns(*query);
     if (!runs.ok()) {
       respond(ErrorResponse(runs.status()));
       return;
@@ -592,6 +605,79 @@ void DispatchServer::HandleRuns(const std::string& method, const std::vector<std
     return;
   }
   if (!waiting) respond(JsonResponse(202, RunView(run)));
+}
+
+namespace {
+
+// A time field of a redrive body or a query parameter: ISO-8601 text, or ms since the epoch.
+Result<int64_t> TimeField(const json& value, const char* key) {
+  if (value.is_number_integer() && value.get<int64_t>() >= 0) return value.get<int64_t>();
+  if (value.is_string()) {
+    auto at = common::ParseIso8601(value.get<std::string>());
+    if (at) return common::ToUnixMillis(*at);
+  }
+  return common::InvalidArgument(std::string("\"") + key +
+                                 "\" must be an ISO-8601 time or milliseconds since the epoch");
+}
+
+}  // namespace
+
+Result<store::RunQuery> DispatchServer::RunQueryFrom(std::string_view query_string, int limit) {
+  store::RunQuery query;
+  query.limit = limit;
+  if (auto status = http::QueryParam(query_string, "status"); status && !status->empty()) {
+    query.status = store::ParseRunStatus(*status);
+    if (!query.status) {
+      return common::InvalidArgument("status must be queued, running, succeeded or failed");
+    }
+  }
+  for (const char* key : {"since", "until"}) {
+    auto text = http::QueryParam(query_string, key);
+    if (!text || text->empty()) continue;
+    json value = text->find_first_not_of("0123456789") == std::string::npos && text->size() < 16
+                     ? json(std::stoll(*text))
+                     : json(*text);
+    DAT_ASSIGN_OR_RETURN(int64_t ms, TimeField(value, key));
+    (std::string_view(key) == "since" ? query.since_ms : query.until_ms) = ms;
+  }
+  return query;
+}
+
+// POST /v1/runs/redrive {"id"} | {"function"} | {"since", "until"} (combinable) | {"all": true}
+// → {"redriven": N, "runs": [ids]}: failed runs queued again, at most 10 000 per call.
+http::Response DispatchServer::RedriveRuns(const http::Request& request) {
+  API_ASSIGN(json body, ParseJson(request.body.empty() ? "{}" : request.body));
+  if (!body.is_object()) return ErrorResponse(400, "request body must be a JSON object");
+  store::RunQuery query;
+  query.limit = 10'000;
+  API_ASSIGN(query.id, StringField(body, "id", false));
+  API_ASSIGN(query.function, StringField(body, "function", false));
+  for (const char* key : {"since", "until"}) {
+    if (!body.contains(key) || body[key].is_null()) continue;
+    API_ASSIGN(int64_t ms, TimeField(body[key], key));
+    (std::string_view(key) == "since" ? query.since_ms : query.until_ms) = ms;
+  }
+  bool all = body.value("all", json(false)) == json(true);
+  if (query.id.empty() && query.function.empty() && query.since_ms == 0 && query.until_ms == 0 &&
+      !all) {
+    return ErrorResponse(400,
+                         "say which failed runs to redrive: id, function, since/until, or "
+                         "\"all\": true");
+  }
+  if (!query.function.empty()) {
+    API_ASSIGN(auto f, store_->GetEntity(Kind::kFunction, query.function));
+    (void)f;
+  }
+  API_ASSIGN(auto runs, runner_->Redrive(query));
+  if (!query.id.empty() && runs.empty()) {
+    auto run = store_->GetRun(query.id);
+    if (!run.ok()) return ErrorResponse(run.status());
+    return ErrorResponse(409, "run " + query.id + " is " + store::RunStatusName(run->status) +
+                                  ", not failed: only failed runs can be redriven");
+  }
+  json ids = json::array();
+  for (const auto& r : runs) ids.push_back(r.id);
+  return JsonResponse(200, {{"redriven", runs.size()}, {"runs", ids}});
 }
 
 http::Response DispatchServer::HandleEvents(const std::vector<std::string>& parts,

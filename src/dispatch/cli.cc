@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "common/crypto.h"
@@ -302,6 +303,63 @@ Result<json> ParseJsonArg(const std::string& what, const std::string& text) {
 
 }  // namespace
 
+// `dispatch redrive [RUN_ID] [--function F] [--since T] [--until T] [--all]`: failed runs
+// (the dead-letter list, `dispatch get runs --failed`) queued again.
+void AddRedriveCommand(CLI::App& app, const Globals& g, int& rc) {
+  struct Args {
+    std::string id, function, since, until;
+    bool all = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "redrive", "run failed runs again (one run, a function's failed runs, or a time range)");
+  cmd->add_option("RUN_ID", args->id, "the failed run to run again");
+  cmd->add_option("--function", args->function, "redrive the failed runs of this function");
+  cmd->add_option("--since", args->since,
+                  "failed runs created at or after this time: ISO-8601 or a duration ago (2h)");
+  cmd->add_option("--until", args->until, "failed runs created before this time (as --since)");
+  cmd->add_flag("--all", args->all, "every failed run");
+  cmd->callback([args, &g, &rc] {
+    json body = json::object();
+    if (!args->id.empty()) body["id"] = args->id;
+    if (!args->function.empty()) body["function"] = args->function;
+    for (auto [key, text] : {std::pair{"since", &args->since}, std::pair{"until", &args->until}}) {
+      if (text->empty()) continue;
+      auto ms = ParseTimeMs(*text, NowMs());
+      if (!ms.ok()) return void(rc = Fail(ms.status()));
+      body[key] = *ms;
+    }
+    if (args->all) body["all"] = true;
+    if (body.empty()) {
+      return void(rc = Fail("say which runs: RUN_ID, --function, --since/--until or --all"));
+    }
+    http::CurlHttpClient http;
+    ApiClient client(g.ServerUrl(), g.Token(), http, g.CaCert());
+    auto r = client.Call("POST", "/v1/runs/redrive", body);
+    if (!r.ok()) return void(rc = Fail(r.status()));
+    if (g.json) return PrintJson(*r);
+    std::cout << "Redriven " << r->value("redriven", 0) << " failed run(s)" << std::endl;
+  });
+}
+
+// The query of `dispatch get runs --failed [--since T] [--until T]` ("" without --failed).
+Result<std::string> FailedRunsQuery(bool failed, const std::string& since,
+                                    const std::string& until) {
+  if (!failed) {
+    if (!since.empty() || !until.empty()) {
+      return common::InvalidArgument("--since and --until go with --failed");
+    }
+    return std::string();
+  }
+  std::string query = "status=failed&limit=1000";
+  for (auto [key, text] : {std::pair{"since", &since}, std::pair{"until", &until}}) {
+    if (text->empty()) continue;
+    DAT_ASSIGN_OR_RETURN(int64_t ms, ParseTimeMs(*text, NowMs()));
+    query += std::string("&") + key + "=" + std::to_string(ms);
+  }
+  return query;
+}
+
 int RunCli(int argc, char** argv) {
   CLI::App app{"dispatch: a single-node serverless runtime (server and CLI)", "dispatch"};
   app.require_subcommand(1);
@@ -376,7 +434,19 @@ int RunCli(int argc, char** argv) {
       ->capture_default_str();
   server
       ->add_option("--retry-backoff-ms", retry_backoff_ms,
-                   "delay before the first retry; doubles per attempt, at most 60 s")
+                   "delay before the first retry; doubles per attempt (with jitter)")
+      ->capture_default_str();
+  int64_t retry_backoff_max_ms = 300'000;
+  std::string max_event_age = "6h";
+  server
+      ->add_option("--retry-backoff-max-ms", retry_backoff_max_ms,
+                   "longest delay between two attempts of a run (before jitter)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  server
+      ->add_option("--max-event-age", max_event_age,
+                   "retry a failing run for at most this long, e.g. 6h (unless the function "
+                   "says); then it is kept as failed (`get runs --failed`, `redrive`)")
       ->capture_default_str();
   server
       ->add_option("--idle-timeout-ms", idle_timeout_ms,
@@ -403,6 +473,10 @@ int RunCli(int argc, char** argv) {
     sc.run_retention = std::chrono::hours(run_retention_hours);
     sc.runner.default_timeout = std::chrono::milliseconds(run_timeout_ms);
     sc.runner.retry_backoff = std::chrono::milliseconds(retry_backoff_ms);
+    sc.runner.retry_backoff_max = std::chrono::milliseconds(retry_backoff_max_ms);
+    auto age = ParseDurationSeconds(max_event_age);
+    if (!age.ok()) return void(rc = Fail(age.status()));
+    sc.runner.default_max_event_age = std::chrono::seconds(*age);
     sc.runner.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
     sc.supervisor.grace = std::chrono::milliseconds(driver_grace_ms);
     sc.supervisor.backoff_initial = std::chrono::milliseconds(driver_backoff_ms);
@@ -552,6 +626,9 @@ int RunCli(int argc, char** argv) {
   c_function->add_option("--timeout-ms", timeout_ms, "timeout of one run attempt");
   c_function->add_option("--max-attempts", max_attempts, "attempts before a run is kept failed");
   c_function->add_option("--instances", instances, "warm processes at most");
+  std::string fn_max_event_age;
+  c_function->add_option("--max-event-age", fn_max_event_age,
+                         "retry a failing run for at most this long, e.g. 6h (default 6h)");
   add_wait(c_function);
   add_tags(c_function);
   c_function->callback([&] {
@@ -569,6 +646,11 @@ int RunCli(int argc, char** argv) {
     if (timeout_ms > 0) body["timeout"] = timeout_ms;
     if (max_attempts > 0) body["maxAttempts"] = max_attempts;
     if (instances > 0) body["instances"] = instances;
+    if (!fn_max_event_age.empty()) {
+      auto seconds = ParseDurationSeconds(fn_max_event_age);
+      if (!seconds.ok()) return void(rc = Fail(seconds.status()));
+      body["maxEventAgeSeconds"] = *seconds;
+    }
     rc = Create(g, *LookupKind("function"), body, wait);
   });
 
@@ -609,6 +691,12 @@ int RunCli(int argc, char** argv) {
                   "name to show; for `get runs` a function whose runs to list, for `get run` a "
                   "run id, for `get event` an event seq");
   get->add_flag("--show-values", show_values, "show secret values (get secret NAME)");
+  bool failed_runs = false;
+  std::string runs_since, runs_until;
+  get->add_flag("--failed", failed_runs,
+                "get runs: the failed runs (the dead-letter list `dispatch redrive` takes from)");
+  get->add_option("--since", runs_since, "get runs --failed: created at or after (ISO-8601, 2h)");
+  get->add_option("--until", runs_until, "get runs --failed: created before (ISO-8601, 2h)");
   get->callback([&] {
     auto kind = LookupKind(kind_name);
     if (!kind) return void(rc = Fail("unknown kind " + kind_name));
@@ -622,6 +710,11 @@ int RunCli(int argc, char** argv) {
         path += "/" + common::UriEncode(name);
       } else if (!name.empty()) {
         path += "?function=" + common::UriEncode(name);
+      }
+      auto failed_query = FailedRunsQuery(failed_runs, runs_since, runs_until);
+      if (!failed_query.ok()) return void(rc = Fail(failed_query.status()));
+      if (!single && !failed_query->empty()) {
+        path += (name.empty() ? "?" : "&") + *failed_query;
       }
       auto r = client.Call("GET", path);
       if (!r.ok()) return void(rc = Fail(r.status()));
@@ -740,6 +833,8 @@ int RunCli(int argc, char** argv) {
     std::cout << *r;
     std::cout.flush();
   });
+
+  AddRedriveCommand(app, g, rc);
 
   try {
     app.parse(argc, argv);

@@ -21,6 +21,7 @@
 #include "common/crypto.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
+#include "dispatch/pid_files.h"
 #include "http/client.h"
 
 namespace {
@@ -860,6 +861,185 @@ TEST_F(DispatchTest, ImageWithUnreachableIndexGoesToError) {
   WriteText(root_ / "f.py", "def handle(c, p):\n    return p\n");
   Ok({"create", "function", "pyf", "--image", "py-deps", "f.py"});
   EXPECT_TRUE(WaitFor([&] { return Status("functions", "pyf") == "ERROR"; }));
+}
+
+// True when `pid` has exited (gone, or a zombie waiting for its new parent to reap it).
+bool ProcessGone(int pid) {
+  std::string stat = ReadText("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  return stat.empty() || (close != std::string::npos && stat.substr(close + 2, 1) == "Z");
+}
+
+// An error the function flags retryable (X down) is retried past the 3 attempts an unflagged
+// error gets, with the backoff honouring retry_after_ms; unflagged errors and InputError are
+// dead-lettered with the reason.
+TEST_F(DispatchTest, RetryableErrorsOutlastTheDefaultAttempts) {
+  StartServer({"--retry-backoff-max-ms", "200"});
+  CreateNativeFunction("flaky");
+  std::string counter = (root_ / "count").string();
+  json run =
+      json::parse(Ok({"exec", "flaky", "--wait", "--input",
+                      json({{"fail", 6}, {"counter", counter}, {"retryable", true}}).dump()}));
+  EXPECT_EQ(run["status"], "succeeded") << run.dump(2);
+  EXPECT_EQ(run["attempts"], 7);
+
+  // retry_after_ms is a floor under the backoff.
+  std::string counter_wait = (root_ / "count-wait").string();
+  auto start = std::chrono::steady_clock::now();
+  run = json::parse(Ok(
+      {"exec", "flaky", "--wait", "--input",
+       json({{"fail", 1}, {"counter", counter_wait}, {"retryable", true}, {"retry_after_ms", 1500}})
+           .dump()}));
+  EXPECT_EQ(run["status"], "succeeded") << run.dump(2);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(1500));
+
+  std::string counter2 = (root_ / "count2").string();
+  CliResult failed = Cli(
+      {"exec", "flaky", "--wait", "--input", json({{"fail", 6}, {"counter", counter2}}).dump()});
+  json f = json::parse(failed.out);
+  EXPECT_EQ(f["status"], "failed");
+  EXPECT_EQ(f["attempts"], 3);
+  EXPECT_EQ(f["error"]["deadLetterReason"], "max attempts (3) reached") << f.dump(2);
+  json input =
+      json::parse(Cli({"exec", "flaky", "--wait", "--input", R"({"input_error":true})"}).out);
+  EXPECT_EQ(input["attempts"], 1);
+  EXPECT_EQ(input["error"]["deadLetterReason"], "not retryable");
+}
+
+// The retry schedule is in the store: a run waiting for its next attempt (the 3 s its error
+// asked for) when the server is killed -9 is attempted by the next server, once.
+TEST_F(DispatchTest, RetryScheduleSurvivesKillNine) {
+  StartServer();
+  CreateNativeFunction("flaky");
+  std::string counter = (root_ / "count").string();
+  json run = json::parse(
+      Ok({"exec", "flaky", "--input",
+          json({{"fail", 1}, {"counter", counter}, {"retryable", true}, {"retry_after_ms", 3000}})
+              .dump()}));
+  std::string id = run["id"].get<std::string>();
+  ASSERT_TRUE(WaitFor([&] {
+    json r = ApiJson("GET", "/v1/runs/" + id);
+    return r["status"] == "queued" && r["attempts"] == 1 && r.contains("nextAttemptTime");
+  })) << ApiJson("GET", "/v1/runs/" + id).dump(2);
+  KillServer();
+  StartServer();
+  ASSERT_TRUE(WaitFor([&] { return ApiJson("GET", "/v1/runs/" + id)["status"] == "succeeded"; }))
+      << ApiJson("GET", "/v1/runs/" + id).dump(2);
+  EXPECT_EQ(ApiJson("GET", "/v1/runs/" + id)["attempts"], 2);
+  EXPECT_EQ(ReadText(counter), "2");
+}
+
+// Past its maximum event age a run goes to the dead-letter list (`get runs --failed`), from
+// which `redrive` takes one run, a function's runs or a time range back to the queue.
+TEST_F(DispatchTest, DeadLetteredRunsAreListedAndRedriven) {
+  StartServer({"--retry-backoff-max-ms", "200"});
+  CreateNativeFunction("aged", {"--max-event-age", "2s"});
+  json spec = ApiJson("GET", "/v1/functions/aged");
+  EXPECT_EQ(spec["maxEventAgeSeconds"], 2) << spec.dump(2);
+  std::string counter = (root_ / "count").string();
+  json input = {{"fail", 1000}, {"counter", counter}, {"retryable", true}};
+  json run = json::parse(Cli({"exec", "aged", "--wait", "--input", input.dump()}).out);
+  std::string id = run["id"].get<std::string>();
+  EXPECT_EQ(run["status"], "failed") << run.dump(2);
+  EXPECT_EQ(run["error"]["deadLetterReason"], "max event age (2s) exceeded") << run.dump(2);
+  EXPECT_GT(run["attempts"].get<int>(), 3);
+
+  CreateNativeFunction("other", {"--max-attempts", "1"});
+  std::string other_counter = (root_ / "other").string();
+  json other_input = {{"fail", 1}, {"counter", other_counter}};
+  json other = json::parse(Cli({"exec", "other", "--wait", "--input", other_input.dump()}).out);
+  EXPECT_EQ(other["status"], "failed");
+
+  json failed = OkJson({"get", "runs", "--failed"});
+  ASSERT_EQ(failed.size(), 2u) << failed.dump(2);
+  EXPECT_EQ(OkJson({"get", "runs", "aged", "--failed"}).size(), 1u);
+  EXPECT_EQ(OkJson({"get", "runs", "--failed", "--since", "1h"}).size(), 2u);
+  EXPECT_EQ(OkJson({"get", "runs", "--failed", "--until", "1h"}).size(), 0u);
+  EXPECT_NE(Ok({"get", "runs", "--failed"}).find(id), std::string::npos);
+
+  // X is back: the next call succeeds. One run redriven by id.
+  WriteText(counter, "1000");
+  EXPECT_NE(Ok({"redrive", id}).find("Redriven 1 failed run"), std::string::npos);
+  ASSERT_TRUE(WaitFor([&] { return ApiJson("GET", "/v1/runs/" + id)["status"] == "succeeded"; }))
+      << ApiJson("GET", "/v1/runs/" + id).dump(2);
+  json done = ApiJson("GET", "/v1/runs/" + id);
+  EXPECT_EQ(done["attempts"], 1);
+  EXPECT_EQ(done["redrives"], 1);
+  // Only failed runs are redriven.
+  CliResult again = Cli({"redrive", id});
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.err.find("not failed"), std::string::npos) << again.err;
+  EXPECT_NE(Cli({"redrive"}).code, 0);  // says which runs
+  EXPECT_NE(Cli({"redrive", "--function", "missing"}).code, 0);
+
+  // By function and time range: the other run (its second call succeeds).
+  EXPECT_NE(
+      Ok({"redrive", "--function", "other", "--since", "1h", "--until", "2026-01-01T00:00:00Z"})
+          .find("Redriven 0"),
+      std::string::npos);
+  EXPECT_NE(Ok({"redrive", "--function", "other", "--since", "1h"}).find("Redriven 1"),
+            std::string::npos);
+  ASSERT_TRUE(WaitFor([&] { return OkJson({"get", "runs", "--failed"}).empty(); }));
+  EXPECT_EQ(ApiJson("GET", "/v1/runs/" + other["id"].get<std::string>())["status"], "succeeded");
+}
+
+// No orphans: function processes die with a server killed -9 (parent-death signal), and a
+// server reaps what a predecessor left behind, by pid file, only when the pid still is that
+// process (start time and token); a second server cannot share the data dir.
+TEST_F(DispatchTest, KillNineLeavesNoFunctionProcessAndRestartReapsLeftovers) {
+  StartServer();
+  CreateNativeFunction("f");
+  json run = json::parse(Ok({"exec", "f", "--wait", "--input", "{}"}));
+  int pid = run["output"]["pid"].get<int>();
+  EXPECT_TRUE(fs::exists(data_ / "run" / (std::to_string(pid) + ".pid")));
+
+  common::SpawnOptions second;
+  second.argv = {kDispatch, "server", "--data-dir", data_.string(), "--listen", "127.0.0.1:0"};
+  second.env = ServerEnv();
+  auto refused = common::RunCommand(second, milliseconds(20000));
+  ASSERT_TRUE(refused.ok());
+  EXPECT_NE(refused->exit_code, 0);
+  EXPECT_NE(refused->err.find("another dispatch server"), std::string::npos) << refused->err;
+
+  KillServer();
+  EXPECT_TRUE(WaitFor([&] { return ProcessGone(pid); }, milliseconds(5000)))
+      << "function process " << pid << " outlived the server";
+
+  // Leftovers as a predecessor dying between spawn and prctl could leave them: a process with
+  // its pid file and token, one whose pid file has the wrong token, one with the wrong start
+  // time.
+  auto spawn_sleeper = [&](const std::string& token) {
+    common::SpawnOptions so;
+    so.argv = {"sleep", "600"};
+    so.env = {std::string(dispatch::kProcessTokenEnv) + "=" + token};
+    auto p = common::Process::Spawn(so);
+    EXPECT_TRUE(p.ok());
+    return std::move(p).value();
+  };
+  auto write_pid_file = [&](int p, uint64_t start, const std::string& token) {
+    fs::create_directories(data_ / "run");
+    WriteText(data_ / "run" / (std::to_string(p) + ".pid"),
+              std::to_string(p) + " " + std::to_string(start) + " " + token + "\n");
+  };
+  const std::string token = dispatch::NewProcessToken();
+  common::Process left = spawn_sleeper(token);
+  common::Process wrong_token = spawn_sleeper(token);
+  common::Process wrong_start = spawn_sleeper(token);
+  ASSERT_TRUE(WaitFor([&] {  // exec'd: its environ is sleep's
+    return ReadText("/proc/" + std::to_string(wrong_start.pid()) + "/environ").find(token) !=
+           std::string::npos;
+  }));
+  write_pid_file(left.pid(), *dispatch::ProcessStartTime(left.pid()), token);
+  write_pid_file(wrong_token.pid(), *dispatch::ProcessStartTime(wrong_token.pid()),
+                 dispatch::NewProcessToken());
+  write_pid_file(wrong_start.pid(), *dispatch::ProcessStartTime(wrong_start.pid()) + 1, token);
+  StartServer();
+  auto code = left.Wait(milliseconds(5000));
+  ASSERT_TRUE(code.ok()) << "the leftover was not reaped";
+  EXPECT_EQ(*code, 128 + SIGTERM);
+  EXPECT_TRUE(wrong_token.Running());
+  EXPECT_TRUE(wrong_start.Running());
+  EXPECT_TRUE(fs::is_empty(data_ / "run"));
 }
 
 }  // namespace

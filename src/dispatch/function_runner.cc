@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <random>
 #include <set>
 
 #include "common/strings.h"
+#include "dispatch/pid_files.h"
 #include "dispatch/util.h"
 
 namespace dispatch {
@@ -24,7 +26,13 @@ using store::Run;
 using store::RunStatus;
 
 struct FunctionRunner::Instance {
+  // Kills the process (if still running) before its pid file goes.
+  ~Instance() {
+    process = common::Process();
+    if (!pid_file.empty()) ::unlink(pid_file.c_str());
+  }
   common::Process process;
+  std::string pid_file;  // lets a server started after a crash of this one reap it
   int port = 0;
   int slot = 0;
   std::string log_path;
@@ -75,10 +83,21 @@ json SystemError(const std::string& message) {
   return {{"type", "SystemError"}, {"message", message}, {"stacktrace", json::array()}};
 }
 
-int64_t Backoff(std::chrono::milliseconds base, int attempts) {
-  int64_t delay = base.count();
-  for (int i = 1; i < attempts && delay < 60'000; ++i) delay *= 2;
-  return std::min<int64_t>(delay, 60'000);
+// Exponential backoff with "equal jitter": a random point in [d/2, d], d = base * 2^(n-1)
+// capped at `max`, so runs failing together do not come back together.
+int64_t Backoff(std::chrono::milliseconds base, std::chrono::milliseconds max, int attempts) {
+  int64_t cap = std::max<int64_t>(1, max.count());
+  int64_t delay = std::max<int64_t>(1, base.count());
+  for (int i = 1; i < attempts && delay < cap; ++i) delay *= 2;
+  delay = std::min(delay, cap);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return delay / 2 + std::uniform_int_distribution<int64_t>(0, delay - delay / 2)(rng);
+}
+
+std::string FormatSeconds(int64_t seconds) {
+  if (seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
+  if (seconds % 60 == 0) return std::to_string(seconds / 60) + "m";
+  return std::to_string(seconds) + "s";
 }
 
 int SpecInt(const store::Entity& e, const char* key, int fallback) {
@@ -105,9 +124,16 @@ std::string FunctionRunner::LogPath(const std::string& function, int slot) const
   return options_.data_dir + "/logs/function-" + function + "." + std::to_string(slot) + ".log";
 }
 
+std::string FunctionRunner::PidDir() const { return options_.data_dir + "/run"; }
+
 Status FunctionRunner::Start() {
   std::error_code ec;
   fs::create_directories(options_.data_dir + "/logs", ec);
+  // Function processes of a predecessor that died without stopping them (they normally die
+  // with it: parent-death signal).
+  if (int reaped = ReapPidFiles(PidDir(), std::chrono::milliseconds(5000)); reaped > 0) {
+    spdlog::warn("stopped {} function process(es) left by a previous server", reaped);
+  }
   DAT_ASSIGN_OR_RETURN(std::vector<Run> pending,
                        store_.RunsWithStatus({RunStatus::kQueued, RunStatus::kRunning}));
   std::vector<Run> resumed;
@@ -322,6 +348,13 @@ Result<std::unique_ptr<FunctionRunner::Instance>> FunctionRunner::StartInstance(
   so.env.push_back("PORT=0");
   so.env.push_back("FUNCTION_NAME=" + function.name);
   so.env.push_back("PYTHONUNBUFFERED=1");
+  const std::string token = NewProcessToken();
+  so.env.push_back(std::string(kProcessTokenEnv) + "=" + token);
+  // Stopped with the server even when the server is killed -9 (workers, which spawn, live
+  // as long as the runner). SIGTERM rather than SIGKILL: the function server finishes the
+  // call in flight (a post made is recorded, so the re-run does not post again); one that
+  // does not exit is killed by the next server (pid file).
+  so.parent_death_signal = SIGTERM;
   so.cwd = FunctionDir(function.name);
   auto inst = std::make_unique<Instance>();
   inst->slot = slot;
@@ -330,6 +363,7 @@ Result<std::unique_ptr<FunctionRunner::Instance>> FunctionRunner::StartInstance(
   so.stderr_to = inst->log_path;
   int64_t log_start = FileSize(inst->log_path);
   DAT_ASSIGN_OR_RETURN(inst->process, common::Process::Spawn(so));
+  inst->pid_file = WritePidFile(PidDir(), inst->process.pid(), token);
 
   // Ready once it has printed its listening line (read from its log) and answers /healthz.
   auto deadline = std::chrono::steady_clock::now() + options_.startup_timeout;
@@ -579,15 +613,15 @@ void FunctionRunner::Finish(Pending p, bool ok, json output, json error, bool re
   } else {
     run.error = std::move(error);
     run.output = json();
-    if (retryable && run.attempts < run.max_attempts) {
-      int64_t delay = Backoff(options_.retry_backoff, run.attempts);
-      if (run.error.contains("retry_after_ms") && run.error["retry_after_ms"].is_number()) {
-        delay = std::max<int64_t>(delay, run.error["retry_after_ms"].get<int64_t>());
-      }
+    auto info = Function(run.function);
+    std::string why;
+    std::optional<int64_t> next =
+        NextAttempt(&run, info.ok() ? &(*info)->entity : nullptr, retryable, now, &why);
+    if (next) {
       run.status = RunStatus::kQueued;
-      run.next_attempt_ms = now + delay;
+      run.next_attempt_ms = *next;
       spdlog::info("run {} of {} failed (attempt {}/{}), retrying in {} ms", run.id, run.function,
-                   run.attempts, run.max_attempts, delay);
+                   run.attempts, run.max_attempts, *next - now);
       Record(run);
       std::lock_guard<std::mutex> l(mu_);
       queue_.emplace(run.next_attempt_ms, std::move(p));
@@ -595,8 +629,9 @@ void FunctionRunner::Finish(Pending p, bool ok, json output, json error, bool re
       return;
     }
     run.status = RunStatus::kFailed;
-    spdlog::warn("run {} of {} failed after {} attempt(s): {}", run.id, run.function, run.attempts,
-                 run.error.value("message", ""));
+    if (run.error.is_object()) run.error["deadLetterReason"] = why;
+    spdlog::warn("run {} of {} failed after {} attempt(s) ({}): {}", run.id, run.function,
+                 run.attempts, why, run.error.value("message", ""));
   }
   // The caller hears of the result once it is stored, so it can read it back at once.
   RunCallback done = std::move(p.done);
@@ -605,6 +640,49 @@ void FunctionRunner::Finish(Pending p, bool ok, json output, json error, bool re
   } else {
     Record(run);
   }
+}
+
+}  // namespace dispatch
+
+namespace dispatch {
+
+std::optional<int64_t> FunctionRunner::NextAttempt(Run* run_out, const store::Entity* function,
+                                                   bool retryable, int64_t now, std::string* why) {
+  Run& run = *run_out;
+  if (!retryable) {
+    *why = "not retryable";
+    return std::nullopt;
+  }
+  const bool flagged = run.error.is_object() && run.error.value("retryable", json()) == json(true);
+  const bool function_says = function != nullptr && SpecInt(*function, "maxAttempts", 0) > 0;
+  if (flagged && !function_says) {
+    run.max_attempts = std::max(run.max_attempts, options_.default_max_attempts_retryable);
+  }
+  if (run.attempts >= run.max_attempts) {
+    *why = "max attempts (" + std::to_string(run.max_attempts) + ") reached";
+    return std::nullopt;
+  }
+  int64_t delay = Backoff(options_.retry_backoff, options_.retry_backoff_max, run.attempts);
+  if (run.error.contains("retry_after_ms") && run.error["retry_after_ms"].is_number()) {
+    delay = std::max<int64_t>(delay, run.error["retry_after_ms"].get<int64_t>());
+  }
+  int64_t max_age_s = static_cast<int64_t>(options_.default_max_event_age.count());
+  if (function != nullptr) max_age_s = SpecInt(*function, "maxEventAgeSeconds", max_age_s);
+  int64_t age_from = run.age_from_ms > 0 ? run.age_from_ms : run.created_ms;
+  if (now + delay - age_from > max_age_s * 1000) {
+    *why = "max event age (" + FormatSeconds(max_age_s) + ") exceeded";
+    return std::nullopt;
+  }
+  return now + delay;
+}
+
+common::Result<std::vector<Run>> FunctionRunner::Redrive(const store::RunQuery& query) {
+  DAT_ASSIGN_OR_RETURN(std::vector<Run> runs, store_.RedriveRuns(query, NowMs()));
+  if (!runs.empty()) {
+    spdlog::info("redriving {} failed run(s)", runs.size());
+    Enqueue(runs);
+  }
+  return runs;
 }
 
 }  // namespace dispatch

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,13 +27,27 @@
 namespace dispatch {
 
 struct RunnerOptions {
-  std::string data_dir;          // functions/<name>/ (code) and logs/ live here
-  std::string runtimes_dir;      // runtimes/{python3,nodejs}/function_server.*
-  int workers = 8;               // runs executing at once, across functions
-  int default_instances = 2;     // warm processes per function, unless the function says
-  int default_max_attempts = 3;  // attempts per run, unless the function says
+  std::string data_dir;       // functions/<name>/ (code) and logs/ live here
+  std::string runtimes_dir;   // runtimes/{python3,nodejs}/function_server.*
+  int workers = 8;            // runs executing at once, across functions
+  int default_instances = 2;  // warm processes per function, unless the function says
+  // Retries, as Lambda's asynchronous invocations: a retryable failure is tried again after
+  // an exponential backoff with jitter (at least the function's retry_after_ms) until the run
+  // has made max attempts or its next attempt would start after max event age (counted from
+  // the run's creation or its last redrive); then it is kept as failed, the dead-letter list
+  // (`dispatch get runs --failed`, `dispatch redrive`). InputError and "retryable": false are
+  // never retried. As Lambda retries its function errors twice but throttling and service
+  // errors for hours, an error the function flags "retryable": true (a dependency is down or
+  // throttling) may use default_max_attempts_retryable attempts, others default_max_attempts.
+  // A function's maxAttempts / maxEventAgeSeconds override these for every error.
+  int default_max_attempts = 3;
+  int default_max_attempts_retryable = 1000;  // in practice bounded by the max event age
+  std::chrono::seconds default_max_event_age{6 * 3600};
   std::chrono::milliseconds default_timeout{60'000};  // per attempt
-  std::chrono::milliseconds retry_backoff{500};       // first retry delay; doubles, max 60 s
+  // Delay before retry n (n >= 1): a random point in [d/2, d], d = min(retry_backoff *
+  // 2^(n-1), retry_backoff_max).
+  std::chrono::milliseconds retry_backoff{500};
+  std::chrono::milliseconds retry_backoff_max{300'000};
   std::chrono::milliseconds idle_timeout{300'000};    // warm process stopped after this idle
   std::chrono::milliseconds startup_timeout{20'000};  // must print its listening line by then
 };
@@ -57,7 +72,9 @@ class FunctionRunner {
   FunctionRunner& operator=(const FunctionRunner&) = delete;
 
   // Starts the workers and the idle reaper, and resumes every run the store holds as queued
-  // or running (a run that was running when the server died is attempted again).
+  // or running (a run that was running when the server died is attempted again). First kills
+  // the function processes a previous runner on this data dir left running (by their pid
+  // files): the caller must hold the data dir's lock (DataDirLock).
   common::Status Start();
   // Stops taking runs, stops every function process, joins the threads. Runs in flight are
   // left in the store as they were (running) so the next start re-runs them.
@@ -70,6 +87,12 @@ class FunctionRunner {
   // Stores a new queued run and schedules it; `done` is called when it finishes, once its
   // final state is committed (so a read of the run then sees it).
   common::Status Submit(const store::Run& run, RunCallback done);
+
+  // Takes the failed runs matching `query` from the dead-letter list and queues them again
+  // (see store::Store::RedriveRuns): they get a fresh attempt count and age clock and run as
+  // soon as a worker is free. Returns the runs redriven; an error when the store failed
+  // (nothing redriven).
+  common::Result<std::vector<store::Run>> Redrive(const store::RunQuery& query);
 
   // Stops the function's processes (after a delete or an update); runs keep working and
   // start fresh processes. Blocks until they are stopped.
@@ -100,6 +123,12 @@ class FunctionRunner {
   // Finishes an attempt: succeeded, retried later, or failed for good.
   void Finish(Pending pending, bool ok, nlohmann::json output, nlohmann::json error, bool retryable,
               std::string logs);
+  // When a failed attempt of `run` should be retried (ms since the epoch), or nullopt when it
+  // must not: not retryable, out of attempts, or past the function's maximum event age (then
+  // *why says which, for the run's error).
+  // May raise run->max_attempts (an error flagged retryable, see RunnerOptions).
+  std::optional<int64_t> NextAttempt(store::Run* run, const store::Entity* function, bool retryable,
+                                     int64_t now, std::string* why);
   common::Result<Instance*> Acquire(const store::Entity& function, Pool** pool_out);
   void Release(Pool* pool, Instance* instance, bool broken);
   common::Result<std::unique_ptr<Instance>> StartInstance(const store::Entity& function, int slot);
@@ -111,6 +140,8 @@ class FunctionRunner {
   // Stores the run's state through the committer; `done` (may be empty) after the commit.
   void Record(const store::Run& run, std::function<void()> done = nullptr);
   std::string LogPath(const std::string& function, int slot) const;
+  // Where the function processes' pid files are (see pid_files.h).
+  std::string PidDir() const;
 
   store::Store& store_;
   store::GroupCommitter& committer_;

@@ -102,6 +102,7 @@ json RunView(const store::Run& r) {
             {"status", store::RunStatusName(r.status)},
             {"attempts", r.attempts},
             {"maxAttempts", r.max_attempts},
+            {"redrives", r.redrives},
             {"input", r.input},
             {"output", r.output},
             {"error", r.error},
@@ -153,6 +154,10 @@ Status DispatchServer::Start() {
     DAT_RETURN_IF_ERROR(WriteFile(token_path, token_ + "\n", 0600));
   }
   ::chmod(token_path.c_str(), 0600);
+
+  // One server per data dir: the runner reaps what a crashed predecessor left, which must
+  // never be the processes of a live server.
+  DAT_ASSIGN_OR_RETURN(lock_, DataDirLock::Acquire(config_.data_dir));
 
   DAT_ASSIGN_OR_RETURN(auto opened, store::SqliteStore::Open(config_.data_dir + "/dispatch.db",
                                                              config_.fsync_events));
@@ -220,8 +225,8 @@ Status DispatchServer::Start() {
   prune_stop_ = false;
   pruner_ = std::thread([this] { PruneLoop(); });
   started_ = true;
-  spdlog::info("dispatch server on {}://{}:{} (data dir {})", tls ? "https" : "http",
-               listen.first, http_->port(), config_.data_dir);
+  spdlog::info("dispatch server on {}://{}:{} (data dir {})", tls ? "https" : "http", listen.first,
+               http_->port(), config_.data_dir);
   return Status::Ok();
 }
 
@@ -249,6 +254,7 @@ void DispatchServer::Stop() {
     tasks.swap(background_);
   }
   for (auto& t : tasks) t.wait();
+  lock_ = DataDirLock();
 }
 
 void DispatchServer::PruneLoop() {
@@ -296,7 +302,8 @@ int RunServer(ServerConfig config) {
     std::cerr << "dispatch server: " << st.message() << std::endl;
     return 1;
   }
-  std::printf("listening on %s://%s:%u\n", scheme, host.c_str(), static_cast<unsigned>(server.port()));
+  std::printf("listening on %s://%s:%u\n", scheme, host.c_str(),
+              static_cast<unsigned>(server.port()));
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);

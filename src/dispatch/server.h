@@ -11,7 +11,10 @@
 //   POST /v1/eventdrivers/<name>/ready    a driver reports READY (or {"status":"ERROR"})
 //   GET /v1/eventdrivers/<name>/logs, /v1/functions/<name>/logs   text/plain
 //   GET|POST /v1/runs (?function=F&limit=N), GET /v1/runs/<id>    runs; POST runs a function
-//                                         ({"function","input","wait"})
+//                                         ({"function","input","wait"}); GET also takes
+//                                         status=failed (the dead-letter list), since, until
+//   POST /v1/runs/redrive                 failed runs queued again: {"id"}, {"function"},
+//                                         {"since","until"} or {"all":true}
 //   GET /v1/runs/stats (?function=F)     run counts by state
 //   GET /v1/events (?limit=N), /v1/events/<seq>
 //   GET /healthz                          no token needed
@@ -33,6 +36,7 @@
 #include "dispatch/event_manager.h"
 #include "dispatch/function_runner.h"
 #include "dispatch/image_builder.h"
+#include "dispatch/pid_files.h"
 #include "http/server.h"
 #include "store/group_commit.h"
 #include "store/store.h"
@@ -47,7 +51,7 @@ struct ServerConfig {
   // on `listen` (any address), and supervised drivers post to a plain loopback listener.
   std::string tls_cert_file;
   std::string tls_key_file;
-  std::string exe_dir;                    // where driver executables are looked up first
+  std::string exe_dir;  // where driver executables are looked up first
   int http_threads = 2;
   // Acknowledged events survive a crash of the machine (fsync per group commit); false: a
   // crash of the process only (kill -9), not of the machine. See README.md.
@@ -83,9 +87,11 @@ class DispatchServer {
   DispatchServer(const DispatchServer&) = delete;
   DispatchServer& operator=(const DispatchServer&) = delete;
 
-  // Creates the data dir and token, opens and migrates the store, resumes pending runs,
-  // starts every part and binds the listener. Error (nothing left running) on failure,
-  // including a non-loopback listen address without --insecure-listen.
+  // Creates the data dir and token, locks the data dir (FailedPrecondition when another
+  // server holds it), opens and migrates the store, stops function processes a crashed
+  // predecessor left, resumes pending runs, starts every part and binds the listener. Error
+  // (nothing left running) on failure, including a non-loopback listen address without
+  // --insecure-listen.
   common::Status Start();
   // Stops drivers (grace period), then the listener, ingest, builder and runner.
   void Stop();
@@ -104,6 +110,10 @@ class DispatchServer {
   http::Response DeleteEntity(store::Kind kind, const std::string& name);
   void HandleRuns(const std::string& method, const std::vector<std::string>& parts,
                   const http::Request& request, http::Respond respond);
+  // POST /v1/runs/redrive: failed runs back to the queue.
+  http::Response RedriveRuns(const http::Request& request);
+  // The status, since and until parameters of GET /v1/runs.
+  static common::Result<store::RunQuery> RunQueryFrom(std::string_view query_string, int limit);
   http::Response HandleEvents(const std::vector<std::string>& parts, const http::Request& request);
   common::Status WriteFunctionCode(const std::string& name, nlohmann::json* spec,
                                    const nlohmann::json& body);
@@ -113,6 +123,7 @@ class DispatchServer {
   void PruneLoop();
 
   ServerConfig config_;
+  DataDirLock lock_;  // held from Start to Stop
   std::string token_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::GroupCommitter> committer_;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/crypto.h"
+#include "common/strings.h"
 #include "common/time.h"
 
 namespace dispatch {
@@ -185,6 +186,48 @@ std::string RandomName() {
   char digits[8];
   std::snprintf(digits, sizeof digits, "%06u", number);
   return std::string(kAdjectives[byte(0) % 32]) + "-" + kNouns[byte(1) % 32] + "-" + digits;
+}
+
+Result<int64_t> ParseDurationSeconds(std::string_view text) {
+  std::string_view t = common::Trim(text);
+  int64_t unit = 1;
+  if (!t.empty()) {
+    switch (t.back()) {
+      case 's':
+        unit = 1;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'd':
+        unit = 86400;
+        break;
+      default:
+        unit = 0;
+    }
+    if (unit != 0) t.remove_suffix(1);
+    if (unit == 0) unit = 1;
+  }
+  if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoll(std::string(t)) <= 0) {
+    return common::InvalidArgument("bad duration \"" + std::string(text) +
+                                   "\": want a positive number with s, m, h or d, e.g. 6h");
+  }
+  return std::stoll(std::string(t)) * unit;
+}
+
+Result<int64_t> ParseTimeMs(std::string_view text, int64_t now_ms) {
+  if (auto at = common::ParseIso8601(common::Trim(text))) return common::ToUnixMillis(*at);
+  auto ago = ParseDurationSeconds(text);
+  if (!ago.ok()) {
+    return common::InvalidArgument("bad time \"" + std::string(text) +
+                                   "\": want ISO-8601 (2026-12-03T10:00:00Z) or a duration "
+                                   "before now (2h)");
+  }
+  return now_ms - *ago * 1000;
 }
 
 }  // namespace dispatch

@@ -44,6 +44,14 @@ bool IsValidName(std::string_view name);
 // A random readable name such as "innocent-werewolf-420270".
 std::string RandomName();
 
+// A duration such as "90s", "30m", "6h", "2d" or a bare number of seconds, in seconds.
+// InvalidArgument for anything else, zero or negative.
+common::Result<int64_t> ParseDurationSeconds(std::string_view text);
+// A point in time as the API and CLI take it: ISO-8601 ("2026-12-03T10:00:00Z"), or a
+// duration before `now_ms` ("2h" = two hours ago). Milliseconds since the epoch;
+// InvalidArgument otherwise.
+common::Result<int64_t> ParseTimeMs(std::string_view text, int64_t now_ms);
+
 // A new run id: a UUID version 7 (RFC 9562: milliseconds since the epoch, then random bits),
 // so ids sort by creation time and the store appends to its id index instead of touching a
 // random page of it for every run.

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <optional>
 #include <utility>
 
 namespace store {
@@ -80,6 +82,12 @@ const std::vector<const char*>& Migrations() {
       CREATE TRIGGER runs_counted_delete AFTER DELETE ON runs BEGIN
         UPDATE run_counts SET n = n - 1 WHERE function = OLD.function AND status = OLD.status;
       END;
+      )sql",
+      // 2 → 3: the retry age clock and redrive count of a run (the failed runs are the
+      // dead-letter list a redrive takes runs from).
+      R"sql(
+      ALTER TABLE runs ADD COLUMN age_from_ms INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runs ADD COLUMN redrives INTEGER NOT NULL DEFAULT 0;
       )sql",
   };
   return kMigrations;
@@ -160,7 +168,7 @@ Entity ReadEntity(const Stmt& s) {
 
 constexpr const char* kRunColumns =
     "id, function, subscription, event_seq, status, attempts, max_attempts, input, output, "
-    "error, logs, created_ms, started_ms, finished_ms, next_attempt_ms";
+    "error, logs, created_ms, started_ms, finished_ms, next_attempt_ms, age_from_ms, redrives";
 
 Run ReadRun(const Stmt& s) {
   Run r;
@@ -179,6 +187,8 @@ Run ReadRun(const Stmt& s) {
   r.started_ms = s.Int(12);
   r.finished_ms = s.Int(13);
   r.next_attempt_ms = s.Int(14);
+  r.age_from_ms = s.Int(15);
+  r.redrives = static_cast<int>(s.Int(16));
   return r;
 }
 
@@ -233,19 +243,23 @@ Status PutRunStmt(Stmt& s, const Run& r) {
       .Bind(12, r.created_ms)
       .Bind(13, r.started_ms)
       .Bind(14, r.finished_ms)
-      .Bind(15, r.next_attempt_ms);
+      .Bind(15, r.next_attempt_ms)
+      .Bind(16, r.age_from_ms)
+      .Bind(17, static_cast<int64_t>(r.redrives));
   return s.StepDone();
 }
 
 constexpr const char* kPutRunSql =
     "INSERT INTO runs (id, function, subscription, event_seq, status, attempts, max_attempts, "
-    "input, output, error, logs, created_ms, started_ms, finished_ms, next_attempt_ms) VALUES "
-    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+    "input, output, error, logs, created_ms, started_ms, finished_ms, next_attempt_ms, "
+    "age_from_ms, redrives) VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
     // An update in place: only the state columns change, so only their index is touched.
     "ON CONFLICT (id) DO UPDATE SET status=excluded.status, attempts=excluded.attempts, "
     "max_attempts=excluded.max_attempts, output=excluded.output, error=excluded.error, "
     "logs=excluded.logs, started_ms=excluded.started_ms, finished_ms=excluded.finished_ms, "
-    "next_attempt_ms=excluded.next_attempt_ms";
+    "next_attempt_ms=excluded.next_attempt_ms, age_from_ms=excluded.age_from_ms, "
+    "redrives=excluded.redrives";
 
 }  // namespace
 
@@ -512,7 +526,7 @@ Result<int> SqliteStore::PruneEvents(int64_t before_ms) {
   // Events a run still waits for are kept (the run reads its event when it starts).
   DAT_STMT(s, writer_,
            "DELETE FROM events WHERE received_ms<?1 AND seq NOT IN (SELECT event_seq FROM runs "
-           "WHERE status IN ('queued', 'running'))");
+           "WHERE status IN ('queued', 'running', 'failed'))");
   s.Bind(1, before_ms);
   DAT_RETURN_IF_ERROR(writer_.SetSynchronous(1));
   DAT_RETURN_IF_ERROR(s.StepDone());
@@ -524,8 +538,8 @@ Result<int> SqliteStore::PruneRuns(int64_t before_ms, int keep) {
   DAT_STMT(s, writer_,
            "DELETE FROM runs WHERE status IN ('succeeded', 'failed') AND (finished_ms<?1 OR "
            "rowid IN (SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY function "
-           "ORDER BY created_ms DESC, rowid DESC) AS n FROM runs WHERE status IN ('succeeded', "
-           "'failed')) WHERE n>?2))");
+           "ORDER BY created_ms DESC, rowid DESC) AS n FROM runs WHERE status='succeeded') "
+           "WHERE n>?2))");
   s.Bind(1, before_ms).Bind(2, static_cast<int64_t>(keep));
   DAT_RETURN_IF_ERROR(writer_.SetSynchronous(1));
   DAT_RETURN_IF_ERROR(s.StepDone());
@@ -555,6 +569,69 @@ Result<std::vector<Run>> SqliteStore::ListRuns(const std::string& function, int 
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRun(s));
   if (rc != SQLITE_DONE) return SqliteError(reader_.db, "list runs");
   return out;
+}
+
+namespace {
+
+// "SELECT <run columns> FROM runs WHERE …" for `query`, with parameters ?1 id, ?2 function,
+// ?3 status, ?4 since, ?5 until, ?6 limit (only those the query uses appear).
+std::string RunQuerySql(const RunQuery& query, std::optional<RunStatus> status, bool newest_first) {
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1=1";
+  if (!query.id.empty()) sql += " AND id=?1";
+  if (!query.function.empty()) sql += " AND function=?2";
+  if (status) sql += " AND status=?3";
+  if (query.since_ms > 0) sql += " AND created_ms>=?4";
+  if (query.until_ms > 0) sql += " AND created_ms<?5";
+  sql += newest_first ? " ORDER BY created_ms DESC, rowid DESC" : " ORDER BY created_ms, rowid";
+  return sql + " LIMIT ?6";
+}
+
+void BindRunQuery(Stmt& s, const RunQuery& query, std::optional<RunStatus> status) {
+  if (!query.id.empty()) s.Bind(1, query.id);
+  if (!query.function.empty()) s.Bind(2, query.function);
+  if (status) s.Bind(3, std::string(RunStatusName(*status)));
+  if (query.since_ms > 0) s.Bind(4, query.since_ms);
+  if (query.until_ms > 0) s.Bind(5, query.until_ms);
+  s.Bind(6, static_cast<int64_t>(std::max(1, query.limit)));
+}
+
+}  // namespace
+
+Result<std::vector<Run>> SqliteStore::FindRuns(const RunQuery& query) {
+  std::lock_guard<std::mutex> l(read_mu_);
+  DAT_STMT(s, reader_, RunQuerySql(query, query.status, true));
+  BindRunQuery(s, query, query.status);
+  std::vector<Run> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadRun(s));
+  if (rc != SQLITE_DONE) return SqliteError(reader_.db, "find runs");
+  return out;
+}
+
+Result<std::vector<Run>> SqliteStore::RedriveRuns(const RunQuery& query, int64_t now_ms) {
+  std::lock_guard<std::mutex> l(mu_);
+  DAT_STMT(select, writer_, RunQuerySql(query, RunStatus::kFailed, false));
+  DAT_STMT(put_run, writer_, kPutRunSql);
+  DAT_RETURN_IF_ERROR(writer_.SetSynchronous(1));
+  std::vector<Run> runs;
+  Status st = InTransaction(writer_.db, [&]() -> Status {
+    BindRunQuery(select, query, RunStatus::kFailed);
+    int rc;
+    while ((rc = select.Step()) == SQLITE_ROW) runs.push_back(ReadRun(select));
+    if (rc != SQLITE_DONE) return SqliteError(writer_.db, "select failed runs");
+    for (Run& run : runs) {
+      run.status = RunStatus::kQueued;
+      run.attempts = 0;
+      run.max_attempts = 0;
+      run.next_attempt_ms = now_ms;
+      run.age_from_ms = now_ms;
+      run.redrives++;
+      DAT_RETURN_IF_ERROR(PutRunStmt(put_run, run));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return runs;
 }
 
 Result<std::map<RunStatus, int64_t>> SqliteStore::CountRuns(const std::string& function) {

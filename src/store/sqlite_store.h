@@ -51,6 +51,8 @@ class SqliteStore : public Store {
   common::Result<int> PruneRuns(int64_t before_ms, int keep) override;
   common::Result<Run> GetRun(const std::string& id) override;
   common::Result<std::vector<Run>> ListRuns(const std::string& function, int limit) override;
+  common::Result<std::vector<Run>> FindRuns(const RunQuery& query) override;
+  common::Result<std::vector<Run>> RedriveRuns(const RunQuery& query, int64_t now_ms) override;
   common::Result<std::map<RunStatus, int64_t>> CountRuns(const std::string& function) override;
   common::Result<std::vector<Run>> RunsWithStatus(const std::vector<RunStatus>& statuses) override;
 

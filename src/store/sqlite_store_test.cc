@@ -245,6 +245,64 @@ TEST_F(SqliteStoreTest, CountsFollowEveryStateChange) {
   EXPECT_TRUE(s->CountRuns("")->empty());
 }
 
+// Failed runs are the dead-letter list: found by function and time, kept from the count-based
+// pruning, and taken back to the queue by a redrive with their attempts and age clock reset.
+TEST_F(SqliteStoreTest, FailedRunsAreFoundKeptAndRedriven) {
+  auto s = OpenStore();
+  std::vector<store::Run> runs;
+  for (int i = 0; i < 6; ++i) {
+    store::Run r;
+    r.id = "r" + std::to_string(i);
+    r.function = i < 4 ? "f" : "g";
+    r.created_ms = 1000 + i * 100;
+    r.finished_ms = 5000 + i;
+    r.attempts = 5;
+    r.max_attempts = 5;
+    r.status = i % 2 == 0 ? RunStatus::kFailed : RunStatus::kSucceeded;
+    r.error = {{"type", "FunctionError"}, {"message", "X answered 503"}};
+    runs.push_back(r);
+  }
+  ASSERT_TRUE(s->PutRuns(runs).ok());
+  RunQuery failed;
+  failed.status = RunStatus::kFailed;
+  auto found = s->FindRuns(failed);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 3u);
+  EXPECT_EQ((*found)[0].id, "r4");  // newest first
+  failed.function = "f";
+  EXPECT_EQ(s->FindRuns(failed)->size(), 2u);
+  failed.since_ms = 1100;
+  failed.until_ms = 1300;
+  ASSERT_EQ(s->FindRuns(failed)->size(), 1u);
+  EXPECT_EQ(s->FindRuns(failed)->at(0).id, "r2");
+
+  // Count-based pruning leaves failed runs alone (only succeeded runs beyond `keep` go).
+  ASSERT_EQ(*s->PruneRuns(0, 1), 1);  // r1 (f keeps r3)
+  EXPECT_TRUE(s->GetRun("r0").ok());
+  EXPECT_FALSE(s->GetRun("r1").ok());
+
+  // Redrive one function's failed runs in a time range: only r2.
+  auto redriven = s->RedriveRuns(failed, 9000);
+  ASSERT_TRUE(redriven.ok()) << redriven.status().ToString();
+  ASSERT_EQ(redriven->size(), 1u);
+  auto r2 = s->GetRun("r2");
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->status, RunStatus::kQueued);
+  EXPECT_EQ(r2->attempts, 0);
+  EXPECT_EQ(r2->next_attempt_ms, 9000);
+  EXPECT_EQ(r2->age_from_ms, 9000);
+  EXPECT_EQ(r2->redrives, 1);
+  EXPECT_EQ(r2->created_ms, 1200);
+  // A redrive of one run by id; a succeeded run is never taken.
+  RunQuery one;
+  one.id = "r3";
+  EXPECT_TRUE(s->RedriveRuns(one, 9000)->empty());
+  one.id = "r0";
+  EXPECT_EQ(s->RedriveRuns(one, 9100)->size(), 1u);
+  EXPECT_EQ(s->CountRuns("")->at(RunStatus::kFailed), 1);  // r4 is left
+  EXPECT_EQ(s->CountRuns("")->at(RunStatus::kQueued), 2);
+}
+
 TEST_F(SqliteStoreTest, MigrationCountsTheRunsAlreadyThere) {
   {
     auto s = OpenStore();
@@ -255,13 +313,14 @@ TEST_F(SqliteStoreTest, MigrationCountsTheRunsAlreadyThere) {
       ASSERT_TRUE(s->PutRuns({r}).ok());
     }
   }
-  // Back to schema 1 (no counts), as a database written by an older build.
+  // Back to schema 1 (no counts, no retry columns), as a database written by an older build.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TRIGGER runs_counted_insert; DROP TRIGGER runs_counted_update; "
                          "DROP TRIGGER runs_counted_delete; DROP TABLE run_counts; "
-                         "PRAGMA user_version=1",
+                         "ALTER TABLE runs DROP COLUMN age_from_ms; "
+                         "ALTER TABLE runs DROP COLUMN redrives; PRAGMA user_version=1",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

@@ -82,6 +82,20 @@ struct Run {
   int64_t started_ms = 0;  // start of the last attempt
   int64_t finished_ms = 0;
   int64_t next_attempt_ms = 0;  // when a queued run may start
+  // Start of the run's age clock for the maximum event age: 0 means created_ms; a redrive
+  // restarts it.
+  int64_t age_from_ms = 0;
+  int redrives = 0;  // times the run was taken from the failed list and queued again
+};
+
+// Which runs Store::FindRuns and Store::RedriveRuns select. Empty / zero fields match all.
+struct RunQuery {
+  std::string id;        // one run
+  std::string function;  // runs of one function
+  std::optional<RunStatus> status;
+  int64_t since_ms = 0;  // created at or after
+  int64_t until_ms = 0;  // created before (0: no bound)
+  int limit = 100;
 };
 
 // One event to record with the runs it triggers, for Store::IngestEvents.
@@ -129,7 +143,8 @@ class Store {
   virtual common::Result<std::vector<Event>> ListEvents(int limit) = 0;
   virtual common::Result<Event> GetEvent(int64_t seq) = 0;
   // Deletes events (and their dedup records) received before `before_ms`, except those a
-  // queued or running run still refers to; returns how many.
+  // queued, running or failed run still refers to (a failed run may be redriven); returns
+  // how many.
   virtual common::Result<int> PruneEvents(int64_t before_ms) = 0;
 
   // Inserts runs, or updates the state of runs already stored (all in one transaction; a
@@ -139,13 +154,22 @@ class Store {
   // Both of the above in one transaction: records `batch->items` (as IngestEvents, durably
   // when there are any) then applies `batch->runs`. On error nothing is written.
   virtual common::Status Write(WriteBatch* batch) = 0;
-  // Deletes finished (succeeded or failed) runs that finished before `before_ms`, and beyond
-  // the newest `keep` finished runs of each function whatever their age; returns how many.
+  // Deletes finished (succeeded or failed) runs that finished before `before_ms`, and
+  // succeeded runs beyond the newest `keep` of each function whatever their age (failed runs
+  // are the dead-letter list: only their age removes them); returns how many.
   virtual common::Result<int> PruneRuns(int64_t before_ms, int keep) = 0;
   // NotFound when absent.
   virtual common::Result<Run> GetRun(const std::string& id) = 0;
   // Runs newest first, of one function when `function` is non-empty.
   virtual common::Result<std::vector<Run>> ListRuns(const std::string& function, int limit) = 0;
+  // Runs matching `query`, newest first, at most query.limit.
+  virtual common::Result<std::vector<Run>> FindRuns(const RunQuery& query) = 0;
+  // Takes the failed runs matching `query` (its status is ignored: only failed runs are
+  // taken), at most query.limit, oldest first, and queues them again in one transaction:
+  // attempts 0, max_attempts 0 (resolved from the function when it runs), next attempt and
+  // age clock at `now_ms`, redrives + 1. Returns them as stored; the caller schedules them.
+  // The commit survives a crash of this process (as PutRuns).
+  virtual common::Result<std::vector<Run>> RedriveRuns(const RunQuery& query, int64_t now_ms) = 0;
   // How many runs of `function` (all functions when empty) are in each state.
   virtual common::Result<std::map<RunStatus, int64_t>> CountRuns(const std::string& function) = 0;
   // Runs in any of the given states, oldest first (used to resume work at start).

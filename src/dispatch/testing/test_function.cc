@@ -3,7 +3,9 @@
 // "listening on http://127.0.0.1:PORT" as the dispatch server expects). What it does is steered
 // by the payload:
 //   {"fail": N, "counter": "/path"}  FunctionError (500) for the first N calls (counted in
-//                                    the file), then success
+//                                    the file), then success; with "retryable": true the error
+//                                    says so (a dependency is down), with "retry_after_ms": M
+//                                    it asks for that wait
 //   {"crash": true}                  exits at once (the process dies mid-run)
 //   {"input_error": true}            InputError (400)
 //   {"sleep_ms": N}                  sleeps first
@@ -65,7 +67,12 @@ http::Response Handle(const http::Request& req) {
         out << count;
       }
       if (count <= payload["fail"].get<int>()) {
-        return Error(500, "FunctionError", "failing on purpose, call " + std::to_string(count));
+        json error = {{"type", "FunctionError"},
+                      {"message", "failing on purpose, call " + std::to_string(count)},
+                      {"stacktrace", json::array()}};
+        if (payload.value("retryable", false)) error["retryable"] = true;
+        if (payload.contains("retry_after_ms")) error["retry_after_ms"] = payload["retry_after_ms"];
+        return http::Response::Json(500, error.dump());
       }
     }
   }
