@@ -1,16 +1,19 @@
 #!/usr/bin/python3
 """make run: the seed's walkthrough end to end on this machine.
 
-Starts localcloud (AWS + the X sandbox) and `dispatch server` on free ports, runs the seed's
+Builds what changed (quietly: one progress line, and only when something compiles), starts
+localcloud (AWS + the X sandbox) and `dispatch server` on free ports, runs the seed's
 `dispatch` commands (echoing each), uploads generated sample images with the aws CLI, waits
-for each post and prints a summary. With a terminal it then shows new events and posts live
-until Ctrl-C; without one it exits: 0 when every sample was posted.
+for each post and prints a summary. With a terminal it then keeps the stack (and the timeline
+page) up and shows each new run until Ctrl-C; without one it stops the stack and exits: 0 when
+every sample was posted. The temporary folder is removed at the end unless --keep.
 
-The Stack class is also used by the end-to-end test (tests/e2e).
+The Stack class is also used by the end-to-end tests (tests/e2e, tests/operator).
 """
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +25,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUCKET = "dispatch-events-aws-twitter-example"
+FOLDER = "images/"
 ACCESS_KEY = "test"
 SECRET_KEY = "test"
 
@@ -34,11 +38,73 @@ def say(msg=""):
     print(msg, flush=True)
 
 
+# --- building -------------------------------------------------------------------------------
+def quiet_build(build_dir, generator, jobs):
+    """Installs missing packages, configures and builds, printing only what matters.
+
+    Nothing is printed when the tree is up to date; while something compiles, one progress line
+    (rewritten in place on a terminal); on failure, the build's own output. Returns True on
+    success.
+    """
+    deps = subprocess.run([os.path.join(ROOT, "scripts", "install-deps")], capture_output=True,
+                          text=True)
+    if deps.returncode != 0:
+        say(deps.stdout + deps.stderr)
+        say("make run: installing the build dependencies failed (output above)")
+        return False
+    if "all packages present" not in deps.stdout:
+        say(deps.stdout.strip().splitlines()[0] if deps.stdout.strip() else "installed packages")
+    cache = os.path.join(build_dir, "CMakeCache.txt")
+    if os.path.exists(cache):
+        with open(cache, errors="replace") as f:
+            if f"CMAKE_GENERATOR:INTERNAL={generator}\n" not in f.read():
+                shutil.rmtree(build_dir, ignore_errors=True)
+    if not os.path.exists(cache):
+        r = subprocess.run(["cmake", "-S", ROOT, "-B", build_dir, "-G", generator,
+                            "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], capture_output=True, text=True)
+        if r.returncode != 0:
+            say(r.stdout + r.stderr)
+            say("make run: cmake failed (output above)")
+            return False
+    tty = sys.stdout.isatty()
+    env = dict(os.environ, NINJA_STATUS="[%f/%t] ", CLICOLOR_FORCE="0")
+    p = subprocess.Popen(["cmake", "--build", build_dir, "-j", str(jobs)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env)
+    output = []
+    progress = re.compile(r"^\[\s*(\d+)/(\d+)\]|^\[\s*(\d+)%\]")
+    shown = False
+    for line in p.stdout:
+        output.append(line)
+        m = progress.match(line)
+        if not m or "Linking" not in line and "Building" not in line:
+            continue
+        if m.group(1):
+            text = f"building: {m.group(1)}/{m.group(2)}"
+        else:
+            text = f"building: {m.group(3)}%"
+        if tty:
+            print("\r" + text.ljust(40), end="", flush=True)
+        elif not shown:
+            say("building …")
+        shown = True
+    rc = p.wait()
+    if tty and shown:
+        print("\r" + " " * 40 + "\r", end="", flush=True)
+    if rc != 0:
+        say("".join(output[-80:]))
+        say("make run: the build failed (output above)")
+        return False
+    if shown:
+        say("build: done")
+    return True
+
+
+# --- the stack ------------------------------------------------------------------------------
 class Stack:
     """localcloud + dispatch server + the seed's dispatch objects, in one data directory."""
 
     def __init__(self, build_dir, data_dir=None, echo=True, driver_sets=()):
-        self.bin = os.path.join(build_dir, "bin")
+        self.bin = os.path.join(os.path.abspath(build_dir), "bin")
         self.own_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix="dispatch-demo-")
         self.logs = os.path.join(self.dir, "logs")
@@ -58,9 +124,9 @@ class Stack:
 
     # --- processes -------------------------------------------------------------------------
     def _start(self, name, argv, timeout=20):
-        log = open(os.path.join(self.logs, name + ".log"), "ab")
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                             env=self.env, start_new_session=True)
+        with open(os.path.join(self.logs, name + ".log"), "ab") as log:
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log,
+                                 stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:
             line = p.stdout.readline()
@@ -71,6 +137,7 @@ class Stack:
                 self.procs[name] = p
                 return text.split("listening on ", 1)[1].strip()
         p.kill()
+        p.wait()
         raise StepError(f"{name} did not start; see {os.path.join(self.logs, name + '.log')}")
 
     def start_localcloud(self):
@@ -106,18 +173,15 @@ class Stack:
         return [d.get("name") for d in self.dispatch_json(["get", "eventdrivers"])]
 
     def delete_drivers(self):
-        """Deletes every event driver (each cleans up what it created)."""
+        """Deletes every event driver and waits until each has cleaned up what it created."""
         for name in self.driver_names():
-            self.dispatch(["delete", "eventdriver", name], check=False, quiet=True)
+            self.dispatch(["delete", "eventdriver", name, "--wait"], check=False, quiet=True)
 
     def stop(self):
-        """Deletes the event driver (so it cleans up), then stops every process."""
+        """Deletes the event drivers (so they clean up), then stops every process."""
         if "dispatch-server" in self.procs:
             try:
                 self.delete_drivers()
-                deadline = time.time() + 30
-                while self.driver_names() and time.time() < deadline:
-                    time.sleep(0.2)
             except Exception:
                 pass
         for name in ("dispatch-server", "localcloud"):
@@ -127,7 +191,9 @@ class Stack:
             try:
                 os.killpg(p.pid, signal.SIGTERM)
                 p.wait(timeout=30)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
 
@@ -140,7 +206,8 @@ class Stack:
         if self.echo and not quiet:
             say("$ dispatch " + " ".join(_quote(a) for a in args))
         r = subprocess.run([os.path.join(self.bin, "dispatch")] + args, env=self.env,
-                           capture_output=True, text=True, timeout=timeout)
+                           capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL, cwd=self.dir)
         if self.echo and not quiet and r.stdout.strip():
             say("  " + r.stdout.strip().replace("\n", "\n  "))
         if check and r.returncode != 0:
@@ -174,19 +241,22 @@ class Stack:
 
     def seed_steps(self):
         aws_secret, twitter_secret = self.write_secrets()
-        self.dispatch(["create", "secret", "aws", aws_secret])
+        self.dispatch(["create", "secret", "aws", "aws-secret.json"])
         self.dispatch(["create", "eventdrivertype", "aws", "dispatch-events-aws:latest"])
+        # key-prefix: the driver's rule passes only uploads under images/, so what the function
+        # writes elsewhere in the bucket (its posted records) never comes back as an event.
         sets = []
-        for s in ["clean-up", f"bucket-name={BUCKET}"] + self.driver_sets:
+        for s in ["clean-up", f"bucket-name={BUCKET}", f"key-prefix={FOLDER}"] + self.driver_sets:
             sets += ["--set", s]
         self.dispatch(["create", "eventdriver", "aws", "--secret", "aws"] + sets + ["--wait"])
-        self.dispatch(["create", "secret", "twitter", twitter_secret])
+        self.dispatch(["create", "secret", "twitter", "twitter-secret.json"])
         self.dispatch(["create", "base-image", "native-base", "native:latest", "--language",
                        "native", "--wait"])
         self.dispatch(["create", "image", "twitter-image", "native-base", "--wait"])
+        # --link: the server runs build/bin/twitter in place instead of storing a copy.
         self.dispatch(["create", "function", "twitter", "--image", "twitter-image",
-                       os.path.join(self.bin, "twitter"), "--secret", "aws", "--secret",
-                       "twitter", "--wait"])
+                       os.path.join(self.bin, "twitter"), "--link", "--secret", "aws",
+                       "--secret", "twitter", "--wait"])
         self.dispatch(["create", "subscription", "twitter", "--event-type", "aws.s3",
                        "--source-type", "aws"])
 
@@ -225,21 +295,17 @@ def percentile(values, p):
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def upload_round(stack, images, prefix="images/"):
+def upload_round(stack, images, prefix=FOLDER):
     """Uploads each image and waits for its post; returns rows (key, post id, latency ms)."""
     rows = []
     for path in images:
         name = os.path.basename(path)
         key = prefix + name
-        size_kb = os.path.getsize(path) / 1024
-        print(f"uploading {key} ({size_kb:.0f} KB) … ", end="", flush=True)
         seen = {p.get("id") for p in stack.posts()}
         t0 = time.time()
         stack.upload(path, key)
         post, _ = stack.wait_for_post(name, seen)
-        latency_ms = (time.time() - t0) * 1000
-        say(f"posted as {post['id']} in {latency_ms:.0f} ms")
-        rows.append((key, post["id"], latency_ms))
+        rows.append((key, post["id"], (time.time() - t0) * 1000))
     return rows
 
 
@@ -250,58 +316,65 @@ def print_table(rows, headers):
         say("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
 
 
+def run_line(run):
+    """One line for a finished run: time, object key, outcome."""
+    started = (run.get("startedTime") or run.get("createdTime") or "")[11:19]
+    ms = run.get("durationMs")
+    took = f" ({ms} ms)" if ms is not None else ""
+    return f"{started}  {run.get('subject') or '-'}  {run.get('outcome') or run.get('status')}{took}"
+
+
 def live(stack):
     say("")
-    say("Watching for new uploads. In another terminal:")
+    say("Live (Ctrl-C stops everything). Upload more from another terminal:")
     say(f"  AWS_ACCESS_KEY_ID={ACCESS_KEY} AWS_SECRET_ACCESS_KEY={SECRET_KEY} "
-        f"aws --endpoint-url {stack.localcloud_url} s3 cp photo.jpg s3://{BUCKET}/images/")
-    say("Press Ctrl-C to stop (the driver then removes the queue and rules it created).")
-    seen_posts = {p.get("id") for p in stack.posts()}
-    seen_runs = set()
-    try:
-        for r in stack.dispatch_json(["get", "runs", "twitter"]):
-            seen_runs.add(r.get("id") or r.get("name"))
-    except Exception:
-        pass
+        f"aws --endpoint-url {stack.localcloud_url} s3 cp photo.jpg s3://{BUCKET}/{FOLDER}")
+    seen = {r.get("id") for r in stack.dispatch_json(["get", "runs", "twitter"])}
     while True:
         time.sleep(0.5)
         try:
-            for r in stack.dispatch_json(["get", "runs", "twitter"]):
-                rid = r.get("id") or r.get("name")
-                if rid in seen_runs:
-                    continue
-                if str(r.get("status", "")).lower() in ("running", "queued"):
-                    continue
-                seen_runs.add(rid)
-                say(f"event → run {rid}: {r.get('status')} {json.dumps(r.get('output') or r.get('error') or '')[:160]}")
-            for p in stack.posts():
-                if p.get("id") not in seen_posts:
-                    seen_posts.add(p.get("id"))
-                    say(f"posted {p.get('id')}: {p.get('text')}")
-        except StepError as e:
-            say(f"(status unavailable: {e})")
+            runs = stack.dispatch_json(["get", "runs", "twitter", "--last", "20"])
+        except (StepError, ValueError) as e:
+            say(f"(runs unavailable: {e})")
+            continue
+        for r in reversed(runs):
+            if r.get("id") in seen or str(r.get("status", "")).lower() in ("running", "queued"):
+                continue
+            seen.add(r.get("id"))
+            say(run_line(r))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--build", action="store_true",
+                    help="install missing packages and build first (quietly)")
+    ap.add_argument("--generator", default="Ninja", help="CMake generator for --build")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="build jobs")
     ap.add_argument("--data-dir", help="keep state here instead of a temporary directory")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directory (logs, data) at the end")
     ap.add_argument("--images", type=int, default=3, help="number of sample images")
     ap.add_argument("--no-interactive", action="store_true",
-                    help="exit after the first round even on a terminal")
+                    help="stop after the first round even on a terminal")
     args = ap.parse_args()
+    args.build_dir = os.path.abspath(args.build_dir)
+    if args.build and not quiet_build(args.build_dir, args.generator, args.jobs):
+        return 1
 
+    # SIGTERM (a CI runner stopping us) ends the walkthrough as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     stack = Stack(args.build_dir, args.data_dir)
-    interrupted = False
+    keep = args.keep or args.data_dir is not None
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.no_interactive
     step = "starting localcloud"
+    rc = 0
     try:
-        say(f"localcloud: {stack.start_localcloud()}   (S3, SQS, EventBridge, CloudTrail, STS, X sandbox)")
+        say(f"localcloud:      {stack.start_localcloud()}  (S3, SQS, EventBridge, STS, X sandbox)")
         step = "starting dispatch server"
-        say(f"dispatch server: {stack.start_dispatch()}   (data in {stack.dir})")
-        say("")
+        say(f"dispatch server: {stack.start_dispatch()}  (data in {stack.dir})")
         step = "the seed's dispatch commands"
         stack.seed_steps()
-        say("")
         step = "generating sample images"
         samples = os.path.join(stack.dir, "samples")
         os.makedirs(samples, exist_ok=True)
@@ -309,30 +382,37 @@ def main():
                               str(args.images)], capture_output=True, text=True, check=True)
         images = out.stdout.split()
         step = "uploading and waiting for posts"
+        say(f"\nuploading {len(images)} images to s3://{BUCKET}/{FOLDER} …")
         rows = upload_round(stack, images)
-        say("")
         print_table([(k, i, f"{ms:.0f} ms") for k, i, ms in rows],
                     ["object key", "post id", "upload to post"])
         lat = [ms for _, _, ms in rows]
-        say(f"\nupload-to-post latency: p50 {percentile(lat, 50):.0f} ms, "
-            f"max {max(lat):.0f} ms over {len(lat)} uploads")
-        say(f"See the watermarked posts: {stack.localcloud_url}/x/")
-        if sys.stdin.isatty() and not args.no_interactive:
+        say(f"p50 {percentile(lat, 50):.0f} ms, max {max(lat):.0f} ms over {len(lat)} uploads")
+        say(f"\nTimeline of the posts: {stack.localcloud_url}/x/")
+        say(f"localcloud overview:   {stack.localcloud_url}/")
+        if interactive:
             live(stack)
-        return 0
+        else:
+            say("No terminal: the stack stops now, so the links above stop working. "
+                "Run `make run` in a terminal to keep it up until Ctrl-C.")
     except KeyboardInterrupt:
-        interrupted = True
-        say("\nstopping … (the driver finishes its current long poll, up to 20 s, then removes "
-            "the queue and rules it created)")
-        return 0
+        say("\nstopping …")
     except (StepError, subprocess.CalledProcessError, OSError, urllib.error.URLError) as e:
         say(f"\nmake run failed while {step}: {e}")
         say(f"logs: {stack.logs}")
-        return 1
+        keep = True
+        rc = 1
     finally:
+        # A second Ctrl-C must not leave processes behind: ignore it while stopping.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        t0 = time.time()
         stack.stop()
-        if interrupted or args.data_dir is None:
-            pass
+        if keep:
+            say(f"stopped in {time.time() - t0:.1f} s; kept {stack.dir}")
+        else:
+            stack.cleanup_dir()
+            say(f"stopped in {time.time() - t0:.1f} s; removed {stack.dir}")
+    return rc
 
 
 if __name__ == "__main__":

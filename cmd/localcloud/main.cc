@@ -1,7 +1,6 @@
 // localcloud: AWS (S3, SQS, STS, EventBridge, CloudTrail) and the X API on this machine,
 // speaking their wire protocols. Parse flags, wire the services, serve until SIGINT/SIGTERM.
 #include <signal.h>
-
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/time.h"
+#include "common/version.h"
 #include "http/server.h"
 #include "localcloud/core/cloud.h"
 #include "localcloud/core/dispatcher.h"
@@ -55,7 +55,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 43200));
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  app.set_version_flag("--version", std::string("localcloud ") + common::kVersion);
   app.add_option("--log-format", log_format, "text|json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));

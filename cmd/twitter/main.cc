@@ -1,14 +1,19 @@
 // The twitter function: serves the Dispatch function protocol and CloudEvents 1.0 HTTP; each
 // S3 upload event becomes a watermarked post on X. Logic in src/twitter, server in
 // src/function.
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "function/server.h"
 #include "http/client.h"
+#include "image/watermark_flags.h"
 #include "twitter/twitter_function.h"
 
 int main(int argc, char** argv) {
@@ -38,7 +43,10 @@ int main(int argc, char** argv) {
       "[aws_session_token], [endpoint_url], [region]} (without it: the AWS SDK environment); "
       "twitter {appKey, appSecret, oathToken|oauthToken, oathTokenSecret|oauthTokenSecret, "
       "[apiBase]}.\n"
-      "Every flag's environment variable is in [brackets]; flags win."};
+      "Every flag's environment variable is in [brackets] (the watermark's: TWITTER_GRAVITY, "
+      "TWITTER_MARGIN, TWITTER_SCALE, TWITTER_OPACITY, TWITTER_LOGO); flags win."};
+  // 8090 unless PORT says otherwise (Knative sets 8080): 8080 is the dispatch server's.
+  if (std::getenv("PORT") == nullptr) server_options->port = 8090;
   app.add_option("--port", server_options->port, "Port to serve; 0 picks one [PORT]")
       ->capture_default_str();
   app.add_option("--host", server_options->host,
@@ -77,27 +85,45 @@ int main(int argc, char** argv) {
                  "ones return a retryable FunctionError with retry_after_ms "
                  "[TWITTER_MAX_INLINE_WAIT_MS]")
       ->capture_default_str();
-  app.add_option("--gravity", gravity,
-                 "Logo corner: southeast|southwest|northeast|northwest|center")
+  image::AddWatermarkFlags(app, &options.watermark, &gravity, &logo_file, "TWITTER_");
+  std::string log_format = "text";
+  bool log_json = false;
+  app.add_option("--log-level", log.level, "trace|debug|info|warn|error|off [TWITTER_LOG_LEVEL]")
+      ->envname("TWITTER_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
-  app.add_option("--margin", options.watermark.margin, "Logo margin in pixels")
+  app.add_option("--log-format", log_format, "text|json [TWITTER_LOG_FORMAT]")
+      ->envname("TWITTER_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  app.add_option("--scale", options.watermark.scale, "Logo width as a fraction of the image's")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 1.0));
-  app.add_option("--opacity", options.watermark.opacity, "Logo opacity 0..1")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
   app.add_flag("--keep-metadata", options.watermark.keep_metadata,
-               "Keep GPS data in what is posted and written back [TWITTER_KEEP_METADATA]");
-  app.add_option("--logo", logo_file, "PNG logo instead of the built-in one")
-      ->check(CLI::ExistingFile);
-  app.add_option("--log-level", log.level, "trace|debug|info|warn|error|off")
-      ->capture_default_str();
-  app.add_flag("--log-json", log.json, "Log one JSON object per line");
+               "Keep GPS data in what is posted and written back [TWITTER_KEEP_METADATA]")
+      ->envname("TWITTER_KEEP_METADATA");
+  app.add_flag("--log-json", log_json, "Same as --log-format=json (kept for old scripts)");
+  app.set_version_flag("--version", std::string("twitter ") + common::kVersion);
   CLI11_PARSE(app, argc, argv);
 
+  log.json = log_json || log_format == "json";
   common::InitLogging(log);
+  // What the function writes must stay outside the folder it posts from: there it would come
+  // back as events (a run for each record and copy) wherever the driver's rule watches.
+  for (const auto& [flag, prefix] :
+       {std::pair<const char*, const std::string&>{"--posted-prefix", options.posted_prefix},
+        {"--write-back-prefix", options.write_back_prefix}}) {
+    if (prefix.empty()) continue;
+    if (options.folder.empty()) {
+      spdlog::warn(
+          "{} {} is inside the watched bucket (--folder is \"\"): give the driver "
+          "--key-prefix so that the function's own writes do not trigger it",
+          flag, prefix);
+    } else if (prefix.rfind(options.folder, 0) == 0) {
+      std::cerr << "twitter: " << flag << " " << prefix << " is inside --folder " << options.folder
+                << ": what the function writes there would trigger it again; choose a prefix "
+                   "outside the folder"
+                << std::endl;
+      return 2;
+    }
+  }
   options.max_inline_wait = std::chrono::milliseconds(inline_wait_ms);
   auto parsed_gravity = image::ParseGravity(gravity);
   if (!parsed_gravity.ok()) {

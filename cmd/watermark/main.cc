@@ -22,7 +22,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/log.h"
+#include "common/version.h"
 #include "image/watermark.h"
+#include "image/watermark_flags.h"
 
 namespace {
 
@@ -135,20 +138,7 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--format", format_name,
                  "Output format (jpeg, png, webp, gif), over OUTPUT's extension");
-  app.add_option("--logo", logo_path, "PNG to use as the logo instead of the built-in one");
-  app.add_option("--gravity", gravity_name,
-                 "Corner as the viewer sees it (EXIF orientation applied): southeast, "
-                 "southwest, northeast, northwest or center")
-      ->capture_default_str();
-  app.add_option("--margin", options.margin, "Distance from the image edges, in pixels")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--scale", options.scale, "Logo width as a fraction of the image width, (0, 1]")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--opacity", options.opacity, "Logo opacity, 0..1 (multiplies its alpha)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
+  image::AddWatermarkFlags(app, &options, &gravity_name, &logo_path);
   app.add_option("--max-pixels", options.max_pixels,
                  "Refuse images declaring more pixels than this (decompression bombs)")
       ->capture_default_str();
@@ -165,7 +155,16 @@ int main(int argc, char** argv) {
                "are written as a sequential JPEG: identical pixels");
   app.add_flag("--no-entropy", no_entropy,
                "Force the libjpeg coefficient path even for baseline JPEGs (for comparisons)");
+  std::string log_level = "warn", log_format = "text";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  app.add_option("--log-format", log_format, "text|json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.set_version_flag("--version", std::string("watermark ") + common::kVersion);
   CLI11_PARSE(app, argc, argv);
+  common::InitLogging({"watermark", log_level, log_format == "json"});
 
   auto gravity = image::ParseGravity(gravity_name);
   if (!gravity.ok()) {

@@ -1,7 +1,9 @@
 // The REST API handlers of DispatchServer (see server.h for the routes).
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 
 #include "common/crypto.h"
@@ -84,6 +86,21 @@ Result<json> Tags(const json& body) {
   if (!it->is_object()) return common::InvalidArgument("field \"tags\" must be an object");
   for (auto& [k, v] : it->items()) {
     if (!v.is_string()) return common::InvalidArgument("tag " + k + " must be a string");
+  }
+  return *it;
+}
+
+// A function's "env": an object of string values under environment variable names.
+Result<json> EnvObject(const json& body) {
+  auto it = body.find("env");
+  if (it == body.end() || it->is_null()) return json::object();
+  if (!it->is_object()) return common::InvalidArgument("field \"env\" must be an object");
+  for (auto& [k, v] : it->items()) {
+    bool valid = !k.empty() && !std::isdigit(static_cast<unsigned char>(k[0]));
+    for (char c : k) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!valid)
+      return common::InvalidArgument("env name \"" + k + "\" must be [A-Za-z_][A-Za-z0-9_]*");
+    if (!v.is_string()) return common::InvalidArgument("env " + k + " must be a string");
   }
   return *it;
 }
@@ -202,10 +219,12 @@ http::Response DispatchServer::HandleEntities(Kind kind, const std::string& meth
   if (parts.size() == 4 && parts[3] == "logs" &&
       (kind == Kind::kEventDriver || kind == Kind::kFunction)) {
     if (method != "GET") return ErrorResponse(405, "use GET");
-    API_ASSIGN(auto e, store_->GetEntity(kind, name));
-    (void)e;
-    std::string logs =
-        kind == Kind::kEventDriver ? drivers_->Logs(name, 1 << 20) : runner_->Logs(name, 1 << 20);
+    // The log outlives the entity, so a deleted driver's clean-up can still be read.
+    auto e = store_->GetEntity(kind, name);
+    std::string logs = !IsValidName(name)           ? ""
+                       : kind == Kind::kEventDriver ? drivers_->Logs(name, 1 << 20)
+                                                    : runner_->Logs(name, 1 << 20);
+    if (!e.ok() && logs.empty()) return ErrorResponse(e.status());
     return http::Response::Text(200, std::move(logs));
   }
   if (parts.size() != 3) return ErrorResponse(404, "no such API path");
@@ -224,6 +243,26 @@ http::Response DispatchServer::HandleEntities(Kind kind, const std::string& meth
 }
 
 Status DispatchServer::WriteFunctionCode(const std::string& name, json* spec, const json& body) {
+  if (body.contains("path")) {
+    // Referenced in place (a native executable on the server's machine): nothing is copied.
+    DAT_ASSIGN_OR_RETURN(std::string path, StringField(body, "path", true));
+    std::error_code ec;
+    if (!fs::path(path).is_absolute() || !fs::is_regular_file(path, ec) ||
+        ::access(path.c_str(), X_OK) != 0) {
+      return common::InvalidArgument(
+          "field \"path\" must name an executable file by its "
+          "absolute path on the server's machine: " +
+          path);
+    }
+    fs::create_directories(runner_->FunctionDir(name), ec);  // the process's working dir
+    if (ec) return common::Internal("cannot create " + runner_->FunctionDir(name));
+    (*spec)["path"] = path;
+    (*spec)["file"] = fs::path(path).filename().string();
+    (*spec)["size"] = static_cast<int64_t>(fs::file_size(path, ec));
+    spec->erase("sha256");
+    return Status::Ok();
+  }
+  spec->erase("path");
   DAT_ASSIGN_OR_RETURN(std::string code_b64, StringField(body, "code", true));
   DAT_ASSIGN_OR_RETURN(std::string file, StringField(body, "file", false, "function"));
   file = fs::path(file).filename().string();
@@ -352,6 +391,8 @@ http::Response DispatchServer::CreateEntity(Kind kind, const json& body) {
       if (attempts) e.spec["maxAttempts"] = attempts;
       if (instances) e.spec["instances"] = instances;
       if (max_age) e.spec["maxEventAgeSeconds"] = max_age;
+      API_ASSIGN(json env, EnvObject(body));
+      if (!env.empty()) e.spec["env"] = env;
       if (Status st = WriteFunctionCode(e.name, &e.spec, body); !st.ok()) return ErrorResponse(st);
       e.status = store::kCreating;
       needs_build = true;
@@ -434,7 +475,11 @@ http::Response DispatchServer::UpdateEntity(Kind kind, const std::string& name, 
         API_ASSIGN(int64_t v, PositiveInt(body, key));
         e.spec[key] = v;
       }
-      if (body.contains("code")) {
+      if (body.contains("env")) {
+        API_ASSIGN(json env, EnvObject(body));
+        e.spec["env"] = env;
+      }
+      if (body.contains("code") || body.contains("path")) {
         if (Status st = WriteFunctionCode(name, &e.spec, body); !st.ok()) return ErrorResponse(st);
       }
       e.status = store::kCreating;

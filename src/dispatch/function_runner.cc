@@ -327,7 +327,8 @@ void FunctionRunner::Record(const Run& run, std::function<void()> done) {
 Result<std::unique_ptr<FunctionRunner::Instance>> FunctionRunner::StartInstance(
     const store::Entity& function, int slot) {
   std::string language = function.spec.value("language", "native");
-  std::string code = FunctionDir(function.name) + "/" + function.spec.value("file", "function");
+  std::string code = function.spec.value(
+      "path", FunctionDir(function.name) + "/" + function.spec.value("file", "function"));
   common::SpawnOptions so;
   if (language == "native") {
     so.argv = {code};
@@ -355,6 +356,10 @@ Result<std::unique_ptr<FunctionRunner::Instance>> FunctionRunner::StartInstance(
   // call in flight (a post made is recorded, so the re-run does not post again); one that
   // does not exit is killed by the next server (pid file).
   so.parent_death_signal = SIGTERM;
+  const json env = function.spec.value("env", json::object());
+  for (const auto& [key, value] : env.items()) {
+    if (value.is_string()) so.env.push_back(key + "=" + value.get<std::string>());
+  }
   so.cwd = FunctionDir(function.name);
   auto inst = std::make_unique<Instance>();
   inst->slot = slot;

@@ -12,6 +12,7 @@
 
 #include "common/crypto.h"
 #include "common/strings.h"
+#include "common/version.h"
 #include "dispatch/util.h"
 #include "store/sqlite_store.h"
 
@@ -184,7 +185,7 @@ Status DispatchServer::Start() {
 
   http::Router router;
   router.Handle("GET", "/healthz", [](http::Request&&, http::Respond respond) {
-    respond(JsonResponse(200, {{"status", "ok"}}));
+    respond(JsonResponse(200, {{"status", "ok"}, {"version", common::kVersion}}));
   });
   router.Handle("*", "/v1/*", [this](http::Request&& request, http::Respond respond) {
     HandleApi(std::move(request), std::move(respond));

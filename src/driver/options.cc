@@ -1,11 +1,11 @@
 #include "driver/options.h"
 
 #include <CLI/CLI.hpp>
-
 #include <cstdlib>
 
-#include "common/crypto.h"
 #include "cloudevents/json_format.h"
+#include "common/crypto.h"
+#include "common/version.h"
 
 namespace driver {
 
@@ -36,6 +36,11 @@ void AddFlags(CLI::App& app, DriverOptions* o) {
       ->default_str("us-west-2");
   app.add_option("--bucket-name", o->bucket_name,
                  "S3 bucket whose object events to relay; created if missing");
+  app.add_option("--key-prefix", o->key_prefixes,
+                 "Relay only objects whose key starts with this prefix, e.g. images/ "
+                 "(repeatable or comma-separated; the S3 rule filters on it, so writes "
+                 "elsewhere in the bucket, such as a function's records, never arrive)")
+      ->delimiter(',');
   app.add_option("--queue-name", o->queue_name,
                  "SQS queue name prefix; a UUID suffix makes it unique")
       ->capture_default_str();
@@ -85,8 +90,10 @@ void AddFlags(CLI::App& app, DriverOptions* o) {
   app.add_option("--log-format", o->log_format, "Log format: text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  app.add_option("--log-level", o->log_level, "Log level: debug, info, warn, error")
+  app.add_option("--log-level", o->log_level, "trace|debug|info|warn|error|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  app.set_version_flag("--version", std::string("dispatch-events-aws ") + common::kVersion);
   app.add_option("--queue-url", o->queue_url,
                  "Use this existing queue: provision no queue and delete nothing of it");
   app.add_option("--max-receive-count", o->max_receive_count,
@@ -141,6 +148,13 @@ common::Status FinishOptions(DriverOptions* o) {
           "'[{\"source\":[\"aws.ec2\"]}]'");
     }
   }
+  for (const auto& prefix : o->key_prefixes) {
+    if (prefix.empty()) return common::InvalidArgument("--key-prefix must not be empty");
+  }
+  if (!o->key_prefixes.empty() && o->bucket_name.empty()) {
+    return common::InvalidArgument(
+        "--key-prefix needs --bucket-name (it filters that bucket's events)");
+  }
   if (o->queue_name.empty() && o->queue_url.empty()) {
     return common::InvalidArgument("--queue-name must not be empty");
   }
@@ -156,6 +170,9 @@ common::Status ParseCommandLine(int argc, const char* const* argv, DriverOptions
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     *help_text = app.help();
+    return common::Status::Ok();
+  } catch (const CLI::CallForVersion&) {
+    *help_text = std::string("dispatch-events-aws ") + common::kVersion + "\n";
     return common::Status::Ok();
   } catch (const CLI::ParseError& e) {
     return common::InvalidArgument(std::string(e.what()) + " (see --help)");

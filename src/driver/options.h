@@ -21,6 +21,9 @@ struct DriverOptions {
   // The seed's flags.
   std::string region;  // empty: from the AWS config, else us-west-2
   std::string bucket_name;
+  // Only object keys under one of these prefixes reach the queue (the rule filters on
+  // detail.object.key), so what a function writes elsewhere in the bucket never triggers it.
+  std::vector<std::string> key_prefixes;
   std::string queue_name = "dispatch";  // a UUID suffix makes it unique
   int duration = 20;                    // long-poll seconds, 0–20
   std::string namespace_ = "dispatchframework.io/aws-event";

@@ -254,20 +254,27 @@ common::Status Provisioner::PutRuleTargetingQueue(Provisioned* p, const std::str
   return common::Status::Ok();
 }
 
+json S3RulePattern(const DriverOptions& options) {
+  json keys = json::array();
+  for (const auto& prefix : options.key_prefixes) keys.push_back({{"prefix", prefix}});
+  if (options.s3_events == S3EventsMode::kEventBridge) {
+    json detail = {{"bucket", {{"name", {options.bucket_name}}}}};
+    if (!keys.empty()) detail["object"] = {{"key", keys}};
+    return {{"source", {"aws.s3"}}, {"detail", detail}};
+  }
+  json request = {{"bucketName", {options.bucket_name}}};
+  if (!keys.empty()) request["key"] = keys;
+  return {{"source", {"aws.s3"}},
+          {"detail-type", {"AWS API Call via CloudTrail"}},
+          {"detail",
+           {{"eventSource", {"s3.amazonaws.com"}},
+            {"eventName", {"PutObject", "CompleteMultipartUpload", "CopyObject"}},
+            {"requestParameters", request}}}};
+}
+
 common::Status Provisioner::ProvisionRules(Provisioned* p) {
   if (!options_.bucket_name.empty()) {
-    json pattern;
-    if (options_.s3_events == S3EventsMode::kEventBridge) {
-      pattern = {{"source", {"aws.s3"}},
-                 {"detail", {{"bucket", {{"name", {options_.bucket_name}}}}}}};
-    } else {
-      pattern = {{"source", {"aws.s3"}},
-                 {"detail-type", {"AWS API Call via CloudTrail"}},
-                 {"detail",
-                  {{"eventSource", {"s3.amazonaws.com"}},
-                   {"eventName", {"PutObject", "CompleteMultipartUpload", "CopyObject"}},
-                   {"requestParameters", {{"bucketName", {options_.bucket_name}}}}}}};
-    }
+    json pattern = S3RulePattern(options_);
     DAT_RETURN_IF_ERROR(PutRuleTargetingQueue(p, RuleName("s3"), pattern.dump(), ""));
   }
   if (!options_.event_patterns.empty()) {

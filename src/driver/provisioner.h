@@ -81,6 +81,10 @@ class Provisioner {
   std::string suffix_;
 };
 
+// The event pattern of the bucket's rule: the bucket's object events (EventBridge) or its
+// object-creating API calls (CloudTrail), restricted to keys under --key-prefix when given.
+nlohmann::json S3RulePattern(const DriverOptions& options);
+
 // The least-privilege IAM policy (JSON) for these options.
 std::string IamPolicy(const DriverOptions& options);
 

@@ -7,6 +7,7 @@
 
 #include "common/crypto.h"
 #include "common/strings.h"
+#include "common/version.h"
 #include "localcloud/core/auth.h"
 
 namespace localcloud {
@@ -72,7 +73,12 @@ void Dispatcher::Dispatch(http::Request&& request, http::Respond respond) {
   if (request.method == "GET" && request.path() == "/_localcloud/health") {
     nlohmann::json services = nlohmann::json::object();
     for (auto& service : services_) services[std::string(service->name())] = "running";
-    respond(http::Response::Json(200, nlohmann::json{{"services", services}}.dump()));
+    respond(http::Response::Json(
+        200, nlohmann::json{{"services", services}, {"version", common::kVersion}}.dump()));
+    return;
+  }
+  if (IsLandingPageRequest(request)) {
+    landing_.Render(context_, services_, std::move(respond));
     return;
   }
   RouteInfo route = ComputeRouteInfo(request);
@@ -89,6 +95,18 @@ void Dispatcher::Dispatch(http::Request&& request, http::Respond respond) {
                             {"message", "no localcloud service serves this request"}}
                  .dump()));
     return;
+  }
+
+  std::string path(request.path());
+  if (!common::StartsWith(path, "/x/2/sandbox/") && !common::StartsWith(path, "/x/media/") &&
+      path != "/x/" && path != "/x") {
+    // The landing page's "recent requests" (not the pages and their polling).
+    respond = [this, inner = std::move(respond), name = std::string(service->name()),
+               operation = LandingPage::OperationName(route, request),
+               time = context_.clock().Now()](http::Response response) {
+      landing_.Record({time, name, operation, response.status});
+      inner(std::move(response));
+    };
   }
 
   Call call;

@@ -6,6 +6,7 @@
 
 #include "http/server.h"
 #include "localcloud/core/cloud.h"
+#include "localcloud/core/landing_page.h"
 
 namespace localcloud {
 
@@ -16,7 +17,8 @@ namespace localcloud {
 // the SigV4 signature (header or presigned form) against the CredentialStore when the
 // service NeedsSignature and auth is on, fills a Call and hands it over. Authentication
 // failures are answered in the service's format (ErrorResponse). Requests nobody accepts get
-// 400 "UnknownService". `GET /_localcloud/health` answers {"services": {"s3": "running", …}}.
+// 400 "UnknownService". `GET /_localcloud/health` answers {"services": {"s3": "running", …},
+// "version"}; an unsigned `GET /` from a browser gets the landing page (LandingPage).
 // Logs one line per request at debug level: method, target, service, status, milliseconds.
 class Dispatcher {
  public:
@@ -36,6 +38,7 @@ class Dispatcher {
 
   CloudContext& context_;
   std::vector<std::shared_ptr<Service>> services_;
+  LandingPage landing_;
 };
 
 // Computes routing facts of a request: X-Amz-Target, the credential scope of an

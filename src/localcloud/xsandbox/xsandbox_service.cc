@@ -406,24 +406,17 @@ http::Response XSandboxService::ListPosts(const Call& call) {
 http::Response XSandboxService::Timeline(const Call& call) {
   (void)call;
   std::lock_guard<std::mutex> lock(mu_);
-  std::string html =
-      "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>X sandbox timeline</title>\n"
-      "<style>body{margin:0;font-family:sans-serif;background:#fff}"
-      "article{border-bottom:1px solid #ccc;padding:12px}"
-      "article img{display:block;max-width:100%;margin-top:8px}"
-      ".meta{color:#666;font-size:12px}</style></head>\n<body>\n<h1>X sandbox</h1>\n";
-  if (posts_.empty()) html += "<p class=\"empty\">No posts yet.</p>\n";
+  std::vector<TimelinePost> posts;
   for (auto it = posts_.rbegin(); it != posts_.rend(); ++it) {
-    html += "<article class=\"post\" id=\"post-" + it->id + "\">\n<p class=\"text\">" +
-            XmlEscape(it->text) + "</p>\n";
+    TimelinePost post{it->id, it->text, it->created, {}};
     for (const auto& id : it->media_ids) {
-      html += "<img src=\"/x/media/" + id + "\" alt=\"media " + id + "\">\n";
+      auto m = media_.find(id);
+      if (m == media_.end()) continue;
+      post.images.push_back({id, m->second.media_type, m->second.data});
     }
-    html += "<p class=\"meta\">" + common::FormatIso8601Millis(it->created) + " &middot; " +
-            it->id + "</p>\n</article>\n";
+    posts.push_back(std::move(post));
   }
-  html += "</body></html>\n";
-  return http::Response::Text(200, std::move(html), "text/html; charset=utf-8");
+  return http::Response::Text(200, RenderTimeline(posts, thumbnails_), "text/html; charset=utf-8");
 }
 
 http::Response XSandboxService::ServeMedia(const std::string& id) {

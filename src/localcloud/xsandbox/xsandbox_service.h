@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "localcloud/core/cloud.h"
+#include "localcloud/xsandbox/timeline_page.h"
 #include "x/oauth1.h"
 
 namespace localcloud::xsandbox {
@@ -104,6 +105,7 @@ class XSandboxService : public Service {
   int fail_status_ = 0;                 // guarded by mu_
   int fail_count_ = 0;                  // guarded by mu_
   int fail_reset_after_secs_ = 1;       // guarded by mu_
+  ThumbnailCache thumbnails_;           // the timeline page's (thread-safe itself)
 };
 
 }  // namespace localcloud::xsandbox
