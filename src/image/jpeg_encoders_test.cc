@@ -331,5 +331,28 @@ INSTANTIATE_TEST_SUITE_P(Optimized, OptimizedTables,
                          ::testing::Values(Cases()[2], Cases()[3], Cases()[4]),
                          [](const auto& info) { return std::string(info.param.name); });
 
+TEST(ProgressiveInput, CountedTablesAreAsSmallAsLibjpegOptimized) {
+  // Progressive input is written sequentially with tables from one count of the coefficients;
+  // jpegtran -optimize re-encodes the very same coefficients with libjpeg's two-pass tables.
+  testing::JpegSpec spec;
+  spec.progressive = true;
+  const std::string input = testing::MakeJpeg(spec);
+  auto result = Watermark(input, WatermarkOptions{});
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->path, WatermarkPath::kCoefficient);
+  const fs::path dir = fs::temp_directory_path() / ("jpeg_progressive_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  WriteFile(dir / "out.jpg", result->data);
+  const common::RunResult r = RunTool({"jpegtran", "-optimize", "-copy", "all", "-outfile",
+                                       (dir / "ref.jpg").string(), (dir / "out.jpg").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::string reference = Slurp(dir / "ref.jpg");
+  fs::remove_all(dir);
+  ASSERT_FALSE(reference.empty());
+  EXPECT_EQ(testing::ReadCoefficients(reference).blocks,
+            testing::ReadCoefficients(result->data).blocks);
+  EXPECT_LE(result->data.size(), reference.size() + reference.size() / 200);  // within 0.5 %
+}
+
 }  // namespace
 }  // namespace image

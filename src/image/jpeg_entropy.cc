@@ -453,17 +453,15 @@ bool DecodeBlock(BitReader<true>& r, const HuffTable& dc, const HuffTable& ac, i
   return true;
 }
 
-// Encodes one block with the file's tables. A symbol without a code is reported to
-// missing(table_class, symbol), which returns true to carry on (writing a placeholder code:
-// the output is then only good for collecting the missing symbols); false stops.
-template <typename Writer, typename Missing>
+// Encodes one block with the given tables. False if a symbol has no code or a value is out of
+// range for 8-bit data.
+template <typename Writer>
 bool EncodeBlock(Writer& w, const HuffTable& dc, const HuffTable& ac, int* pred,
-                 const int16_t* coef, Missing&& missing) {
+                 const int16_t* coef) {
   const int diff = coef[0] - *pred;
   *pred = coef[0];
   int s = Category(diff);
-  if (s > 11) return false;
-  if (!dc.size[s] && !missing(0, s)) return false;
+  if (s > 11 || !dc.size[s]) return false;
   w.Put(dc.code[s], dc.size[s]);
   if (s) w.Put(static_cast<uint32_t>(diff < 0 ? diff - 1 : diff) & ((1u << s) - 1), s);
   int run = 0;
@@ -474,19 +472,18 @@ bool EncodeBlock(Writer& w, const HuffTable& dc, const HuffTable& ac, int* pred,
       continue;
     }
     for (; run > 15; run -= 16) {
-      if (!ac.size[0xF0] && !missing(1, 0xF0)) return false;
+      if (!ac.size[0xF0]) return false;
       w.Put(ac.code[0xF0], ac.size[0xF0]);
     }
     s = Category(v);
     const int sym = (run << 4) | s;
-    if (s > 10) return false;
-    if (!ac.size[sym] && !missing(1, sym)) return false;
+    if (s > 10 || !ac.size[sym]) return false;
     w.Put(ac.code[sym], ac.size[sym]);
     w.Put(static_cast<uint32_t>(v < 0 ? v - 1 : v) & ((1u << s) - 1), s);
     run = 0;
   }
   if (run > 0) {
-    if (!ac.size[0] && !missing(1, 0)) return false;
+    if (!ac.size[0]) return false;
     w.Put(ac.code[0], ac.size[0]);
   }
   return true;
@@ -588,51 +585,58 @@ class Splicer {
   // True when a rewritten table changed the code of a symbol the scan may hold.
   bool recoding() const { return recoding_; }
 
-  bool any_missing() const {
-    for (const auto& cls : missing_) {
-      for (const auto& set : cls) {
-        if (set.any()) return true;
-      }
+  // Gives every symbol a baseline scan may hold (DC categories 0-11; AC end of block, ZRL and
+  // runs 0-15 of sizes 1-10) a code in each table the scan uses (AddHuffmanSymbols): optimized
+  // tables lack those the picture does not use, and the logo's blocks may need them. Known
+  // before reading the scan, the new codes let one pass plan everything. Returns the DHT segment
+  // defining the new tables, to be placed before the SOS ("" when no table lacked a symbol);
+  // false if a table cannot take them. When an existing code changed (recoding()), Plan writes
+  // every occurrence of it in the scan again.
+  bool CompleteTables(std::string* dht) {
+    dht->clear();
+    std::bitset<256> valid[2];
+    for (int s = 0; s <= 11; ++s) valid[0].set(s);
+    valid[1].set(0x00).set(0xF0);
+    for (int r = 0; r < 16; ++r) {
+      for (int s = 1; s <= 10; ++s) valid[1].set((r << 4) | s);
     }
-    return false;
-  }
-
-  // Gives the missing symbols codes (AddHuffmanSymbols) and returns the DHT segment that
-  // defines the new tables, to be placed before the SOS; empty if a table cannot take them.
-  // Afterwards the MCUs are encoded with the new tables and, when an existing code changed
-  // (recoding()), every occurrence of it in the scan is written again by Plan.
-  std::string AddMissingSymbols() {
-    std::string dht = std::string("\xFF\xC4\0\0", 4);
-    for (int cls = 0; cls < 2; ++cls) {
-      for (int id = 0; id < 4; ++id) {
-        if (missing_[cls][id].none()) continue;
+    bool done[2][4] = {};
+    for (const McuBlock& b : blocks_) {
+      for (int cls = 0; cls < 2; ++cls) {
+        const int id = cls == 0 ? b.dc_id : b.ac_id;
+        if (done[cls][id]) continue;
+        done[cls][id] = true;
+        std::bitset<256> absent = valid[cls];
+        for (int i = 0; i < spec_[cls][id].num_symbols; ++i)
+          absent.reset(spec_[cls][id].symbols[i]);
+        if (absent.none()) continue;
         HuffmanSpec spec;
         auto fresh = std::make_unique<HuffTable>();
-        if (!AddHuffmanSymbols(spec_[cls][id], missing_[cls][id], &spec) ||
-            !fresh->Build(spec, cls == 0) ||
+        if (!AddHuffmanSymbols(spec_[cls][id], absent, &spec) || !fresh->Build(spec, cls == 0) ||
             !table_[cls][id].Build(spec_[cls][id], cls == 0, fresh.get())) {
-          return {};
+          return false;
         }
         for (bool c : table_[cls][id].changed) recoding_ = recoding_ || c;
         enc_[cls][id] = fresh.get();
         rewritten_.push_back(std::move(fresh));
-        dht += static_cast<char>((cls << 4) | id);
-        for (int l = 1; l <= 16; ++l) dht += static_cast<char>(spec.counts[l]);
-        dht.append(reinterpret_cast<const char*>(spec.symbols), spec.num_symbols);
-        missing_[cls][id].reset();
+        if (dht->empty()) dht->assign("\xFF\xC4\0\0", 4);
+        *dht += static_cast<char>((cls << 4) | id);
+        for (int l = 1; l <= 16; ++l) *dht += static_cast<char>(spec.counts[l]);
+        dht->append(reinterpret_cast<const char*>(spec.symbols), spec.num_symbols);
       }
     }
-    const size_t len = dht.size() - 2;
-    dht[2] = static_cast<char>(len >> 8);
-    dht[3] = static_cast<char>(len & 0xFF);
-    return dht;
+    if (!dht->empty()) {
+      const size_t len = dht->size() - 2;
+      (*dht)[2] = static_cast<char>(len >> 8);
+      (*dht)[3] = static_cast<char>(len & 0xFF);
+    }
+    return true;
   }
 
   // Reads one segment holding at least one MCU under the logo, or, when recoding(), any
-  // segment, and appends its plan (none if nothing in it changes). With `collect`, symbols the
-  // tables lack are recorded (see AddMissingSymbols) and the plan is a draft. 0 on success,
-  // 1 corrupt data, 2 a Huffman code is missing.
-  int Plan(const Segment& seg, bool collect) {
+  // segment, and appends its plan (none if nothing in it changes). 0 on success, 1 corrupt
+  // data, 2 a value the tables cannot code.
+  int Plan(const Segment& seg) {
     SegmentPlan plan;
     plan.end = seg.end;
     BitReader<true> r(data_, seg.begin, seg.end);
@@ -643,11 +647,6 @@ class Splicer {
     BitReader<true> copy_from;
     int16_t coef[64];
     const int per_row = g_.mcus_per_row();
-    auto missing = [&](int cls, int id, int sym) {
-      if (!collect) return false;
-      missing_[cls][id].set(sym);
-      return true;
-    };
     // Ends the bits taken as they are (the prefix, or a copied piece) where `at` is.
     auto end_copy = [&](const BitReader<true>& at) {
       if (state == kPrefix) {
@@ -667,16 +666,7 @@ class Splicer {
       piece_start = after.consumed();
     };
     auto skip = [&]() { return recoding_ ? SkipMcu(r, pred, recode) : SkipMcu(r, pred); };
-    // The last MCU under the logo in this segment: once past it (and past the MCU after it) a
-    // draft that will be planned again need not read on.
-    int last_touched = -1;
-    for (int my = box_.my1 - 1; my >= box_.my0 && last_touched < 0; --my) {
-      const int lo = std::max(seg.first_mcu, my * per_row + box_.mx0);
-      const int hi = std::min(seg.first_mcu + seg.num_mcus, my * per_row + box_.mx1) - 1;
-      if (lo <= hi) last_touched = hi;
-    }
     for (int m = seg.first_mcu; m < seg.first_mcu + seg.num_mcus; ++m) {
-      if (collect && m > last_touched && state == kCopy && any_missing()) return 0;
       const int mx = m % per_row, my = m / per_row;
       const bool touched = box_.contains(mx, my);
       if (state == kPrefix || state == kCopy) {
@@ -699,20 +689,7 @@ class Splicer {
         if (!skip()) return 1;
         continue;
       }
-      // The composited blocks of this MCU, kept from the first plan for a second one.
-      int16_t* done = nullptr;
-      bool composite = touched;
-      if (touched) {
-        const size_t mcu = static_cast<size_t>(my - box_.my0) * (box_.mx1 - box_.mx0) +
-                           static_cast<size_t>(mx - box_.mx0);
-        if (composited_.empty()) {
-          composited_.resize(static_cast<size_t>(box_.my1 - box_.my0) * (box_.mx1 - box_.mx0) *
-                             blocks_.size() * 65);  // 64 coefficients and a "done" flag
-        }
-        done = &composited_[mcu * blocks_.size() * 65];
-        composite = done[64] == 0;
-      }
-      if (composite && band_row_ != my) {
+      if (touched && band_row_ != my) {
         BuildPlanes(logo_, g_, color_, h_.adobe_transform >= 0, my * g_.mcu_height(),
                     (my + 1) * g_.mcu_height(), &planes_);
         band_row_ = my;
@@ -721,19 +698,12 @@ class Splicer {
         if (!DecodeBlock(r, table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index], coef)) {
           return 1;
         }
-        if (composite) {
+        if (touched) {
           WatermarkBlock(coef, h_.quant[h_.comp[b.comp].quant_index], planes_[b.comp],
                          mx * g_.h[b.comp] + b.u, my * g_.v[b.comp] + b.v);
-          std::memcpy(done, coef, sizeof coef);
-          done[64] = 1;
-        } else if (touched) {
-          std::memcpy(coef, done, sizeof coef);
         }
-        if (done != nullptr) done += 65;
         if (!EncodeBlock(encoded_, *enc_[0][b.dc_id], *enc_[1][b.ac_id], &enc_pred[b.scan_index],
-                         coef, [&](int cls, int sym) {
-                           return missing(cls, cls == 0 ? b.dc_id : b.ac_id, sym);
-                         })) {
+                         coef)) {
           return 2;
         }
       }
@@ -748,13 +718,6 @@ class Splicer {
     }
     plans_.push_back(std::move(plan));
     return 0;
-  }
-
-  // Forgets the plans (to plan again with extended tables).
-  void ClearPlans() {
-    plans_.clear();
-    encoded_.Reset();
-    band_row_ = -1;
   }
 
   // Writes the file: input bytes [0, header_end), then `dht`, then the rest of the input with
@@ -828,10 +791,7 @@ class Splicer {
   const HuffTable* enc_[2][4];
   std::vector<std::unique_ptr<HuffTable>> rewritten_;
   bool recoding_ = false;
-  std::bitset<256> missing_[2][4];
   std::vector<ComponentPlane> planes_;  // the logo over MCU row band_row_
-  // Per MCU of box_, per block: the composited coefficients and a flag (see Plan).
-  std::vector<int16_t> composited_;
   int band_row_ = -1;
   BitWriter<false> encoded_;  // the re-encoded MCUs, unstuffed, in order
   std::vector<SegmentPlan> plans_;
@@ -915,40 +875,28 @@ common::Result<bool> WatermarkJpegEntropy(std::string_view input, const JpegHead
   Splicer splicer(input, h, g, *logo, box);
   std::string why;
   if (!splicer.BuildTables(&why)) return Refuse(fallback, why);
-  const int per_row = g.mcus_per_row();
-  // Plans every restart interval holding an MCU under the logo; the others are kept as they are.
-  auto plan_all = [&](bool collect) {
-    for (const Segment& seg : segments) {
-      bool touched = splicer.recoding();
-      for (int my = box.my0; my < box.my1 && !touched; ++my) {
-        const int lo = std::max(seg.first_mcu, my * per_row + box.mx0);
-        const int hi = std::min(seg.first_mcu + seg.num_mcus, my * per_row + box.mx1);
-        touched = lo < hi;
-      }
-      if (!touched) continue;
-      const int rc = splicer.Plan(seg, collect);
-      if (rc != 0) return rc;
-    }
-    return 0;
-  };
-  int rc = plan_all(/*collect=*/true);
+  // Optimized tables lack codes the logo's strong edges may need: give them codes in a DHT
+  // before the scan; where that changes existing codes, every MCU is walked and their
+  // occurrences are written again (see CompleteTables and Plan).
   std::string dht;
-  if (rc == 0 && splicer.any_missing()) {
-    // Optimized tables often lack codes for the logo's strong edges. Give them codes in a DHT
-    // before the scan; where that changes existing codes, every MCU is walked and their
-    // occurrences are written again (see AddHuffmanSymbols and Plan).
-    dht = splicer.AddMissingSymbols();
-    if (dht.empty()) {
-      fallback->need_new_tables = true;
-      return Refuse(fallback, "the file's Huffman tables cannot take the codes the logo needs");
-    }
-    splicer.ClearPlans();
-    rc = plan_all(/*collect=*/false);
-  }
-  if (rc == 1) return Refuse(fallback, "corrupt entropy-coded data");
-  if (rc != 0) {
+  if (!splicer.CompleteTables(&dht)) {
     fallback->need_new_tables = true;
-    return Refuse(fallback, "the file's Huffman tables lack codes the logo needs");
+    return Refuse(fallback, "the file's Huffman tables cannot take the codes the logo may need");
+  }
+  // Plans every restart interval holding an MCU under the logo (every one when codes changed);
+  // the others are kept as they are.
+  const int per_row = g.mcus_per_row();
+  for (const Segment& seg : segments) {
+    bool touched = splicer.recoding();
+    for (int my = box.my0; my < box.my1 && !touched; ++my) {
+      const int lo = std::max(seg.first_mcu, my * per_row + box.mx0);
+      const int hi = std::min(seg.first_mcu + seg.num_mcus, my * per_row + box.mx1);
+      touched = lo < hi;
+    }
+    if (!touched) continue;
+    const int rc = splicer.Plan(seg);
+    if (rc == 1) return Refuse(fallback, "corrupt entropy-coded data");
+    if (rc != 0) return Refuse(fallback, "a coefficient out of range for baseline Huffman coding");
   }
   DAT_RETURN_IF_ERROR(splicer.Emit(dht.empty() ? 0 : h.scan_marker, dht, sink));
 
