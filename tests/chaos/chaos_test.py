@@ -4,7 +4,9 @@
 Scenarios (--scenario):
   outage  X answers 503 for --outage-seconds (default 15; the issue's 2 minutes is
           `--outage-seconds 120`) during a stream of uploads. Afterwards every upload is posted
-          exactly once, some runs needed retries, none is left failed.
+          exactly once, some runs needed retries, none is left failed. Then an outage longer
+          than the function's maximum event age (set to 3 s): its runs are dead-lettered and
+          `dispatch redrive --function twitter` afterwards posts each upload exactly once.
   chaos   uploads while the event driver and the dispatch server are killed with -9 (several
           times each) and X fails for a while. Afterwards every upload is posted exactly once,
           the driver's queue and dead-letter queue are empty, no run is queued, running or
@@ -81,8 +83,10 @@ class ChaosStack(demo.Stack):
             return json.loads(r.read())
 
     def x_outage(self, seconds):
+        """X answers 503 for `seconds` from now; 0 ends an outage."""
+        body = {"status": 503, "seconds": seconds, "count": 0}
         req = urllib.request.Request(self.localcloud_url + "/x/2/sandbox/fail", method="POST",
-                                     data=json.dumps({"status": 503, "seconds": seconds}).encode())
+                                     data=json.dumps(body).encode())
         with urllib.request.urlopen(req, timeout=10) as r:
             r.read()
 
@@ -238,6 +242,43 @@ def run_scenario(args, stack, images):
           f"{last_post:.1f} s after the first upload", flush=True)
 
 
+def dead_letter_and_redrive(args, stack, images):
+    """An outage longer than the function's maximum event age: the runs go to the dead-letter
+    list, nothing is posted; after the outage `dispatch redrive --function twitter` posts each
+    upload exactly once (the twitter function's posted record keeps that true when several
+    failed runs of one upload are redriven)."""
+    stack.api("/v1/functions/twitter", "PUT", {"maxEventAgeSeconds": 3})
+    wait_until(lambda: stack.api("/v1/functions/twitter").get("status") == "READY", 60)
+    stack.x_outage(600)  # ended below, once the runs are dead-lettered
+    names = [os.path.basename(p) for p in images]
+    for path in images:
+        stack.upload(path, "images/" + os.path.basename(path))
+
+    def dead_lettered():
+        failed = stack.dispatch_json(["get", "runs", "twitter", "--failed"])
+        inputs = [json.dumps(r.get("input")) for r in failed]
+        return failed if all(any(n in i for i in inputs) for n in names) else None
+    failed = wait_until(dead_lettered, 120, 0.5) or []
+    reasons = {r.get("error", {}).get("deadLetterReason") for r in failed}
+    check("runs past their maximum event age go to the dead-letter list",
+          len(failed) >= len(images) and reasons == {"max event age (3s) exceeded"},
+          f"{len(failed)} failed runs, reasons {reasons}")
+    counts = posts_by_name(stack)
+    check("nothing posted while X is down", not any(counts.get(n) for n in names))
+    stack.x_outage(0)  # X is back
+    out = stack.dispatch(["redrive", "--function", "twitter"], quiet=True).stdout
+    check("redrive takes every failed run", f"Redriven {len(failed)} " in out, out.strip())
+    posted = wait_until(lambda: all(posts_by_name(stack).get(n, 0) >= 1 for n in names), 120, 0.5)
+    wait_until(lambda: (lambda s: s["queued"] == 0 and s["running"] == 0)(
+        stack.api("/v1/runs/stats?function=twitter")), 60, 0.5)
+    counts = posts_by_name(stack)
+    check(f"each of {len(names)} redriven uploads posted exactly once",
+          posted and all(counts.get(n, 0) == 1 for n in names),
+          json.dumps({n: counts.get(n, 0) for n in names}))
+    check("dead-letter list empty after the redrive",
+          not stack.dispatch_json(["get", "runs", "--failed"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", required=True)
@@ -256,10 +297,13 @@ def main():
         work = os.path.join(stack.dir, "work")
         os.makedirs(work)
         out = subprocess.run([os.path.join(stack.bin, "sample-images"), work, "--count",
-                              str(args.uploads), "--prefix", f"{args.scenario}-{uuid.uuid4().hex[:6]}",
+                              str(args.uploads + 3), "--prefix", f"{args.scenario}-{uuid.uuid4().hex[:6]}",
                               "--width", "320", "--height", "240"],
                              capture_output=True, text=True, check=True)
-        run_scenario(args, stack, out.stdout.split())
+        images = out.stdout.split()
+        run_scenario(args, stack, images[:args.uploads])
+        if args.scenario == "outage":
+            dead_letter_and_redrive(args, stack, images[args.uploads:])
     except Exception as e:  # a failed step is a failed check, with its reason
         check("scenario completed", False, f"{type(e).__name__}: {e}")
     finally:
