@@ -78,8 +78,8 @@ class DispatchTest : public ::testing::Test {
     fs::remove_all(root_);
   }
 
-  // After a kill -9 the server's function processes outlive it: stop those this test
-  // started (their executables live under root_), by pid.
+  // A safety net for a failing test: stop any process this test started (their executables
+  // live under root_) that is still running, by pid.
   void KillStrays() {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator("/proc", ec)) {

@@ -647,10 +647,6 @@ void FunctionRunner::Finish(Pending p, bool ok, json output, json error, bool re
   }
 }
 
-}  // namespace dispatch
-
-namespace dispatch {
-
 std::optional<int64_t> FunctionRunner::NextAttempt(Run* run_out, const store::Entity* function,
                                                    bool retryable, int64_t now, std::string* why) {
   Run& run = *run_out;

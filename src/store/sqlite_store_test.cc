@@ -134,7 +134,14 @@ TEST_F(SqliteStoreTest, IngestDeduplicatesWithinWindow) {
   auto pruned = s->PruneEvents(2000);
   ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(*pruned, 0);
-  // …and go once their runs are finished.
+  // …so are those of failed runs (a redrive needs the event)…
+  for (const char* id : {"r1", "r3"}) {
+    store::Run r = *s->GetRun(id);
+    r.status = RunStatus::kFailed;
+    ASSERT_TRUE(s->PutRuns({r}).ok());
+  }
+  EXPECT_EQ(*s->PruneEvents(2000), 0);
+  // …and they go once their runs succeeded.
   for (const char* id : {"r1", "r3"}) {
     store::Run r = *s->GetRun(id);
     r.status = RunStatus::kSucceeded;

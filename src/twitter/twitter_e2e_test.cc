@@ -418,6 +418,30 @@ TEST_F(TwitterE2eTest, ServerErrorFromXIsRetryable) {
   EXPECT_EQ(json::parse(r.body)["retryable"], true);
 }
 
+// X's outage with a Retry-After: the wait comes back to the runtime as retry_after_ms, and
+// once X is back the retry posts the upload once.
+TEST_F(TwitterE2eTest, ServerErrorWithRetryAfterCarriesTheWait) {
+  std::string jpeg = SmallJpeg(10);
+  std::string etag = Put("images/503-later.jpg", jpeg);
+  json event = EventBridgeEvent("images/503-later.jpg", etag, jpeg.size());
+  json fail = {{"status", 503}, {"seconds", 60}, {"retry_after_secs", 90}};
+  ASSERT_LT(Send("POST", cloud_url_ + "/x/2/sandbox/fail", fail.dump()).status, 300);
+  struct EndOutage {  // even when an assertion returns early: the other tests share X
+    ~EndOutage() { FailNext(503, 0, 0); }
+  } end_outage;
+  size_t before = Posts().size();
+  http::Response r = Invoke(event);
+  EXPECT_EQ(r.status, 500) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["retryable"], true);
+  ASSERT_TRUE(j.contains("retry_after_ms")) << r.body;
+  EXPECT_EQ(j["retry_after_ms"], 90'000);
+  EXPECT_EQ(Posts().size(), before);
+  FailNext(503, 0, 0);  // X is back
+  ExpectPosted(Invoke(event), jpeg);
+  (void)end_outage;
+}
+
 TEST_F(TwitterE2eTest, ObjectThatIsNotAnImageIsInputError) {
   Put("images/fake.jpg", "this is not a JPEG at all", "image/jpeg");
   size_t before = Posts().size();

@@ -127,7 +127,15 @@ common::Result<http::Response> XClient::Call(const std::string& method,
     return common::ResourceExhausted(what + " (rate limited; " + std::string(kRetryMarker) +
                                      std::to_string(wait) + "s)");
   }
-  if (status >= 500) return common::Unavailable(what + ": " + DescribeErrorBody(response.body));
+  if (status >= 500) {
+    // X may say when to come back (Retry-After in seconds); the caller's retry honours it.
+    std::string when;
+    if (auto retry = response.headers.Get("retry-after")) {
+      int64_t wait = std::strtoll(retry->c_str(), nullptr, 10);
+      if (wait > 0) when = " (" + std::string(kRetryMarker) + std::to_string(wait) + "s)";
+    }
+    return common::Unavailable(what + ": " + DescribeErrorBody(response.body) + when);
+  }
   if (status == 401 || status == 403) {
     // The body is X's own text; it cannot contain our secrets, which never leave this process.
     return common::PermissionDenied(what + ": X refused the credentials (" +
@@ -241,7 +249,10 @@ bool IsRetryable(const common::Status& status) {
 }
 
 std::optional<std::chrono::seconds> RetryAfter(const common::Status& status) {
-  if (status.code() != common::Code::kResourceExhausted) return std::nullopt;
+  if (status.code() != common::Code::kResourceExhausted &&
+      status.code() != common::Code::kUnavailable) {
+    return std::nullopt;
+  }
   auto p = status.message().rfind(kRetryMarker);
   if (p == std::string::npos) return std::nullopt;
   return std::chrono::seconds(

@@ -4,7 +4,8 @@
 // Errors (common::Status codes), so callers can decide on retries:
 //   ResourceExhausted  429: rate limited. Retryable after RetryAfter(status) (from the
 //                      x-rate-limit-reset header).
-//   Unavailable        5xx or a transport failure. Retryable.
+//   Unavailable        5xx or a transport failure. Retryable (after RetryAfter(status) when a
+//                      5xx carried a Retry-After header).
 //   PermissionDenied   401/403: "X refused the credentials". Not retryable. The message
 //                      never contains a secret.
 //   InvalidArgument    other 4xx (bad media, text too long…). Not retryable.
@@ -86,8 +87,8 @@ class XClient {
 // True for errors worth retrying (rate limit, 5xx, transport failures).
 bool IsRetryable(const common::Status& status);
 
-// For a rate-limit error from XClient: how long to wait before retrying (0 when the reset
-// time already passed). nullopt for any other status.
+// For a rate-limit error from XClient, or a 5xx that carried Retry-After: how long to wait
+// before retrying (0 when the reset time already passed). nullopt for any other status.
 std::optional<std::chrono::seconds> RetryAfter(const common::Status& status);
 
 }  // namespace x

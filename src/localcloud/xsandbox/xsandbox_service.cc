@@ -53,7 +53,6 @@ std::string SniffImageType(std::string_view data) {
   return "";
 }
 
-
 // Length of the text as X counts it (code points; X weighs some ranges double, ignored).
 size_t CodePoints(std::string_view s) {
   size_t n = 0;
@@ -105,6 +104,7 @@ void XSandboxService::Handle(Call call, http::Respond respond) {
     media_.clear();
     posts_.clear();
     fail_count_ = 0;
+    fail_until_ms_ = 0;
     response = http::Response::Json(200, "{}");
   } else if (common::StartsWith(path, "/x/2/")) {
     response = HandleApi(call, path.substr(2));  // "/2/…"
@@ -138,8 +138,9 @@ http::Response XSandboxService::HandleApi(const Call& call, const std::string& p
 
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (fail_count_ > 0) {
-      --fail_count_;
+    const bool outage = common::ToUnixMillis(context_.clock().Now()) < fail_until_ms_;
+    if (fail_count_ > 0 || outage) {
+      if (!outage) --fail_count_;
       if (fail_status_ == 429) {
         http::Response r =
             Problem(429, "Too Many Requests", "Too Many Requests", "about:blank", 88);
@@ -149,8 +150,12 @@ http::Response XSandboxService::HandleApi(const Call& call, const std::string& p
         r.headers.Set("x-rate-limit-reset", std::to_string(reset));
         return r;
       }
-      return Problem(fail_status_, http::ReasonPhrase(fail_status_),
-                     "the sandbox was told to fail this request", "about:blank", 131);
+      http::Response r = Problem(fail_status_, http::ReasonPhrase(fail_status_),
+                                 "the sandbox was told to fail this request", "about:blank", 131);
+      if (fail_status_ >= 500 && fail_retry_after_secs_ > 0) {
+        r.headers.Set("Retry-After", std::to_string(fail_retry_after_secs_));
+      }
+      return r;
     }
   }
 
@@ -436,13 +441,21 @@ http::Response XSandboxService::SetFailures(const Call& call) {
   int status = body.value("status", 503);
   int count = body.value("count", 1);
   int reset = body.value("reset_after_secs", 1);
-  if (status < 400 || status > 599 || count < 0 || reset < 0) {
-    return InvalidRequest("status 400-599, count >= 0, reset_after_secs >= 0");
+  int seconds = body.value("seconds", 0);
+  int retry_after = body.value("retry_after_secs", 0);
+  if (status < 400 || status > 599 || count < 0 || reset < 0 || seconds < 0 || seconds > 86400 ||
+      retry_after < 0) {
+    return InvalidRequest(
+        "status 400-599, count >= 0, reset_after_secs >= 0, seconds 0-86400, "
+        "retry_after_secs >= 0");
   }
   std::lock_guard<std::mutex> lock(mu_);
   fail_status_ = status;
-  fail_count_ = count;
+  fail_count_ = seconds > 0 ? 0 : count;
   fail_reset_after_secs_ = reset;
+  fail_retry_after_secs_ = retry_after;
+  fail_until_ms_ =
+      seconds > 0 ? common::ToUnixMillis(context_.clock().Now()) + seconds * 1000LL : 0;
   return http::Response::Json(200, json({{"status", status}, {"count", count}}).dump());
 }
 

@@ -16,7 +16,10 @@
 //                                     image_urls}]}, newest first
 //   POST /x/2/sandbox/fail            {"status": 429|503|500, "count": N, "reset_after_secs": S}
 //                                     makes the next N API requests (after OAuth) fail so
-//                                     retries can be tested
+//                                     retries can be tested; with "seconds": T instead, every
+//                                     API request fails for T seconds (an outage; test-only
+//                                     fault injection), 5xx answers carrying "Retry-After: R"
+//                                     when "retry_after_secs": R is given
 //   POST /x/2/sandbox/reset           forgets posts, media and pending failures
 #pragma once
 
@@ -106,6 +109,8 @@ class XSandboxService : public Service {
   int fail_count_ = 0;                  // guarded by mu_
   int fail_reset_after_secs_ = 1;       // guarded by mu_
   ThumbnailCache thumbnails_;           // the timeline page's (thread-safe itself)
+  int64_t fail_until_ms_ = 0;           // guarded by mu_; test-only outage window end
+  int fail_retry_after_secs_ = 0;       // guarded by mu_; Retry-After on 5xx, 0 = none
 };
 
 }  // namespace localcloud::xsandbox

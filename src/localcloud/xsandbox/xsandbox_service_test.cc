@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/strings.h"
 #include "http/client.h"
@@ -182,6 +184,34 @@ TEST_F(XSandboxTest, FailSwitchAnswers429ThenRecovers) {
   EXPECT_EQ(client.CreatePost("a").status().code(), common::Code::kUnavailable);
   EXPECT_EQ(client.UploadMedia(kPng, "image/png").status().code(), common::Code::kUnavailable);
   EXPECT_TRUE(client.CreatePost("a").ok());
+}
+
+// Test-only fault injection: an outage of a few seconds rather than a count of requests,
+// with X's Retry-After on the 503s.
+TEST_F(XSandboxTest, FailSwitchOutageWindowEnds) {
+  http::ClientRequest fail;
+  fail.method = "POST";
+  fail.url = base_ + "/x/2/sandbox/fail";
+  fail.body = R"({"status":503,"seconds":1,"retry_after_secs":2})";
+  ASSERT_EQ(http_.Send(fail)->status, 200);
+  x::XClient client = Client();
+  auto start = std::chrono::steady_clock::now();
+  int failures = 0;
+  common::Status last = client.CreatePost("during").status();
+  while (!last.ok() && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+    ASSERT_EQ(last.code(), common::Code::kUnavailable) << last.ToString();
+    ASSERT_TRUE(x::RetryAfter(last).has_value()) << last.ToString();
+    EXPECT_EQ(x::RetryAfter(last)->count(), 2);
+    ++failures;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    last = client.CreatePost("during").status();
+  }
+  EXPECT_TRUE(last.ok()) << last.ToString();
+  EXPECT_GE(failures, 3);  // every request of the window failed, not a count of them
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+
+  fail.body = R"({"status":503,"seconds":-1})";
+  EXPECT_EQ(http_.Send(fail)->status, 400);
 }
 
 TEST_F(XSandboxTest, RejectsBadMediaAndUnknownMediaIds) {
