@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   // SQS long polls last up to 20 s; keep-alive connections of pollers must outlive them.
   options.idle_timeout = std::chrono::seconds(120);
   options.server_name = "localcloud";
+  options.admit = dispatcher.AsAdmit();  // authenticate and limit before reading bodies
   http::HttpServer server(options, dispatcher.AsHandler());
   if (auto status = server.Start(); !status.ok()) {
     std::fprintf(stderr, "localcloud: cannot listen on %s:%d: %s\n", host.c_str(), port,

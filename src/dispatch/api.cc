@@ -118,6 +118,28 @@ bool IsSafeFileName(const std::string& name) {
   return IsValidName(name) && name != "." && name != "..";
 }
 
+// Body limits per route: function code (inline sources, archives) may be large; every other
+// API body is a small JSON document. Events have their own limit (EventManagerOptions).
+constexpr size_t kMaxCodeBodyBytes = 256ull << 20;
+constexpr size_t kMaxApiBodyBytes = 1 << 20;
+// Outside /v1 (health checks, unknown paths): nothing worth a body.
+constexpr size_t kMaxOtherBodyBytes = 4096;
+
+// True when the request carries the bearer token, compared in constant time.
+bool HasToken(const http::Request& request, const std::string& token) {
+  std::string auth = request.headers.GetOr("Authorization", "");
+  std::string presented =
+      common::StartsWith(auth, "Bearer ") ? std::string(common::Trim(auth.substr(7))) : "";
+  return presented.size() == token.size() &&
+         CRYPTO_memcmp(presented.data(), token.data(), token.size()) == 0;
+}
+
+http::Response Unauthorized() {
+  http::Response r = ErrorResponse(401, "missing or invalid bearer token");
+  r.headers.Set("WWW-Authenticate", "Bearer");
+  return r;
+}
+
 #define API_ASSIGN(lhs, expr)                                    \
   auto DAT_CONCAT(api_r_, __LINE__) = (expr);                    \
   if (!DAT_CONCAT(api_r_, __LINE__).ok())                        \
@@ -126,16 +148,33 @@ bool IsSafeFileName(const std::string& name) {
 
 }  // namespace
 
+http::Admission DispatchServer::AdmitApi(const http::Request& head) const {
+  http::Admission admission;
+  std::string_view path = head.path();
+  if (path != "/v1" && !common::StartsWith(path, "/v1/")) {
+    admission.max_body_bytes = kMaxOtherBodyBytes;
+    return admission;
+  }
+  if (!HasToken(head, token_)) {
+    admission.refusal = Unauthorized();
+    return admission;
+  }
+  std::string_view rest = path.size() > 4 ? path.substr(4) : std::string_view();
+  std::string_view collection = rest.substr(0, rest.find('/'));
+  if (collection == "event") {
+    admission.max_body_bytes = config_.events.max_event_bytes;
+  } else if (collection == "functions" || collection == "images" || collection == "baseimages") {
+    admission.max_body_bytes = kMaxCodeBodyBytes;
+  } else {
+    admission.max_body_bytes = kMaxApiBodyBytes;
+  }
+  return admission;
+}
+
 void DispatchServer::HandleApi(http::Request&& request, http::Respond respond) {
-  // Authentication: the bearer token, compared in constant time.
-  std::string auth = request.headers.GetOr("Authorization", "");
-  std::string presented =
-      common::StartsWith(auth, "Bearer ") ? std::string(common::Trim(auth.substr(7))) : "";
-  if (presented.size() != token_.size() ||
-      CRYPTO_memcmp(presented.data(), token_.data(), token_.size()) != 0) {
-    http::Response r = ErrorResponse(401, "missing or invalid bearer token");
-    r.headers.Set("WWW-Authenticate", "Bearer");
-    respond(std::move(r));
+  // Checked by AdmitApi before the body was read; again here for listeners without it.
+  if (!HasToken(request, token_)) {
+    respond(Unauthorized());
     return;
   }
   std::string path(request.path());

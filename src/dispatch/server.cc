@@ -199,6 +199,7 @@ Status DispatchServer::Start() {
   ho.threads = config_.http_threads;
   ho.max_body_bytes = 256ull << 20;  // function code uploads; events are limited to 1 MiB
   ho.server_name = "dispatch";
+  ho.admit = [this](const http::Request& head) { return AdmitApi(head); };
   ho.tls_cert_file = config_.tls_cert_file;
   ho.tls_key_file = config_.tls_key_file;
   http_ = std::make_unique<http::HttpServer>(ho, router.AsHandler());

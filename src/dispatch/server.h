@@ -101,6 +101,9 @@ class DispatchServer {
 
  private:
   void HandleApi(http::Request&& request, http::Respond respond);
+  // Decides on an API request from its head, before its body is read: 401 without the bearer
+  // token, and the body limit of its route (see README.md, "Limits").
+  http::Admission AdmitApi(const http::Request& head) const;
   http::Response HandleEntities(store::Kind kind, const std::string& method,
                                 const std::vector<std::string>& parts,
                                 const http::Request& request);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/crypto.h"
+#include "common/json_limits.h"
 #include "common/strings.h"
 #include "common/time.h"
 
@@ -131,11 +132,8 @@ http::Response ErrorResponse(const Status& status) {
 }
 
 Result<nlohmann::json> ParseJson(std::string_view text) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    return common::InvalidArgument(std::string("malformed JSON: ") + e.what());
-  }
+  // A payload (a run's input) one level inside the request, with a level to spare.
+  return common::ParseJsonBounded(text, common::kMaxJsonDepth + 2);
 }
 
 bool IsValidName(std::string_view name) {

@@ -35,7 +35,8 @@ http::Response ErrorResponse(const common::Status& status);
 http::Response ErrorResponse(int http_status, const std::string& message);
 http::Response JsonResponse(int http_status, const nlohmann::json& body);
 
-// Parses a JSON body; InvalidArgument with the parser's position on malformed JSON.
+// Parses a JSON body; InvalidArgument with the parser's position on malformed JSON, and on
+// nesting deeper than common::kMaxJsonDepth + 2 (checked before parsing).
 common::Result<nlohmann::json> ParseJson(std::string_view text);
 
 // True for names the API accepts: 1–63 of [A-Za-z0-9._-], starting with a letter or digit.

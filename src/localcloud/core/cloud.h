@@ -113,6 +113,10 @@ struct Call {
   std::string source_ip;  // request.remote_address
 };
 
+// Body limit of the JSON and query protocols (SQS, STS, EventBridge, CloudTrail): their
+// largest requests (a 10-message SQS batch of 1 MiB, form-encoded) stay well below it.
+inline constexpr size_t kMaxApiBodyBytes = 4u << 20;
+
 // One AWS (or X) service emulated by localcloud. Implementations are thread-safe: Handle
 // runs on the server's I/O threads and must not block (answer at once, or keep `respond`
 // and call it later from any thread).
@@ -129,6 +133,11 @@ class Service {
   // themselves (the X sandbox, OAuth 1.0a).
   virtual bool NeedsSignature(const RouteInfo& /*route*/, const http::Request& /*request*/) const {
     return true;
+  }
+  // Body limit of a request, decided from its head before the body is read (0: the
+  // server's limit). Default: kMaxApiBodyBytes, for the JSON and query protocols.
+  virtual size_t MaxBodyBytes(const RouteInfo& /*route*/, const http::Request& /*head*/) const {
+    return kMaxApiBodyBytes;
   }
   // A fresh request id in the service's style (S3: 16 upper-case hex; others: a UUID).
   virtual std::string NewRequestId() const;

@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/crypto.h"
+#include "common/json_limits.h"
 #include "common/strings.h"
 #include "common/version.h"
 #include "localcloud/core/auth.h"
@@ -23,6 +25,23 @@ void ParseScope(std::string_view credential, RouteInfo* route) {
 }
 
 std::string RandomHostId() { return common::Base64Encode(common::RandomBytes(48)); }
+
+constexpr std::string_view kHealthPath = "/_localcloud/health";
+
+// The JSON protocols (X-Amz-Target) parse the body with nlohmann and walk it: nesting is
+// bounded here, and unreadable bodies (malformed, invalid UTF-8) refused, for every service
+// at once, as the AWS JSON protocols answer a body they cannot read.
+std::optional<aws::AwsError> CheckJsonBody(const Call& call) {
+  if (call.route.target.empty() || call.request.body.empty()) return std::nullopt;
+  common::Status nesting = common::CheckJsonDepth(call.request.body, common::kMaxJsonDepth);
+  if (nesting.ok() && nlohmann::json::accept(call.request.body)) return std::nullopt;
+  aws::AwsError error;
+  error.http_status = 400;
+  error.code = "SerializationException";
+  error.message = nesting.ok() ? "Request body is not valid JSON"
+                               : "Request body is not valid: " + nesting.message();
+  return error;
+}
 
 }  // namespace
 
@@ -59,6 +78,58 @@ RouteInfo ComputeRouteInfo(const http::Request& request) {
   return route;
 }
 
+Service* Dispatcher::Route(const RouteInfo& route, const http::Request& request) const {
+  for (auto& candidate : services_) {
+    if (candidate->Accepts(route, request)) return candidate.get();
+  }
+  return nullptr;
+}
+
+http::Admit Dispatcher::AsAdmit() {
+  return [this](const http::Request& head) { return Admit(head); };
+}
+
+http::Admission Dispatcher::Admit(const http::Request& head) const {
+  http::Admission admission;
+  if (head.path() == kHealthPath) return admission;  // answered by Dispatch, unsigned
+  RouteInfo route = ComputeRouteInfo(head);
+  if (route.action.empty() && route.target.empty() && route.signing_service.empty() &&
+      head.method == "POST" &&
+      common::StartsWith(common::ToLower(head.headers.GetOr("content-type", "")),
+                         "application/x-www-form-urlencoded")) {
+    // The Action is in the body: route (and authenticate) once it is read.
+    admission.max_body_bytes = kMaxApiBodyBytes;
+    return admission;
+  }
+  Service* service = Route(route, head);
+  if (service == nullptr) {
+    admission.max_body_bytes = kMaxApiBodyBytes;
+    return admission;
+  }
+  admission.max_body_bytes = service->MaxBodyBytes(route, head);
+  if (!context_.config().auth || !service->NeedsSignature(route, head)) return admission;
+  auto auth = Authenticate(context_, service->name(), head);
+  if (auth.ok()) return admission;
+  const std::string& code = auth.error().code;
+  // The signature covers the body's hash unless the client sent it as a header (S3 always
+  // does): a mismatch is known only once the body is here.
+  bool body_dependent =
+      code == "XAmzContentSHA256Mismatch" ||
+      (code == "SignatureDoesNotMatch" && !head.headers.Has("x-amz-content-sha256"));
+  if (body_dependent) return admission;
+  Call call;
+  call.route = std::move(route);
+  call.request_id = service->NewRequestId();
+  call.host_id = RandomHostId();
+  call.request = head;
+  aws::AwsError error = auth.error();
+  error.request_id = call.request_id;
+  spdlog::debug("{} {} -> {} {} {} (before the body)", head.method, head.target, service->name(),
+                error.http_status, error.code);
+  admission.refusal = service->ErrorResponse(call, error);
+  return admission;
+}
+
 http::Handler Dispatcher::AsHandler() {
   return [this](http::Request&& request, http::Respond respond) {
     Dispatch(std::move(request), std::move(respond));
@@ -70,7 +141,7 @@ void Dispatcher::Shutdown() {
 }
 
 void Dispatcher::Dispatch(http::Request&& request, http::Respond respond) {
-  if (request.method == "GET" && request.path() == "/_localcloud/health") {
+  if (request.method == "GET" && request.path() == kHealthPath) {
     nlohmann::json services = nlohmann::json::object();
     for (auto& service : services_) services[std::string(service->name())] = "running";
     respond(http::Response::Json(
@@ -82,13 +153,7 @@ void Dispatcher::Dispatch(http::Request&& request, http::Respond respond) {
     return;
   }
   RouteInfo route = ComputeRouteInfo(request);
-  Service* service = nullptr;
-  for (auto& candidate : services_) {
-    if (candidate->Accepts(route, request)) {
-      service = candidate.get();
-      break;
-    }
-  }
+  Service* service = Route(route, request);
   if (service == nullptr) {
     respond(http::Response::Json(
         400, nlohmann::json{{"__type", "UnknownService"},
@@ -133,6 +198,11 @@ void Dispatcher::Dispatch(http::Request&& request, http::Respond respond) {
     call.signing = std::move(auth->signing);
   }
   call.request = std::move(request);
+  if (auto error = CheckJsonBody(call); error) {
+    error->request_id = call.request_id;
+    respond(service->ErrorResponse(call, *error));
+    return;
+  }
 
   if (spdlog::should_log(spdlog::level::debug)) {
     auto start = std::chrono::steady_clock::now();

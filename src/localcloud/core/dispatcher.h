@@ -29,12 +29,24 @@ class Dispatcher {
 
   // The server handler. The Dispatcher must outlive the server.
   http::Handler AsHandler();
+  // The server's admission hook (http::ServerOptions::admit): decides from the head alone,
+  // before the body is read. Routes the head; when its service needs a signature, answers
+  // in the service's format what the signature check can already tell without the body
+  // (no or malformed credentials, unknown access key, wrong session token, and a wrong
+  // signature when the payload hash is a header, as S3 signs) and applies the service's
+  // body limit. A form-encoded POST naming its Action only in the body and not signed with
+  // a scope cannot be routed from its head: it gets kMaxApiBodyBytes and is checked after.
+  // The Dispatcher must outlive the server.
+  http::Admit AsAdmit();
 
   // Calls Service::Shutdown on every service (after the server stopped).
   void Shutdown();
 
  private:
   void Dispatch(http::Request&& request, http::Respond respond);
+  http::Admission Admit(const http::Request& head) const;
+  // The service that takes `request`, nullptr when none.
+  Service* Route(const RouteInfo& route, const http::Request& request) const;
 
   CloudContext& context_;
   std::vector<std::shared_ptr<Service>> services_;

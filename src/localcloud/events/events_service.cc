@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "common/crypto.h"
+#include "common/json_limits.h"
 #include "common/strings.h"
 #include "eventpattern/pattern.h"
 
@@ -14,6 +15,10 @@ namespace localcloud::events {
 namespace {
 
 using nlohmann::json;
+
+// JSON carried in a string member (Detail, Input, a test Event) is bounded before it is
+// parsed: it is matched and serialized again, both recursive.
+bool DepthOk(std::string_view text) { return common::CheckJsonDepth(text).ok(); }
 
 constexpr std::string_view kTargetPrefix = "AWSEvents.";
 constexpr size_t kMaxTargetsPerRule = 5;
@@ -350,7 +355,8 @@ EventsService::Outcome EventsService::PutTargets(const json& in) {
               Validation("Only one of Input, InputPath, or InputTransformer must be provided.")};
     }
     if (t.contains("Input")) {
-      json parsed = json::parse(Str(t, "Input"), nullptr, false);
+      json parsed = DepthOk(Str(t, "Input")) ? json::parse(Str(t, "Input"), nullptr, false)
+                                             : json(json::value_t::discarded);
       if (parsed.is_discarded()) return {json(), Validation("Parameter Input is not valid JSON.")};
     }
     if (!rule.targets.count(id) && rule.targets.size() >= kMaxTargetsPerRule) {
@@ -462,7 +468,7 @@ EventsService::Outcome EventsService::PutEvents(const json& in, const Call& call
       fail("NotAuthorizedForSourceException", "Not authorized for the source.");
       continue;
     }
-    json detail = json::parse(detail_text, nullptr, false);
+    json detail = DepthOk(detail_text) ? json::parse(detail_text, nullptr, false) : json();
     if (!detail.is_object()) {
       fail("MalformedDetail", "Detail is malformed.");
       continue;
@@ -494,7 +500,7 @@ EventsService::Outcome EventsService::TestEventPattern(const json& in) {
   std::string event_text = Str(in, "Event");
   auto compiled = CompilePattern(pattern_text);
   if (!compiled.ok()) return {json(), InvalidPattern(compiled.status())};
-  json event = json::parse(event_text, nullptr, false);
+  json event = DepthOk(event_text) ? json::parse(event_text, nullptr, false) : json();
   if (!event.is_object()) return {json(), Validation("Parameter Event is not valid.")};
   for (const char* field : {"id", "account", "source", "time", "region", "detail-type"}) {
     if (!event.contains(field)) {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
+#include <set>
 #include <vector>
 
 #include "aws/chunked.h"
@@ -51,6 +52,66 @@ aws::AwsError MalformedXml() {
              "published schema");
 }
 
+// S3's XML bodies are small documents a few levels deep.
+constexpr int kMaxXmlDepth = 32;
+
+// Whether pugixml's tree nests deeper than `max_depth` elements; iterative.
+bool XmlDeeperThan(const pugi::xml_node& root, int max_depth) {
+  std::vector<std::pair<pugi::xml_node, int>> stack = {{root, 0}};
+  while (!stack.empty()) {
+    auto [node, depth] = stack.back();
+    stack.pop_back();
+    if (depth > max_depth) return true;
+    for (pugi::xml_node child = node.first_child(); child; child = child.next_sibling()) {
+      stack.emplace_back(child, depth + 1);
+    }
+  }
+  return false;
+}
+
+// Parses a request's XML body as S3 does: not well-formed, not UTF-8 or nested deeper than
+// kMaxXmlDepth gives MalformedXML.
+aws::Outcome<bool> LoadXml(std::string_view body, pugi::xml_document* doc) {
+  if (!common::IsValidUtf8(body)) return MalformedXml();
+  if (!doc->load_buffer(body.data(), body.size(), pugi::parse_default, pugi::encoding_utf8)) {
+    return MalformedXml();
+  }
+  if (XmlDeeperThan(*doc, kMaxXmlDepth)) return MalformedXml();
+  return true;
+}
+
+http::Response XmlResponse(int status, std::string body);
+
+aws::AwsError InvalidTag(std::string message) { return Err("InvalidTag", std::move(message)); }
+
+// The TagSet of a Tagging document, validated as S3 validates bucket tags.
+aws::Outcome<std::vector<std::pair<std::string, std::string>>> ParseTagging(std::string_view body) {
+  pugi::xml_document doc;
+  if (auto loaded = LoadXml(body, &doc); !loaded.ok()) return loaded.error();
+  pugi::xml_node tag_set = doc.child("Tagging").child("TagSet");
+  if (!tag_set) return MalformedXml();
+  std::vector<std::pair<std::string, std::string>> tags;
+  for (pugi::xml_node tag : tag_set.children("Tag")) {
+    if (!tag.child("Key")) return MalformedXml();
+    std::string key = tag.child_value("Key");
+    std::string value = tag.child_value("Value");
+    if (key.empty() || key.size() > 128 || value.size() > 256) {
+      return InvalidTag("The TagKey you have provided is invalid");
+    }
+    if (common::StartsWith(key, "aws:")) {
+      return InvalidTag("System tags cannot be added/updated by requester");
+    }
+    for (const auto& existing : tags) {
+      if (existing.first == key) {
+        return InvalidTag("Cannot provide multiple Tags with the same key");
+      }
+    }
+    tags.emplace_back(std::move(key), std::move(value));
+  }
+  if (tags.size() > 50) return InvalidTag("Object tags cannot be greater than 50");
+  return tags;
+}
+
 struct Object {
   std::shared_ptr<const std::string> data;
   std::string etag;  // quoted
@@ -81,6 +142,7 @@ struct Bucket {
   std::map<std::string, Object> objects;  // byte order, as S3 lists
   std::string policy;
   S3NotificationConfiguration notification;
+  std::vector<std::pair<std::string, std::string>> tags;  // PutBucketTagging; empty: none
 };
 
 bool ValidBucketName(std::string_view name) {
@@ -226,7 +288,8 @@ struct S3Service::Impl {
               {"region", b.region},
               {"created_ms", common::ToUnixMillis(b.created)},
               {"policy", b.policy},
-              {"notification_xml", b.notification.raw_xml}};
+              {"notification_xml", b.notification.raw_xml},
+              {"tags", b.tags}};
     if (auto s = WriteFile(BucketDir(b.name) / "bucket.json", j.dump()); !s.ok()) {
       spdlog::error("s3: {}", s.ToString());
     }
@@ -264,12 +327,49 @@ struct S3Service::Impl {
     fs::remove_all(BucketDir(bucket), ec);
   }
 
+  // --- bucket tagging ---
+
+  // PutBucketTagging (204), GetBucketTagging (200; NoSuchTagSet when none),
+  // DeleteBucketTagging (204).
+  aws::Outcome<http::Response> BucketTagging(const std::string& method, const std::string& bucket,
+                                             std::string_view body, std::string* event_name) {
+    if (method != "PUT" && method != "GET" && method != "DELETE") {
+      return Err("MethodNotAllowed", "The specified method is not allowed against this resource.",
+                 405);
+    }
+    *event_name = method == "PUT"   ? "PutBucketTagging"
+                  : method == "GET" ? "GetBucketTagging"
+                                    : "DeleteBucketTagging";
+    std::vector<std::pair<std::string, std::string>> tags;
+    if (method == "PUT") {
+      auto parsed = ParseTagging(body);
+      if (!parsed.ok()) return parsed.error();
+      tags = std::move(parsed.value());
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = buckets.find(bucket);
+    if (it == buckets.end()) return NoSuchBucket();
+    Bucket& b = it->second;
+    if (method == "GET") {
+      if (b.tags.empty()) return Err("NoSuchTagSet", "The TagSet does not exist", 404);
+      XmlWriter w;
+      w.Open("Tagging", kXmlns).Open("TagSet");
+      for (const auto& [key, value] : b.tags) {
+        w.Open("Tag").Element("Key", key).Element("Value", value).Close();
+      }
+      return XmlResponse(200, w.Finish());
+    }
+    b.tags = std::move(tags);
+    SaveBucket(b);
+    return http::Response::Text(204, "", "application/xml");
+  }
+
   // --- notification configuration ---
 
   aws::Outcome<S3NotificationConfiguration> ParseNotification(const std::string& body) {
     S3NotificationConfiguration config;
     pugi::xml_document doc;
-    if (!body.empty() && !doc.load_buffer(body.data(), body.size())) return MalformedXml();
+    if (!body.empty() && !LoadXml(body, &doc).ok()) return MalformedXml();
     pugi::xml_node root_node = doc.child("NotificationConfiguration");
     if (!body.empty() && !root_node) return MalformedXml();
     for (pugi::xml_node n : root_node.children()) {
@@ -346,6 +446,7 @@ struct S3Service::Impl {
       b.region = j.value("region", context.config().region);
       b.created = common::FromUnixMillis(j.value("created_ms", int64_t{0}));
       b.policy = j.value("policy", "");
+      b.tags = j.value("tags", std::vector<std::pair<std::string, std::string>>{});
       std::string xml = j.value("notification_xml", "");
       if (!xml.empty()) {
         auto parsed = ParseNotification(xml);
@@ -395,6 +496,37 @@ void S3Service::AddObserver(S3Observer* observer) { impl_->observers.push_back(o
 
 bool S3Service::Accepts(const RouteInfo& /*route*/, const http::Request& /*request*/) const {
   return true;
+}
+
+size_t S3Service::MaxBodyBytes(const RouteInfo& /*route*/, const http::Request& head) const {
+  if (head.method != "PUT") return kMaxApiBodyBytes;
+  // Sub-resources whose PUT carries an XML document, not object data.
+  static const std::set<std::string, std::less<>> kConfigs = {"acl",
+                                                              "analytics",
+                                                              "cors",
+                                                              "encryption",
+                                                              "intelligent-tiering",
+                                                              "inventory",
+                                                              "legal-hold",
+                                                              "lifecycle",
+                                                              "logging",
+                                                              "metrics",
+                                                              "notification",
+                                                              "object-lock",
+                                                              "ownershipControls",
+                                                              "policy",
+                                                              "publicAccessBlock",
+                                                              "replication",
+                                                              "requestPayment",
+                                                              "retention",
+                                                              "tagging",
+                                                              "versioning",
+                                                              "website",
+                                                              "accelerate"};
+  for (const auto& [name, value] : http::ParseQuery(head.query())) {
+    if (kConfigs.count(name) > 0) return kMaxApiBodyBytes;
+  }
+  return 0;
 }
 
 std::string S3Service::NewRequestId() const {
@@ -538,6 +670,10 @@ void S3Service::Handle(Call call, http::Respond respond) {
 
     // ---- bucket level ----
     if (!r.has_key) {
+      if (r.Has("tagging")) {
+        r.record.read_only = method == "GET";
+        return impl.BucketTagging(method, r.bucket, req.body, &r.record.event_name);
+      }
       if (method == "PUT" && r.Has("policy")) {
         r.record.event_name = "PutBucketPolicy";
         if (!json::accept(req.body)) {
@@ -587,7 +723,7 @@ void S3Service::Handle(Call call, http::Respond respond) {
                                                                : call.route.signing_region;
         if (!req.body.empty()) {
           pugi::xml_document doc;
-          if (!doc.load_buffer(req.body.data(), req.body.size())) return MalformedXml();
+          if (!LoadXml(req.body, &doc).ok()) return MalformedXml();
           std::string constraint =
               doc.child("CreateBucketConfiguration").child_value("LocationConstraint");
           if (!constraint.empty()) region = constraint;
@@ -644,7 +780,7 @@ void S3Service::Handle(Call call, http::Respond respond) {
         r.record.data_event = true;
         if (it == impl.buckets.end()) return NoSuchBucket();
         pugi::xml_document doc;
-        if (!doc.load_buffer(req.body.data(), req.body.size())) return MalformedXml();
+        if (!LoadXml(req.body, &doc).ok()) return MalformedXml();
         pugi::xml_node del = doc.child("Delete");
         if (!del) return MalformedXml();
         bool quiet = std::string(del.child_value("Quiet")) == "true";
@@ -719,9 +855,9 @@ void S3Service::Handle(Call call, http::Respond respond) {
         }
         return XmlResponse(200, w.Finish());
       }
-      for (const char* sub : {"acl", "tagging", "cors", "lifecycle", "website", "encryption",
-                              "replication", "logging", "object-lock", "ownershipControls",
-                              "publicAccessBlock", "accelerate", "requestPayment", "versions"}) {
+      for (const char* sub : {"acl", "cors", "lifecycle", "website", "encryption", "replication",
+                              "logging", "object-lock", "ownershipControls", "publicAccessBlock",
+                              "accelerate", "requestPayment", "versions"}) {
         if (r.Has(sub)) {
           return Err("NotImplemented",
                      std::string("localcloud does not implement the ") + sub + " subresource", 501);
@@ -1022,7 +1158,7 @@ void S3Service::Handle(Call call, http::Respond respond) {
     if (method == "POST" && r.Has("uploadId")) {
       r.record.event_name = "CompleteMultipartUpload";
       pugi::xml_document doc;
-      if (!doc.load_buffer(req.body.data(), req.body.size())) return MalformedXml();
+      if (!LoadXml(req.body, &doc).ok()) return MalformedXml();
       std::vector<std::pair<int, std::string>> wanted;
       for (pugi::xml_node p : doc.child("CompleteMultipartUpload").children("Part")) {
         wanted.emplace_back(std::atoi(p.child_value("PartNumber")), Unquote(p.child_value("ETag")));

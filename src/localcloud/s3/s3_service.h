@@ -35,6 +35,9 @@ class S3Service : public Service {
   std::string_view name() const override { return "s3"; }
   // S3 takes every request no other service took (it goes last in the dispatcher).
   bool Accepts(const RouteInfo& route, const http::Request& request) const override;
+  // Object data (PutObject, UploadPart): the server's limit; XML and other bodies:
+  // kMaxApiBodyBytes.
+  size_t MaxBodyBytes(const RouteInfo& route, const http::Request& head) const override;
   std::string NewRequestId() const override;
   http::Response ErrorResponse(const Call& call, const aws::AwsError& error) const override;
   void Handle(Call call, http::Respond respond) override;

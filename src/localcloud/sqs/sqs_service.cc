@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -70,6 +71,32 @@ aws::AwsError Missing(std::string_view param) {
 }
 aws::AwsError NoQueue() {
   return Error("QueueDoesNotExist", "The specified queue does not exist.");
+}
+
+// A queue URL (the QueueUrl parameter, or the request path of the query protocol) whose
+// account is not ours: SQS answers AccessDenied (403) for another account's queue that does
+// not grant us access, and localcloud grants none across accounts.
+std::optional<aws::AwsError> ForeignQueue(const json& in, const http::Request& request,
+                                          const std::string& account_id) {
+  std::string url;
+  if (auto it = in.find("QueueUrl"); it != in.end() && it->is_string()) {
+    url = it->get<std::string>();
+  } else {
+    url = std::string(request.path());
+  }
+  std::string_view path = url;
+  if (size_t scheme = path.find("://"); scheme != std::string_view::npos) {
+    size_t slash = path.find('/', scheme + 3);
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+  }
+  // "/<account>/<queue>"
+  std::vector<std::string> parts = common::Split(path.substr(0, path.find('?')), '/');
+  if (parts.size() != 3 || !parts[0].empty() || parts[1].size() != 12 ||
+      parts[1].find_first_not_of("0123456789") != std::string::npos || parts[1] == account_id) {
+    return std::nullopt;
+  }
+  aws::AwsError e = Error("AccessDenied", "Access to the resource " + url + " is denied.", 403);
+  return e;
 }
 
 const std::set<std::string, std::less<>>& KnownActions() {
@@ -1078,6 +1105,9 @@ void SqsService::Handle(Call call, http::Respond respond) {
   auto fail = [&](const aws::AwsError& e) { respond(ErrorResponse(call, e)); };
   auto ok = [&](const json& result) { respond(ex.Success(result)); };
   int64_t now_s = common::ToUnixSeconds(impl.context.clock().Now());
+  if (auto denied = ForeignQueue(in, request, impl.context.config().account_id)) {
+    return fail(*denied);
+  }
 
   if (ex.action == "ReceiveMessage") {
     ReceiveOptions o;

@@ -55,6 +55,8 @@ class XSandboxService : public Service {
   std::string_view name() const override { return "x"; }
   bool Accepts(const RouteInfo& route, const http::Request& request) const override;
   bool NeedsSignature(const RouteInfo&, const http::Request&) const override { return false; }
+  // Media uploads: the server's limit.
+  size_t MaxBodyBytes(const RouteInfo&, const http::Request&) const override { return 0; }
   http::Response ErrorResponse(const Call& call, const aws::AwsError& error) const override;
   void Handle(Call call, http::Respond respond) override;
 
