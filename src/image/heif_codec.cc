@@ -57,10 +57,11 @@ common::Result<std::unique_ptr<RowSource>> OpenHeifRows(std::string_view data,
   // The decoder holds its YCbCr planes and the HEVC/AV1 decoder's pictures while it converts
   // them to interleaved RGB(A): 7.5 bytes a pixel in all for a 12 MP 4:2:0 HEIC to RGB.
   DAT_RETURN_IF_ERROR(CheckLimits("HEIF", w, h, (alpha ? 4 : 3) + 5, limits));
-  // UNFINISHED: libheif 1.15 allocates for the HEVC picture's coded size, which a hostile file
-  // can make larger than the `ispe` size checked above (fuzz/regressions/
-  // heif_ispe_mismatch_oom.heic reaches gigabytes). Fix: read the SPS size from hvcC and
-  // refuse a mismatch before decoding.
+  // libheif 1.15 trusts a grid's declared canvas and an HEVC picture's size over `ispe`, and
+  // allocates gigabytes for a lying file (fuzz/regressions/heif_ispe_mismatch_oom.heic):
+  // both are checked here first.
+  DAT_RETURN_IF_ERROR(CheckHeifGrids(data, limits, (alpha ? 4 : 3) + 5));
+  DAT_RETURN_IF_ERROR(CheckHeifCodedSizes(data));
   heif_decoding_options* options = heif_decoding_options_alloc();
   options->convert_hdr_to_8bit = 1;
   heif_image* image = nullptr;
