@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/subprocess.h"
@@ -114,6 +115,32 @@ TEST_F(WatermarkCli, HelpDocumentsEveryFlag) {
                            "--max-pixels", "--json", "INPUT", "OUTPUT"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
+}
+
+TEST_F(WatermarkCli, OutputFormatComesFromTheExtensionOrTheFlag) {
+  const std::string in = (dir_ / "in.jpg").string();
+  // A JPEG named .png is still read as a JPEG; out.png asks for PNG.
+  fs::copy_file(in, dir_ / "named.png");
+  auto r = RunCli({(dir_ / "named.png").string(), (dir_ / "out.png").string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["input_format"], "jpeg");
+  EXPECT_EQ(j["format"], "png");
+  EXPECT_EQ(Slurp(dir_ / "out.png").substr(1, 3), "PNG");
+  // No extension: the input's format; --format overrides.
+  r = RunCli({in, (dir_ / "out").string(), "--json"});
+  EXPECT_EQ(nlohmann::json::parse(r.out)["format"], "jpeg");
+  r = RunCli({in, (dir_ / "out").string(), "--format", "webp", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(r.out)["format"], "webp");
+  EXPECT_EQ(Slurp(dir_ / "out").substr(8, 4), "WEBP");
+  // Formats X does not take cannot be written.
+  r = RunCli({in, (dir_ / "out.heic").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot write heif"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out.heic"));
+  r = RunCli({in, (dir_ / "out.jpg").string(), "--keep-metadata", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["location_removed"], false);
 }
 
 }  // namespace

@@ -26,6 +26,14 @@ struct ImageInfo {
 // HEIF (HEVC) and AVIF (AV1), via libheif: the primary image, with its rotation and mirroring
 // applied (so the rows are upright), HDR reduced to 8 bits.
 common::Result<ImageInfo> ReadHeifInfo(std::string_view data);
+// InvalidArgument when an HEVC-coded item's size (ispe) exceeds the picture its SPS declares
+// (libheif 1.15 would allocate gigabytes cropping it); Ok otherwise, or when the container
+// cannot be parsed (libheif then refuses it).
+common::Status CheckHeifCodedSizes(std::string_view data);
+// Checks the output size of every grid item (a tiled picture: phones write these) against the
+// limits; libheif 1.15 allocates the grid's canvas from it without checking it against ispe.
+common::Status CheckHeifGrids(std::string_view data, const DecodeLimits& limits,
+                              uint64_t bytes_per_pixel);
 common::Result<std::unique_ptr<RowSource>> OpenHeifRows(std::string_view data,
                                                         const DecodeLimits& limits);
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/subprocess.h"
+#include "common/testing/test_data.h"
 #include "image/watermark.h"
 
 namespace image {
@@ -463,6 +464,17 @@ TEST_F(Formats, HostileFilesAreRefusedWithAClearError) {
   ExpectRefused({"webp_bytes", Slurp("big.webp"), bomb, "bytes, over the limit"}, tight);
   Run({"convert", "-size", "3000x3000", "xc:red", Path("big.gif")});
   ExpectRefused({"gif_bytes", Slurp("big.gif"), bomb, "bytes, over the limit"}, tight);
+}
+
+// A fuzz finding: a 603-byte HEIC whose grid declares 26725x27000 while its ispe says 53x32
+// made libheif allocate 8 GB; it is refused from the container, in milliseconds.
+TEST_F(Formats, HeifGridBombIsRefusedBeforeLibheifDecodes) {
+  std::ifstream in(common::testing::TestDataDir().parent_path() /
+                       "src/image/fuzz/regressions/heif_ispe_mismatch_oom.heic",
+                   std::ios::binary);
+  const std::string data((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_EQ(data.size(), 603u);
+  ExpectRefused({"heif_grid_bomb", data, common::Code::kResourceExhausted, "HEIF grid declares"});
 }
 
 TEST_F(Formats, PngAncillaryCrcErrorsAreDroppedNotFatal) {

@@ -12,7 +12,7 @@ namespace image::internal {
 // How much a decoder may take on (WatermarkOptions::max_pixels / max_decoded_bytes).
 struct DecodeLimits {
   uint64_t max_pixels = 100'000'000;
-  uint64_t max_decoded_bytes = 160ull << 20;
+  uint64_t max_decoded_bytes = 192ull << 20;
 };
 
 // Checks a declared size before anything is decoded: InvalidArgument for a zero or negative

@@ -77,7 +77,7 @@ struct WatermarkOptions {
   // Images whose decoder would hold more decoded bytes than this at once (a whole frame for
   // HEIF, WebP, GIF, BMP, TIFF and interlaced PNG; rows only for JPEG and other PNGs) are
   // refused from their header. Keeps a process under about 256 MB for any accepted input.
-  uint64_t max_decoded_bytes = 160ull << 20;
+  uint64_t max_decoded_bytes = 192ull << 20;
   // The output format; kUnknown keeps the input's format where X accepts it (JPEG, PNG, WebP,
   // GIF) and otherwise writes JPEG (PNG for BMP/TIFF with transparency). WebP is written as
   // JPEG instead when that is smaller and the picture is opaque. GIF output needs GIF input.
