@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "function/server.h"
 #include "http/client.h"
+#include "twitter/iam_policy.h"
 #include "twitter/twitter_function.h"
 
 int main(int argc, char** argv) {
@@ -93,7 +94,20 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log.level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   app.add_flag("--log-json", log.json, "Log one JSON object per line");
+  bool print_iam_policy = false;
+  std::string bucket_name;
+  app.add_flag("--print-iam-policy", print_iam_policy,
+               "Print the function's least-privilege IAM policy for --bucket-name and exit");
+  app.add_option("--bucket-name", bucket_name, "The watched bucket (for --print-iam-policy)");
   CLI11_PARSE(app, argc, argv);
+  if (print_iam_policy) {
+    if (bucket_name.empty()) {
+      std::cerr << "twitter: --print-iam-policy needs --bucket-name" << std::endl;
+      return 2;
+    }
+    std::cout << twitter::FunctionIamPolicy(options, bucket_name) << std::endl;
+    return 0;
+  }
 
   common::InitLogging(log);
   options.max_inline_wait = std::chrono::milliseconds(inline_wait_ms);
