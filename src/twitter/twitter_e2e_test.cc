@@ -1,5 +1,6 @@
 // The twitter binary against localcloud (S3 and the X sandbox), both started here: every
 // event shape, both protocols, idempotency, auth failure, rate limits, bad input, downscaling.
+#include "common/testing/test_data.h"
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -15,7 +16,6 @@
 #include "common/crypto.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
-#include "common/testing/test_data.h"
 #include "http/client.h"
 #include "image/test_images.h"
 #include "image/watermark.h"
