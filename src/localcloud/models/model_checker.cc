@@ -237,6 +237,12 @@ std::vector<std::string> CheckQuery(
   for (const auto& [name, m] : input["members"].items()) {
     by_wire_name[name] = name;
     if (m.contains("locationName")) by_wire_name[m["locationName"].get<std::string>()] = name;
+    // A flattened list is sent under its member's name ("AttributeName.1").
+    auto shape = shapes.find(m["shape"].get<std::string>());
+    if (shape != shapes.end() && shape->value("flattened", false) && shape->contains("member") &&
+        (*shape)["member"].contains("locationName")) {
+      by_wire_name[(*shape)["member"]["locationName"].get<std::string>()] = name;
+    }
   }
   std::set<std::string> present;
   ShapeValidator validator(shapes, &out);

@@ -93,6 +93,9 @@ TEST_F(ModelCheckerTest, QueryProtocolParameters) {
   flattened.body =
       "Action=CreateQueue&QueueName=q&Attribute.1.Name=DelaySeconds&Attribute.1.Value=0";
   EXPECT_EQ(Violations(flattened), "");
+  flattened.body =
+      "Action=ReceiveMessage&QueueUrl=u&AttributeName.1=All&MessageAttributeName.1=All";
+  EXPECT_EQ(Violations(flattened), "");
 }
 
 TEST_F(ModelCheckerTest, S3RestOperationsHeadersAndRequiredChecksums) {

@@ -63,7 +63,12 @@ std::string AmazonVirtualHostBucket(const std::string& host) {
 }
 
 std::optional<aws::AwsError> CheckContentLength(const http::Request& request) {
-  if (request.headers.Has("content-length")) return std::nullopt;
+  // An aws-chunked body of unknown encoded length may come with Transfer-Encoding: chunked
+  // instead; S3 then takes the object's size from x-amz-decoded-content-length.
+  if (request.headers.Has("content-length") ||
+      request.headers.Has("x-amz-decoded-content-length")) {
+    return std::nullopt;
+  }
   return S3Error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.");
 }
 

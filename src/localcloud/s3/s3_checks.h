@@ -18,7 +18,8 @@ namespace localcloud::s3 {
 std::string AmazonVirtualHostBucket(const std::string& host);
 
 // PutObject and UploadPart: S3 answers 411 MissingContentLength to a body sent without
-// Content-Length (e.g. with Transfer-Encoding: chunked). nullopt when the header is there.
+// Content-Length (e.g. with Transfer-Encoding: chunked), unless it is aws-chunked with
+// x-amz-decoded-content-length (as the SDKs stream over HTTPS). nullopt when acceptable.
 std::optional<aws::AwsError> CheckContentLength(const http::Request& request);
 
 // CreateBucket's LocationConstraint against the region the request was signed for:
