@@ -14,6 +14,8 @@
 #include "http/server.h"
 #include "localcloud/core/cloud.h"
 #include "localcloud/core/dispatcher.h"
+#include "localcloud/models/model_checker.h"
+#include "localcloud/tls/test_ca.h"
 #ifdef DAT_HAVE_EVENT_SERVICES
 #include "localcloud/events/wiring.h"
 #endif
@@ -66,6 +68,18 @@ int main(int argc, char** argv) {
   localcloud::events::EventServicesFlags event_flags;
   localcloud::events::AddEventServicesFlags(app, &event_flags);
 #endif
+  std::string strict_models;
+  app.add_option("--strict-models", strict_models,
+                 "check every AWS request against the service models in this directory "
+                 "(botocore's data/, e.g. /usr/lib/python3/dist-packages/botocore/data) and "
+                 "refuse violations with 400 ModelViolation");
+  std::string tls_cert, tls_key, tls_test_ca;
+  app.add_option("--tls-cert", tls_cert, "serve HTTPS with this PEM certificate chain");
+  app.add_option("--tls-key", tls_key, "the PEM private key of --tls-cert");
+  app.add_option("--tls-test-ca", tls_test_ca,
+                 "tests only: create a throwaway CA in this directory (ca.pem) and serve HTTPS "
+                 "for localhost and the real AWS/X host names of --region with a certificate it "
+                 "signed; clients trust it with AWS_CA_BUNDLE=DIR/ca.pem");
   CLI11_PARSE(app, argc, argv);
 
   if (!common::InitLogging({"localcloud", log_level, log_format == "json"})) {
@@ -117,6 +131,18 @@ int main(int argc, char** argv) {
   dispatcher.AddService(s3);
 
   http::ServerOptions options;
+  if (!tls_test_ca.empty()) {
+    auto files = localcloud::tls::GenerateTestCa(tls_test_ca,
+                                                 localcloud::tls::TestServerNames(config.region));
+    if (!files.ok()) {
+      std::fprintf(stderr, "localcloud: --tls-test-ca: %s\n", files.status().ToString().c_str());
+      return 2;
+    }
+    tls_cert = files->server_cert;
+    tls_key = files->server_key;
+  }
+  options.tls_cert_file = tls_cert;
+  options.tls_key_file = tls_key;
   options.host = host;
   options.port = static_cast<uint16_t>(port);
   options.threads = 2;
@@ -126,15 +152,26 @@ int main(int argc, char** argv) {
   options.idle_timeout = std::chrono::seconds(120);
   options.server_name = "localcloud";
   options.admit = dispatcher.AsAdmit();  // authenticate and limit before reading bodies
-  http::HttpServer server(options, dispatcher.AsHandler());
+  std::unique_ptr<localcloud::models::ModelChecker> checker;
+  http::Handler handler = dispatcher.AsHandler();
+  if (!strict_models.empty()) {
+    auto loaded = localcloud::models::ModelChecker::Load(strict_models);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "localcloud: --strict-models: %s\n", loaded.status().ToString().c_str());
+      return 2;
+    }
+    checker = std::move(*loaded);
+    handler = checker->Wrap(std::move(handler));
+  }
+  http::HttpServer server(options, std::move(handler));
   if (auto status = server.Start(); !status.ok()) {
     std::fprintf(stderr, "localcloud: cannot listen on %s:%d: %s\n", host.c_str(), port,
                  status.ToString().c_str());
     return 1;
   }
   std::string display_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  context.mutable_config().endpoint =
-      "http://" + display_host + ":" + std::to_string(server.port());
+  context.mutable_config().endpoint = std::string(tls_cert.empty() ? "http://" : "https://") +
+                                      display_host + ":" + std::to_string(server.port());
   std::printf("listening on %s\n", context.config().endpoint.c_str());
   std::fflush(stdout);
 

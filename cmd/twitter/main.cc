@@ -14,6 +14,7 @@
 #include "function/server.h"
 #include "http/client.h"
 #include "image/watermark_flags.h"
+#include "twitter/iam_policy.h"
 #include "twitter/twitter_function.h"
 
 int main(int argc, char** argv) {
@@ -101,7 +102,20 @@ int main(int argc, char** argv) {
       ->envname("TWITTER_KEEP_METADATA");
   app.add_flag("--log-json", log_json, "Same as --log-format=json (kept for old scripts)");
   app.set_version_flag("--version", std::string("twitter ") + common::kVersion);
+  bool print_iam_policy = false;
+  std::string bucket_name;
+  app.add_flag("--print-iam-policy", print_iam_policy,
+               "Print the function's least-privilege IAM policy for --bucket-name and exit");
+  app.add_option("--bucket-name", bucket_name, "The watched bucket (for --print-iam-policy)");
   CLI11_PARSE(app, argc, argv);
+  if (print_iam_policy) {
+    if (bucket_name.empty()) {
+      std::cerr << "twitter: --print-iam-policy needs --bucket-name" << std::endl;
+      return 2;
+    }
+    std::cout << twitter::FunctionIamPolicy(options, bucket_name) << std::endl;
+    return 0;
+  }
 
   log.json = log_json || log_format == "json";
   common::InitLogging(log);

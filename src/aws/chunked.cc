@@ -1,6 +1,7 @@
 #include "aws/chunked.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 
 #include "common/crypto.h"
@@ -45,6 +46,12 @@ std::string ChunkStringToSign(std::string_view algorithm, const ChunkSigningCont
   s += previous_signature;
   s.push_back('\n');
   return s;
+}
+
+std::string BigEndian64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (56 - 8 * i)) & 0xff);
+  return out;
 }
 
 bool SameText(std::string_view a, std::string_view b) {
@@ -108,6 +115,23 @@ std::string TrailerSignature(const ChunkSigningContext& ctx, std::string_view pr
   return common::HexEncode(common::HmacSha256(ctx.signing_key, s));
 }
 
+uint64_t Crc64Nvme(std::string_view data) {
+  // Reflected CRC-64 with the NVMe polynomial 0xAD93D23594C93659 (reversed form below),
+  // initial value and final xor all ones.
+  static const auto kTable = [] {
+    std::array<uint64_t, 256> t{};
+    for (uint64_t i = 0; i < 256; ++i) {
+      uint64_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x9A6C9329AC4BC9B5ull : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint64_t crc = ~0ull;
+  for (unsigned char b : data) crc = kTable[(crc ^ b) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
 std::optional<std::string> ComputeChecksumBase64(std::string_view algorithm,
                                                  std::string_view data) {
   std::string alg = common::ToLower(algorithm);
@@ -115,6 +139,7 @@ std::optional<std::string> ComputeChecksumBase64(std::string_view algorithm,
   if (alg == "crc32c") return common::Base64Encode(BigEndian32(common::Crc32c(data)));
   if (alg == "sha1") return common::Base64Encode(common::Sha1(data));
   if (alg == "sha256") return common::Base64Encode(common::Sha256(data));
+  if (alg == "crc64nvme") return common::Base64Encode(BigEndian64(Crc64Nvme(data)));
   return std::nullopt;
 }
 

@@ -42,9 +42,11 @@ std::string TrailerSignature(const ChunkSigningContext& ctx, std::string_view pr
                              const std::vector<std::pair<std::string, std::string>>& trailers);
 
 // Checksum algorithms of x-amz-checksum-*; values are base64 of the raw digest.
-// Names as in the header suffix: "crc32", "crc32c", "sha1", "sha256". nullopt for
-// an algorithm this code does not compute (e.g. "crc64nvme").
+// Names as in the header suffix: "crc32", "crc32c", "crc64nvme", "sha1", "sha256" (every
+// algorithm S3 offers); nullopt for any other name.
 std::optional<std::string> ComputeChecksumBase64(std::string_view algorithm, std::string_view data);
+// CRC-64/NVME of `data` (S3's CRC64NVME; "123456789" gives 0xAE8B14860A799888).
+uint64_t Crc64Nvme(std::string_view data);
 
 // What the body decoded to.
 struct DecodedChunkedBody {

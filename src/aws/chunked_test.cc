@@ -144,7 +144,12 @@ TEST(AwsChunked, ChecksumsMatchKnownValues) {
   EXPECT_EQ(*ComputeChecksumBase64("CRC32C", "123456789"),
             common::Base64Encode("\xE3\x06\x92\x83"));
   EXPECT_EQ(*ComputeChecksumBase64("sha256", ""), common::Base64Encode(common::Sha256("")));
-  EXPECT_FALSE(ComputeChecksumBase64("crc64nvme", "x").has_value());
+  // CRC-64/NVME check value ("123456789") = 0xAE8B14860A799888; empty input = 0.
+  EXPECT_EQ(Crc64Nvme("123456789"), 0xAE8B14860A799888ull);
+  EXPECT_EQ(Crc64Nvme(""), 0u);
+  EXPECT_EQ(*ComputeChecksumBase64("crc64nvme", "123456789"),
+            common::Base64Encode("\xAE\x8B\x14\x86\x0A\x79\x98\x88"));
+  EXPECT_FALSE(ComputeChecksumBase64("md4", "x").has_value());
 }
 
 TEST(AwsChunked, UnsignedTrailerAsAwsCliSendsIt) {

@@ -179,6 +179,8 @@ common::Result<AwsConfig> LoadConfig(const EnvLookup& env) {
   config.region = get("AWS_REGION");
   if (config.region.empty()) config.region = get("AWS_DEFAULT_REGION");
   if (config.region.empty()) config.region = profile_value("region");
+  config.ca_bundle = get("AWS_CA_BUNDLE");
+  if (config.ca_bundle.empty()) config.ca_bundle = profile_value("ca_bundle");
 
   const bool ignore_endpoints = IsTrue(get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")) ||
                                 IsTrue(profile_value("ignore_configure_endpoint_urls"));

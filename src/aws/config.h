@@ -45,6 +45,9 @@ struct AwsConfig {
   // Per-service overrides, keyed by lower-case service key ("s3", "sqs", "eventbridge",
   // "cloudtrail", "sts"): AWS_ENDPOINT_URL_<SERVICE> or the profile's services section.
   std::map<std::string, std::string> service_endpoints;
+  // AWS_CA_BUNDLE or the profile's ca_bundle: a PEM file of CAs to trust for https instead
+  // of the system's, as the SDKs and the CLI honour it; "" = the system trust store.
+  std::string ca_bundle;
 
   // The endpoint to call for `service_key` ("sqs", "s3", "eventbridge", "cloudtrail", "sts"):
   // the service override, else the global override, else the public AWS endpoint

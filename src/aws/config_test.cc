@@ -62,6 +62,15 @@ TEST_F(TempHome, EnvironmentWins) {
   EXPECT_EQ(c->region, "us-west-2");
 }
 
+TEST_F(TempHome, CaBundleFromEnvironmentOrProfile) {
+  Write(".aws/config", "[default]\nca_bundle = /etc/profile-ca.pem\n");
+  auto c = LoadConfig(MapEnv(Env()));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->ca_bundle, "/etc/profile-ca.pem");
+  c = LoadConfig(MapEnv(Env({{"AWS_CA_BUNDLE", "/tmp/test-ca.pem"}})));
+  EXPECT_EQ(c->ca_bundle, "/tmp/test-ca.pem");
+}
+
 TEST_F(TempHome, EndpointOverrides) {
   Write(".aws/config",
         "[default]\nendpoint_url = http://profile:1\nservices = local\n"

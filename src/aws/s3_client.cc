@@ -391,6 +391,17 @@ AwsStatus S3Client::PutBucketPolicy(const std::string& bucket,
   r.url = ObjectUrl(bucket, "") + "?policy";
   r.headers.Set("Content-Type", "application/json");
   r.body = policy_json;
+  // The S3 model marks PutBucketPolicy's checksum as required (requestChecksumRequired).
+  r.headers.Set("Content-MD5", common::Base64Encode(common::Md5(r.body)));
+  auto out = caller_.Send(std::move(r));
+  if (!out.ok()) return out.error();
+  return Empty{};
+}
+
+AwsStatus S3Client::DeleteBucketPolicy(const std::string& bucket) const {
+  http::ClientRequest r;
+  r.method = "DELETE";
+  r.url = ObjectUrl(bucket, "") + "?policy";
   auto out = caller_.Send(std::move(r));
   if (!out.ok()) return out.error();
   return Empty{};

@@ -124,7 +124,11 @@ class S3Client {
                                                const NotificationConfiguration& config) const;
   Outcome<NotificationConfiguration> GetBucketNotificationConfiguration(
       const std::string& bucket) const;
+  // Sends Content-MD5, which S3 requires here. MalformedPolicy (InvalidArgument) for a
+  // policy S3 refuses, e.g. one with no statements: remove a policy with DeleteBucketPolicy.
   AwsStatus PutBucketPolicy(const std::string& bucket, const std::string& policy_json) const;
+  // OK also when the bucket has no policy (S3 answers 204 either way).
+  AwsStatus DeleteBucketPolicy(const std::string& bucket) const;
   // NoSuchBucketPolicy (NotFound) when the bucket has none.
   Outcome<std::string> GetBucketPolicy(const std::string& bucket) const;
   AwsStatus PutBucketTagging(const std::string& bucket,

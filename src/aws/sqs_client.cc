@@ -345,10 +345,12 @@ std::string ReceiveBody(const std::string& queue_url, const ReceiveMessageOption
     body += std::to_string(*options.visibility_timeout);
   }
   if (!options.attribute_names.empty()) {
+    // "All" is the one value every version of AWS's model allows here: AttributeNames's enum
+    // is the queue-attribute list (SentTimestamp is not in it) and MessageSystemAttributeNames
+    // is newer than many models (Debian's botocore among them). It returns every system
+    // attribute, the requested ones included.
     AppendMember(&body, "AttributeNames");
-    AppendStringArray(&body, options.attribute_names);
-    AppendMember(&body, "MessageSystemAttributeNames");
-    AppendStringArray(&body, options.attribute_names);
+    body += "[\"All\"]";
   }
   if (!options.message_attribute_names.empty()) {
     AppendMember(&body, "MessageAttributeNames");

@@ -67,7 +67,9 @@ struct ReceiveMessageOptions {
   int max_number_of_messages = 1;  // 1–10
   int wait_time_seconds = 0;       // 0–20, long polling
   std::optional<int> visibility_timeout;
-  std::vector<std::string> attribute_names = {"All"};  // system attributes
+  // System attributes wanted; non-empty asks for all of them (AttributeNames ["All"], which
+  // every model version of ReceiveMessage accepts), empty for none.
+  std::vector<std::string> attribute_names = {"All"};
   std::vector<std::string> message_attribute_names = {"All"};
   std::string receive_request_attempt_id;  // FIFO
 };

@@ -44,16 +44,63 @@ void ReportReady(http::HttpClient& client, const DriverOptions& o, const Provisi
   }
 }
 
+// The AWS configuration from the environment, with --region (default us-west-2) applied.
+common::Result<aws::AwsConfig> DriverAwsConfig(const DriverOptions& o) {
+  auto config = aws::LoadConfig();
+  if (!config.ok()) return config.status();
+  if (!o.region.empty()) config->region = o.region;
+  if (config->region.empty()) config->region = "us-west-2";
+  return config;
+}
+
+// The HTTP client, credential chain and client options the driver's AWS clients share.
+// Plain-HTTP endpoints (a local sink, localcloud, the credential endpoints) go through the
+// lean client: it costs a fraction of libcurl's CPU per request. https goes to libcurl.
+struct AwsAccess {
+  explicit AwsAccess(const aws::AwsConfig& config)
+      : http(http::DefaultHttpClient()),
+        credentials(aws::DefaultCredentialsChain(config, aws::ProcessEnv(), http,
+                                                 common::SystemClock::Instance())) {
+    options.config = config;
+    options.credentials = credentials.get();
+    options.http = &http;
+  }
+  http::PlainHttpClient http;
+  std::unique_ptr<aws::CredentialsProvider> credentials;
+  aws::ClientOptions options;
+};
+
+// --print-iam-policy. With --queue-url the queue's redrive policy is read (with the usual
+// credentials) so its dead-letter queue is in the policy; without access, a warning says so.
+int PrintIamPolicy(const DriverOptions& o) {
+  std::string dead_letter_queue_arn;
+  if (!o.queue_url.empty()) {
+    auto config = DriverAwsConfig(o);
+    common::Result<std::string> arn = config.status();
+    if (config.ok()) {
+      AwsAccess access(*config);
+      arn = DeadLetterQueueArn(aws::SqsClient(access.options), o.queue_url);
+    }
+    if (arn.ok()) {
+      dead_letter_queue_arn = *arn;
+    } else {
+      spdlog::warn(
+          "could not read the redrive policy of {} ({}); its dead-letter queue, if "
+          "any, is not in this policy",
+          o.queue_url, arn.status().message());
+    }
+  }
+  std::printf("%s\n", IamPolicy(o, dead_letter_queue_arn).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int RunDriver(const DriverOptions& options_in) {
   DriverOptions o = options_in;
   common::InitLogging({"dispatch-events-aws", o.log_level, o.log_format == "json"});
 
-  if (o.print_iam_policy) {
-    std::printf("%s\n", IamPolicy(o).c_str());
-    return 0;
-  }
+  if (o.print_iam_policy) return PrintIamPolicy(o);
 
   // Stop signals are taken synchronously by this thread; every thread started below
   // inherits the blocked mask.
@@ -63,22 +110,15 @@ int RunDriver(const DriverOptions& options_in) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto config = aws::LoadConfig();
+  auto config = DriverAwsConfig(o);
   if (!config.ok()) {
     spdlog::error("AWS configuration: {}", config.status().message());
     return 1;
   }
-  if (!o.region.empty()) config->region = o.region;
-  if (config->region.empty()) config->region = "us-west-2";
-  // Plain-HTTP endpoints (a local sink, localcloud, the credential endpoints) go through the
-  // lean client: it costs a fraction of libcurl's CPU per request. https goes to libcurl.
-  http::PlainHttpClient http_client(http::DefaultHttpClient());
-  auto credentials = aws::DefaultCredentialsChain(*config, aws::ProcessEnv(), http_client,
-                                                  common::SystemClock::Instance());
-  aws::ClientOptions client_options;
-  client_options.config = *config;
-  client_options.credentials = credentials.get();
-  client_options.http = &http_client;
+  AwsAccess access(*config);
+  http::PlainHttpClient& http_client = access.http;
+  const auto& credentials = access.credentials;
+  const aws::ClientOptions& client_options = access.options;
   aws::SqsClient sqs(client_options);
   aws::S3Client s3(client_options);
   aws::EventBridgeClient events(client_options);

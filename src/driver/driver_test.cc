@@ -1,9 +1,7 @@
 // End-to-end tests of dispatch-events-aws against a real localcloud (S3, SQS, EventBridge,
 // CloudTrail, STS) started here, with a real HTTP sink in the test and the stock aws CLI.
-#include <signal.h>
-
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -11,13 +9,17 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cloudevents/http_binding.h"
 #include "common/crypto.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
+#include "http/client.h"
 #include "http/server.h"
+#include "image/test_images.h"
+#include "localcloud/models/model_checker.h"
 
 namespace driver {
 namespace {
@@ -97,6 +99,8 @@ class DriverTest : public ::testing::Test {
     common::SpawnOptions o;
     o.argv = {kBin + "/localcloud", "--port", "0", "--region", "us-west-2"};
     for (const auto& f : LocalcloudFlags()) o.argv.push_back(f);
+    // Every request the driver (and the aws CLI) sends is judged by AWS's models.
+    for (const auto& f : localcloud::models::StrictModelsFlags()) o.argv.push_back(f);
     o.stdout_to = "pipe";
     o.stderr_to = (dir_ / "localcloud.log").string();
     auto p = common::Process::Spawn(o);
@@ -105,6 +109,7 @@ class DriverTest : public ::testing::Test {
     auto url = common::WaitForListening(localcloud_, milliseconds(10'000));
     ASSERT_TRUE(url.ok()) << url.status().ToString();
     endpoint_ = *url;
+    if (endpoint_.rfind("https://", 0) == 0) ca_bundle_ = (dir_ / "ca.pem").string();
   }
 
   // Extra localcloud flags of a fixture.
@@ -118,10 +123,30 @@ class DriverTest : public ::testing::Test {
   }
 
   std::vector<std::string> AwsEnv() const {
-    return {"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-west-2",
-            "AWS_DEFAULT_REGION=us-west-2", "AWS_ENDPOINT_URL=" + endpoint_, "AWS_PAGER=",
-            "HOME=" + dir_.string()};
+    std::vector<std::string> env = {"AWS_ACCESS_KEY_ID=test",
+                                    "AWS_SECRET_ACCESS_KEY=test",
+                                    "AWS_REGION=us-west-2",
+                                    "AWS_DEFAULT_REGION=us-west-2",
+                                    "AWS_PAGER=",
+                                    "HOME=" + dir_.string()};
+    if (ca_bundle_.empty()) {
+      env.push_back("AWS_ENDPOINT_URL=" + endpoint_);
+      return env;
+    }
+    // The production path: no endpoint override; the real host names reach localcloud
+    // through the test-only connect override, over HTTPS trusted through AWS_CA_BUNDLE.
+    std::string port = endpoint_.substr(endpoint_.rfind(':') + 1);
+    std::string connect_to;
+    for (const std::string& host : ConnectedHosts()) {
+      connect_to += (connect_to.empty() ? "" : ",") + host + ":443:127.0.0.1:" + port;
+    }
+    env.push_back("AWS_CA_BUNDLE=" + ca_bundle_);
+    env.push_back("DAT_TEST_ONLY_CONNECT_TO=" + connect_to);
+    return env;
   }
+
+  // Host names a production-path fixture sends to localcloud.
+  virtual std::vector<std::string> ConnectedHosts() const { return {}; }
 
   // Runs the aws CLI; returns stdout (asserting success unless allow_fail).
   std::string Aws(std::vector<std::string> args, bool allow_fail = false) {
@@ -208,6 +233,7 @@ class DriverTest : public ::testing::Test {
 
   fs::path dir_;
   std::string endpoint_;
+  std::string ca_bundle_;  // set when localcloud serves HTTPS (its test CA)
   common::Process localcloud_;
   common::Process driver_;
 };
@@ -393,6 +419,222 @@ TEST_F(DriverTest, SigtermWithCleanUpRemovesEverythingItCreated) {
   EXPECT_EQ(Aws({"cloudtrail", "describe-trails", "--output", "json"}).find("dispatch-"), std::string::npos);
   // The bucket it created is empty and goes too; a bucket it did not create never would.
   EXPECT_EQ(Aws({"s3api", "list-buckets", "--output", "json"}).find("cleanme"), std::string::npos);
+}
+
+TEST_F(DriverTest, QueueUrlMergesItsStatementIntoTheQueuePolicyAndRemovesItAtCleanUp) {
+  TestSink sink;
+  Aws({"sqs", "create-queue", "--queue-name", "shared"});
+  std::string url = endpoint_ + "/000000000000/shared";
+  const std::string theirs =
+      R"({"Version":"2012-10-17","Statement":[{"Sid":"Theirs","Effect":"Allow",)"
+      R"("Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sqs:ReceiveMessage",)"
+      R"("Resource":"arn:aws:sqs:us-west-2:000000000000:shared"}]})";
+  Aws({"sqs", "set-queue-attributes", "--queue-url", url, "--attributes",
+       json{{"Policy", theirs}}.dump()});
+  auto policy = [&] {
+    json attrs = json::parse(Aws({"sqs", "get-queue-attributes", "--queue-url", url,
+                                  "--attribute-names", "Policy", "--output", "json"}),
+                             nullptr, false);
+    return attrs.is_object() && attrs.contains("Attributes")
+               ? json::parse(attrs["Attributes"].value("Policy", "{}"), nullptr, false)
+               : json::object();
+  };
+  StartDriver({"--queue-url=" + url, "--event-patterns=[{\"source\":[\"my.app\"]}]", "--clean-up",
+               "--sink=" + sink.url()});
+  // localcloud, as AWS, delivers from the rule only because the policy now allows it.
+  Aws({"events", "put-events", "--entries",
+       R"([{"Source":"my.app","DetailType":"t","Detail":"{\"n\":7}"}])"});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog() << LocalcloudLog();
+  json merged = policy();
+  ASSERT_EQ(merged["Statement"].size(), 2u) << merged.dump();
+  EXPECT_EQ(merged["Statement"][0]["Sid"], "Theirs");
+  EXPECT_EQ(merged["Statement"][1]["Principal"]["Service"], "events.amazonaws.com");
+  EXPECT_EQ(
+      merged["Statement"][1]["Condition"]["ArnEquals"]["aws:SourceArn"][0].get<std::string>().find(
+          "arn:aws:events:us-west-2:000000000000:rule/dispatch-"),
+      0u);
+  driver_.Signal(SIGTERM);
+  ASSERT_TRUE(driver_.Wait(milliseconds(10'000)).ok());
+  EXPECT_EQ(policy(), json::parse(theirs)) << DriverLog();
+}
+
+TEST_F(DriverTest, PrintIamPolicyNamesTheDeadLetterQueueOfAQueueUrl) {
+  Aws({"sqs", "create-queue", "--queue-name", "poison"});
+  Aws({"sqs", "create-queue", "--queue-name", "work", "--attributes",
+       json{
+           {"RedrivePolicy",
+            R"({"deadLetterTargetArn":"arn:aws:sqs:us-west-2:000000000000:poison","maxReceiveCount":"3"})"}}
+           .dump()});
+  common::SpawnOptions o;
+  o.argv = {kBin + "/dispatch-events-aws", "--print-iam-policy",
+            "--queue-url=" + endpoint_ + "/000000000000/work",
+            "--event-patterns=[{\"source\":[\"a\"]}]"};
+  o.env = AwsEnv();
+  auto r = common::RunCommand(o, milliseconds(10'000));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  json policy = json::parse(r->out);
+  bool dlq = false, set_policy = false;
+  for (const auto& st : policy["Statement"]) {
+    if (st["Resource"] == "arn:aws:sqs:us-west-2:000000000000:poison") {
+      dlq = std::find(st["Action"].begin(), st["Action"].end(), "sqs:SendMessage") !=
+            st["Action"].end();
+    }
+    if (st["Sid"] == "DriverQueue") {
+      set_policy = std::find(st["Action"].begin(), st["Action"].end(), "sqs:SetQueueAttributes") !=
+                   st["Action"].end();
+    }
+  }
+  EXPECT_TRUE(dlq) << r->out;
+  EXPECT_TRUE(set_policy) << r->out;
+}
+
+TEST_F(DriverTest, CloudTrailModeSkipsItsOwnLogsAndDeletesThePolicyItAdded) {
+  TestSink sink;
+  Aws({"s3api", "create-bucket", "--bucket", "logged", "--create-bucket-configuration",
+       "LocationConstraint=us-west-2"});
+  StartDriver(
+      {"--bucket-name=logged", "--s3-events=cloudtrail", "--clean-up", "--sink=" + sink.url()});
+  json trails = json::parse(Aws({"cloudtrail", "describe-trails", "--output", "json"}));
+  ASSERT_EQ(trails["trailList"].size(), 1u);
+  json selectors = json::parse(Aws({"cloudtrail", "get-event-selectors", "--trail-name",
+                                    trails["trailList"][0]["Name"], "--output", "json"}));
+  EXPECT_NE(selectors["AdvancedEventSelectors"].dump().find(
+                R"("NotStartsWith":["arn:aws:s3:::logged/AWSLogs/"])"),
+            std::string::npos)
+      << selectors.dump();
+  // A log delivery lands under AWSLogs/: no event for it, while an upload beside it has one.
+  Aws({"s3", "cp", WriteFile("log.json", "{}"),
+       "s3://logged/AWSLogs/000000000000/CloudTrail/log.json"});
+  Aws({"s3", "cp", WriteFile("b.txt", "b"), "s3://logged/images/b.txt"});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
+  std::this_thread::sleep_for(milliseconds(500));  // the log write came first: it would be here
+  for (const auto& e : sink.events()) {
+    EXPECT_EQ((*e.data)["detail"]["requestParameters"]["key"], "images/b.txt");
+  }
+  EXPECT_NE(
+      Aws({"s3api", "get-bucket-policy", "--bucket", "logged"}).find("DispatchCloudTrailWrite"),
+      std::string::npos);
+  driver_.Signal(SIGTERM);
+  ASSERT_TRUE(driver_.Wait(milliseconds(10'000)).ok());
+  // There was no policy before: it is deleted (S3 refuses an empty one).
+  common::SpawnOptions o;
+  o.argv = {"aws", "--endpoint-url", endpoint_, "s3api", "get-bucket-policy", "--bucket", "logged"};
+  o.env = AwsEnv();
+  auto r = common::RunCommand(o, milliseconds(60'000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->err.find("NoSuchBucketPolicy"), std::string::npos) << r->out << r->err;
+  EXPECT_EQ(DriverLog().find("clean-up:"), std::string::npos) << DriverLog();
+}
+
+// The path every real user runs: no endpoint override, HTTPS, the regional host names,
+// virtual-hosted-style S3, a CA from AWS_CA_BUNDLE. localcloud serves HTTPS with its test CA
+// under those names; only the connection's address is redirected (test-only override).
+class DriverProductionPathTest : public DriverTest {
+ protected:
+  std::vector<std::string> LocalcloudFlags() const override {
+    return {"--tls-test-ca", dir_.string()};
+  }
+  std::vector<std::string> ConnectedHosts() const override {
+    return {"sqs.us-west-2.amazonaws.com", "events.us-west-2.amazonaws.com",
+            "cloudtrail.us-west-2.amazonaws.com", "prodpath.s3.us-west-2.amazonaws.com",
+            "api.x.com"};
+  }
+};
+
+TEST_F(DriverProductionPathTest, RealHostNamesOverHttpsWithTheTestCa) {
+  ASSERT_EQ(endpoint_.rfind("https://", 0), 0u) << endpoint_;
+  TestSink sink;
+  StartDriver({"--bucket-name=prodpath", "--sink=" + sink.url(), "--clean-up"});
+  // Queue URLs the driver was given name the real SQS host (it addressed that host).
+  EXPECT_NE(DriverLog().find("https://sqs.us-west-2.amazonaws.com/000000000000/dispatch-"),
+            std::string::npos)
+      << DriverLog();
+  // The bucket the driver created through BUCKET.s3.us-west-2.amazonaws.com exists.
+  EXPECT_NE(Aws({"s3api", "list-buckets", "--output", "json"}).find("prodpath"), std::string::npos);
+  Aws({"s3", "cp", WriteFile("p.jpg", "bytes"), "s3://prodpath/images/p.jpg"});
+  ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
+  EXPECT_EQ(sink.events()[0].subject, "images/p.jpg");
+  driver_.Signal(SIGTERM);
+  auto code = driver_.Wait(milliseconds(10'000));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << DriverLog();
+  EXPECT_TRUE(DriverQueues().empty());
+}
+
+// The whole chain as in production: an upload to BUCKET.s3.REGION.amazonaws.com, EventBridge,
+// SQS, the driver, the twitter function as the CloudEvents sink, which reads the object
+// through the virtual-hosted S3 name and posts through https://api.x.com. No endpoint
+// override anywhere; the function trusts the CA through AWS_CA_BUNDLE and CURL_CA_BUNDLE.
+TEST_F(DriverProductionPathTest, DriverAndFunctionPostAnUploadThroughTheRealHostNames) {
+  ASSERT_EQ(endpoint_.rfind("https://", 0), 0u) << endpoint_;
+  common::SpawnOptions fn;
+  fn.argv = {kBin + "/twitter", "--log-level", "info"};
+  fn.env = {"PORT=0",
+            "HOME=" + dir_.string(),
+            "SECRET_AWS_AWS_ACCESS_KEY_ID=test",
+            "SECRET_AWS_AWS_SECRET_ACCESS_KEY=test",
+            "SECRET_AWS_REGION=us-west-2",
+            "SECRET_TWITTER_APPKEY=test",
+            "SECRET_TWITTER_APPSECRET=test",
+            "SECRET_TWITTER_OATHTOKEN=test",
+            "SECRET_TWITTER_OATHTOKENSECRET=test",
+            "CURL_CA_BUNDLE=" + ca_bundle_};
+  for (const std::string& e : AwsEnv()) {
+    if (e.rfind("AWS_CA_BUNDLE=", 0) == 0 || e.rfind("DAT_TEST_ONLY_CONNECT_TO=", 0) == 0) {
+      fn.env.push_back(e);
+    }
+  }
+  fn.stdout_to = "pipe";
+  fn.stderr_to = (dir_ / "function.log").string();
+  auto spawned = common::Process::Spawn(fn);
+  ASSERT_TRUE(spawned.ok()) << spawned.status().ToString();
+  common::Process function = std::move(*spawned);
+  auto function_url = common::WaitForListening(function, milliseconds(30'000));
+  ASSERT_TRUE(function_url.ok()) << function_url.status().ToString();
+
+  StartDriver({"--bucket-name=prodpath", "--sink=" + *function_url, "--format=binary"});
+  image::testing::JpegSpec spec;
+  spec.width = 320;
+  spec.height = 240;
+  std::ofstream(dir_ / "cat.jpg", std::ios::binary) << image::testing::MakeJpeg(spec);
+  Aws({"s3", "cp", (dir_ / "cat.jpg").string(), "s3://prodpath/images/cat.jpg"});
+
+  // The sandbox's own listing, over HTTPS with the test CA.
+  json posts;
+  auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    http::ClientRequest list;
+    list.url = endpoint_ + "/x/2/sandbox/posts";
+    list.ca_file = ca_bundle_;
+    auto r = http::DefaultHttpClient().Send(list);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    posts = json::parse(r->body, nullptr, false);
+    if (posts.is_object() && posts["data"].is_array() && !posts["data"].empty()) break;
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  std::ifstream log(dir_ / "function.log");
+  std::string function_log((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(posts.is_object() && posts["data"].is_array() && posts["data"].size() == 1)
+      << posts.dump() << "\nfunction:\n"
+      << function_log << "\ndriver:\n"
+      << DriverLog();
+  EXPECT_EQ(posts["data"][0]["media_ids"].size(), 1u);
+  function.Terminate(milliseconds(3000));
+}
+
+TEST_F(DriverProductionPathTest, WithoutTheCaTheServerIsNotTrusted) {
+  ASSERT_EQ(endpoint_.rfind("https://", 0), 0u) << endpoint_;
+  common::SpawnOptions o;
+  o.argv = {kBin + "/dispatch-events-aws", "--bucket-name=prodpath", "--sink=http://127.0.0.1:9"};
+  o.env = AwsEnv();
+  for (auto& e : o.env) {
+    if (e.rfind("AWS_CA_BUNDLE=", 0) == 0) e = "AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt";
+  }
+  auto r = common::RunCommand(o, milliseconds(60'000));
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->exit_code, 0);
+  EXPECT_NE(r->err.find("provisioning failed"), std::string::npos) << r->err;
 }
 
 TEST_F(DriverTest, BadFlagsGiveClearErrors) {

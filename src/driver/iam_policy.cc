@@ -4,7 +4,7 @@
 
 namespace driver {
 
-std::string IamPolicy(const DriverOptions& o) {
+std::string IamPolicy(const DriverOptions& o, const std::string& dead_letter_queue_arn) {
   using nlohmann::ordered_json;
   const std::string region = o.region.empty() ? "*" : o.region;
   ordered_json statements = ordered_json::array();
@@ -16,14 +16,25 @@ std::string IamPolicy(const DriverOptions& o) {
   ordered_json sqs_actions = {"sqs:ReceiveMessage", "sqs:DeleteMessage",
                               "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
                               "sqs:GetQueueUrl", "sqs:SendMessage"};
+  bool rules =
+      !o.bucket_name.empty() || !o.event_patterns.empty() || !o.schedule_expression.empty();
   if (o.queue_url.empty()) {
     for (const char* a : {"sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue",
                           "sqs:DeleteQueue"})
       sqs_actions.push_back(a);
+  } else if (rules) {
+    sqs_actions.push_back("sqs:SetQueueAttributes");  // our statement in the queue's Policy
   }
   statements.push_back({{"Sid", "DriverQueue"}, {"Effect", "Allow"}, {"Action", sqs_actions},
                         {"Resource", queue_arn}});
-  bool rules = !o.bucket_name.empty() || !o.event_patterns.empty() || !o.schedule_expression.empty();
+  if (!dead_letter_queue_arn.empty()) {
+    // Messages the driver cannot relay are moved there by the driver itself.
+    statements.push_back(
+        {{"Sid", "DriverDeadLetterQueue"},
+         {"Effect", "Allow"},
+         {"Action", {"sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"}},
+         {"Resource", dead_letter_queue_arn}});
+  }
   if (rules) {
     statements.push_back(
         {{"Sid", "DriverRules"},

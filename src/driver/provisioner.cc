@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "aws/clients.h"
 #include "common/strings.h"
 
@@ -14,10 +16,31 @@ constexpr const char* kOwnerTagKey = "dispatch-events-aws:owner";
 constexpr const char* kSourceTagKey = "dispatch-events-aws:source-id";
 constexpr size_t kMaxQueueName = 80;
 constexpr size_t kMaxRuleName = 64;
+// Where CloudTrail writes a trail's log files when the trail has no S3KeyPrefix.
+constexpr const char* kTrailLogPrefix = "AWSLogs/";
 
 // Prefixes a failing call's error with the call's name, as the user will read it.
 common::Status Failed(const std::string& call, const common::Status& status) {
   return common::Status(status.code(), call + " failed: " + status.message());
+}
+
+std::string DeadLetterArnOfRedrivePolicy(const std::string& redrive_policy) {
+  json redrive = json::parse(redrive_policy, nullptr, false);
+  if (!redrive.is_object() || !redrive.contains("deadLetterTargetArn") ||
+      !redrive["deadLetterTargetArn"].is_string()) {
+    return "";
+  }
+  return redrive["deadLetterTargetArn"].get<std::string>();
+}
+
+// A policy document's statements as an array (a single statement may be written bare);
+// nullopt when `text` is not a policy document.
+std::optional<json> PolicyStatements(const std::string& text) {
+  json doc = json::parse(text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("Statement")) return std::nullopt;
+  if (doc["Statement"].is_object()) return json::array({doc["Statement"]});
+  if (!doc["Statement"].is_array()) return std::nullopt;
+  return doc["Statement"];
 }
 
 std::string Sanitize(std::string s, size_t max) {
@@ -47,13 +70,29 @@ std::string Provisioner::AccountFromArn(const std::string& arn) const {
   return parts.size() > 4 ? parts[4] : "";
 }
 
+common::Result<std::string> DeadLetterQueueArn(const aws::SqsClient& sqs,
+                                               const std::string& queue_url) {
+  auto attrs = sqs.GetQueueAttributes(queue_url, {"RedrivePolicy"});
+  if (!attrs.ok()) return Failed("GetQueueAttributes(" + queue_url + ")", attrs.status());
+  auto it = attrs->find("RedrivePolicy");
+  return it == attrs->end() ? std::string() : DeadLetterArnOfRedrivePolicy(it->second);
+}
+
+std::string Provisioner::QueuePolicySid() const {
+  std::string sid = "DispatchEventsAws";
+  for (char c : suffix_) {
+    if (std::isalnum(static_cast<unsigned char>(c))) sid += c;
+  }
+  return sid;
+}
+
 common::Result<Provisioned> Provisioner::Provision() {
   Provisioned p;
   p.visibility_timeout = options_.visibility_timeout;
   common::Status s = ProvisionQueue(&p);
   if (s.ok()) s = ProvisionBucket(&p);
   if (s.ok()) s = ProvisionRules(&p);
-  if (s.ok() && p.created_queue) s = SetQueuePolicy(p);
+  if (s.ok()) s = SetQueuePolicy(&p);
   if (!s.ok()) {
     spdlog::error("{}; removing what was created", s.message());
     common::Status c = CleanUp(p);
@@ -77,9 +116,8 @@ common::Status Provisioner::ProvisionQueue(Provisioned* p) {
     if (auto it = attrs->find("VisibilityTimeout"); it != attrs->end())
       p->visibility_timeout = std::max(1, std::atoi(it->second.c_str()));
     if (auto it = attrs->find("RedrivePolicy"); it != attrs->end() && !it->second.empty()) {
-      json redrive = json::parse(it->second, nullptr, false);
-      if (redrive.is_object() && redrive.contains("deadLetterTargetArn")) {
-        std::string dlq_arn = redrive["deadLetterTargetArn"].get<std::string>();
+      std::string dlq_arn = DeadLetterArnOfRedrivePolicy(it->second);
+      if (!dlq_arn.empty()) {
         auto url = sqs.GetQueueUrl(dlq_arn.substr(dlq_arn.rfind(':') + 1), AccountFromArn(dlq_arn));
         if (url.ok()) {
           p->dlq_arn = dlq_arn;
@@ -194,9 +232,10 @@ common::Status Provisioner::ProvisionBucket(Provisioned* p) {
          {"Effect", "Allow"},
          {"Principal", {{"Service", "cloudtrail.amazonaws.com"}}},
          {"Action", "s3:PutObject"},
-         {"Resource", "arn:aws:s3:::" + bucket + "/AWSLogs/" + account + "/*"},
-         {"Condition", {{"StringEquals", {{"s3:x-amz-acl", "bucket-owner-full-control"},
-                                          {"aws:SourceArn", trail_arn}}}}}});
+         {"Resource", "arn:aws:s3:::" + bucket + "/" + kTrailLogPrefix + account + "/*"},
+         {"Condition",
+          {{"StringEquals",
+            {{"s3:x-amz-acl", "bucket-owner-full-control"}, {"aws:SourceArn", trail_arn}}}}}});
     auto put = s3.PutBucketPolicy(bucket, doc.dump());
     if (!put.ok()) return Failed("PutBucketPolicy(" + bucket + ")", put.status());
     p->changed_bucket_policy = true;
@@ -213,16 +252,28 @@ common::Status Provisioner::ProvisionBucket(Provisioned* p) {
     return Failed("CreateTrail(" + p->trail_name + ")", trail.status());
   }
   p->created_trail = true;  // new, or ours by name from an earlier run of this instance
-  aws::EventSelector selector;
-  selector.read_write_type = "WriteOnly";
-  selector.include_management_events = false;
-  selector.data_resource_values = {"arn:aws:s3:::" + bucket + "/"};
-  auto sel = ct.PutEventSelectors(p->trail_name, {selector});
-  if (!sel.ok()) return Failed("PutEventSelectors(" + p->trail_name + ")", sel.status());
+  DAT_RETURN_IF_ERROR(PutTrailSelectors(bucket));
   auto start = ct.StartLogging(p->trail_name);
   if (!start.ok()) return Failed("StartLogging(" + p->trail_name + ")", start.status());
   spdlog::info("trail {} logging S3 data events of {} (real CloudTrail delivers them minutes later)",
                p->trail_name, bucket);
+  return common::Status::Ok();
+}
+
+common::Status Provisioner::PutTrailSelectors(const std::string& bucket) {
+  // The trail's own log files (AWSLogs/ in the same bucket) are object writes too: logging
+  // them would log the log deliveries, recursively. Advanced selectors leave them out.
+  const std::string objects = "arn:aws:s3:::" + bucket + "/";
+  json selectors = json::array({{{"Name", "dispatch: object writes, not the trail's own log files"},
+                                 {"FieldSelectors",
+                                  {{{"Field", "eventCategory"}, {"Equals", {"Data"}}},
+                                   {{"Field", "resources.type"}, {"Equals", {"AWS::S3::Object"}}},
+                                   {{"Field", "readOnly"}, {"Equals", {"false"}}},
+                                   {{"Field", "resources.ARN"},
+                                    {"StartsWith", {objects}},
+                                    {"NotStartsWith", {objects + kTrailLogPrefix}}}}}}});
+  auto sel = clients_.cloudtrail->PutAdvancedEventSelectors(TrailName(), selectors);
+  if (!sel.ok()) return Failed("PutEventSelectors(" + TrailName() + ")", sel.status());
   return common::Status::Ok();
 }
 
@@ -297,26 +348,86 @@ common::Status Provisioner::ProvisionRules(Provisioned* p) {
   return common::Status::Ok();
 }
 
-common::Status Provisioner::SetQueuePolicy(const Provisioned& p) {
-  // EventBridge may send to the queue only from this driver's rules.
+common::Status Provisioner::SetQueuePolicy(Provisioned* p) {
+  // EventBridge may send to the queue only from this driver's rules. An existing queue keeps
+  // every statement it had; ours (by Sid) is added or replaced.
   json arns = json::array();
-  std::string account = AccountFromArn(p.queue_arn);
-  for (const auto& name : p.rules_created) {
+  std::string account = AccountFromArn(p->queue_arn);
+  for (const auto& name : p->rules_created) {
     arns.push_back("arn:aws:events:" + clients_.events->caller().region() + ":" + account +
                    ":rule/" + name);
   }
   if (arns.empty()) return common::Status::Ok();
-  json policy = {{"Version", "2012-10-17"},
-                 {"Statement",
-                  {{{"Sid", "DispatchEventsAwsRules"},
-                    {"Effect", "Allow"},
-                    {"Principal", {{"Service", "events.amazonaws.com"}}},
-                    {"Action", "sqs:SendMessage"},
-                    {"Resource", p.queue_arn},
-                    {"Condition", {{"ArnEquals", {{"aws:SourceArn", arns}}}}}}}}};
-  auto set = clients_.sqs->SetQueueAttributes(p.queue_url, {{"Policy", policy.dump()}});
+  json statements = json::array();
+  if (!p->created_queue) {
+    auto current = QueuePolicyWithout(p->queue_url);
+    if (!current.ok()) return current.status();
+    if (!current->empty()) statements = *PolicyStatements(*current);
+  }
+  statements.push_back({{"Sid", QueuePolicySid()},
+                        {"Effect", "Allow"},
+                        {"Principal", {{"Service", "events.amazonaws.com"}}},
+                        {"Action", "sqs:SendMessage"},
+                        {"Resource", p->queue_arn},
+                        {"Condition", {{"ArnEquals", {{"aws:SourceArn", arns}}}}}});
+  json policy = {{"Version", "2012-10-17"}, {"Statement", statements}};
+  auto set = clients_.sqs->SetQueueAttributes(p->queue_url, {{"Policy", policy.dump()}});
   if (!set.ok()) return Failed("SetQueueAttributes(Policy)", set.status());
+  if (!p->created_queue) p->changed_queue_policy = true;
   return common::Status::Ok();
+}
+
+common::Result<std::string> Provisioner::QueuePolicyWithout(const std::string& queue_url) const {
+  auto attrs = clients_.sqs->GetQueueAttributes(queue_url, {"Policy"});
+  if (!attrs.ok()) return Failed("GetQueueAttributes(" + queue_url + ")", attrs.status());
+  auto it = attrs->find("Policy");
+  if (it == attrs->end() || it->second.empty()) return std::string();
+  auto statements = PolicyStatements(it->second);
+  if (!statements) {
+    return common::FailedPrecondition("the Policy of queue " + queue_url +
+                                      " is not a policy document this driver can extend");
+  }
+  json kept = json::array();
+  for (const json& st : *statements) {
+    if (!(st.is_object() && st.value("Sid", "") == QueuePolicySid())) kept.push_back(st);
+  }
+  if (kept.empty()) return std::string();
+  json doc = json::parse(it->second);
+  doc["Statement"] = kept;
+  return doc.dump();
+}
+
+void Provisioner::RestoreBucketPolicy(
+    const Provisioned& p,
+    const std::function<void(const std::string&, const common::Status&)>& note) {
+  const std::string& bucket = options_.bucket_name;
+  if (!p.original_bucket_policy.empty()) {
+    note("PutBucketPolicy(" + bucket + ")",
+         clients_.s3->PutBucketPolicy(bucket, p.original_bucket_policy).status());
+    return;
+  }
+  // There was none: remove ours, keeping statements others added since.
+  auto current = clients_.s3->GetBucketPolicy(bucket);
+  if (!current.ok()) {
+    if (current.status().code() != common::Code::kNotFound) {
+      note("GetBucketPolicy(" + bucket + ")", current.status());
+    }
+    return;
+  }
+  json kept = json::array();
+  for (const json& st : PolicyStatements(*current).value_or(json::array())) {
+    std::string sid = st.is_object() ? st.value("Sid", "") : "";
+    if (sid.rfind("DispatchCloudTrail", 0) != 0) kept.push_back(st);
+  }
+  if (kept.empty()) {
+    // S3 refuses a policy without statements (MalformedPolicy): delete it.
+    note("DeleteBucketPolicy(" + bucket + ")", clients_.s3->DeleteBucketPolicy(bucket).status());
+    return;
+  }
+  json doc = json::parse(*current);
+  doc["Statement"] = kept;
+  note("PutBucketPolicy(" + bucket + ")",
+       clients_.s3->PutBucketPolicy(bucket, doc.dump()).status());
 }
 
 common::Status Provisioner::CleanUp(const Provisioned& p) {
@@ -346,26 +457,14 @@ common::Status Provisioner::CleanUp(const Provisioned& p) {
       note("GetBucketNotificationConfiguration(" + bucket + ")", config.status());
     }
   }
-  if (p.changed_bucket_policy) {
-    // Restore the policy as it was (or remove ours when there was none).
-    std::string restored = p.original_bucket_policy;
-    if (restored.empty()) {
-      auto current = clients_.s3->GetBucketPolicy(bucket);
-      if (current.ok()) {
-        json doc = json::parse(*current, nullptr, false);
-        json kept = json::array();
-        if (doc.is_object() && doc.contains("Statement")) {
-          for (const auto& st : doc["Statement"]) {
-            std::string sid = st.is_object() ? st.value("Sid", "") : "";
-            if (sid.rfind("DispatchCloudTrail", 0) != 0) kept.push_back(st);
-          }
-          doc["Statement"] = kept;
-        }
-        restored = doc.dump();
-      }
-    }
-    if (!restored.empty()) {
-      note("PutBucketPolicy(" + bucket + ")", clients_.s3->PutBucketPolicy(bucket, restored).status());
+  if (p.changed_bucket_policy) RestoreBucketPolicy(p, note);
+  if (p.changed_queue_policy) {
+    auto rest = QueuePolicyWithout(p.queue_url);
+    if (rest.ok()) {
+      note("SetQueueAttributes(Policy)",
+           clients_.sqs->SetQueueAttributes(p.queue_url, {{"Policy", *rest}}).status());
+    } else {
+      note("GetQueueAttributes(Policy)", rest.status());
     }
   }
   if (p.created_queue) note("DeleteQueue(" + p.queue_url + ")", clients_.sqs->DeleteQueue(p.queue_url).status());

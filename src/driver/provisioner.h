@@ -7,11 +7,11 @@
 // owner (the driver's main thread).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "driver/options.h"
@@ -40,6 +40,8 @@ struct Provisioned {
   bool changed_bucket_policy = false;
   std::string trail_name;
   bool created_trail = false;
+  // --queue-url: our statement was merged into the queue's Policy (removed at clean-up).
+  bool changed_queue_policy = false;
 };
 
 // The AWS clients the provisioner calls. Not owned.
@@ -73,7 +75,14 @@ class Provisioner {
   common::Status ProvisionRules(Provisioned* p);
   common::Status PutRuleTargetingQueue(Provisioned* p, const std::string& name,
                                        const std::string& pattern, const std::string& schedule);
-  common::Status SetQueuePolicy(const Provisioned& p);
+  common::Status SetQueuePolicy(Provisioned* p);
+  // The queue's Policy with our statement removed; "" when nothing else is left.
+  common::Result<std::string> QueuePolicyWithout(const std::string& queue_url) const;
+  std::string QueuePolicySid() const;
+  common::Status PutTrailSelectors(const std::string& bucket);
+  void RestoreBucketPolicy(
+      const Provisioned& p,
+      const std::function<void(const std::string&, const common::Status&)>& note);
   std::string AccountFromArn(const std::string& arn) const;
 
   AwsClients clients_;
@@ -85,7 +94,12 @@ class Provisioner {
 // object-creating API calls (CloudTrail), restricted to keys under --key-prefix when given.
 nlohmann::json S3RulePattern(const DriverOptions& options);
 
-// The least-privilege IAM policy (JSON) for these options.
-std::string IamPolicy(const DriverOptions& options);
+// The dead-letter queue ARN named by the queue's RedrivePolicy; "" when it has none.
+common::Result<std::string> DeadLetterQueueArn(const aws::SqsClient& sqs,
+                                               const std::string& queue_url);
+
+// The least-privilege IAM policy (JSON) for these options. `dead_letter_queue_arn`: the
+// dead-letter queue of a --queue-url queue (the driver sends messages it cannot relay there).
+std::string IamPolicy(const DriverOptions& options, const std::string& dead_letter_queue_arn = "");
 
 }  // namespace driver

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
@@ -192,6 +193,23 @@ common::Status MapCurlError(CURLcode code, const Transfer& t, const std::string&
   }
 }
 
+// Tests only: DAT_TEST_ONLY_CONNECT_TO="HOST:PORT:ADDR:PORT[,…]" sends connections for the
+// real host names (sqs.us-west-2.amazonaws.com:443) to a local server, with the URL, the
+// Host header and TLS (SNI, certificate name) unchanged, as curl's --connect-to does. Read
+// once; nullptr when unset. Never set it outside a test.
+curl_slist* TestOnlyConnectTo() {
+  static curl_slist* const list = [] {
+    curl_slist* l = nullptr;
+    const char* value = std::getenv("DAT_TEST_ONLY_CONNECT_TO");
+    if (value == nullptr) return l;
+    for (const std::string& entry : common::Split(value, ',')) {
+      if (!entry.empty()) l = curl_slist_append(l, entry.c_str());
+    }
+    return l;
+  }();
+  return list;
+}
+
 }  // namespace
 
 std::vector<common::Result<Response>> HttpClient::SendAll(const std::vector<ClientRequest>& requests) {
@@ -261,7 +279,14 @@ common::Result<Response> CurlHttpClient::Impl::Send(const ClientRequest& request
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-  if (!request.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, request.ca_file.c_str());
+  if (!request.ca_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, request.ca_file.c_str());
+  } else if (const char* bundle = std::getenv("CURL_CA_BUNDLE"); bundle != nullptr && *bundle) {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, bundle);  // as the curl tool honours it
+  }
+  if (curl_slist* connect_to = TestOnlyConnectTo()) {
+    curl_easy_setopt(easy, CURLOPT_CONNECT_TO, connect_to);
+  }
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));

@@ -20,7 +20,7 @@ struct ClientRequest {
   std::string body;       // request body from memory…
   std::string body_file;  // …or streamed from this file when non-empty
   // https: trust the certificates in this PEM file instead of the system's (a private CA or
-  // a self-signed server); "" uses the system trust store.
+  // a self-signed server); "" uses $CURL_CA_BUNDLE when set, else the system trust store.
   std::string ca_file;
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds timeout{30'000};  // whole exchange; 0 = none

@@ -19,6 +19,7 @@
 #include "http/client.h"
 #include "image/test_images.h"
 #include "image/watermark.h"
+#include "localcloud/models/model_checker.h"
 
 namespace twitter {
 namespace {
@@ -67,6 +68,8 @@ class TwitterE2eTest : public ::testing::Test {
     const char* bin = std::getenv("LOCALCLOUD_BIN");
     lc.argv = {bin != nullptr ? std::string(bin) : std::string(DAT_BIN_DIR) + "/localcloud",
                "--port", "0", "--log-level", "warn"};
+    // The function's S3 requests are judged by AWS's models.
+    for (const auto& f : localcloud::models::StrictModelsFlags()) lc.argv.push_back(f);
     lc.stdout_to = "pipe";
     auto p = common::Process::Spawn(lc);
     ASSERT_TRUE(p.ok()) << p.status().ToString();

@@ -183,6 +183,10 @@ class TwitterFunction::Run {
     }
     if (config.region.empty()) config.region = event_region;
     if (config.region.empty()) config.region = fn_.options_.default_region;
+    // A private CA for https, as the SDKs take it (also with keys from the secret).
+    if (const char* bundle = std::getenv("AWS_CA_BUNDLE"); config.ca_bundle.empty() && bundle) {
+      config.ca_bundle = bundle;
+    }
     aws::ClientOptions options;
     options.config = std::move(config);
     options.credentials = credentials_.get();

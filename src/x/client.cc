@@ -168,34 +168,32 @@ common::Result<std::string> XClient::UploadMediaSimple(std::string_view data,
 common::Result<std::string> XClient::UploadMediaChunked(std::string_view data,
                                                         std::string_view media_type,
                                                         std::string_view media_category) {
+  // X's current chunked flow (the command=INIT|APPEND|FINALIZE form is being retired):
+  // POST /2/media/upload/initialize (JSON), /2/media/upload/{id}/append (multipart),
+  // /2/media/upload/{id}/finalize; GET /2/media/upload?command=STATUS while processing.
   const std::string path = "/2/media/upload";
-  const std::string kForm = "application/x-www-form-urlencoded";
-
-  OAuthParams init = {{"command", "INIT"},
-                      {"media_type", std::string(media_type)},
-                      {"total_bytes", std::to_string(data.size())},
-                      {"media_category", std::string(media_category)}};
+  json init = {{"media_type", std::string(media_type)},
+               {"total_bytes", data.size()},
+               {"media_category", std::string(media_category)}};
   DAT_ASSIGN_OR_RETURN(http::Response init_response,
-                       Call("POST", path, kForm, FormBody(init), init));
-  DAT_ASSIGN_OR_RETURN(json init_json, ParseJson(init_response, "media upload INIT"));
+                       Call("POST", path + "/initialize", "application/json", init.dump()));
+  DAT_ASSIGN_OR_RETURN(json init_json, ParseJson(init_response, "media upload initialize"));
   DAT_ASSIGN_OR_RETURN(std::string media_id, MediaIdFrom(init_json));
+  const std::string media_path = path + "/" + common::UriEncode(media_id);
 
   size_t segment = 0;
   for (size_t offset = 0; offset < data.size(); offset += options_.chunk_bytes, ++segment) {
     MultipartBody form = BuildMultipart({
-        {"command", "", "", "APPEND"},
-        {"media_id", "", "", media_id},
         {"segment_index", "", "", std::to_string(segment)},
         {"media", "blob", "application/octet-stream",
          std::string(data.substr(offset, options_.chunk_bytes))},
     });
-    DAT_RETURN_IF_ERROR(Call("POST", path, form.content_type, std::move(form.body)).status());
+    DAT_RETURN_IF_ERROR(
+        Call("POST", media_path + "/append", form.content_type, std::move(form.body)).status());
   }
 
-  OAuthParams finalize = {{"command", "FINALIZE"}, {"media_id", media_id}};
-  DAT_ASSIGN_OR_RETURN(http::Response fin_response,
-                       Call("POST", path, kForm, FormBody(finalize), finalize));
-  DAT_ASSIGN_OR_RETURN(json status_json, ParseJson(fin_response, "media upload FINALIZE"));
+  DAT_ASSIGN_OR_RETURN(http::Response fin_response, Call("POST", media_path + "/finalize", "", ""));
+  DAT_ASSIGN_OR_RETURN(json status_json, ParseJson(fin_response, "media upload finalize"));
 
   // Asynchronous processing (video, GIF): poll STATUS as check_after_secs says.
   auto deadline = std::chrono::steady_clock::now() + options_.max_processing_wait;

@@ -29,9 +29,9 @@ struct XClientOptions {
   // API base without a trailing slash. The sandbox: "http://127.0.0.1:PORT/x".
   std::string api_base = "https://api.x.com";
   OAuthCredentials credentials;
-  // Media larger than this goes through INIT/APPEND/FINALIZE; smaller in one request.
+  // Media larger than this goes through initialize/append/finalize; smaller in one request.
   size_t simple_upload_max_bytes = 5 * 1024 * 1024;
-  // APPEND segment size for chunked uploads.
+  // Append segment size for chunked uploads.
   size_t chunk_bytes = 1024 * 1024;
   // Per HTTP exchange.
   std::chrono::milliseconds timeout{30'000};
@@ -64,8 +64,10 @@ class XClient {
   common::Result<std::string> UploadMediaSimple(std::string_view data, std::string_view media_type,
                                                 std::string_view media_category);
 
-  // POST /2/media/upload command=INIT, then APPEND per chunk_bytes segment, then FINALIZE;
-  // polls STATUS while FINALIZE reports processing_info pending/in_progress.
+  // POST /2/media/upload/initialize, then /2/media/upload/{id}/append per chunk_bytes
+  // segment, then /2/media/upload/{id}/finalize; polls GET /2/media/upload?command=STATUS
+  // while processing_info says pending/in_progress (as check_after_secs says), up to
+  // max_processing_wait; "failed" is InvalidArgument with X's reason.
   common::Result<std::string> UploadMediaChunked(std::string_view data, std::string_view media_type,
                                                  std::string_view media_category);
 

@@ -73,38 +73,72 @@ TEST_F(XClientTest, SimpleUploadIsOneSignedMultipartRequest) {
   EXPECT_EQ((*parts)[1].data, "tweet_image");
 }
 
-TEST_F(XClientTest, LargeMediaGoesThroughInitAppendFinalize) {
+TEST_F(XClientTest, LargeMediaGoesThroughInitializeAppendFinalize) {
   std::string data = "0123456789ABC";  // 13 bytes: 4 segments of 4
   std::string assembled;
-  std::vector<std::string> commands;
+  std::vector<std::string> calls;
+  const std::string base = "http://127.0.0.1:4566/x/2/media/upload";
   http_.answer = [&](const http::ClientRequest& r) -> common::Result<http::Response> {
     ExpectSigned(r);
+    std::string path = r.url.substr(base.size());
     std::string type = r.headers.GetOr("Content-Type", "");
-    if (type == "application/x-www-form-urlencoded") {
-      auto form = http::ParseQuery(r.body, true);
-      commands.push_back(form[0].second);
-      if (form[0].second == "INIT") {
-        EXPECT_EQ(form[2], (std::pair<std::string, std::string>{"total_bytes", "13"}));
-        return JsonResponse(202, {{"data", {{"id", "77"}, {"expires_after_secs", 3600}}}});
-      }
-      EXPECT_EQ(form[1].second, "77");
+    if (path == "/initialize") {
+      calls.push_back("initialize");
+      EXPECT_EQ(type, "application/json");
+      json body = json::parse(r.body);
+      EXPECT_EQ(body["total_bytes"], 13);
+      EXPECT_EQ(body["media_type"], "image/png");
+      return JsonResponse(200, {{"data", {{"id", "77"}, {"expires_after_secs", 3600}}}});
+    }
+    if (path == "/77/finalize") {
+      calls.push_back("finalize");
       return JsonResponse(200, {{"data", {{"id", "77"}, {"size", 13}}}});
     }
+    EXPECT_EQ(path, "/77/append");
     auto parts = ParseMultipart(type, r.body);
     EXPECT_TRUE(parts.ok());
-    commands.push_back((*parts)[0].data + ":" + (*parts)[2].data);
-    assembled += (*parts)[3].data;
-    http::Response empty;
-    empty.status = 204;
-    return empty;
+    calls.push_back("append:" + (*parts)[0].data);
+    EXPECT_EQ((*parts)[1].name, "media");
+    assembled += (*parts)[1].data;
+    return JsonResponse(200, {{"data", {{"expires_at", 1}}}});
   };
   XClient client(options_, http_);
   auto id = client.UploadMedia(data, "image/png");
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   EXPECT_EQ(*id, "77");
   EXPECT_EQ(assembled, data);
-  EXPECT_EQ(commands, (std::vector<std::string>{"INIT", "APPEND:0", "APPEND:1", "APPEND:2",
-                                                "APPEND:3", "FINALIZE"}));
+  EXPECT_EQ(calls, (std::vector<std::string>{"initialize", "append:0", "append:1", "append:2",
+                                             "append:3", "finalize"}));
+}
+
+TEST_F(XClientTest, ChunkedUploadWaitsForProcessingAndReportsFailure) {
+  int status_polls = 0;
+  http_.answer = [&](const http::ClientRequest& r) -> common::Result<http::Response> {
+    ExpectSigned(r);
+    if (r.url.find("/initialize") != std::string::npos) {
+      return JsonResponse(200, {{"data", {{"id", "5"}}}});
+    }
+    if (r.url.find("/finalize") != std::string::npos) {
+      return JsonResponse(
+          200,
+          {{"data",
+            {{"id", "5"}, {"processing_info", {{"state", "pending"}, {"check_after_secs", 0}}}}}});
+    }
+    if (r.method == "GET") {
+      EXPECT_NE(r.url.find("command=STATUS&media_id=5"), std::string::npos) << r.url;
+      ++status_polls;
+      json info = status_polls < 2
+                      ? json{{"state", "in_progress"}, {"check_after_secs", 0}}
+                      : json{{"state", "failed"}, {"error", {{"message", "bad video"}}}};
+      return JsonResponse(200, {{"data", {{"id", "5"}, {"processing_info", info}}}});
+    }
+    return JsonResponse(200, {{"data", {{"expires_at", 1}}}});
+  };
+  XClient client(options_, http_);
+  auto id = client.UploadMedia("0123456789ABC", "video/mp4", "tweet_video");
+  EXPECT_EQ(id.status().code(), common::Code::kInvalidArgument);
+  EXPECT_NE(id.status().message().find("bad video"), std::string::npos);
+  EXPECT_EQ(status_polls, 2);
 }
 
 TEST_F(XClientTest, CreatePostSendsTextAndMediaIds) {

@@ -13,8 +13,21 @@ namespace {
 
 using nlohmann::json;
 
+// CloudTrail answers both target forms: the model's full one (botocore, the Go and Java SDKs)
+// and the short one the AWS SDK for JavaScript v3 sends.
 constexpr std::string_view kTargetPrefix =
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
+constexpr std::string_view kShortTargetPrefix = "CloudTrail_20131101.";
+
+// The operation named by an X-Amz-Target of either form; "" when it is not CloudTrail's.
+std::string ActionOfTarget(std::string_view target) {
+  for (std::string_view prefix : {kTargetPrefix, kShortTargetPrefix}) {
+    if (common::StartsWith(target, prefix) && target.size() > prefix.size()) {
+      return std::string(target.substr(prefix.size()));
+    }
+  }
+  return "";
+}
 
 std::string Str(const json& in, const char* key) {
   auto it = in.find(key);
@@ -87,7 +100,7 @@ CloudTrailService::CloudTrailService(CloudContext& context, events::EventsServic
     : context_(context), bus_(bus), options_(options) {}
 
 bool CloudTrailService::Accepts(const RouteInfo& route, const http::Request&) const {
-  return common::StartsWith(route.target, kTargetPrefix);
+  return !ActionOfTarget(route.target).empty();
 }
 
 http::Response CloudTrailService::ErrorResponse(const Call& call,
@@ -98,7 +111,7 @@ http::Response CloudTrailService::ErrorResponse(const Call& call,
 }
 
 void CloudTrailService::Handle(Call call, http::Respond respond) {
-  std::string action = call.route.target.substr(kTargetPrefix.size());
+  std::string action = ActionOfTarget(call.route.target);
   json in =
       call.request.body.empty() ? json::object() : json::parse(call.request.body, nullptr, false);
   Outcome outcome;

@@ -12,6 +12,7 @@
 
 #include "common/crypto.h"
 #include "common/subprocess.h"
+#include "localcloud/models/model_checker.h"
 
 namespace localcloud::testing {
 
@@ -51,6 +52,8 @@ class LocalcloudProcess {
   void Start(std::vector<std::string> extra = {}) {
     common::SpawnOptions options;
     options.argv = {std::string(DAT_BIN_DIR) + "/localcloud", "--port", "0"};
+    // Every request of every test is judged by AWS's models when they are installed.
+    for (auto& f : models::StrictModelsFlags()) options.argv.push_back(f);
     for (auto& e : extra) options.argv.push_back(e);
     options.stdout_to = "pipe";
     options.stderr_to = "/dev/null";

@@ -10,6 +10,7 @@
 #include "common/json_limits.h"
 #include "common/strings.h"
 #include "eventpattern/pattern.h"
+#include "localcloud/events/input_transformer.h"
 
 namespace localcloud::events {
 namespace {
@@ -633,6 +634,9 @@ void EventsService::DeliverToTarget(const json& event, const std::string& rule_n
   std::string arn = Str(target, "Arn");
   if (!common::StartsWith(arn, "arn:aws:sqs:")) return;
   OutgoingMessage message;
+  message.sender_service = "events.amazonaws.com";
+  message.sender_source_arn = rule_arn;
+  message.sender_source_account = context_.config().account_id;
   if (target.contains("Input")) {
     message.body = Str(target, "Input");
   } else if (target.contains("InputPath")) {
@@ -640,42 +644,18 @@ void EventsService::DeliverToTarget(const json& event, const std::string& rule_n
     message.body = value ? value->dump() : "null";
   } else if (target.contains("InputTransformer") && target["InputTransformer"].is_object()) {
     const json& tr = target["InputTransformer"];
-    std::map<std::string, std::string> vars;
+    std::map<std::string, std::optional<json>> vars;
     if (tr.contains("InputPathsMap") && tr["InputPathsMap"].is_object()) {
       for (const auto& [var, path] : tr["InputPathsMap"].items()) {
-        auto value = path.is_string() ? JsonPath(event, path.get<std::string>()) : std::nullopt;
-        if (!value) {
-          vars[var] = "";
-        } else if (value->is_string()) {
-          // Strings go in without their quotes (the template supplies them), escaped for JSON.
-          std::string dumped = value->dump();
-          vars[var] = dumped.substr(1, dumped.size() - 2);
-        } else {
-          vars[var] = value->dump();
-        }
+        vars[var] = path.is_string() ? JsonPath(event, path.get<std::string>()) : std::nullopt;
       }
     }
-    vars["aws.events.rule-arn"] = rule_arn;
-    vars["aws.events.rule-name"] = rule_name;
-    vars["aws.events.event.ingestion-time"] = Str(event, "time");
-    vars["aws.events.event"] = event.dump();
-    vars["aws.events.event.json"] = event.dump();
-    std::string tmpl = Str(tr, "InputTemplate");
-    std::string out;
-    for (size_t i = 0; i < tmpl.size();) {
-      if (tmpl[i] == '<') {
-        size_t close = tmpl.find('>', i);
-        if (close != std::string::npos) {
-          auto v = vars.find(tmpl.substr(i + 1, close - i - 1));
-          if (v != vars.end()) {
-            out += v->second;
-            i = close + 1;
-            continue;
-          }
-        }
-      }
-      out += tmpl[i++];
-    }
+    vars["aws.events.rule-arn"] = json(rule_arn);
+    vars["aws.events.rule-name"] = json(rule_name);
+    vars["aws.events.event.ingestion-time"] = json(Str(event, "time"));
+    vars["aws.events.event"] = event;
+    vars["aws.events.event.json"] = event;
+    std::string out = RenderInputTemplate(Str(tr, "InputTemplate"), vars);
     message.body = out;
   } else {
     message.body = event.dump();

@@ -77,6 +77,14 @@ json S3Notifications::NotificationRecord(const S3ObjectEvent& e,
   return json{{"Records", json::array({record})}};
 }
 
+OutgoingMessage S3Notifications::FromBucket(const std::string& bucket) const {
+  OutgoingMessage m;
+  m.sender_service = "s3.amazonaws.com";
+  m.sender_source_arn = "arn:aws:s3:::" + bucket;
+  m.sender_source_account = context_.config().account_id;
+  return m;
+}
+
 void S3Notifications::OnObjectEvent(const S3ObjectEvent& e) {
   if (e.notification.eventbridge_enabled) bus_.Publish(EventBridgeEvent(e));
   for (const S3QueueConfiguration& q : e.notification.queues) {
@@ -86,8 +94,9 @@ void S3Notifications::OnObjectEvent(const S3ObjectEvent& e) {
     if (!selected || !S3KeyMatchesFilter(q.filter_rules, e.key)) continue;
     auto body = std::make_shared<std::string>(NotificationRecord(e, q.id).dump());
     std::string arn = q.queue_arn;
-    context_.timers().ScheduleAfter(std::chrono::milliseconds(0), [this, arn, body] {
-      OutgoingMessage m;
+    std::string bucket = e.bucket;
+    context_.timers().ScheduleAfter(std::chrono::milliseconds(0), [this, arn, body, bucket] {
+      OutgoingMessage m = FromBucket(bucket);
       m.body = *body;
       auto sent = queues_.SendMessageToArn(arn, std::move(m));
       if (!sent.ok())
@@ -107,7 +116,7 @@ common::Status S3Notifications::OnNotificationConfiguration(
                  {"Bucket", bucket},
                  {"RequestId", request.request_id},
                  {"HostId", request.host_id}};
-    OutgoingMessage m;
+    OutgoingMessage m = FromBucket(bucket);
     m.body = test.dump();
     auto sent = queues_.SendMessageToArn(q.queue_arn, std::move(m));
     if (!sent.ok()) return common::InvalidArgument(q.queue_arn + ": " + sent.status().message());

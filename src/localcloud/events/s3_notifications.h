@@ -30,6 +30,9 @@ class S3Notifications : public S3Observer {
                                     const std::string& configuration_id) const;
 
  private:
+  // A message sent as S3 sends it for `bucket` (checked against the queue's Policy).
+  OutgoingMessage FromBucket(const std::string& bucket) const;
+
   CloudContext& context_;
   EventsService& bus_;
   QueueDelivery& queues_;

@@ -29,6 +29,17 @@ std::string RandomData(size_t n, unsigned seed) {
   return s;
 }
 
+// CreateBucket as S3 requires it outside us-east-1: with the region's LocationConstraint.
+http::Request CreateBucketRequest(const std::string& target) {
+  http::Request mk;
+  mk.method = "PUT";
+  mk.target = target;
+  mk.body =
+      "<CreateBucketConfiguration><LocationConstraint>us-west-2</LocationConstraint>"
+      "</CreateBucketConfiguration>";
+  return mk;
+}
+
 class S3ClientsTest : public ::testing::Test {
  protected:
   void SetUp() override { cloud_.Start(); }
@@ -179,7 +190,12 @@ TEST_F(S3ClientsTest, Boto3ObjectsListingCopyRangePolicyNotification) {
             "prefix ['dir1/file1', 'dir1/file4'] 2\n"
             "continued ['a b/'] True ['dir0/', 'dir1/', 'dir2/'] []\n"
             "deleted 7\n"
-            "policy {\"Version\":\"2012-10-17\",\"Statement\":[]}\n"
+            "empty policy 400 MalformedPolicy\n"
+            "no principal 400 MalformedPolicy\n"
+            "other bucket 400 MalformedPolicy\n"
+            "policy True\n"
+            "policy deleted 404 NoSuchBucketPolicy\n"
+            "queue without policy 400 InvalidArgument\n"
             "notification True q1 ['s3:ObjectCreated:*'] [{'Name': 'Prefix', 'Value': 'img/'}]\n"
             "buckets []\n");
 }
@@ -189,13 +205,15 @@ TEST_F(S3ClientsTest, Boto3MultipartRules) {
             "small part 400 InvalidPartOrder\n"
             "etag \"8b0be7847da5564ae08e97af63b60885-2\"\n"
             "size 5242890\n"
-            "gone 404 NoSuchUpload\n");
+            "gone 404 NoSuchUpload\n"
+            "algorithm CRC32\n"
+            "part checksums True True\n"
+            "composite True\n"
+            "head checksum True\n");
 }
 
 TEST_F(S3ClientsTest, AwsChunkedUploadsVerifySignaturesAndChecksums) {
-  http::Request mk;
-  mk.method = "PUT";
-  mk.target = "/chunks";
+  http::Request mk = CreateBucketRequest("/chunks");
   ASSERT_EQ(SignedSend(mk).status, 200);
   std::string payload = RandomData(200 * 1024, 3);  // 4 chunks of 64 KiB
   std::string crc = *aws::ComputeChecksumBase64("crc32", payload);
@@ -234,9 +252,7 @@ TEST_F(S3ClientsTest, AwsChunkedUploadsVerifySignaturesAndChecksums) {
 
 TEST_F(S3ClientsTest, VirtualHostStyleAndWrongSecret) {
   std::string port = cloud_.endpoint().substr(cloud_.endpoint().rfind(':') + 1);
-  http::Request mk;
-  mk.method = "PUT";
-  mk.target = "/";
+  http::Request mk = CreateBucketRequest("/");
   mk.headers.Set("Host", "vhost.localhost:" + port);
   ASSERT_EQ(SignedSend(mk).status, 200);
   http::Request put;
@@ -259,9 +275,7 @@ TEST_F(S3ClientsTest, ObjectsSurviveRestartWithDataDir) {
   LocalcloudProcess persistent;
   persistent.Start({"--data-dir", data.path().string()});
   endpoint_override_ = persistent.endpoint();
-  http::Request mk;
-  mk.method = "PUT";
-  mk.target = "/keep";
+  http::Request mk = CreateBucketRequest("/keep");
   ASSERT_EQ(SignedSend(mk).status, 200);
   http::Request put;
   put.method = "PUT";
@@ -274,6 +288,84 @@ TEST_F(S3ClientsTest, ObjectsSurviveRestartWithDataDir) {
   http::Response got = Get("/keep/a%20key");
   EXPECT_EQ(got.status, 200);
   EXPECT_EQ(got.body, "persisted bytes");
+}
+
+TEST_F(S3ClientsTest, ChecksumsLengthAndLocationRules) {
+  // CreateBucket outside us-east-1 (this request is signed for us-west-2).
+  auto create = [&](const std::string& constraint) {
+    http::Request mk;
+    mk.method = "PUT";
+    mk.target = "/rules";
+    if (!constraint.empty()) {
+      mk.body = "<CreateBucketConfiguration><LocationConstraint>" + constraint +
+                "</LocationConstraint></CreateBucketConfiguration>";
+    }
+    return SignedSend(mk);
+  };
+  auto code_of = [](const http::Response& r) {
+    size_t a = r.body.find("<Code>"), z = r.body.find("</Code>");
+    return a == std::string::npos ? std::string() : r.body.substr(a + 6, z - a - 6);
+  };
+  EXPECT_EQ(code_of(create("")), "IllegalLocationConstraintException");
+  EXPECT_EQ(code_of(create("eu-west-1")), "IllegalLocationConstraintException");
+  EXPECT_EQ(code_of(create("us-east-1")), "InvalidLocationConstraint");
+  EXPECT_EQ(code_of(create("mars-north-1")), "InvalidLocationConstraint");
+  ASSERT_EQ(create("us-west-2").status, 200);
+
+  const std::string body = "checked bytes";
+  auto put = [&](std::vector<std::pair<std::string, std::string>> headers) {
+    http::Request r;
+    r.method = "PUT";
+    r.target = "/rules/obj";
+    r.body = body;
+    for (auto& [n, v] : headers) r.headers.Set(n, v);
+    return SignedSend(r);
+  };
+  for (const char* algorithm : {"crc32", "crc32c", "crc64nvme", "sha1", "sha256"}) {
+    SCOPED_TRACE(algorithm);
+    std::string header = std::string("x-amz-checksum-") + algorithm;
+    std::string good = *aws::ComputeChecksumBase64(algorithm, body);
+    std::string wrong = *aws::ComputeChecksumBase64(algorithm, body + "!");
+    http::Response bad = put({{header, wrong}});
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(code_of(bad), "BadDigest");
+    http::Response ok = put({{header, good}});
+    ASSERT_EQ(ok.status, 200) << ok.body;
+    EXPECT_EQ(ok.headers.GetOr(header, ""), good);
+    EXPECT_EQ(ok.headers.GetOr("x-amz-checksum-type", ""), "FULL_OBJECT");
+    // Returned on read only when asked for, and never for a range.
+    http::Request get;
+    get.method = "GET";
+    get.target = "/rules/obj";
+    EXPECT_FALSE(SignedSend(get).headers.Has(header));
+    get.headers.Set("x-amz-checksum-mode", "ENABLED");
+    EXPECT_EQ(SignedSend(get).headers.GetOr(header, ""), good);
+    get.method = "HEAD";
+    EXPECT_EQ(SignedSend(get).headers.GetOr(header, ""), good);
+    get.method = "GET";
+    get.headers.Set("Range", "bytes=0-2");
+    EXPECT_FALSE(SignedSend(get).headers.Has(header));
+  }
+  // Two checksums, an algorithm S3 does not offer, a value of the wrong size.
+  EXPECT_EQ(code_of(put({{"x-amz-checksum-crc32", *aws::ComputeChecksumBase64("crc32", body)},
+                         {"x-amz-checksum-sha1", *aws::ComputeChecksumBase64("sha1", body)}})),
+            "InvalidRequest");
+  EXPECT_EQ(code_of(put({{"x-amz-checksum-md5", common::Base64Encode(common::Md5(body))}})),
+            "InvalidRequest");
+  EXPECT_EQ(code_of(put({{"x-amz-checksum-crc32", common::Base64Encode("12345")}})),
+            "InvalidRequest");
+  // No checksum asked: S3's default CRC64NVME is stored and returned in checksum mode.
+  ASSERT_EQ(put({}).status, 200);
+  http::Request get;
+  get.method = "HEAD";
+  get.target = "/rules/obj";
+  get.headers.Set("x-amz-checksum-mode", "ENABLED");
+  EXPECT_EQ(SignedSend(get).headers.GetOr("x-amz-checksum-crc64nvme", ""),
+            *aws::ComputeChecksumBase64("crc64nvme", body));
+  // A body without Content-Length (chunked transfer encoding) is refused.
+  http::Response chunked = put({{"Transfer-Encoding", "chunked"}});
+  EXPECT_EQ(chunked.status, 411) << chunked.body;
+  EXPECT_EQ(code_of(chunked), "MissingContentLength");
 }
 
 }  // namespace

@@ -17,7 +17,9 @@
 #include "aws/sigv4.h"
 #include "common/crypto.h"
 #include "common/strings.h"
+#include "localcloud/core/resource_policy.h"
 #include "localcloud/core/xml_writer.h"
+#include "localcloud/s3/s3_checks.h"
 
 namespace localcloud::s3 {
 namespace {
@@ -131,6 +133,8 @@ struct Upload {
   std::string bucket;
   std::string key;
   Object prototype;  // content type and headers from CreateMultipartUpload
+  std::string checksum_algorithm;  // x-amz-checksum-algorithm ("" = none), lower case
+  std::string checksum_type;       // x-amz-checksum-type as given ("" = the default)
   common::SystemTime initiated;
   std::map<int, Part> parts;
 };
@@ -581,6 +585,8 @@ void S3Service::Handle(Call call, http::Respond respond) {
     vhost_bucket = host.substr(0, host.size() - std::string_view(".localhost").size());
     if (common::EndsWith(vhost_bucket, ".s3")) vhost_bucket.resize(vhost_bucket.size() - 3);
     if (vhost_bucket == "s3") vhost_bucket.clear();
+  } else {
+    vhost_bucket = AmazonVirtualHostBucket(host);
   }
   std::string_view rest = path;
   if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
@@ -676,10 +682,8 @@ void S3Service::Handle(Call call, http::Respond respond) {
       }
       if (method == "PUT" && r.Has("policy")) {
         r.record.event_name = "PutBucketPolicy";
-        if (!json::accept(req.body)) {
-          return Err("MalformedPolicy",
-                     "Policies must be valid JSON and the first byte must be '{'");
-        }
+        common::Status valid = ValidateResourcePolicy(req.body, {"s3", "arn:aws:s3:::" + r.bucket});
+        if (!valid.ok()) return Err("MalformedPolicy", valid.message());
         std::lock_guard<std::mutex> lock(impl.mu);
         auto it = impl.buckets.find(r.bucket);
         if (it == impl.buckets.end()) return NoSuchBucket();
@@ -721,13 +725,14 @@ void S3Service::Handle(Call call, http::Respond respond) {
         }
         std::string region = call.route.signing_region.empty() ? impl.context.config().region
                                                                : call.route.signing_region;
+        std::string constraint;
         if (!req.body.empty()) {
           pugi::xml_document doc;
           if (!LoadXml(req.body, &doc).ok()) return MalformedXml();
-          std::string constraint =
-              doc.child("CreateBucketConfiguration").child_value("LocationConstraint");
-          if (!constraint.empty()) region = constraint;
+          constraint = doc.child("CreateBucketConfiguration").child_value("LocationConstraint");
         }
+        if (auto e = CheckLocationConstraint(constraint, region)) return *e;
+        if (!constraint.empty()) region = constraint == "EU" ? "eu-west-1" : constraint;
         std::lock_guard<std::mutex> lock(impl.mu);
         if (impl.buckets.count(r.bucket)) {
           return Err("BucketAlreadyOwnedByYou",
@@ -977,7 +982,15 @@ void S3Service::Handle(Call call, http::Respond respond) {
       u.key = key;
       u.prototype = PrototypeFrom(req);
       u.initiated = call.time;
+      u.checksum_algorithm = common::ToLower(r.Header("x-amz-checksum-algorithm"));
+      u.checksum_type = common::ToUpper(r.Header("x-amz-checksum-type"));
+      if (!u.checksum_algorithm.empty()) {
+        auto checked = CompleteMultipartChecksum(u.checksum_algorithm, u.checksum_type, {}, "");
+        if (!checked.ok()) return checked.error();
+        u.checksum_type = checked->type;
+      }
       std::string id = common::HexEncode(common::RandomBytes(24));
+      std::string algorithm = u.checksum_algorithm, type = u.checksum_type;
       impl.uploads.emplace(id, std::move(u));
       r.record.response_elements = {{"uploadId", id}};
       XmlWriter w;
@@ -985,12 +998,19 @@ void S3Service::Handle(Call call, http::Respond respond) {
           .Element("Bucket", r.bucket)
           .Element("Key", key)
           .Element("UploadId", id);
-      return XmlResponse(200, w.Finish());
+      http::Response created = XmlResponse(200, w.Finish());
+      if (!algorithm.empty()) {
+        created.headers.Set("x-amz-checksum-algorithm", common::ToUpper(algorithm));
+        created.headers.Set("x-amz-checksum-type", type);
+      }
+      return created;
     }
 
     // Reads the payload of PutObject / UploadPart: aws-chunked decoding with chunk signatures
     // and trailing checksums; Content-MD5 and x-amz-checksum-* headers checked.
     auto payload = [&]() -> aws::Outcome<std::string> {
+      if (auto missing = CheckContentLength(req)) return *missing;
+      if (auto requested = RequestedChecksumOf(req); !requested.ok()) return requested.error();
       std::string sha = r.Header("x-amz-content-sha256");
       std::string data;
       if (common::StartsWith(sha, "STREAMING-")) {
@@ -1071,9 +1091,16 @@ void S3Service::Handle(Call call, http::Respond respond) {
       if (u == impl.uploads.end() || u->second.bucket != r.bucket || u->second.key != key) {
         return NoSuchUpload();
       }
+      std::string part_checksum =
+          u->second.checksum_algorithm.empty()
+              ? ""
+              : aws::ComputeChecksumBase64(u->second.checksum_algorithm, *p.data).value_or("");
       u->second.parts[static_cast<int>(part_number)] = std::move(p);
       http::Response resp = http::Response::Text(200, "", "application/xml");
       resp.headers.Set("ETag", etag);
+      if (!part_checksum.empty()) {
+        resp.headers.Set("x-amz-checksum-" + u->second.checksum_algorithm, part_checksum);
+      }
       return resp;
     }
 
@@ -1081,6 +1108,7 @@ void S3Service::Handle(Call call, http::Respond respond) {
       std::optional<std::string> copy_source = req.headers.Get("x-amz-copy-source");
       Object o;
       std::string reason;
+      bool returned_checksum = false;  // the writer asked for a checksum: S3 answers with it
       if (copy_source) {
         r.record.event_name = "CopyObject";
         reason = "CopyObject";
@@ -1122,6 +1150,11 @@ void S3Service::Handle(Call call, http::Respond respond) {
         if (!data.ok()) return data.error();
         o = PrototypeFrom(req);
         o.etag = Quote(common::Md5Hex(*data));
+        auto requested = RequestedChecksumOf(req);
+        returned_checksum = requested.ok() && requested->has_value();
+        for (auto& h : ObjectChecksumHeaders(requested.ok() ? *requested : std::nullopt, *data)) {
+          o.headers.push_back(std::move(h));
+        }
         o.data = std::make_shared<const std::string>(std::move(data.value()));
       }
       o.last_modified = call.time;
@@ -1146,10 +1179,9 @@ void S3Service::Handle(Call call, http::Respond respond) {
       }
       http::Response resp = http::Response::Text(200, "", "application/xml");
       resp.headers.Set("ETag", etag);
-      for (const auto& [name, value] : req.headers.entries()) {
-        std::string lower = common::ToLower(name);
-        if (common::StartsWith(lower, "x-amz-checksum-") && lower != "x-amz-checksum-algorithm") {
-          resp.headers.Set(lower, value);
+      if (returned_checksum) {
+        for (const auto& [name, value] : b->second.objects[key].headers) {
+          if (common::StartsWith(name, "x-amz-checksum-")) resp.headers.Set(name, value);
         }
       }
       return resp;
@@ -1200,7 +1232,24 @@ void S3Service::Handle(Call call, http::Respond respond) {
       auto data = std::make_shared<std::string>();
       data->reserve(total);
       for (const auto& [number, _] : wanted) data->append(*u->second.parts[number].data);
+      std::optional<MultipartChecksum> checksum;
+      if (!u->second.checksum_algorithm.empty()) {
+        std::vector<std::string> part_checksums;
+        for (const auto& [number, _] : wanted) {
+          part_checksums.push_back(aws::ComputeChecksumBase64(u->second.checksum_algorithm,
+                                                              *u->second.parts[number].data)
+                                       .value_or(""));
+        }
+        auto computed = CompleteMultipartChecksum(u->second.checksum_algorithm,
+                                                  u->second.checksum_type, part_checksums, *data);
+        if (!computed.ok()) return computed.error();
+        checksum = *computed;
+      }
       Object o = u->second.prototype;
+      if (checksum) {
+        o.headers.emplace_back(checksum->header, checksum->value);
+        o.headers.emplace_back("x-amz-checksum-type", checksum->type);
+      }
       o.data = std::move(data);
       o.etag = Quote(common::Md5Hex(digests) + "-" + std::to_string(wanted.size()));
       o.last_modified = call.time;
@@ -1220,6 +1269,10 @@ void S3Service::Handle(Call call, http::Respond respond) {
           .Element("Bucket", r.bucket)
           .Element("Key", key)
           .Element("ETag", etag);
+      if (checksum) {
+        w.Element("Checksum" + common::ToUpper(checksum->header.substr(15)), checksum->value)
+            .Element("ChecksumType", checksum->type);
+      }
       return XmlResponse(200, w.Finish());
     }
 
@@ -1299,7 +1352,9 @@ void S3Service::Handle(Call call, http::Respond respond) {
     resp.headers.Set("ETag", o.etag);
     resp.headers.Set("Last-Modified", common::FormatHttpDate(o.last_modified));
     resp.headers.Set("Accept-Ranges", "bytes");
-    for (const auto& [name, value] : o.headers) resp.headers.Set(name, value);
+    for (const auto& [name, value] : o.headers) {
+      if (ReturnedOnRead(name, req, req.headers.Has("range"))) resp.headers.Set(name, value);
+    }
     for (const char* h :
          {"response-content-disposition", "response-content-encoding", "response-content-language",
           "response-cache-control", "response-expires"}) {

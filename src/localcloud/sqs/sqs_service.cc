@@ -21,6 +21,7 @@
 #include "common/crypto.h"
 #include "common/strings.h"
 #include "localcloud/core/query_protocol.h"
+#include "localcloud/core/resource_policy.h"
 #include "localcloud/sqs/sqs_protocol.h"
 
 namespace localcloud::sqs {
@@ -401,7 +402,10 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
   std::string snapshot_path;
 
   std::string QueueUrl(const std::string& host, const std::string& name) const {
-    std::string base = host.empty() ? context.config().endpoint : "http://" + host;
+    // The scheme localcloud serves (https with --tls-*), the host the client addressed.
+    std::string scheme =
+        common::StartsWith(context.config().endpoint, "https:") ? "https://" : "http://";
+    std::string base = host.empty() ? context.config().endpoint : scheme + host;
     return base + "/" + context.config().account_id + "/" + name;
   }
   std::string QueueArn(const std::string& name) const {
@@ -492,7 +496,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
       if (auto e = range(name, lo, hi)) return *e;
     }
     if (auto it = attrs.find("Policy"); it != attrs.end() && !it->second.empty()) {
-      if (!json::accept(it->second)) {
+      if (!ValidateResourcePolicy(it->second, {"sqs", ""}).ok()) {
         return Error("InvalidAttributeValue", "Invalid value for the parameter Policy.");
       }
     }
@@ -1008,6 +1012,30 @@ void SqsService::Shutdown() {
   impl_->SaveIfDirty(true);
 }
 
+namespace {
+
+// AWS delivers for a service principal only when the queue's Policy allows it.
+common::Status CheckSenderAllowed(const Queue& q, const OutgoingMessage& m) {
+  if (m.sender_service.empty()) return common::Status::Ok();
+  auto it = q.attributes.find("Policy");
+  ServiceRequest request;
+  request.service = m.sender_service;
+  request.action = "sqs:SendMessage";
+  request.resource = q.arn;
+  if (!m.sender_source_arn.empty()) request.context["aws:SourceArn"] = m.sender_source_arn;
+  if (!m.sender_source_account.empty()) {
+    request.context["aws:SourceAccount"] = m.sender_source_account;
+  }
+  if (it != q.attributes.end() && ResourcePolicyAllows(it->second, request)) {
+    return common::Status::Ok();
+  }
+  return common::PermissionDenied(
+      "the Policy of queue " + q.arn + " does not allow " + m.sender_service + " to send messages" +
+      (m.sender_source_arn.empty() ? "" : " from " + m.sender_source_arn));
+}
+
+}  // namespace
+
 common::Result<std::string> SqsService::SendMessageToArn(const std::string& queue_arn,
                                                          OutgoingMessage message) {
   Impl::Deliveries deliveries;
@@ -1016,6 +1044,7 @@ common::Result<std::string> SqsService::SendMessageToArn(const std::string& queu
     std::lock_guard<std::mutex> lock(impl_->mu);
     Queue* q = impl_->FindByArn(queue_arn);
     if (q == nullptr) return common::NotFound("no SQS queue " + queue_arn);
+    DAT_RETURN_IF_ERROR(CheckSenderAllowed(*q, message));
     accepted = impl_->Enqueue(*q, std::move(message), "AIDAIT2UOQQY3AUEKVGXU", "", &deliveries);
   }
   Impl::Deliver(deliveries);

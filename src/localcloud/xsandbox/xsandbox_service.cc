@@ -72,8 +72,15 @@ XSandboxService::XSandboxService(CloudContext& context, XSandboxOptions options)
 
 bool XSandboxService::Accepts(const RouteInfo& route, const http::Request& request) const {
   if (!route.target.empty()) return false;
+  if (IsXHost(route.host)) return true;
   std::string_view path = request.path();
   return path == "/x" || common::StartsWith(path, "/x/");
+}
+
+bool XSandboxService::IsXHost(const std::string& host) {
+  // X's own host names (resolved here by tests of the production path): the API at the root.
+  return host == "api.x.com" || host == "upload.x.com" || host == "api.twitter.com" ||
+         host == "upload.twitter.com";
 }
 
 http::Response XSandboxService::ErrorResponse(const Call&, const aws::AwsError& error) const {
@@ -83,11 +90,15 @@ http::Response XSandboxService::ErrorResponse(const Call&, const aws::AwsError& 
 std::string XSandboxService::BaseUrl(const Call& call) const {
   std::string host = call.request.headers.GetOr("Host", "");
   if (host.empty()) return context_.config().endpoint;
-  return "http://" + host;
+  std::string scheme =
+      common::StartsWith(context_.config().endpoint, "https:") ? "https://" : "http://";
+  return scheme + host;
 }
 
 void XSandboxService::Handle(Call call, http::Respond respond) {
   std::string path(call.request.path());
+  // On X's host names the API is at the root: /2/tweets there is /x/2/tweets here.
+  if (IsXHost(call.route.host) && !common::StartsWith(path, "/x/")) path = "/x" + path;
   const std::string& method = call.request.method;
   http::Response response;
   if (path == "/x" || path == "/x/") {
@@ -106,8 +117,8 @@ void XSandboxService::Handle(Call call, http::Respond respond) {
     fail_count_ = 0;
     fail_until_ms_ = 0;
     response = http::Response::Json(200, "{}");
-  } else if (common::StartsWith(path, "/x/2/")) {
-    response = HandleApi(call, path.substr(2));  // "/2/…"
+  } else if (common::StartsWith(path, "/x/2/") || common::StartsWith(path, "/x/1.1/")) {
+    response = HandleApi(call, path.substr(2));  // "/2/…", "/1.1/…"
   } else {
     response = Problem(404, "Not Found Error", "Sorry, that page does not exist",
                        "https://api.twitter.com/2/problems/resource-not-found", 34);
@@ -163,7 +174,13 @@ http::Response XSandboxService::HandleApi(const Call& call, const std::string& p
     if (req.method != "POST") return Problem(405, "Method Not Allowed", "POST only");
     return CreatePost(call);
   }
-  if (common::StartsWith(path, "/2/media/upload")) {
+  if (path == "/1.1/statuses/update.json") {
+    if (req.method != "POST") return Problem(405, "Method Not Allowed", "POST only");
+    return V1StatusUpdate(form ? http::ParseQuery(req.body, true)
+                               : http::ParseQuery(req.query(), true));
+  }
+  const bool v1_media = path == "/1.1/media/upload.json";
+  if (common::StartsWith(path, "/2/media/upload") || v1_media) {
     Fields fields = http::ParseQuery(req.query(), /*plus_as_space=*/true);
     std::string media;
     bool has_media = false;
@@ -196,7 +213,9 @@ http::Response XSandboxService::HandleApi(const Call& call, const std::string& p
         return InvalidRequest("media_data is not base64");
       has_media = true;
     }
-    return MediaUpload(call, path, fields, has_media ? &media : nullptr);
+    http::Response r = MediaUpload(call, v1_media ? "/2/media/upload" : path, fields,
+                                   has_media ? &media : nullptr);
+    return v1_media ? V1MediaAnswer(std::move(r)) : r;
   }
   return Problem(404, "Not Found Error", "Sorry, that page does not exist",
                  "https://api.twitter.com/2/problems/resource-not-found", 34);
@@ -345,8 +364,52 @@ http::Response XSandboxService::Status(const std::string& media_id) {
   return http::Response::Json(200, json({{"data", data}}).dump());
 }
 
+http::Response XSandboxService::V1MediaAnswer(http::Response v2) {
+  // v1.1 media/upload.json: the v2 fields at top level, the id also as a number and as
+  // media_id_string (what v1.1 clients read); APPEND answers 204 with no body.
+  if (v2.status >= 300) return v2;
+  json j = json::parse(v2.body, nullptr, false);
+  if (!j.is_object() || !j.contains("data") || !j["data"].is_object()) {
+    http::Response empty;
+    empty.status = 204;
+    return empty;
+  }
+  json data = j["data"];
+  if (!data.contains("id")) {
+    http::Response empty;
+    empty.status = 204;
+    return empty;
+  }
+  std::string id = data["id"].get<std::string>();
+  json out = {{"media_id", std::stoull(id)}, {"media_id_string", id}};
+  for (const char* k : {"media_key", "size", "expires_after_secs", "image", "processing_info"}) {
+    if (data.contains(k)) out[k] = data[k];
+  }
+  return http::Response::Json(v2.status == 201 ? 200 : v2.status, out.dump());
+}
+
+http::Response XSandboxService::V1StatusUpdate(const Fields& fields) {
+  // v1.1 statuses/update.json: status=<text>&media_ids=<id,id>; answers a v1.1 Tweet.
+  json body = {{"text", FieldOr(fields, "status")}};
+  std::string ids = FieldOr(fields, "media_ids");
+  if (!ids.empty()) body["media"] = {{"media_ids", common::Split(ids, ',')}};
+  http::Response v2 = CreatePostFrom(body);
+  if (v2.status >= 300) return v2;
+  json data = json::parse(v2.body)["data"];
+  std::string id = data["id"].get<std::string>();
+  json tweet = {{"id", std::stoull(id)},
+                {"id_str", id},
+                {"text", data["text"]},
+                {"created_at", common::FormatHttpDate(context_.clock().Now())},
+                {"user", {{"id_str", "1"}, {"screen_name", "sandbox"}}}};
+  return http::Response::Json(200, tweet.dump());
+}
+
 http::Response XSandboxService::CreatePost(const Call& call) {
-  json body = json::parse(call.request.body, nullptr, false);
+  return CreatePostFrom(json::parse(call.request.body, nullptr, false));
+}
+
+http::Response XSandboxService::CreatePostFrom(const json& body) {
   if (!body.is_object()) return InvalidRequest("body is not a JSON object");
   std::string text;
   if (body.contains("text")) {

@@ -90,6 +90,10 @@ class XSandboxService : public Service {
   http::Response Finalize(const std::string& media_id);
   http::Response Status(const std::string& media_id);
   http::Response CreatePost(const Call& call);
+  http::Response CreatePostFrom(const nlohmann::json& body);
+  static bool IsXHost(const std::string& host);
+  http::Response V1MediaAnswer(http::Response v2);
+  http::Response V1StatusUpdate(const Fields& fields);
   http::Response ListPosts(const Call& call);
   http::Response Timeline(const Call& call);
   http::Response ServeMedia(const std::string& id);

@@ -225,5 +225,62 @@ TEST_F(XSandboxTest, RejectsBadMediaAndUnknownMediaIds) {
   EXPECT_TRUE(client.CreatePost(std::string(280, 'a')).ok());
 }
 
+// v1.1 as stock clients (twitter-api-v2) use it: media/upload.json (simple and chunked,
+// media_id_string) and statuses/update.json, form-encoded and OAuth-signed with the form.
+TEST_F(XSandboxTest, V1MediaUploadAndStatusUpdate) {
+  int nonce = 0;
+  auto form = [&](const std::string& path, const x::OAuthParams& params) {
+    http::ClientRequest r;
+    r.method = "POST";
+    r.url = base_ + path;
+    std::string body;
+    for (const auto& [k, v] : params) {
+      body += (body.empty() ? "" : "&") + common::FormEncode(k) + "=" + common::FormEncode(v);
+    }
+    r.body = body;
+    r.headers.Set("Content-Type", "application/x-www-form-urlencoded");
+    r.headers.Set("Authorization",
+                  x::SignRequest({"ck", "cs", "at", "ats"}, "POST", r.url, params,
+                                 "n" + std::to_string(++nonce), std::to_string(Now())));
+    auto resp = http_.Send(r);
+    EXPECT_TRUE(resp.ok()) << resp.status().ToString();
+    return resp.ok() ? *resp : http::Response{};
+  };
+  const std::string media = "/x/1.1/media/upload.json";
+  // Simple: base64 media_data in the form.
+  http::Response simple = form(media, {{"media_data", common::Base64Encode(kPng)}});
+  ASSERT_EQ(simple.status, 200) << simple.body;
+  json simple_json = json::parse(simple.body);
+  std::string simple_id = simple_json["media_id_string"];
+  EXPECT_EQ(simple_json["media_id"].get<uint64_t>(), std::stoull(simple_id));
+  // Chunked: INIT, APPEND (204), FINALIZE.
+  http::Response init = form(media, {{"command", "INIT"},
+                                     {"total_bytes", std::to_string(kPng.size())},
+                                     {"media_type", "image/png"}});
+  ASSERT_EQ(init.status, 200) << init.body;
+  std::string id = json::parse(init.body)["media_id_string"];
+  http::Response append = form(media, {{"command", "APPEND"},
+                                       {"media_id", id},
+                                       {"segment_index", "0"},
+                                       {"media_data", common::Base64Encode(kPng)}});
+  EXPECT_EQ(append.status, 204) << append.body;
+  http::Response fin = form(media, {{"command", "FINALIZE"}, {"media_id", id}});
+  ASSERT_EQ(fin.status, 200) << fin.body;
+  EXPECT_EQ(json::parse(fin.body)["size"], kPng.size());
+  // A post with both.
+  http::Response post = form("/x/1.1/statuses/update.json",
+                             {{"status", "hello v1.1"}, {"media_ids", simple_id + "," + id}});
+  ASSERT_EQ(post.status, 200) << post.body;
+  json tweet = json::parse(post.body);
+  EXPECT_EQ(tweet["text"], "hello v1.1");
+  EXPECT_FALSE(tweet["id_str"].get<std::string>().empty());
+  json posts = json::parse(Get("/x/2/sandbox/posts").body);
+  EXPECT_EQ(posts["data"][0]["media_ids"], json::array({simple_id, id}));
+  // Unknown media is refused as v1.1 clients expect (an errors array).
+  http::Response bad = form("/x/1.1/statuses/update.json", {{"status", "x"}, {"media_ids", "1"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_TRUE(json::parse(bad.body).contains("errors"));
+}
+
 }  // namespace
 }  // namespace localcloud::xsandbox

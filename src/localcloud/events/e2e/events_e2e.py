@@ -14,10 +14,14 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import boto3
 import botocore.exceptions
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 
 ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
 TESTDATA = os.environ["DAT_TESTDATA_DIR"]
@@ -53,9 +57,18 @@ def check(condition, message):
         raise AssertionError(message)
 
 
-def new_queue(name):
+def new_queue(name, allow_services=True):
+    """A queue; unless told otherwise its policy lets EventBridge rules and S3 buckets of this
+    account send to it, as AWS requires before it delivers there."""
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    if allow_services:
+        policy = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "AwsServices", "Effect": "Allow",
+            "Principal": {"Service": ["events.amazonaws.com", "s3.amazonaws.com"]},
+            "Action": "sqs:SendMessage", "Resource": arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]}
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
     return url, arn
 
 
@@ -422,6 +435,66 @@ def json5_loads(text):
             out.append(c)
         i += 1
     return json.loads(re.sub(r",(\s*[}\]])", r"\1", "".join(out)))
+
+
+def case_queue_policy_decides_delivery():
+    """A rule's target queue gets events only when its policy allows the rule to send."""
+    rule = unique("policed")
+    closed, closed_arn = new_queue(unique("closed"), allow_services=False)
+    other, other_arn = new_queue(unique("other-rule"), allow_services=False)
+    rule_arn = events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["policed.app"]}))["RuleArn"]
+    sqs.set_queue_attributes(QueueUrl=other, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": other_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn + "-not-this-one"}}}]})})
+    events.put_targets(Rule=rule, Targets=[{"Id": "closed", "Arn": closed_arn},
+                                           {"Id": "other", "Arn": other_arn}])
+    events.put_events(Entries=[{"Source": "policed.app", "DetailType": "t", "Detail": "{}"}])
+    expect_nothing(closed, 2)
+    expect_nothing(other, 1)
+    # Allowing exactly this rule opens the queue.
+    sqs.set_queue_attributes(QueueUrl=other, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": other_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]})})
+    events.put_events(Entries=[{"Source": "policed.app", "DetailType": "t", "Detail": "{}"}])
+    check(len(receive(other, 1)) == 1, "allowed rule delivers")
+    expect_nothing(closed, 1)
+    events.remove_targets(Rule=rule, Ids=["closed", "other"])
+    events.delete_rule(Name=rule)
+
+
+def signed_json_call(service, target, body):
+    """A JSON-protocol request with the given X-Amz-Target, signed as the SDKs sign it."""
+    request = AWSRequest(method="POST", url=ENDPOINT + "/", data=json.dumps(body).encode(), headers={
+        "X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"})
+    credentials = boto3.session.Session().get_credentials()
+    SigV4Auth(credentials, service, REGION).add_auth(request)
+    prepared = request.prepare()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(
+                prepared.url, data=prepared.body, headers=dict(prepared.headers), method="POST"), timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def case_cloudtrail_short_target():
+    """The AWS SDK for JavaScript v3 sends X-Amz-Target CloudTrail_20131101.<Op>."""
+    trail = unique("short")
+    bucket = unique("short-logs")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    status, out = signed_json_call("cloudtrail", "CloudTrail_20131101.CreateTrail",
+                                   {"Name": trail, "S3BucketName": bucket})
+    check(status == 200 and out.get("Name") == trail, (status, out))
+    status, out = signed_json_call(
+        "cloudtrail", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.DescribeTrails",
+        {"trailNameList": [trail]})
+    check(status == 200 and [t["Name"] for t in out["trailList"]] == [trail], (status, out))
+    status, out = signed_json_call("cloudtrail", "CloudTrail_20131101.DeleteTrail", {"Name": trail})
+    check(status == 200, (status, out))
 
 
 def case_test_event_pattern():

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/subprocess.h"
+#include "localcloud/models/model_checker.h"
 
 namespace {
 
@@ -23,6 +24,7 @@ class EventsE2eTest : public ::testing::Test {
                     "300",
                     "--log-level",
                     "warn"};
+    for (const auto& f : localcloud::models::StrictModelsFlags()) options.argv.push_back(f);
     options.stdout_to = "pipe";
     auto process = common::Process::Spawn(options);
     ASSERT_TRUE(process.ok()) << process.status().ToString();
@@ -78,5 +80,7 @@ TEST_F(EventsE2eTest, S3ObjectDeleted) { Run("s3_object_deleted"); }
 TEST_F(EventsE2eTest, CloudTrailDataEvents) { Run("cloudtrail"); }
 TEST_F(EventsE2eTest, ClassicNotificationRecords) { Run("classic_notifications"); }
 TEST_F(EventsE2eTest, TestEventPatternAgreesWithAws) { Run("test_event_pattern"); }
+TEST_F(EventsE2eTest, QueuePolicyDecidesDelivery) { Run("queue_policy_decides_delivery"); }
+TEST_F(EventsE2eTest, CloudTrailAnswersTheShortTargetForm) { Run("cloudtrail_short_target"); }
 
 }  // namespace

@@ -1,4 +1,5 @@
 """S3 through boto3 1.26 against localcloud. Usage: boto3_s3.py ENDPOINT SCENARIO."""
+import json
 import sys
 
 import boto3
@@ -60,15 +61,37 @@ if scenario == "objects":
           [p["Prefix"] for p in rest.get("CommonPrefixes", [])], [o["Key"] for o in rest.get("Contents", [])])
     d = s3.delete_objects(Bucket="pics", Delete={"Objects": [{"Key": "dir%d/file%d" % (i % 3, i)} for i in range(7)]})
     print("deleted", len(d["Deleted"]))
-    s3.put_bucket_policy(Bucket="pics", Policy='{"Version":"2012-10-17","Statement":[]}')
-    print("policy", s3.get_bucket_policy(Bucket="pics")["Policy"])
-    # S3 validates a queue destination (and sends it an s3:TestEvent): the queue must exist.
-    boto3.client("sqs", endpoint_url=endpoint, region_name="us-west-2").create_queue(QueueName="events")
-    s3.put_bucket_notification_configuration(Bucket="pics", NotificationConfiguration={
+    print("empty policy", code(lambda: s3.put_bucket_policy(
+        Bucket="pics", Policy='{"Version":"2012-10-17","Statement":[]}')))
+    print("no principal", code(lambda: s3.put_bucket_policy(Bucket="pics", Policy=json.dumps({
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::pics/*"}]}))))
+    print("other bucket", code(lambda: s3.put_bucket_policy(Bucket="pics", Policy=json.dumps({
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                       "Resource": "arn:aws:s3:::other/*"}]}))))
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "s3:GetBucketAcl", "Resource": "arn:aws:s3:::pics"}]})
+    s3.put_bucket_policy(Bucket="pics", Policy=policy)
+    print("policy", s3.get_bucket_policy(Bucket="pics")["Policy"] == policy)
+    s3.delete_bucket_policy(Bucket="pics")
+    print("policy deleted", code(lambda: s3.get_bucket_policy(Bucket="pics")))
+    # S3 validates a queue destination (and sends it an s3:TestEvent): the queue must exist
+    # and its policy must let s3.amazonaws.com send to it from this bucket.
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-west-2")
+    events_url = sqs.create_queue(QueueName="events")["QueueUrl"]
+    notification = {
         "EventBridgeConfiguration": {},
         "QueueConfigurations": [{"Id": "q1", "QueueArn": "arn:aws:sqs:us-west-2:000000000000:events",
                                  "Events": ["s3:ObjectCreated:*"],
-                                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "img/"}]}}}]})
+                                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "img/"}]}}}]}
+    print("queue without policy", code(lambda: s3.put_bucket_notification_configuration(
+        Bucket="pics", NotificationConfiguration=notification)))
+    sqs.set_queue_attributes(QueueUrl=events_url, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": "arn:aws:sqs:us-west-2:000000000000:events",
+            "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::pics"}}}]})})
+    s3.put_bucket_notification_configuration(Bucket="pics", NotificationConfiguration=notification)
     n = s3.get_bucket_notification_configuration(Bucket="pics")
     q = n["QueueConfigurations"][0]
     print("notification", "EventBridgeConfiguration" in n, q["Id"], q["Events"], q["Filter"]["Key"]["FilterRules"])
@@ -89,3 +112,22 @@ elif scenario == "multipart":
     print("etag", done["ETag"])
     print("size", s3.head_object(Bucket="big", Key="m")["ContentLength"])
     print("gone", code(lambda: s3.upload_part(Bucket="big", Key="m", UploadId=up, PartNumber=3, Body=b"x")))
+    # With a checksum algorithm: each part answers with its checksum, the object gets a
+    # composite one ("<checksum of the part checksums>-<parts>").
+    import base64
+    import zlib
+    crc = lambda b: base64.b64encode(zlib.crc32(b).to_bytes(4, "big")).decode()
+    created = s3.create_multipart_upload(Bucket="big", Key="c", ChecksumAlgorithm="CRC32")
+    print("algorithm", created.get("ChecksumAlgorithm"))
+    up = created["UploadId"]
+    one, two = b"c" * (5 * 1024 * 1024), b"d" * 7
+    p1 = s3.upload_part(Bucket="big", Key="c", UploadId=up, PartNumber=1, Body=one, ChecksumAlgorithm="CRC32")
+    p2 = s3.upload_part(Bucket="big", Key="c", UploadId=up, PartNumber=2, Body=two, ChecksumAlgorithm="CRC32")
+    print("part checksums", p1.get("ChecksumCRC32") == crc(one), p2.get("ChecksumCRC32") == crc(two))
+    done = s3.complete_multipart_upload(Bucket="big", Key="c", UploadId=up, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": p1["ETag"], "ChecksumCRC32": p1["ChecksumCRC32"]},
+        {"PartNumber": 2, "ETag": p2["ETag"], "ChecksumCRC32": p2["ChecksumCRC32"]}]})
+    composite = crc(base64.b64decode(crc(one)) + base64.b64decode(crc(two))) + "-2"
+    print("composite", done.get("ChecksumCRC32") == composite)
+    head = s3.head_object(Bucket="big", Key="c", ChecksumMode="ENABLED")
+    print("head checksum", head.get("ChecksumCRC32") == composite)
