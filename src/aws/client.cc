@@ -21,6 +21,7 @@ ServiceCaller::ServiceCaller(ClientOptions options, std::string service_key,
 AwsStatus ServiceCaller::Sign(http::ClientRequest& request, const SendOptions& send) const {
   request.connect_timeout = options_.connect_timeout;
   request.timeout = send.timeout.value_or(options_.timeout);
+  request.cancel = send.cancel;
   if (options_.credentials == nullptr || send.unsigned_request) return Empty{};
   common::Result<Credentials> creds = options_.credentials->GetCredentials();
   if (!creds.ok()) {
