@@ -25,8 +25,9 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # The seed's walkthrough end to end: localcloud + dispatch server + driver + twitter function.
-run: build
-	@/usr/bin/python3 scripts/demo.py --build-dir $(BUILD_DIR)
+# demo.py installs, configures and builds itself, quietly (one progress line while compiling).
+run:
+	@/usr/bin/python3 scripts/demo.py --build-dir $(BUILD_DIR) --build --generator "$(GENERATOR)" --jobs $(JOBS)
 
 bench:
 	@./scripts/install-deps --bench

@@ -22,6 +22,7 @@ AwsStatus ServiceCaller::Sign(http::ClientRequest& request, const SendOptions& s
   request.connect_timeout = options_.connect_timeout;
   request.timeout = send.timeout.value_or(options_.timeout);
   if (request.ca_file.empty()) request.ca_file = options_.config.ca_bundle;
+  request.cancel = send.cancel;
   if (options_.credentials == nullptr || send.unsigned_request) return Empty{};
   common::Result<Credentials> creds = options_.credentials->GetCredentials();
   if (!creds.ok()) {

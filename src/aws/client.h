@@ -3,6 +3,7 @@
 // turns any non-2xx answer into an AwsError.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -47,6 +48,8 @@ struct SendOptions {
   std::function<bool()> may_retry;
   // Send without signing even when credentials are configured.
   bool unsigned_request = false;
+  // See http::ClientRequest::cancel; a cancelled call is not retried.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // One service's endpoint, signing name and region, with the send loop. Thread-safe.

@@ -368,6 +368,7 @@ SendOptions ReceiveSendOptions(const ReceiveMessageOptions& options) {
   SendOptions send;
   // The service holds a long poll for up to WaitTimeSeconds; give the exchange room beyond it.
   send.timeout = std::chrono::seconds(std::max(0, options.wait_time_seconds) + 15);
+  send.cancel = options.cancel;
   return send;
 }
 

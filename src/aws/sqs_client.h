@@ -3,6 +3,7 @@
 // Thread-safe: one client may serve many threads.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <optional>
 #include <string>
@@ -72,6 +73,8 @@ struct ReceiveMessageOptions {
   std::vector<std::string> attribute_names = {"All"};
   std::vector<std::string> message_attribute_names = {"All"};
   std::string receive_request_attempt_id;  // FIFO
+  // Ends the long poll early (Aborted) once true; see http::ClientRequest::cancel.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct DeleteMessageBatchEntry {

@@ -1313,18 +1313,26 @@ void AddGetCommand(CLI::App& app, Globals& g, int& rc) {
   });
 }
 
-// The last lines of a deleted driver's log that tell how its clean-up went.
+// The lines of a deleted driver's log since it was told to stop that tell how its clean-up
+// went ("clean-up done: …" or what was left, then "stopped: …"), without their timestamps.
 std::string CleanUpOutcome(ApiClient& api, const std::string& name) {
   auto logs = api.GetText(EntityPath(*LookupKind("eventdriver"), name) + "/logs");
   if (!logs.ok()) return "";
   std::vector<std::string> lines = common::Split(*logs, '\n');
-  std::string out;
-  for (const auto& line : lines) {
-    if (line.find("clean-up") != std::string::npos || line.find("stopped") != std::string::npos) {
-      out = line;  // the last such line
-    }
+  size_t start = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].find("stopping") != std::string::npos) start = i;  // the last stop
   }
-  return out;
+  std::vector<std::string> out;
+  for (size_t i = start; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
+    if (line.find("clean-up") == std::string::npos && line.find("stopped") == std::string::npos) {
+      continue;
+    }
+    size_t text = line.find(": ");  // after "<time> <level> dispatch-events-aws"
+    out.push_back(text == std::string::npos ? line : line.substr(text + 2));
+  }
+  return common::Join(out, "\n  ");
 }
 
 // ---- dispatch delete KIND NAME ----

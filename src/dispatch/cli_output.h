@@ -17,7 +17,8 @@ std::string FormatTable(const std::vector<std::string>& headers,
 // something else). Ends with a newline.
 std::string ToYaml(const nlohmann::json& value);
 
-// Levenshtein distance between two ASCII strings (case-sensitive).
+// Edit distance between two ASCII strings (case-sensitive): insertions, deletions,
+// substitutions and swaps of adjacent characters each count 1.
 size_t EditDistance(std::string_view a, std::string_view b);
 
 // The candidate closest to `word` when it is a plausible typo of it (distance at most a third

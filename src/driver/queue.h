@@ -1,6 +1,7 @@
 // The seam between the relay and SQS: what the relay needs of a queue, nothing more.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -46,6 +47,10 @@ class MessageQueue {
   // Copies the message to the dead-letter queue (with a reason attribute). FailedPrecondition
   // when this queue has none.
   virtual common::Status SendToDeadLetter(const QueueMessage& message, const std::string& reason) = 0;
+  // A flag that, once true, ends a Receive waiting in a long poll at once (an empty result or
+  // an error): a stopping relay does not wait out the poll. Set before the first Receive; the
+  // flag must outlive the queue's use. Queues that cannot be interrupted ignore it.
+  virtual void SetInterrupt(const std::atomic<bool>* flag) { (void)flag; }
   // ApproximateNumberOfMessages (for the backlog gauge).
   virtual common::Result<int64_t> ApproximateBacklog() = 0;
   // The visibility timeout in seconds messages are received with.

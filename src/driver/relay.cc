@@ -46,6 +46,7 @@ Relay::~Relay() { Stop(); }
 void Relay::Start() {
   if (started_) return;
   started_ = true;
+  queue_.SetInterrupt(&stopping_);  // Stop() ends the pollers' long polls at once
   for (int i = 0; i < config_.concurrency; ++i) {
     threads_.emplace_back([this, i] { PollLoop(i); });
   }
@@ -92,6 +93,7 @@ void Relay::PollLoop(int index) {
     auto received = queue_.DeleteThenReceive(to_delete, &deleted, 10, config_.wait_seconds);
     if (!to_delete.empty()) ReportDeleted(to_delete.size(), deleted);
     to_delete.clear();
+    if (!received.ok() && stopping_) break;  // the long poll was interrupted by Stop()
     if (!received.ok()) {
       metrics_.receive_errors++;
       {

@@ -41,7 +41,7 @@ class Relay {
 
   void Start();
   // Stops receiving, releases or finishes in-flight messages, joins every thread. A poller in
-  // a long poll returns when its wait ends (≤ wait_seconds); messages it then holds are
+  // a long poll is interrupted (MessageQueue::SetInterrupt); messages it then holds are
   // released (visibility 0). Idempotent.
   void Stop();
   // True while the last ReceiveMessage succeeded and the sink answers; else *why says which.

@@ -66,6 +66,7 @@ aws::ReceiveMessageOptions SqsMessageQueue::ReceiveOptions(int max, int wait_sec
   options.wait_time_seconds = wait_seconds;
   // Only the system attributes the relay reads: a smaller response to parse.
   options.attribute_names = {"SentTimestamp", "ApproximateReceiveCount", "MessageGroupId"};
+  options.cancel = interrupt_;
   options.message_attribute_names = {"All"};
   return options;
 }

@@ -27,6 +27,7 @@ class SqsMessageQueue : public MessageQueue {
                                        int seconds) override;
   common::Status SendToDeadLetter(const QueueMessage& message, const std::string& reason) override;
   common::Result<int64_t> ApproximateBacklog() override;
+  void SetInterrupt(const std::atomic<bool>* flag) override { interrupt_ = flag; }
   int visibility_timeout() const override { return visibility_timeout_; }
   bool is_fifo() const override { return fifo_; }
 
@@ -38,6 +39,7 @@ class SqsMessageQueue : public MessageQueue {
   const std::string dlq_url_;
   const int visibility_timeout_;
   const bool fifo_;
+  const std::atomic<bool>* interrupt_ = nullptr;  // set before the pollers start
 };
 
 }  // namespace driver

@@ -164,6 +164,11 @@ size_t WriteHeader(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// CURLOPT_XFERINFOFUNCTION for a cancellable request: non-zero stops the transfer.
+int CancelProgress(void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
+}
+
 // The URL without its query, for error messages (presigned queries carry credentials).
 std::string UrlForMessage(const std::string& url) { return url.substr(0, url.find('?')); }
 
@@ -328,7 +333,16 @@ common::Result<Response> CurlHttpClient::Impl::Send(const ClientRequest& request
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &WriteHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &t);
 
+  if (request.cancel != nullptr) {
+    // libcurl asks at least once a second, also while nothing arrives.
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &CancelProgress);
+    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, request.cancel);
+  }
   CURLcode code = curl_easy_perform(easy);
+  if (code == CURLE_ABORTED_BY_CALLBACK && request.cancel != nullptr && request.cancel->load()) {
+    return common::Status(common::Code::kAborted, what + ": cancelled");
+  }
   if (code != CURLE_OK) return MapCurlError(code, t, what, error_buffer);
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);

@@ -1,6 +1,7 @@
 // HTTP client over libcurl, with connection reuse.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -29,7 +30,14 @@ struct ClientRequest {
   std::function<bool(std::string_view chunk)> body_sink;
   // Upper bound on a buffered response body; over it the result is ResourceExhausted.
   size_t max_response_bytes = 1ull << 30;
+  // When set and it turns true (from any thread), the exchange ends with Aborted: within
+  // kCancelCheckInterval for plain http, within about a second for libcurl. For long polls
+  // that a stopping program must not wait out. Must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
+
+// How often a cancellable exchange looks at its `cancel` flag while it waits.
+inline constexpr std::chrono::milliseconds kCancelCheckInterval{50};
 
 // Sends HTTP requests. Implementations are thread-safe.
 class HttpClient {

@@ -67,10 +67,11 @@ class ClientTest : public ::testing::TestWithParam<std::string> {
       r.headers.Set("Location", "/echo");
       return respond(std::move(r));
     }
-    if (path == "/slow") {
+    if (path == "/slow" || path == "/slower") {
       std::lock_guard<std::mutex> l(mu_);
-      workers_.emplace_back([respond] {
-        std::this_thread::sleep_for(1500ms);
+      auto delay = path == "/slow" ? 1500ms : 3000ms;
+      workers_.emplace_back([respond, delay] {
+        std::this_thread::sleep_for(delay);
         respond(Response::Text(200, "slow"));
       });
       return;
@@ -222,6 +223,26 @@ TEST_P(ClientTest, TotalTimeoutIsDeadlineExceeded) {
   auto r = client_->Send(request);
   EXPECT_EQ(r.status().code(), common::Code::kDeadlineExceeded) << r.status().ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1400ms);
+}
+
+// A long poll a stopping program must not wait out: the flag ends it (Aborted) well before
+// the answer or the timeout.
+TEST_P(ClientTest, CancelFlagEndsAWaitingExchange) {
+  ClientRequest request = Make("GET", "/slower");
+  request.timeout = 30s;
+  std::atomic<bool> cancel{false};
+  request.cancel = &cancel;
+  auto start = std::chrono::steady_clock::now();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(100ms);
+    cancel = true;
+  });
+  auto r = client_->Send(request);
+  auto took = std::chrono::steady_clock::now() - start;
+  stopper.join();
+  EXPECT_EQ(r.status().code(), common::Code::kAborted) << r.status().ToString();
+  EXPECT_LT(took, 2500ms);
+  if (GetParam() == "plain") EXPECT_LT(took, 100ms + 10 * kCancelCheckInterval);
 }
 
 TEST_P(ClientTest, TransportErrors) {

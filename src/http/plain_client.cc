@@ -388,6 +388,9 @@ class Exchange {
   const Target& target() const { return target_; }
   const std::string& what() const { return what_; }
   bool head_request() const { return head_request_; }
+  // True when the caller's cancel flag is set (see ClientRequest::cancel).
+  bool cancelled() const { return request_.cancel != nullptr && request_.cancel->load(); }
+  bool cancellable() const { return request_.cancel != nullptr; }
   std::optional<SteadyClock::time_point> deadline() const { return deadline_; }
   common::Result<Response> TakeResult() { return std::move(*result_); }
 
@@ -557,8 +560,14 @@ std::vector<common::Result<Response>> RunAll(const std::vector<const ClientReque
     fds.clear();
     polled.clear();
     std::optional<SteadyClock::time_point> earliest;
+    bool cancellable = false;
     for (auto& ex : exchanges) {
       if (!ex || ex->state() == Exchange::State::kDone) continue;
+      if (ex->cancelled()) {
+        ex->Abort(common::Status(common::Code::kAborted, ex->what() + ": cancelled"));
+        continue;
+      }
+      cancellable = cancellable || ex->cancellable();
       short events = ex->state() == Exchange::State::kSending ? POLLOUT : POLLIN;
       fds.push_back(pollfd{ex->fd(), events, 0});
       polled.push_back(ex.get());
@@ -569,6 +578,10 @@ std::vector<common::Result<Response>> RunAll(const std::vector<const ClientReque
     if (earliest) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*earliest - SteadyClock::now()).count();
       timeout = static_cast<int>(std::clamp<int64_t>(left + 1, 0, 24 * 3600 * 1000));
+    }
+    if (cancellable) {
+      const int check = static_cast<int>(kCancelCheckInterval.count());
+      timeout = timeout < 0 ? check : std::min(timeout, check);
     }
     int ready = ::poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno != EINTR) {
@@ -606,6 +619,11 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
   const std::string& what = exchanges[0]->what();
   std::optional<SteadyClock::time_point> deadline;
   if (first.timeout.count() > 0) deadline = SteadyClock::now() + first.timeout;
+  // Any request's cancel flag ends the whole pipeline (they share the connection).
+  const std::atomic<bool>* cancel = nullptr;
+  for (const ClientRequest* r : requests) {
+    if (r->cancel != nullptr) cancel = r->cancel;
+  }
   auto millis_left = [&]() -> int {
     if (!deadline) return -1;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - SteadyClock::now());
@@ -737,6 +755,12 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
         SetReceiveLowWater(conn.fd, &conn.low_water, wanted_bytes());
         int wait = millis_left();
         if (conn.low_water > 1 && (wait < 0 || wait > coalesce_millis)) wait = coalesce_millis;
+        if (cancel != nullptr) {
+          if (cancel->load())
+            return fail_all(common::Status(common::Code::kAborted, what + ": cancelled"));
+          const int check = static_cast<int>(kCancelCheckInterval.count());
+          wait = wait < 0 ? check : std::min(wait, check);
+        }
         pollfd p{conn.fd, POLLIN, 0};
         int ready = ::poll(&p, 1, wait);
         if (ready == 0 && millis_left() == 0) {

@@ -156,6 +156,23 @@ def output_checks(cli):
     check("completion zsh", r.returncode == 0 and "bashcompinit" in r.stdout)
 
 
+def follow_checks(cli):
+    """get runs --follow prints each run as it finishes, until stopped."""
+    p = subprocess.Popen([os.path.join(cli.bin, "dispatch"), "get", "runs", "hello", "--follow",
+                          "-o", "json"], env=cli.env, stdout=subprocess.PIPE, text=True,
+                         stdin=subprocess.DEVNULL)
+    try:
+        first = [json.loads(p.stdout.readline()) for _ in range(2)]  # the two runs so far
+        check("get runs --follow prints the finished runs", all("outcome" in r for r in first))
+        cli.json("exec", "hello", "--input", json.dumps({"subject": "followed"}), "--wait")
+        nxt = json.loads(p.stdout.readline())
+        check("get runs --follow prints a new run as it finishes",
+              nxt.get("subject") == "followed", str(nxt.get("subject")))
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
 def lifecycle_checks(cli):
     w = cli.work
     write(os.path.join(w, "s1.json"), '{"k": "v1"}')
@@ -218,6 +235,7 @@ def lifecycle_checks(cli):
     check("get runs FUNCTION unknown-id: exit 3", r.returncode == 3, r.stderr.strip())
     r = cli.run("logs", "function", "hello")
     check("logs function", r.returncode == 0)
+    follow_checks(cli)
     r = cli.run("logs", "secret", "s1")
     check("logs of a kind without logs: exit 2", r.returncode == 2, r.stderr.strip())
 
@@ -226,6 +244,10 @@ def lifecycle_checks(cli):
     check("delete function --force deletes its subscriptions, saying so", r.returncode == 0 and
           "Deleted subscription sub1" in r.stderr, r.stderr.strip())
     check("the subscription is gone", cli.run("get", "subscription", "sub1").returncode == 3)
+    r = cli.run("logs", "function", "hello")
+    check("a deleted function's logs are still there", r.returncode == 0, r.stderr.strip())
+    r = cli.run("logs", "function", "never-existed")
+    check("logs of what never existed: exit 3", r.returncode == 3, r.stderr.strip())
     r = cli.run("delete", "image", "pyimg")
     check("delete image no longer in use", r.returncode == 0, r.stderr.strip())
     r = cli.run("delete", "secret", "s1")

@@ -12,9 +12,11 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 from checks import check, step_failed, summary
@@ -80,6 +82,27 @@ def read_until(fd, pattern, timeout, buf):
     return pattern in buf[0]
 
 
+def upload_live(build_dir, buf, fd):
+    """An upload while the stack is live shows up as one readable line: key and outcome."""
+    m = re.search(r"aws --endpoint-url (\S+) s3 cp photo.jpg (\S+)", buf[0])
+    if not check("the live view says how to upload", m is not None):
+        return
+    work = tempfile.mkdtemp(prefix="make-run-test-")
+    try:
+        out = subprocess.run([os.path.join(build_dir, "bin", "sample-images"), work, "--count", "1",
+                              "--prefix", "live"], capture_output=True, text=True, check=True)
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                   AWS_DEFAULT_REGION="us-west-2")
+        subprocess.run(["aws", "--endpoint-url", m.group(1), "s3", "cp", out.stdout.split()[0],
+                        m.group(2)], env=env, capture_output=True, check=True, timeout=60)
+        seen = read_until(fd, "images/live-1.jpg  posted", 60, buf)
+        line = next((l for l in buf[0].splitlines() if "images/live-1.jpg  posted" in l), "")
+        check("a live upload is shown as one line with its key and outcome", seen and
+              "{" not in line, line)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def with_terminal(build_dir):
     pid, fd = pty.fork()
     if pid == 0:
@@ -92,7 +115,7 @@ def with_terminal(build_dir):
         if not live:
             os.kill(pid, signal.SIGKILL)
             return
-        time.sleep(1.0)  # let the live view poll at least once: it must be interruptible there
+        upload_live(build_dir, buf, fd)
         t0 = time.monotonic()
         os.write(fd, b"\x03")  # Ctrl-C, as typed
         exited = None

@@ -103,6 +103,13 @@ def main():
         table = stack.dispatch(["get", "runs", "twitter"], quiet=True).stdout
         check("the runs table shows key and outcome", "images/" in table and "posted" in table,
               table)
+        for name in stack.driver_names():
+            r = stack.dispatch(["delete", "eventdriver", name, "--wait"], quiet=True)
+            check("delete eventdriver --wait prints the clean-up's outcome",
+                  "clean-up done" in r.stdout, r.stdout + r.stderr)
+        rules = json.loads(stack.aws(["events", "list-rules", "--output", "json"]).stdout)
+        check("the driver's rules are gone once delete returns", not rules["Rules"],
+              str(rules["Rules"]))
     except Exception as e:  # noqa: BLE001
         step_failed("walkthrough", e)
     finally:

@@ -57,8 +57,9 @@ std::string RenderTimeline(const std::vector<TimelinePost>& posts, ThumbnailCach
     for (const auto& image : post.images) {
       std::string thumb = thumbnails.Get(image.id, image.media_type, image.data);
       std::string original = "/x/media/" + image.id;
-      html += "<a class=\"original\" href=\"" + original + "\"><img class=\"thumb\" src=\"" +
-              (thumb.empty() ? original : thumb) + "\" alt=\"media " + image.id + "\"></a>\n";
+      html += "<a class=\"original\" href=\"" + original + "\"><img src=\"" +
+              (thumb.empty() ? original : thumb) + "\" class=\"thumb\" alt=\"media " + image.id +
+              "\"></a>\n";
     }
     html += "<p class=\"meta\"><time datetime=\"" + common::FormatIso8601Millis(post.created) +
             "\">" + ReadableTime(post.created) + "</time> &middot; " + post.id +
