@@ -216,8 +216,11 @@ def fuzz_localcloud(url, procs):
         return status, text
 
     # A bucket to aim at (signed, valid).
-    h = signed_headers(url, "PUT", "/fuzz", b"", "s3", {})
-    status, _ = send(url, "PUT", "/fuzz", b"", h)
+    # Outside us-east-1 S3 wants the region named as the LocationConstraint.
+    create = (b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+              b"<LocationConstraint>us-west-2</LocationConstraint></CreateBucketConfiguration>")
+    h = signed_headers(url, "PUT", "/fuzz", create, "s3", {})
+    status, _ = send(url, "PUT", "/fuzz", create, h)
     check("localcloud create bucket", status == 200, status)
 
     for what, path in (("DeleteObjects", "/fuzz?delete"), ("PutBucketTagging", "/fuzz?tagging"),

@@ -84,7 +84,12 @@ def read_until(fd, pattern, timeout, buf):
 
 def upload_live(build_dir, buf, fd):
     """An upload while the stack is live shows up as one readable line: key and outcome."""
-    m = re.search(r"aws --endpoint-url (\S+) s3 cp photo.jpg (\S+)", buf[0])
+    # The hint is the line after "Ctrl-C stops everything": wait until it has arrived whole.
+    pattern = re.compile(r"aws --endpoint-url (\S+) s3 cp photo.jpg (\S+)\r?\n")
+    deadline = time.time() + 30
+    while not pattern.search(buf[0]) and time.time() < deadline:
+        read_until(fd, "\0", 0.2, buf)
+    m = pattern.search(buf[0])
     if not check("the live view says how to upload", m is not None):
         return
     work = tempfile.mkdtemp(prefix="make-run-test-")

@@ -91,7 +91,8 @@ http::Admit Dispatcher::AsAdmit() {
 
 http::Admission Dispatcher::Admit(const http::Request& head) const {
   http::Admission admission;
-  if (head.path() == kHealthPath) return admission;  // answered by Dispatch, unsigned
+  // Answered by Dispatch, unsigned: the health endpoint and a browser's landing page.
+  if (head.path() == kHealthPath || IsLandingPageRequest(head)) return admission;
   RouteInfo route = ComputeRouteInfo(head);
   if (route.action.empty() && route.target.empty() && route.signing_service.empty() &&
       head.method == "POST" &&
