@@ -4,12 +4,13 @@
 # dispatch_aws_twitter). Targets are dat_<library> with the alias dat::<library>, and the
 # project's CMake options and test macros start with DAT_.
 
-# dat_add_test(NAME name SOURCES a.cc b.cc LIBS lib1 lib2 [LABELS l] [TIMEOUT s])
+# dat_add_test(NAME name SOURCES a.cc b.cc LIBS lib1 lib2 [LABELS l] [TIMEOUT s] [FIXTURES f])
+# FIXTURES: a ctest fixture every test of the executable requires (run after its setup test).
 # Builds a GoogleTest executable and registers its tests with CTest. The test knows
 # where the test data and the project's binaries are through two macros:
 # DAT_TESTDATA_DIR (the repository's testdata/) and DAT_BIN_DIR.
 function(dat_add_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;TIMEOUT;FIXTURES" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT DAT_BUILD_TESTS)
     return()
   endif()
@@ -27,7 +28,15 @@ function(dat_add_test)
     DAT_TESTDATA_DIR="${CMAKE_SOURCE_DIR}/testdata" DAT_BIN_DIR="${DAT_BIN_DIR}"
     DAT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   set_target_properties(${T_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  # Only the properties that have a value: an empty one would swallow the next key.
+  set(properties TIMEOUT ${T_TIMEOUT})
+  if(T_LABELS)
+    list(APPEND properties LABELS "${T_LABELS}")
+  endif()
+  if(T_FIXTURES)
+    list(APPEND properties FIXTURES_REQUIRED ${T_FIXTURES})
+  endif()
   gtest_discover_tests(${T_NAME}
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}"
+    PROPERTIES ${properties}
     DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -21,26 +21,16 @@ using testing::TempDir;
 
 const std::string kHere = std::string(DAT_SOURCE_DIR) + "/src/localcloud/npm_clients";
 
-// The folder holding node_modules with the packages; "" when they cannot be installed.
+// The folder holding node_modules with the packages; "" when they are not installed. The ctest
+// fixture localcloud_npm_clients_install (CMakeLists.txt beside this file) installs them once,
+// before these tests run, so that parallel tests never install into the same folder.
 std::string NpmPackagesDir() {
-  static const std::string dir = [] {
-    const std::string d = std::string(DAT_BIN_DIR) + "/../npm-localcloud-clients";
-    const char* packages[] = {"@aws-sdk/client-s3@3", "@aws-sdk/client-sqs@3", "twitter-api-v2@1"};
-    if (fs::exists(d + "/node_modules/@aws-sdk/client-s3/package.json") &&
-        fs::exists(d + "/node_modules/@aws-sdk/client-sqs/package.json") &&
-        fs::exists(d + "/node_modules/twitter-api-v2/package.json")) {
-      return d;
-    }
-    if (!common::FindExecutable("npm") || !common::FindExecutable("node")) return std::string();
-    fs::create_directories(d);
-    common::SpawnOptions o;
-    o.argv = {"npm", "install", "--prefix", d, "--no-audit", "--no-fund", "--silent"};
-    for (const char* p : packages) o.argv.push_back(p);
-    auto r = common::RunCommand(o, std::chrono::milliseconds(300'000));
-    if (!r.ok() || r->exit_code != 0) return std::string();
-    return d;
-  }();
-  return dir;
+  const std::string d = std::string(DAT_BIN_DIR) + "/../npm-localcloud-clients";
+  for (const char* package : {"@aws-sdk/client-s3", "@aws-sdk/client-sqs", "twitter-api-v2"}) {
+    if (!fs::exists(d + "/node_modules/" + package + "/package.json")) return std::string();
+  }
+  if (!common::FindExecutable("node")) return std::string();
+  return d;
 }
 
 class NpmClientsTest : public ::testing::Test {
@@ -48,7 +38,8 @@ class NpmClientsTest : public ::testing::Test {
   void SetUp() override {
     packages_ = NpmPackagesDir();
     if (packages_.empty())
-      GTEST_SKIP() << "npm/node or the npm registry unavailable: cannot install the clients";
+      GTEST_SKIP() << "the npm clients are not installed (node, npm or the npm registry was "
+                      "unavailable to the localcloud_npm_clients_install step)";
     // HTTPS with localcloud's test CA (node trusts it through NODE_EXTRA_CA_CERTS):
     // twitter-api-v2 speaks https only. --strict-models comes with LocalcloudProcess.
     std::vector<std::string> flags = {"--tls-test-ca", home_.path().string()};
