@@ -370,22 +370,8 @@ common::Result<std::string> EncodePng(const PngPixels& pixels, int channels,
   libdeflate_free_compressor(compressor);
   if (zsize == 0) return common::Internal("deflate failed");
 
-  std::string out;
+  std::string out = IhdrChunk(w, h, sixteen, channels);  // the signature and IHDR
   out.reserve(zsize + 4096);
-  out.append(reinterpret_cast<const char*>(kSignature), 8);
-  unsigned char ihdr[13];
-  auto put32 = [](unsigned char* p, uint32_t v) {
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-  };
-  put32(ihdr, w);
-  put32(ihdr + 4, h);
-  ihdr[8] = sixteen ? 16 : 8;
-  ihdr[9] = channels == 4 ? 6 : 2;
-  ihdr[10] = ihdr[11] = ihdr[12] = 0;
-  AppendChunk(&out, "IHDR", ihdr, 13);
   for (std::string_view chunk : extra_chunks) out.append(chunk);
   for (size_t at = 0; at < zsize; at += kIdatMax) {
     AppendChunk(&out, "IDAT", z.data() + at, std::min(kIdatMax, zsize - at));

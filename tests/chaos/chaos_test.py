@@ -26,16 +26,9 @@ import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "scripts"))
+sys.path.insert(0, os.path.dirname(HERE))  # tests/: checks.py, which puts scripts/ on the path
+from checks import check, summary  # noqa: E402
 import demo  # noqa: E402
-
-RESULTS = []
-
-
-def check(name, ok, detail=""):
-    RESULTS.append((name, bool(ok)))
-    print(f"[{'PASS' if ok else 'FAIL'}] {name}{(': ' + detail) if detail else ''}", flush=True)
-    return ok
 
 
 def wait_until(pred, timeout, step=0.25):
@@ -318,14 +311,7 @@ def main():
     check("no process of the stack left after it stopped", strays is True,
           str(stack.marked_processes()))
 
-    passed = sum(1 for _, ok in RESULTS if ok)
-    failed = len(RESULTS) - passed
-    print(f"{passed} passed, {failed} failed")
-    if failed:
-        print(f"logs kept in {stack.logs}")
-    else:
-        stack.cleanup_dir()
-    return 1 if failed else 0
+    return summary(keep_note=f"logs kept in {stack.logs}", on_success=stack.cleanup_dir)
 
 
 if __name__ == "__main__":

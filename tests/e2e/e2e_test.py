@@ -24,16 +24,9 @@ import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "scripts"))
+sys.path.insert(0, os.path.dirname(HERE))  # tests/: checks.py, which puts scripts/ on the path
+from checks import check, summary  # noqa: E402
 import demo  # noqa: E402
-
-RESULTS = []
-
-
-def check(name, ok, detail=""):
-    RESULTS.append((name, bool(ok)))
-    print(f"[{'PASS' if ok else 'FAIL'}] {name}{(': ' + detail) if detail else ''}", flush=True)
-    return ok
 
 
 def posts_for(stack, name):
@@ -228,14 +221,7 @@ def main():
         print(f"upload-to-post latency over {len(latencies)} uploads: "
               f"p50 {demo.percentile(latencies, 50):.0f} ms, "
               f"p95 {demo.percentile(latencies, 95):.0f} ms")
-    passed = sum(1 for _, ok in RESULTS if ok)
-    failed = len(RESULTS) - passed
-    print(f"{passed} passed, {failed} failed")
-    if failed:
-        print(f"logs kept in {stack.logs}")
-    else:
-        stack.cleanup_dir()
-    return 1 if failed else 0
+    return summary(keep_note=f"logs kept in {stack.logs}", on_success=stack.cleanup_dir)
 
 
 if __name__ == "__main__":

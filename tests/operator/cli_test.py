@@ -20,6 +20,7 @@ import tempfile
 
 import yaml
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
 from checks import check, step_failed, summary
 
 

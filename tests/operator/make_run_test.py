@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
 from checks import check, step_failed, summary
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/
 from checks import check, step_failed, summary  # noqa: E402  (puts scripts/ on the path)
 import demo  # noqa: E402
 

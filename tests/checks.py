@@ -1,9 +1,10 @@
-"""What the operator tests share: named checks, their summary, and the path to scripts/demo.py."""
+"""What the end-to-end tests share (tests/e2e, tests/chaos, tests/operator): named checks, their
+summary, and scripts/ on the import path (for demo.py)."""
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "scripts"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scripts"))
 
 RESULTS = []
 
