@@ -1,14 +1,12 @@
 // sample-images: writes photo-like JPEGs for the demo and the benchmarks, so nothing is
 // downloaded. Each image is a different landscape (sky, sun, hills, texture).
-#include <cstddef>
-#include <cstdio>
-
 #include <jpeglib.h>
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -42,7 +40,8 @@ std::vector<unsigned char> Render(int w, int h, unsigned seed) {
         c = {sky_top.r + (sky_low.r - sky_top.r) * k, sky_top.g + (sky_low.g - sky_top.g) * k,
              sky_top.b + (sky_low.b - sky_top.b) * k};
         double d = std::hypot(x - sun_x, y - sun_y);
-        if (d < sun_r) c = {255, 240, 180};
+        if (d < sun_r)
+          c = {255, 240, 180};
         else if (d < sun_r * 2.5) {
           double glow = 1 - (d - sun_r) / (sun_r * 1.5);
           c.r += (255 - c.r) * glow * 0.5;
@@ -82,7 +81,8 @@ bool WriteJpeg(const std::string& path, const std::vector<unsigned char>& px, in
   if (progressive) jpeg_simple_progression(&cinfo);
   jpeg_start_compress(&cinfo, TRUE);
   while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW row = const_cast<unsigned char*>(&px[static_cast<size_t>(cinfo.next_scanline) * w * 3]);
+    JSAMPROW row =
+        const_cast<unsigned char*>(&px[static_cast<size_t>(cinfo.next_scanline) * w * 3]);
     jpeg_write_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_compress(&cinfo);
@@ -105,12 +105,14 @@ int main(int argc, char** argv) {
   app.add_option("--height", height, "Height in pixels")->capture_default_str();
   app.add_option("--quality", quality, "JPEG quality 1-100")->capture_default_str();
   app.add_option("--seed", seed, "First random seed (image i uses seed+i)")->capture_default_str();
-  app.add_option("--prefix", prefix, "File name prefix (files are PREFIX-N.jpg)")->capture_default_str();
+  app.add_option("--prefix", prefix, "File name prefix (files are PREFIX-N.jpg)")
+      ->capture_default_str();
   app.add_flag("--progressive", progressive, "Write progressive JPEGs");
   CLI11_PARSE(app, argc, argv);
   if (count < 1 || width < 16 || height < 16 || width > 20000 || height > 20000 || quality < 1 ||
       quality > 100) {
-    std::fprintf(stderr, "sample-images: count ≥ 1, 16 ≤ width/height ≤ 20000, 1 ≤ quality ≤ 100\n");
+    std::fprintf(stderr,
+                 "sample-images: count ≥ 1, 16 ≤ width/height ≤ 20000, 1 ≤ quality ≤ 100\n");
     return 2;
   }
   for (int i = 1; i <= count; ++i) {

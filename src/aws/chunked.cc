@@ -161,8 +161,8 @@ Outcome<DecodedChunkedBody> DecodeAwsChunked(std::string_view body,
   DecodedChunkedBody out;
   if (options.decoded_content_length) {
     // The payload cannot be larger than the body: a claimed length never sizes the buffer.
-    out.payload.reserve(static_cast<size_t>(
-        std::min<uint64_t>(*options.decoded_content_length, body.size())));
+    out.payload.reserve(
+        static_cast<size_t>(std::min<uint64_t>(*options.decoded_content_length, body.size())));
   }
   std::string previous = options.signing.seed_signature;
   size_t pos = 0;

@@ -80,7 +80,8 @@ std::vector<Outcome<http::Response>> ServiceCaller::SendPipelined(
       return out;
     }
   }
-  std::vector<common::Result<http::Response>> responses = options_.http->SendPipelined(signed_requests);
+  std::vector<common::Result<http::Response>> responses =
+      options_.http->SendPipelined(signed_requests);
   for (size_t i = 0; i < responses.size(); ++i) {
     Outcome<http::Response> outcome = ToOutcome(std::move(responses[i]));
     const SendOptions& send = sends[i];
@@ -107,10 +108,10 @@ http::ClientRequest ServiceCaller::JsonRequest(std::string_view target, std::str
 Outcome<nlohmann::json> ServiceCaller::CallJson(std::string_view target, const nlohmann::json& body,
                                                 std::string_view json_version,
                                                 const SendOptions& send) const {
-  Outcome<http::Response> response = Send(
-      JsonRequest(target, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                  json_version),
-      send);
+  Outcome<http::Response> response =
+      Send(JsonRequest(target, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                       json_version),
+           send);
   if (!response.ok()) return response.error();
   if (response->body.empty()) return nlohmann::json::object();
   nlohmann::json j = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);

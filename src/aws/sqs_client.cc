@@ -499,10 +499,9 @@ Outcome<BatchResult> SqsClient::ChangeMessageVisibilityBatch(
                     {"ReceiptHandle", e.receipt_handle},
                     {"VisibilityTimeout", e.visibility_timeout}});
   }
-  return ParseBatchText(
-      CallText("ChangeMessageVisibilityBatch",
-               Compact({{"QueueUrl", queue_url}, {"Entries", list}})),
-      "ChangeMessageVisibilityBatch");
+  return ParseBatchText(CallText("ChangeMessageVisibilityBatch",
+                                 Compact({{"QueueUrl", queue_url}, {"Entries", list}})),
+                        "ChangeMessageVisibilityBatch");
 }
 
 }  // namespace aws

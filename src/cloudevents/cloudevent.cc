@@ -84,7 +84,8 @@ common::Status Validate(const CloudEvent& event) {
     }
   }
   if (int(event.data.has_value()) + int(event.data_json.has_value()) +
-          int(event.binary_data.has_value()) > 1) {
+          int(event.binary_data.has_value()) >
+      1) {
     return common::InvalidArgument("event has more than one form of data");
   }
   if (event.data_json && !IsJsonContentType(event.EffectiveContentType())) {

@@ -60,7 +60,8 @@ struct CloudEvent {
 // OK when the event satisfies the CloudEvents 1.0 rules this library enforces: required
 // attributes present and non-empty, specversion "1.0", time a valid RFC 3339 timestamp,
 // every extension name valid and not a core attribute name, data and binary_data not both
-// set (nor data_json with either), data_json only under a JSON content type. Otherwise InvalidArgument naming the offending attribute.
+// set (nor data_json with either), data_json only under a JSON content type. Otherwise
+// InvalidArgument naming the offending attribute.
 common::Status Validate(const CloudEvent& event);
 
 // True when `name` is a valid CloudEvents attribute name: one or more of a-z and 0-9.

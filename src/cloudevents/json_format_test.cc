@@ -157,7 +157,8 @@ TEST(JsonFormatTest, DataJsonIsWrittenAsItIs) {
   auto encoded = EncodeJson(e);
   ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
   EXPECT_EQ(*encoded, R"({"specversion":"1.0","id":"1","source":"aws","type":"aws.s3",)"
-                      R"("sourceid":"abc","data":)" + text + "}");
+                      R"("sourceid":"abc","data":)" +
+                          text + "}");
   EXPECT_EQ(e.DataBytes(), text);
   // The value form parses it: the same event as one carrying the parsed value.
   CloudEvent as_value = e;

@@ -73,8 +73,8 @@ std::string Hmac(const EVP_MD* md, std::string_view key, std::string_view data) 
   unsigned char pad[256];
   for (size_t i = 0; i < block; ++i) pad[i] = key_block[i] ^ 0x36;
   unsigned char inner[EVP_MAX_MD_SIZE];
-  size_t inner_len = DigestInto(
-      md, {std::string_view(reinterpret_cast<char*>(pad), block), data}, inner);
+  size_t inner_len =
+      DigestInto(md, {std::string_view(reinterpret_cast<char*>(pad), block), data}, inner);
   for (size_t i = 0; i < block; ++i) pad[i] = key_block[i] ^ 0x5c;
   unsigned char out[EVP_MAX_MD_SIZE];
   size_t len = DigestInto(md,

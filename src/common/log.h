@@ -8,9 +8,9 @@
 namespace common {
 
 struct LogOptions {
-  std::string program;        // appears in every line
-  std::string level = "info"; // trace|debug|info|warn|error|off
-  bool json = false;          // one JSON object per line instead of text
+  std::string program;         // appears in every line
+  std::string level = "info";  // trace|debug|info|warn|error|off
+  bool json = false;           // one JSON object per line instead of text
 };
 
 // Configures the default spdlog logger to write to stderr. Call before starting threads.

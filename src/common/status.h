@@ -13,14 +13,14 @@ namespace common {
 // What kind of failure a Status carries. Callers branch on the code, people read the message.
 enum class Code {
   kOk = 0,
-  kInvalidArgument,   // bad input from a caller or a peer (malformed JSON, bad flag…)
+  kInvalidArgument,  // bad input from a caller or a peer (malformed JSON, bad flag…)
   kNotFound,
   kAlreadyExists,
   kPermissionDenied,  // credentials refused, bad signature
   kUnauthenticated,
-  kResourceExhausted, // throttled, over a size limit
+  kResourceExhausted,  // throttled, over a size limit
   kFailedPrecondition,
-  kUnavailable,       // transient: connection refused, 5xx, timeout
+  kUnavailable,  // transient: connection refused, 5xx, timeout
   kDeadlineExceeded,
   kAborted,
   kInternal,
@@ -59,7 +59,9 @@ inline Status AlreadyExists(std::string m) { return {Code::kAlreadyExists, std::
 inline Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
 inline Status Unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
 inline Status ResourceExhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
-inline Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
+inline Status FailedPrecondition(std::string m) {
+  return {Code::kFailedPrecondition, std::move(m)};
+}
 inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
 inline Status DeadlineExceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
 inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
@@ -69,7 +71,7 @@ inline Status Unimplemented(std::string m) { return {Code::kUnimplemented, std::
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result constructed from an OK status");
   }
@@ -80,9 +82,18 @@ class Result {
   // The error, or OK when a value is held.
   Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
 
-  T& value() & { assert(ok()); return std::get<T>(v_); }
-  const T& value() const& { assert(ok()); return std::get<T>(v_); }
-  T&& value() && { assert(ok()); return std::get<T>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<T>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<T>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<T>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -104,8 +115,7 @@ class Result {
 #define DAT_CONCAT_INNER(a, b) a##b
 #define DAT_CONCAT(a, b) DAT_CONCAT_INNER(a, b)
 // Assigns the value of a Result expression to `lhs`, or returns its error.
-#define DAT_ASSIGN_OR_RETURN(lhs, expr)                                   \
-  auto DAT_CONCAT(dat_result_, __LINE__) = (expr);                        \
-  if (!DAT_CONCAT(dat_result_, __LINE__).ok())                            \
-    return DAT_CONCAT(dat_result_, __LINE__).status();                    \
+#define DAT_ASSIGN_OR_RETURN(lhs, expr)                                                           \
+  auto DAT_CONCAT(dat_result_, __LINE__) = (expr);                                                \
+  if (!DAT_CONCAT(dat_result_, __LINE__).ok()) return DAT_CONCAT(dat_result_, __LINE__).status(); \
   lhs = std::move(DAT_CONCAT(dat_result_, __LINE__)).value()

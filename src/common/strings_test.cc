@@ -31,8 +31,9 @@ TEST(Strings, JsonStringsRoundTripThroughAParser) {
 }
 
 TEST(Strings, Base64) {
-  struct Case { std::string in, out; } cases[] = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foobar", "Zm9vYmFy"}};
+  struct Case {
+    std::string in, out;
+  } cases[] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foobar", "Zm9vYmFy"}};
   for (const auto& c : cases) {
     EXPECT_EQ(Base64Encode(c.in), c.out);
     std::string back;
@@ -59,9 +60,9 @@ TEST(Strings, Utf8) {
   EXPECT_TRUE(IsValidUtf8("plain ascii"));
   EXPECT_TRUE(IsValidUtf8("ü 日本 😀"));
   EXPECT_FALSE(IsValidUtf8("\xff"));
-  EXPECT_FALSE(IsValidUtf8("\xc3"));        // truncated
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));    // overlong
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80")); // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xc3"));          // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));      // overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));  // surrogate
 }
 
 TEST(Strings, SplitTrimCase) {

@@ -78,7 +78,8 @@ Result<Process> Process::Spawn(const SpawnOptions& options) {
   }
   for (const std::string& kv : options.env) {
     std::string key = kv.substr(0, kv.find('='));
-    std::erase_if(env, [&](const std::string& e) { return e.compare(0, key.size() + 1, key + "=") == 0; });
+    std::erase_if(
+        env, [&](const std::string& e) { return e.compare(0, key.size() + 1, key + "=") == 0; });
     env.push_back(kv);
   }
   std::vector<char*> envp, argv;
@@ -90,8 +91,10 @@ Result<Process> Process::Spawn(const SpawnOptions& options) {
 
   int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, exec_pipe[2];
   if (options.pipe_stdin && pipe2(in_pipe, O_CLOEXEC) != 0) return Internal("pipe failed");
-  if (options.stdout_to == "pipe" && pipe2(out_pipe, O_CLOEXEC) != 0) return Internal("pipe failed");
-  if (options.stderr_to == "pipe" && pipe2(err_pipe, O_CLOEXEC) != 0) return Internal("pipe failed");
+  if (options.stdout_to == "pipe" && pipe2(out_pipe, O_CLOEXEC) != 0)
+    return Internal("pipe failed");
+  if (options.stderr_to == "pipe" && pipe2(err_pipe, O_CLOEXEC) != 0)
+    return Internal("pipe failed");
   if (pipe2(exec_pipe, O_CLOEXEC) != 0) return Internal("pipe failed");
 
   auto open_target = [](const std::string& target) {
@@ -100,11 +103,13 @@ Result<Process> Process::Spawn(const SpawnOptions& options) {
   int out_file = -1, err_file = -1;
   if (!options.stdout_to.empty() && options.stdout_to != "pipe") {
     out_file = open_target(options.stdout_to);
-    if (out_file < 0) return Internal("spawn: cannot open " + options.stdout_to + ": " + strerror(errno));
+    if (out_file < 0)
+      return Internal("spawn: cannot open " + options.stdout_to + ": " + strerror(errno));
   }
   if (!options.stderr_to.empty() && options.stderr_to != "pipe") {
     err_file = open_target(options.stderr_to);
-    if (err_file < 0) return Internal("spawn: cannot open " + options.stderr_to + ": " + strerror(errno));
+    if (err_file < 0)
+      return Internal("spawn: cannot open " + options.stderr_to + ": " + strerror(errno));
   }
 
   const pid_t parent = getpid();
@@ -124,10 +129,14 @@ Result<Process> Process::Spawn(const SpawnOptions& options) {
     signal(SIGPIPE, SIG_DFL);
     int devnull = open("/dev/null", O_RDWR);
     dup2(options.pipe_stdin ? in_pipe[0] : devnull, 0);
-    if (out_pipe[1] >= 0) dup2(out_pipe[1], 1);
-    else if (out_file >= 0) dup2(out_file, 1);
-    if (err_pipe[1] >= 0) dup2(err_pipe[1], 2);
-    else if (err_file >= 0) dup2(err_file, 2);
+    if (out_pipe[1] >= 0)
+      dup2(out_pipe[1], 1);
+    else if (out_file >= 0)
+      dup2(out_file, 1);
+    if (err_pipe[1] >= 0)
+      dup2(err_pipe[1], 2);
+    else if (err_file >= 0)
+      dup2(err_file, 2);
     if (!options.cwd.empty() && chdir(options.cwd.c_str()) != 0) {
       int e = errno;
       (void)!write(exec_pipe[1], &e, sizeof e);
@@ -267,7 +276,8 @@ Result<std::string> Process::ReadLine(std::chrono::milliseconds timeout) {
     if (now >= deadline) return DeadlineExceeded("no line within the timeout");
     pollfd pfd{stdout_fd_, POLLIN, 0};
     int ms = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) + 1;
+                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) +
+             1;
     int r = poll(&pfd, 1, ms);
     if (r < 0 && errno != EINTR) return Internal("poll failed");
     if (r > 0 && !DrainFd(stdout_fd_, &stdout_buf_)) CloseFd(stdout_fd_);
@@ -324,7 +334,8 @@ Status Process::ReadUntilEof(std::chrono::milliseconds timeout, std::string* out
     if (stdout_fd_ >= 0) pfds[n++] = {stdout_fd_, POLLIN, 0};
     if (stderr_fd_ >= 0) pfds[n++] = {stderr_fd_, POLLIN, 0};
     int ms = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) + 1;
+                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) +
+             1;
     int r = poll(pfds, static_cast<nfds_t>(n), ms);
     if (r < 0 && errno != EINTR) return Internal("poll failed");
     if (r <= 0) continue;

@@ -1,8 +1,7 @@
 #include "common/subprocess.h"
 
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <optional>
 #include <thread>

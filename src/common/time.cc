@@ -56,8 +56,8 @@ std::string FormatIso8601(SystemTime t) { return Format(t, "%Y-%m-%dT%H:%M:%SZ")
 std::string FormatHttpDate(SystemTime t) { return Format(t, "%a, %d %b %Y %H:%M:%S GMT"); }
 
 std::string FormatIso8601Millis(SystemTime t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() %
-            1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
   if (ms < 0) ms += 1000;
   char buf[8];
   std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(ms));
@@ -118,7 +118,8 @@ int64_t ToUnixSeconds(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 SystemTime FromUnixMillis(int64_t ms) {
-  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::milliseconds(ms)));
+  return SystemTime(
+      std::chrono::duration_cast<SystemTime::duration>(std::chrono::milliseconds(ms)));
 }
 
 }  // namespace common

@@ -599,7 +599,6 @@ Result<std::string> FailedRunsQuery(bool failed, const std::string& since,
   return query;
 }
 
-
 // ---- dispatch server ----
 void AddServerCommand(CLI::App& app, Globals& g, int& rc) {
   struct State {
@@ -1149,8 +1148,8 @@ struct RunsQuery {
   std::string run_id;    // one run
   int last = 100;
   bool follow = false;
-  bool failed = false;        // only the failed runs (the dead-letter list)
-  std::string since, until;   // with failed: created in [since, until)
+  bool failed = false;       // only the failed runs (the dead-letter list)
+  std::string since, until;  // with failed: created in [since, until)
 };
 
 // NotFound naming what to list when the function neither exists nor has runs.

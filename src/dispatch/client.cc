@@ -34,7 +34,10 @@ common::Code CodeForHttpStatus(int status) {
 
 ApiClient::ApiClient(std::string server, std::string token, http::HttpClient& http,
                      std::string ca_file)
-    : server_(std::move(server)), token_(std::move(token)), http_(http), ca_file_(std::move(ca_file)) {
+    : server_(std::move(server)),
+      token_(std::move(token)),
+      http_(http),
+      ca_file_(std::move(ca_file)) {
   while (common::EndsWith(server_, "/")) server_.pop_back();
 }
 

@@ -598,9 +598,10 @@ TEST_F(DispatchTest, EveryCallNeedsTheToken) {
 // openssl tool); the CLI trusts it with --ca-cert and refuses it without.
 TEST_F(DispatchTest, ServesTheApiOverHttpsWithACertificate) {
   std::string cert = (root_ / "cert.pem").string(), key = (root_ / "key.pem").string();
-  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-                    "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert +
-                    " >/dev/null 2>&1";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " >/dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "the openssl tool is not available";
   StartServer({"--tls-cert", cert, "--tls-key", key});
   ASSERT_TRUE(common::StartsWith(url_, "https://127.0.0.1:")) << url_;
@@ -613,8 +614,8 @@ TEST_F(DispatchTest, ServesTheApiOverHttpsWithACertificate) {
       << untrusted.err;
   // A key without its certificate is refused with a clear message.
   common::SpawnOptions so;
-  so.argv = {kDispatch, "server", "--data-dir", (root_ / "d3").string(), "--listen",
-             "127.0.0.1:0", "--tls-key", key};
+  so.argv = {kDispatch,  "server",      "--data-dir", (root_ / "d3").string(),
+             "--listen", "127.0.0.1:0", "--tls-key",  key};
   auto refused = common::RunCommand(so, milliseconds(20000));
   ASSERT_TRUE(refused.ok());
   EXPECT_NE(refused->exit_code, 0);

@@ -168,8 +168,8 @@ int RunDriver(const DriverOptions& options_in) {
       if (o.clean_up) (void)provisioner.CleanUp(p);
       return 1;
     }
-    spdlog::info("metrics on http://{}:{}/metrics", o.metrics_addr.substr(0, o.metrics_addr.rfind(':')),
-                 metrics_server->port());
+    spdlog::info("metrics on http://{}:{}/metrics",
+                 o.metrics_addr.substr(0, o.metrics_addr.rfind(':')), metrics_server->port());
   }
 
   relay.Start();

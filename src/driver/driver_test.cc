@@ -37,19 +37,20 @@ class TestSink {
  public:
   TestSink() {
     http::ServerOptions o;
-    server_ = std::make_unique<http::HttpServer>(o, [this](http::Request&& r, http::Respond respond) {
-      int status = status_.load();
-      if (status >= 200 && status < 300) {
-        std::lock_guard<std::mutex> l(mu_);
-        if (r.method == "POST") {
-          requests_.push_back(std::move(r));
-          arrivals_.push_back(std::chrono::steady_clock::now());
-        }
-      } else {
-        failures_++;
-      }
-      respond(http::Response::Text(status, status < 300 ? "" : "try later"));
-    });
+    server_ =
+        std::make_unique<http::HttpServer>(o, [this](http::Request&& r, http::Respond respond) {
+          int status = status_.load();
+          if (status >= 200 && status < 300) {
+            std::lock_guard<std::mutex> l(mu_);
+            if (r.method == "POST") {
+              requests_.push_back(std::move(r));
+              arrivals_.push_back(std::chrono::steady_clock::now());
+            }
+          } else {
+            failures_++;
+          }
+          respond(http::Response::Text(status, status < 300 ? "" : "try later"));
+        });
     EXPECT_TRUE(server_->Start().ok());
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
@@ -241,11 +242,10 @@ class DriverTest : public ::testing::Test {
     if (queue.empty()) return false;
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      json attrs = json::parse(
-          Aws({"sqs", "get-queue-attributes", "--queue-url", queue, "--attribute-names",
-               "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "--output",
-               "json"}),
-          nullptr, false);
+      json attrs = json::parse(Aws({"sqs", "get-queue-attributes", "--queue-url", queue,
+                                    "--attribute-names", "ApproximateNumberOfMessages",
+                                    "ApproximateNumberOfMessagesNotVisible", "--output", "json"}),
+                               nullptr, false);
       if (attrs.is_object() && attrs["Attributes"].is_object() &&
           attrs["Attributes"].value("ApproximateNumberOfMessages", "") == "0" &&
           attrs["Attributes"].value("ApproximateNumberOfMessagesNotVisible", "") == "0") {
@@ -302,7 +302,9 @@ TEST_F(DriverTest, S3UploadViaCloudTrailArrives) {
     }
   }
   EXPECT_TRUE(found);
-  EXPECT_EQ(sink.requests()[0].headers.GetOr("content-type", "").rfind("application/cloudevents+json", 0), 0u);
+  EXPECT_EQ(
+      sink.requests()[0].headers.GetOr("content-type", "").rfind("application/cloudevents+json", 0),
+      0u);
 }
 
 TEST_F(DriverTest, EventPatternAndNonAwsMessages) {
@@ -314,7 +316,8 @@ TEST_F(DriverTest, EventPatternAndNonAwsMessages) {
   auto queues = DriverQueues();
   ASSERT_FALSE(queues.empty());
   std::string queue;
-  for (const auto& q : queues) if (q.find("-dlq") == std::string::npos) queue = q;
+  for (const auto& q : queues)
+    if (q.find("-dlq") == std::string::npos) queue = q;
   Aws({"sqs", "send-message", "--queue-url", queue, "--message-body", "plain text",
        "--message-attributes", R"({"Trace":{"DataType":"String","StringValue":"t-1"}})"});
   ASSERT_TRUE(sink.WaitFor(2, milliseconds(20'000))) << DriverLog();
@@ -332,7 +335,8 @@ TEST_F(DriverTest, StrictSendsNonAwsToDeadLetterAndKeepsRunning) {
   for (const auto& q : DriverQueues()) (q.find("-dlq") != std::string::npos ? dlq : queue) = q;
   ASSERT_FALSE(dlq.empty());
   Aws({"sqs", "send-message", "--queue-url", queue, "--message-body", "not an event"});
-  Aws({"events", "put-events", "--entries", R"([{"Source":"my.app","DetailType":"t","Detail":"{}"}])"});
+  Aws({"events", "put-events", "--entries",
+       R"([{"Source":"my.app","DetailType":"t","Detail":"{}"}])"});
   ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
   std::string out = Aws({"sqs", "receive-message", "--queue-url", dlq, "--wait-time-seconds", "5",
                          "--output", "json"});
@@ -347,8 +351,9 @@ TEST_F(DriverTest, SinkFailingForAWhileLosesNothing) {
                "--max-receive-count=50"});
   std::string entries = "[";
   for (int i = 0; i < 10; ++i) {
-    entries += std::string(i ? "," : "") + R"({"Source":"my.app","DetailType":"n","Detail":"{\"i\":)" +
-               std::to_string(i) + "}\"}";
+    entries += std::string(i ? "," : "") +
+               R"({"Source":"my.app","DetailType":"n","Detail":"{\"i\":)" + std::to_string(i) +
+               "}\"}";
   }
   entries += "]";
   Aws({"events", "put-events", "--entries", entries});
@@ -375,13 +380,16 @@ TEST_F(DriverTest, SinkDownLongerThanMaxReceivesLandsInDeadLetterQueue) {
   StartDriver({"--event-patterns=[{\"source\":[\"my.app\"]}]", "--sink=http://127.0.0.1:9",
                "--max-receive-count=2", "--delivery-timeout=1"});
   std::string dlq;
-  for (const auto& q : DriverQueues()) if (q.find("-dlq") != std::string::npos) dlq = q;
+  for (const auto& q : DriverQueues())
+    if (q.find("-dlq") != std::string::npos) dlq = q;
   ASSERT_FALSE(dlq.empty());
-  Aws({"events", "put-events", "--entries", R"([{"Source":"my.app","DetailType":"t","Detail":"{\"x\":7}"}])"});
+  Aws({"events", "put-events", "--entries",
+       R"([{"Source":"my.app","DetailType":"t","Detail":"{\"x\":7}"}])"});
   std::string out;
   auto deadline = std::chrono::steady_clock::now() + seconds(40);
   while (std::chrono::steady_clock::now() < deadline) {
-    out = Aws({"sqs", "receive-message", "--queue-url", dlq, "--wait-time-seconds", "2", "--output", "json"});
+    out = Aws({"sqs", "receive-message", "--queue-url", dlq, "--wait-time-seconds", "2", "--output",
+               "json"});
     if (out.find("my.app") != std::string::npos) break;
   }
   EXPECT_NE(out.find("my.app"), std::string::npos) << DriverLog();
@@ -417,7 +425,8 @@ TEST_F(DriverTest, KillNineMidBatchRedeliversUndeleted) {
   TestSink sink;
   sink.set_status(503);  // nothing gets accepted before the kill
   StartDriver({"--event-patterns=[{\"source\":[\"my.app\"]}]", "--sink=" + sink.url()});
-  Aws({"events", "put-events", "--entries", R"([{"Source":"my.app","DetailType":"t","Detail":"{\"k\":1}"}])"});
+  Aws({"events", "put-events", "--entries",
+       R"([{"Source":"my.app","DetailType":"t","Detail":"{\"k\":1}"}])"});
   auto deadline = std::chrono::steady_clock::now() + seconds(15);
   while (sink.failures() < 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(milliseconds(50));
@@ -427,7 +436,8 @@ TEST_F(DriverTest, KillNineMidBatchRedeliversUndeleted) {
   sink.set_status(200);
   // A new driver on the same queue (same source id → same queue name) gets it again.
   std::string queue;
-  for (const auto& q : DriverQueues()) if (q.find("-dlq") == std::string::npos) queue = q;
+  for (const auto& q : DriverQueues())
+    if (q.find("-dlq") == std::string::npos) queue = q;
   StartDriver({"--queue-url=" + queue, "--sink=" + sink.url()});
   ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000))) << DriverLog();
   EXPECT_EQ((*sink.events()[0].data)["detail"]["k"], 1);
@@ -446,7 +456,8 @@ TEST_F(DriverTest, SigtermWithCleanUpRemovesEverythingItCreated) {
   EXPECT_EQ(*code, 0) << DriverLog();
   EXPECT_TRUE(DriverQueues().empty());
   EXPECT_EQ(Aws({"events", "list-rules", "--output", "json"}).find("dispatch-"), std::string::npos);
-  EXPECT_EQ(Aws({"cloudtrail", "describe-trails", "--output", "json"}).find("dispatch-"), std::string::npos);
+  EXPECT_EQ(Aws({"cloudtrail", "describe-trails", "--output", "json"}).find("dispatch-"),
+            std::string::npos);
   // The bucket it created is empty and goes too; a bucket it did not create never would.
   EXPECT_EQ(Aws({"s3api", "list-buckets", "--output", "json"}).find("cleanme"), std::string::npos);
 }
@@ -679,11 +690,26 @@ TEST_F(DriverTest, BadFlagsGiveClearErrors) {
   r = common::RunCommand(o, milliseconds(10'000));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 0);
-  for (const char* flag : {"--region", "--bucket-name", "--queue-name", "--duration", "--namespace",
-                           "--source-id", "--clean-up", "--event-patterns", "--schedule-expression",
-                           "--dispatch-api-endpoint", "--org", "--dry-run", "--s3-events", "--sink",
-                           "--format", "--concurrency", "--metrics-addr", "--log-format",
-                           "--queue-url", "--print-iam-policy"}) {
+  for (const char* flag : {"--region",
+                           "--bucket-name",
+                           "--queue-name",
+                           "--duration",
+                           "--namespace",
+                           "--source-id",
+                           "--clean-up",
+                           "--event-patterns",
+                           "--schedule-expression",
+                           "--dispatch-api-endpoint",
+                           "--org",
+                           "--dry-run",
+                           "--s3-events",
+                           "--sink",
+                           "--format",
+                           "--concurrency",
+                           "--metrics-addr",
+                           "--log-format",
+                           "--queue-url",
+                           "--print-iam-policy"}) {
     EXPECT_NE(r->out.find(flag), std::string::npos) << flag;
   }
 }
@@ -705,8 +731,9 @@ std::string CloudEventsSdkDir() {
 
 TEST_F(DriverTest, OfficialCloudEventsSdkAcceptsBinaryAndStructuredOutput) {
   std::string sdk = CloudEventsSdkDir();
-  if (sdk.empty()) GTEST_SKIP() << "the npm cloudevents SDK is not installed (node, npm or the registry was "
-                      "unavailable to the driver_npm_cloudevents_install step)";
+  if (sdk.empty())
+    GTEST_SKIP() << "the npm cloudevents SDK is not installed (node, npm or the registry was "
+                    "unavailable to the driver_npm_cloudevents_install step)";
   for (const char* format : {"binary", "structured"}) {
     TestSink sink;
     StartDriver({"--bucket-name=sdk-" + std::string(format), "--sink=" + sink.url(),
@@ -741,9 +768,11 @@ std::string Base64Url(const std::string& raw) {
 // EKS IRSA: a projected service-account token and a role ARN; the driver trades them at STS
 // (AssumeRoleWithWebIdentity) for temporary credentials and does all its AWS work with those.
 TEST_F(DriverTest, WebIdentityCredentialsProvisionAndRelay) {
-  std::string jwt = Base64Url(R"({"alg":"RS256","typ":"JWT"})") + "." +
-                    Base64Url(R"({"sub":"system:serviceaccount:default:driver","aud":"sts.amazonaws.com","iss":"https://oidc.test"})") +
-                    ".c2lnbmF0dXJl";
+  std::string jwt =
+      Base64Url(R"({"alg":"RS256","typ":"JWT"})") + "." +
+      Base64Url(
+          R"({"sub":"system:serviceaccount:default:driver","aud":"sts.amazonaws.com","iss":"https://oidc.test"})") +
+      ".c2lnbmF0dXJl";
   std::string token = WriteFile("web-identity-token", jwt);
   TestSink sink;
   StartDriver({"--bucket-name=irsa-bucket", "--sink=" + sink.url()},
@@ -811,8 +840,8 @@ TEST_F(DriverScheduleTest, ScheduleExpressionDeliversScheduledEvents) {
 
 // --max-rate spaces deliveries: 30 queued messages at 10 events/s take at least ~2 s.
 TEST_F(DriverTest, MaxRateSpacesDeliveries) {
-  std::string queue = json::parse(Aws({"sqs", "create-queue", "--queue-name", "rated",
-                                       "--output", "json"}))["QueueUrl"];
+  std::string queue = json::parse(
+      Aws({"sqs", "create-queue", "--queue-name", "rated", "--output", "json"}))["QueueUrl"];
   for (int batch = 0; batch < 3; ++batch) {
     json entries = json::array();
     for (int i = 0; i < 10; ++i) {
@@ -822,8 +851,7 @@ TEST_F(DriverTest, MaxRateSpacesDeliveries) {
     Aws({"sqs", "send-message-batch", "--queue-url", queue, "--entries", entries.dump()});
   }
   TestSink sink;
-  StartDriver({"--queue-url=" + queue, "--sink=" + sink.url(), "--max-rate=10",
-               "--concurrency=4"});
+  StartDriver({"--queue-url=" + queue, "--sink=" + sink.url(), "--max-rate=10", "--concurrency=4"});
   ASSERT_TRUE(sink.WaitFor(30, milliseconds(30'000))) << DriverLog();
   auto arrivals = sink.arrivals();
   ASSERT_EQ(arrivals.size(), 30u);
@@ -841,7 +869,8 @@ TEST_F(DriverTest, MetricsAndHealthEndpoints) {
   size_t at = log.find("metrics on http://");
   ASSERT_NE(at, std::string::npos) << log;
   std::string base = log.substr(at + 11, log.find("/metrics", at) - at - 11);
-  Aws({"events", "put-events", "--entries", R"([{"Source":"my.app","DetailType":"t","Detail":"{}"}])"});
+  Aws({"events", "put-events", "--entries",
+       R"([{"Source":"my.app","DetailType":"t","Detail":"{}"}])"});
   ASSERT_TRUE(sink.WaitFor(1, milliseconds(20'000)));
   auto get = [&](const std::string& path) {
     common::SpawnOptions o;
@@ -850,8 +879,10 @@ TEST_F(DriverTest, MetricsAndHealthEndpoints) {
     return r.ok() ? r->out : std::string();
   };
   std::string metrics = get("/metrics");
-  EXPECT_NE(metrics.find("dispatch_events_aws_events_delivered_total 1"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("dispatch_events_aws_delivery_latency_seconds_count 1"), std::string::npos);
+  EXPECT_NE(metrics.find("dispatch_events_aws_events_delivered_total 1"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("dispatch_events_aws_delivery_latency_seconds_count 1"),
+            std::string::npos);
   EXPECT_NE(get("/healthz").find("200"), std::string::npos);
   EXPECT_NE(get("/readyz").find("200"), std::string::npos);
 }

@@ -9,23 +9,25 @@ std::string IamPolicy(const DriverOptions& o, const std::string& dead_letter_que
   const std::string region = o.region.empty() ? "*" : o.region;
   ordered_json statements = ordered_json::array();
   // The queue (and its DLQ): created, configured, consumed, deleted by this driver.
-  std::string queue_arn = o.queue_url.empty()
-                              ? "arn:aws:sqs:" + region + ":*:" + o.queue_name + "-*"
-                              : "arn:aws:sqs:" + region + ":*:" +
-                                    o.queue_url.substr(o.queue_url.rfind('/') + 1);
-  ordered_json sqs_actions = {"sqs:ReceiveMessage", "sqs:DeleteMessage",
-                              "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
-                              "sqs:GetQueueUrl", "sqs:SendMessage"};
+  std::string queue_arn =
+      o.queue_url.empty()
+          ? "arn:aws:sqs:" + region + ":*:" + o.queue_name + "-*"
+          : "arn:aws:sqs:" + region + ":*:" + o.queue_url.substr(o.queue_url.rfind('/') + 1);
+  ordered_json sqs_actions = {
+      "sqs:ReceiveMessage",     "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes", "sqs:GetQueueUrl",   "sqs:SendMessage"};
   bool rules =
       !o.bucket_name.empty() || !o.event_patterns.empty() || !o.schedule_expression.empty();
   if (o.queue_url.empty()) {
-    for (const char* a : {"sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue",
-                          "sqs:DeleteQueue"})
+    for (const char* a :
+         {"sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:DeleteQueue"})
       sqs_actions.push_back(a);
   } else if (rules) {
     sqs_actions.push_back("sqs:SetQueueAttributes");  // our statement in the queue's Policy
   }
-  statements.push_back({{"Sid", "DriverQueue"}, {"Effect", "Allow"}, {"Action", sqs_actions},
+  statements.push_back({{"Sid", "DriverQueue"},
+                        {"Effect", "Allow"},
+                        {"Action", sqs_actions},
                         {"Resource", queue_arn}});
   if (!dead_letter_queue_arn.empty()) {
     // Messages the driver cannot relay are moved there by the driver itself.
@@ -39,9 +41,9 @@ std::string IamPolicy(const DriverOptions& o, const std::string& dead_letter_que
     statements.push_back(
         {{"Sid", "DriverRules"},
          {"Effect", "Allow"},
-         {"Action", {"events:PutRule", "events:DescribeRule", "events:DeleteRule",
-                     "events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule",
-                     "events:TagResource"}},
+         {"Action",
+          {"events:PutRule", "events:DescribeRule", "events:DeleteRule", "events:PutTargets",
+           "events:RemoveTargets", "events:ListTargetsByRule", "events:TagResource"}},
          {"Resource", "arn:aws:events:" + region + ":*:rule/dispatch-*"}});
   }
   if (!o.bucket_name.empty()) {
@@ -52,16 +54,18 @@ std::string IamPolicy(const DriverOptions& o, const std::string& dead_letter_que
       s3_actions.push_back("s3:PutBucketPolicy");
       s3_actions.push_back("s3:DeleteBucketPolicy");
     }
-    statements.push_back({{"Sid", "DriverBucket"}, {"Effect", "Allow"}, {"Action", s3_actions},
+    statements.push_back({{"Sid", "DriverBucket"},
+                          {"Effect", "Allow"},
+                          {"Action", s3_actions},
                           {"Resource", "arn:aws:s3:::" + o.bucket_name}});
     if (o.s3_events == S3EventsMode::kCloudTrail) {
       statements.push_back(
           {{"Sid", "DriverTrail"},
            {"Effect", "Allow"},
-           {"Action", {"cloudtrail:CreateTrail", "cloudtrail:PutEventSelectors",
-                       "cloudtrail:GetEventSelectors", "cloudtrail:StartLogging",
-                       "cloudtrail:StopLogging", "cloudtrail:DeleteTrail",
-                       "cloudtrail:GetTrailStatus", "cloudtrail:AddTags"}},
+           {"Action",
+            {"cloudtrail:CreateTrail", "cloudtrail:PutEventSelectors",
+             "cloudtrail:GetEventSelectors", "cloudtrail:StartLogging", "cloudtrail:StopLogging",
+             "cloudtrail:DeleteTrail", "cloudtrail:GetTrailStatus", "cloudtrail:AddTags"}},
            {"Resource", "arn:aws:cloudtrail:" + region + ":*:trail/dispatch-*"}});
     }
   }

@@ -82,7 +82,8 @@ common::Status MetricsServer::Start(const std::string& addr) {
     return common::InvalidArgument("--metrics-addr must be host:port, got '" + addr + "'");
   }
   opts.host = addr.substr(0, colon).empty() ? "127.0.0.1" : addr.substr(0, colon);
-  if (opts.host.front() == '[' && opts.host.back() == ']') opts.host = opts.host.substr(1, opts.host.size() - 2);
+  if (opts.host.front() == '[' && opts.host.back() == ']')
+    opts.host = opts.host.substr(1, opts.host.size() - 2);
   try {
     int port = std::stoi(addr.substr(colon + 1));
     if (port < 0 || port > 65535) throw std::out_of_range("port");

@@ -21,7 +21,7 @@ class Metrics {
  public:
   std::atomic<uint64_t> messages_received{0};
   std::atomic<uint64_t> events_delivered{0};
-  std::atomic<uint64_t> delivery_failures{0};  // failed attempts (each retry counts)
+  std::atomic<uint64_t> delivery_failures{0};     // failed attempts (each retry counts)
   std::atomic<uint64_t> messages_redelivered{0};  // received with ApproximateReceiveCount > 1
   std::atomic<uint64_t> messages_dead_lettered{0};
   std::atomic<uint64_t> messages_skipped{0};
@@ -37,9 +37,8 @@ class Metrics {
   std::string Render() const;
 
   // Bucket upper bounds in seconds.
-  static constexpr std::array<double, 14> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                      0.1,   0.25,   0.5,   1,    2.5,   5,
-                                                      10,    30};
+  static constexpr std::array<double, 14> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                      0.25,  0.5,    1,     2.5,  5,     10,   30};
 
  private:
   std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets_{};

@@ -15,9 +15,12 @@ const char* ToString(S3EventsMode mode) {
 
 const char* ToString(OutputFormat format) {
   switch (format) {
-    case OutputFormat::kDispatch: return "dispatch";
-    case OutputFormat::kBinary: return "binary";
-    case OutputFormat::kStructured: return "structured";
+    case OutputFormat::kDispatch:
+      return "dispatch";
+    case OutputFormat::kBinary:
+      return "binary";
+    case OutputFormat::kStructured:
+      return "structured";
   }
   return "dispatch";
 }
@@ -65,7 +68,8 @@ void AddFlags(CLI::App& app, DriverOptions* o) {
   app.add_option_function<std::string>(
          "--s3-events",
          [o](const std::string& v) {
-           o->s3_events = v == "cloudtrail" ? S3EventsMode::kCloudTrail : S3EventsMode::kEventBridge;
+           o->s3_events =
+               v == "cloudtrail" ? S3EventsMode::kCloudTrail : S3EventsMode::kEventBridge;
          },
          "How S3 object events reach the queue: eventbridge (seconds) or cloudtrail (the "
          "seed's way, minutes)")
@@ -126,8 +130,9 @@ common::Status FinishOptions(DriverOptions* o) {
     o->format = OutputFormat::kBinary;
   }
   if (o->duration < 0 || o->duration > 20) {
-    return common::InvalidArgument("--duration must be between 0 and 20 seconds (SQS's limit), got " +
-                                   std::to_string(o->duration));
+    return common::InvalidArgument(
+        "--duration must be between 0 and 20 seconds (SQS's limit), got " +
+        std::to_string(o->duration));
   }
   if (o->concurrency < 1 || o->concurrency > 256) {
     return common::InvalidArgument("--concurrency must be between 1 and 256");
@@ -138,7 +143,8 @@ common::Status FinishOptions(DriverOptions* o) {
   if (o->visibility_timeout < 1 || o->visibility_timeout > 43200) {
     return common::InvalidArgument("--visibility-timeout must be between 1 and 43200 seconds");
   }
-  if (o->delivery_timeout < 1) return common::InvalidArgument("--delivery-timeout must be positive");
+  if (o->delivery_timeout < 1)
+    return common::InvalidArgument("--delivery-timeout must be positive");
   if (o->max_rate < 0) return common::InvalidArgument("--max-rate must not be negative");
   if (!o->event_patterns.empty()) {
     auto parsed = cloudevents::ParseJson(o->event_patterns);

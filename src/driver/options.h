@@ -27,9 +27,9 @@ struct DriverOptions {
   std::string queue_name = "dispatch";  // a UUID suffix makes it unique
   int duration = 20;                    // long-poll seconds, 0–20
   std::string namespace_ = "dispatchframework.io/aws-event";
-  std::string source_id;                // default: a new UUID
+  std::string source_id;  // default: a new UUID
   bool clean_up = false;
-  std::string event_patterns;           // JSON array of EventBridge patterns
+  std::string event_patterns;  // JSON array of EventBridge patterns
   // Upstream additions.
   std::string schedule_expression;
   std::string dispatch_api_endpoint = "localhost:8080";
@@ -43,16 +43,16 @@ struct DriverOptions {
   std::string metrics_addr;  // host:port of /metrics, /healthz, /readyz; empty: off
   std::string log_format = "text";
   std::string log_level = "info";
-  std::string queue_url;     // an existing queue: provision no queue, delete nothing of it
-  int max_receive_count = 5; // 0: no dead-letter queue
-  int visibility_timeout = 30;           // seconds, for a queue this driver creates
-  int delivery_timeout = 300;            // seconds a message's delivery may keep retrying
-  double max_rate = 0;                   // events/s, 0 = unlimited
-  bool strict = false;                   // non-AWS messages go to the DLQ
+  std::string queue_url;        // an existing queue: provision no queue, delete nothing of it
+  int max_receive_count = 5;    // 0: no dead-letter queue
+  int visibility_timeout = 30;  // seconds, for a queue this driver creates
+  int delivery_timeout = 300;   // seconds a message's delivery may keep retrying
+  double max_rate = 0;          // events/s, 0 = unlimited
+  bool strict = false;          // non-AWS messages go to the DLQ
   bool print_iam_policy = false;
-  std::string dispatch_token;            // from DISPATCH_TOKEN
-  std::string ready_url;                 // from DISPATCH_DRIVER_READY_URL
-  int max_event_bytes = 1024 * 1024;     // the sink's size limit for one event
+  std::string dispatch_token;         // from DISPATCH_TOKEN
+  std::string ready_url;              // from DISPATCH_DRIVER_READY_URL
+  int max_event_bytes = 1024 * 1024;  // the sink's size limit for one event
 };
 
 // Registers every flag on `app`, writing into `options`. `--flag=value` and `--flag value`

@@ -148,7 +148,8 @@ common::Status Provisioner::ProvisionQueue(Provisioned* p) {
   if (!p->dlq_arn.empty()) {
     attributes["RedrivePolicy"] =
         json{{"deadLetterTargetArn", p->dlq_arn},
-             {"maxReceiveCount", std::to_string(options_.max_receive_count)}}.dump();
+             {"maxReceiveCount", std::to_string(options_.max_receive_count)}}
+            .dump();
   }
   auto existing = sqs.GetQueueUrl(QueueName());
   if (existing.ok()) {
@@ -187,12 +188,14 @@ common::Status Provisioner::ProvisionBucket(Provisioned* p) {
 
   if (options_.s3_events == S3EventsMode::kEventBridge) {
     auto config = s3.GetBucketNotificationConfiguration(bucket);
-    if (!config.ok()) return Failed("GetBucketNotificationConfiguration(" + bucket + ")", config.status());
+    if (!config.ok())
+      return Failed("GetBucketNotificationConfiguration(" + bucket + ")", config.status());
     if (!config->eventbridge) {
       aws::NotificationConfiguration updated = *config;
       updated.eventbridge = true;  // other configurations are kept as they are
       auto put = s3.PutBucketNotificationConfiguration(bucket, updated);
-      if (!put.ok()) return Failed("PutBucketNotificationConfiguration(" + bucket + ")", put.status());
+      if (!put.ok())
+        return Failed("PutBucketNotificationConfiguration(" + bucket + ")", put.status());
       p->enabled_bucket_eventbridge = true;
       spdlog::info("bucket {}: EventBridge notifications turned on", bucket);
     }
@@ -219,8 +222,8 @@ common::Status Provisioner::ProvisionBucket(Provisioned* p) {
     if (st.is_object() && st.value("Sid", "") == "DispatchCloudTrailWrite") present = true;
   }
   if (!present) {
-    std::string trail_arn = "arn:aws:cloudtrail:" + clients_.s3->caller().region() + ":" +
-                            account + ":trail/" + TrailName();
+    std::string trail_arn = "arn:aws:cloudtrail:" + clients_.s3->caller().region() + ":" + account +
+                            ":trail/" + TrailName();
     doc["Statement"].push_back({{"Sid", "DispatchCloudTrailAclCheck"},
                                 {"Effect", "Allow"},
                                 {"Principal", {{"Service", "cloudtrail.amazonaws.com"}}},
@@ -255,8 +258,9 @@ common::Status Provisioner::ProvisionBucket(Provisioned* p) {
   DAT_RETURN_IF_ERROR(PutTrailSelectors(bucket));
   auto start = ct.StartLogging(p->trail_name);
   if (!start.ok()) return Failed("StartLogging(" + p->trail_name + ")", start.status());
-  spdlog::info("trail {} logging S3 data events of {} (real CloudTrail delivers them minutes later)",
-               p->trail_name, bucket);
+  spdlog::info(
+      "trail {} logging S3 data events of {} (real CloudTrail delivers them minutes later)",
+      p->trail_name, bucket);
   return common::Status::Ok();
 }
 
@@ -298,8 +302,8 @@ common::Status Provisioner::PutRuleTargetingQueue(Provisioned* p, const std::str
   auto failed = eb.PutTargets(name, {target});
   if (!failed.ok()) return Failed("PutTargets(" + name + ")", failed.status());
   if (!failed->empty()) {
-    return common::Unavailable("PutTargets(" + name + ") failed: " + (*failed)[0].error_code +
-                               " " + (*failed)[0].error_message);
+    return common::Unavailable("PutTargets(" + name + ") failed: " + (*failed)[0].error_code + " " +
+                               (*failed)[0].error_message);
   }
   if (!pattern.empty()) p->rule_patterns.push_back(json::parse(pattern, nullptr, false));
   return common::Status::Ok();
@@ -443,8 +447,10 @@ common::Status Provisioner::CleanUp(const Provisioned& p) {
     note("DeleteRule(" + name + ")", clients_.events->DeleteRule(name).status());
   }
   if (!p.trail_name.empty() && p.created_trail) {
-    note("StopLogging(" + p.trail_name + ")", clients_.cloudtrail->StopLogging(p.trail_name).status());
-    note("DeleteTrail(" + p.trail_name + ")", clients_.cloudtrail->DeleteTrail(p.trail_name).status());
+    note("StopLogging(" + p.trail_name + ")",
+         clients_.cloudtrail->StopLogging(p.trail_name).status());
+    note("DeleteTrail(" + p.trail_name + ")",
+         clients_.cloudtrail->DeleteTrail(p.trail_name).status());
   }
   const std::string& bucket = options_.bucket_name;
   if (p.enabled_bucket_eventbridge) {
@@ -467,15 +473,22 @@ common::Status Provisioner::CleanUp(const Provisioned& p) {
       note("GetQueueAttributes(Policy)", rest.status());
     }
   }
-  if (p.created_queue) note("DeleteQueue(" + p.queue_url + ")", clients_.sqs->DeleteQueue(p.queue_url).status());
-  if (p.created_dlq) note("DeleteQueue(" + p.dlq_url + ")", clients_.sqs->DeleteQueue(p.dlq_url).status());
+  if (p.created_queue)
+    note("DeleteQueue(" + p.queue_url + ")", clients_.sqs->DeleteQueue(p.queue_url).status());
+  if (p.created_dlq)
+    note("DeleteQueue(" + p.dlq_url + ")", clients_.sqs->DeleteQueue(p.dlq_url).status());
   if (p.created_bucket) {
     // Only an empty bucket: objects people uploaded are never deleted.
-    auto list = clients_.s3->ListObjectsV2(bucket, {.prefix = "", .delimiter = "", .continuation_token = "", .start_after = "", .max_keys = 1});
+    auto list = clients_.s3->ListObjectsV2(bucket, {.prefix = "",
+                                                    .delimiter = "",
+                                                    .continuation_token = "",
+                                                    .start_after = "",
+                                                    .max_keys = 1});
     if (list.ok() && list->objects.empty()) {
       note("DeleteBucket(" + bucket + ")", clients_.s3->DeleteBucket(bucket).status());
     } else if (list.ok()) {
-      spdlog::info("clean-up: bucket {} was created by this driver but holds objects; keeping it", bucket);
+      spdlog::info("clean-up: bucket {} was created by this driver but holds objects; keeping it",
+                   bucket);
     }
   }
   return first;

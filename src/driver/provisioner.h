@@ -32,7 +32,7 @@ struct Provisioned {
   bool created_dlq = false;
   int visibility_timeout = 30;
   bool fifo = false;
-  std::vector<std::string> rules_created;   // names; their targets are ours too
+  std::vector<std::string> rules_created;     // names; their targets are ours too
   std::vector<nlohmann::json> rule_patterns;  // event patterns of our rules (local matching)
   bool created_bucket = false;
   bool enabled_bucket_eventbridge = false;  // it was off before us

@@ -36,8 +36,8 @@ class MessageQueue {
   // DeleteBatch(to_delete) (skipped when empty; its result in *deleted), then Receive. A
   // queue that can send both in one round trip overrides this.
   virtual common::Result<std::vector<QueueMessage>> DeleteThenReceive(
-      const std::vector<std::string>& to_delete,
-      common::Result<std::vector<std::string>>* deleted, int max, int wait_seconds) {
+      const std::vector<std::string>& to_delete, common::Result<std::vector<std::string>>* deleted,
+      int max, int wait_seconds) {
     if (!to_delete.empty()) *deleted = DeleteBatch(to_delete);
     return Receive(max, wait_seconds);
   }
@@ -46,7 +46,8 @@ class MessageQueue {
                                                int seconds) = 0;
   // Copies the message to the dead-letter queue (with a reason attribute). FailedPrecondition
   // when this queue has none.
-  virtual common::Status SendToDeadLetter(const QueueMessage& message, const std::string& reason) = 0;
+  virtual common::Status SendToDeadLetter(const QueueMessage& message,
+                                          const std::string& reason) = 0;
   // A flag that, once true, ends a Receive waiting in a long poll at once (an empty result or
   // an error): a stopping relay does not wait out the poll. Set before the first Receive; the
   // flag must outlive the queue's use. Queues that cannot be interrupted ignore it.

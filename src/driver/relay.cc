@@ -127,8 +127,8 @@ void Relay::Track(const QueueMessage& m) {
   auto now = SteadyClock::now();
   int vis = std::max(1, queue_.visibility_timeout());
   std::lock_guard<std::mutex> l(mu_);
-  in_flight_[m.receipt_handle] = InFlight{now + milliseconds(vis * 500),
-                                          now + config_.delivery_timeout};
+  in_flight_[m.receipt_handle] =
+      InFlight{now + milliseconds(vis * 500), now + config_.delivery_timeout};
   metrics_.in_flight = static_cast<int64_t>(in_flight_.size());
 }
 
@@ -141,7 +141,9 @@ void Relay::Untrack(const std::string& receipt_handle) {
 void Relay::Release(const std::vector<std::string>& handles) {
   for (const auto& chunk : Chunks(handles, 10)) {
     common::Status s = queue_.ChangeVisibilityBatch(chunk, 0);
-    if (!s.ok()) spdlog::warn("releasing {} messages failed (they return after their visibility timeout): {}", chunk.size(), s.ToString());
+    if (!s.ok())
+      spdlog::warn("releasing {} messages failed (they return after their visibility timeout): {}",
+                   chunk.size(), s.ToString());
   }
   metrics_.messages_released += handles.size();
   for (const auto& h : handles) Untrack(h);
@@ -149,8 +151,10 @@ void Relay::Release(const std::vector<std::string>& handles) {
 
 void Relay::ReportDeleted(size_t count, const common::Result<std::vector<std::string>>& failed) {
   if (!failed.ok()) {
-    spdlog::warn("DeleteMessageBatch failed for {} messages (they will be redelivered and "
-                 "recognised as duplicates): {}", count, failed.status().ToString());
+    spdlog::warn(
+        "DeleteMessageBatch failed for {} messages (they will be redelivered and "
+        "recognised as duplicates): {}",
+        count, failed.status().ToString());
   } else if (!failed->empty()) {
     spdlog::warn("DeleteMessageBatch: {} of {} entries failed (they will be redelivered)",
                  failed->size(), count);
@@ -158,7 +162,8 @@ void Relay::ReportDeleted(size_t count, const common::Result<std::vector<std::st
 }
 
 void Relay::DeleteAll(const std::vector<std::string>& handles) {
-  for (const auto& chunk : Chunks(handles, 10)) ReportDeleted(chunk.size(), queue_.DeleteBatch(chunk));
+  for (const auto& chunk : Chunks(handles, 10))
+    ReportDeleted(chunk.size(), queue_.DeleteBatch(chunk));
   for (const auto& h : handles) Untrack(h);
 }
 
@@ -238,15 +243,17 @@ std::vector<std::string> Relay::ProcessBatch(std::vector<QueueMessage> messages)
 
   std::vector<std::string> to_delete, to_release;
   auto dead_letter = [&](const Work& w, const std::string& reason) {
-    spdlog::error("message {}: {}; moving it to the dead-letter queue", w.message.message_id, reason);
+    spdlog::error("message {}: {}; moving it to the dead-letter queue", w.message.message_id,
+                  reason);
     common::Status s = queue_.SendToDeadLetter(w.message, reason);
     if (s.ok()) {
       metrics_.messages_dead_lettered++;
       to_delete.push_back(w.message.receipt_handle);
     } else {
       // No DLQ (or it failed): leave the message; SQS redrive or a later receive handles it.
-      spdlog::error("message {}: cannot move it to the dead-letter queue ({}); leaving it in the queue",
-                    w.message.message_id, s.ToString());
+      spdlog::error(
+          "message {}: cannot move it to the dead-letter queue ({}); leaving it in the queue",
+          w.message.message_id, s.ToString());
       Untrack(w.message.receipt_handle);
     }
   };
@@ -255,7 +262,8 @@ std::vector<std::string> Relay::ProcessBatch(std::vector<QueueMessage> messages)
     if (w.message.sent_timestamp_ms > 0) {
       double latency =
           static_cast<double>(common::ToUnixMillis(common::SystemClock::Instance().Now()) -
-                              w.message.sent_timestamp_ms) / 1000.0;
+                              w.message.sent_timestamp_ms) /
+          1000.0;
       metrics_.ObserveLatency(latency);
     }
     to_delete.push_back(w.message.receipt_handle);
@@ -286,7 +294,8 @@ std::vector<std::string> Relay::ProcessBatch(std::vector<QueueMessage> messages)
     size_t total = 0;
     for (const Work* w : deliverable) total += w->mapped.events.size();
     all.reserve(total);
-    for (const Work* w : deliverable) all.insert(all.end(), w->mapped.events.begin(), w->mapped.events.end());
+    for (const Work* w : deliverable)
+      all.insert(all.end(), w->mapped.events.begin(), w->mapped.events.end());
     ThrottleFor(all.size());
     DeliveryResult r = DeliverWithRetry(all, deliverable.front()->deadline);
     if (r.outcome == DeliveryOutcome::kAccepted) {
@@ -296,8 +305,10 @@ std::vector<std::string> Relay::ProcessBatch(std::vector<QueueMessage> messages)
       spdlog::warn("{} messages not delivered ({}); {}", deliverable.size(), r.reason,
                    stopping_ ? "releasing them" : "leaving them for redelivery");
       for (const Work* w : deliverable) {
-        if (stopping_) to_release.push_back(w->message.receipt_handle);
-        else Untrack(w->message.receipt_handle);
+        if (stopping_)
+          to_release.push_back(w->message.receipt_handle);
+        else
+          Untrack(w->message.receipt_handle);
       }
       batched_done = true;
     }
@@ -358,8 +369,10 @@ std::vector<std::string> Relay::ProcessBatch(std::vector<QueueMessage> messages)
           if (stopping_) {
             to_release.push_back(w->message.receipt_handle);
           } else {
-            spdlog::warn("message {} not delivered before its deadline ({}); it returns after "
-                         "its visibility timeout", w->message.message_id, r.reason);
+            spdlog::warn(
+                "message {} not delivered before its deadline ({}); it returns after "
+                "its visibility timeout",
+                w->message.message_id, r.reason);
             Untrack(w->message.receipt_handle);
           }
           break;
@@ -391,7 +404,8 @@ void Relay::KeeperLoop() {
       if (s.ok()) {
         metrics_.visibility_extensions += chunk.size();
       } else {
-        spdlog::warn("extending visibility of {} in-flight messages failed: {}", chunk.size(), s.ToString());
+        spdlog::warn("extending visibility of {} in-flight messages failed: {}", chunk.size(),
+                     s.ToString());
       }
     }
     if (now >= next_backlog) {

@@ -23,13 +23,13 @@ namespace driver {
 
 struct RelayConfig {
   int concurrency = 4;
-  int wait_seconds = 20;  // long-poll wait
+  int wait_seconds = 20;                                // long-poll wait
   std::chrono::milliseconds delivery_timeout{300'000};  // per message, then released
-  double max_rate = 0;    // events/s; 0 = unlimited
-  bool dry_run = false;   // log only: no delivery, no delete
+  double max_rate = 0;                                  // events/s; 0 = unlimited
+  bool dry_run = false;                                 // log only: no delivery, no delete
   MapperConfig mapper;
-  std::chrono::milliseconds retry_base{100};  // delivery backoff: full jitter, doubling…
-  std::chrono::milliseconds retry_cap{5'000}; // …up to this
+  std::chrono::milliseconds retry_base{100};   // delivery backoff: full jitter, doubling…
+  std::chrono::milliseconds retry_cap{5'000};  // …up to this
 };
 
 // Thread-safe: Start/Stop from one controlling thread; Ready from any.
@@ -83,10 +83,10 @@ class Relay {
   std::atomic<bool> receive_ok_{true};
   std::atomic<bool> sink_ok_{true};
   mutable std::mutex mu_;
-  std::condition_variable cv_;                    // wakes sleepers on Stop
-  std::map<std::string, InFlight> in_flight_;     // guarded by mu_, by receipt handle
-  std::string last_receive_error_;                // guarded by mu_
-  std::string last_sink_error_;                   // guarded by mu_
+  std::condition_variable cv_;                          // wakes sleepers on Stop
+  std::map<std::string, InFlight> in_flight_;           // guarded by mu_, by receipt handle
+  std::string last_receive_error_;                      // guarded by mu_
+  std::string last_sink_error_;                         // guarded by mu_
   std::chrono::steady_clock::time_point next_token_{};  // guarded by mu_ (rate limit)
   std::vector<std::thread> threads_;
   bool started_ = false;

@@ -45,9 +45,7 @@ HttpSink::HttpSink(http::HttpClient& client, OutputFormat format, std::string en
   if (format_ == OutputFormat::kDispatch) url_ += "/v1/event/";
 }
 
-std::string HttpSink::Describe() const {
-  return std::string(ToString(format_)) + " sink " + url_;
-}
+std::string HttpSink::Describe() const { return std::string(ToString(format_)) + " sink " + url_; }
 
 std::vector<DeliveryResult> Sink::DeliverEach(
     const std::vector<const std::vector<cloudevents::CloudEvent>*>& messages) {
@@ -73,10 +71,11 @@ DeliveryResult HttpSink::Post(http::ClientRequest request) {
 
 common::Result<http::ClientRequest> HttpSink::EventRequest(const cloudevents::CloudEvent& e) const {
   http::ClientRequest req;
-  common::Status s = cloudevents::WriteHttp(
-      e, format_ == OutputFormat::kBinary ? cloudevents::HttpMode::kBinary
-                                          : cloudevents::HttpMode::kStructured,
-      &req.headers, &req.body);
+  common::Status s =
+      cloudevents::WriteHttp(e,
+                             format_ == OutputFormat::kBinary ? cloudevents::HttpMode::kBinary
+                                                              : cloudevents::HttpMode::kStructured,
+                             &req.headers, &req.body);
   if (!s.ok()) return s;
   Prepare(req);
   return req;

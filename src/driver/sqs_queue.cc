@@ -47,8 +47,8 @@ std::vector<aws::DeleteMessageBatchEntry> DeleteEntries(const std::vector<std::s
 }
 
 // The handles whose entries failed (entry ids are indexes into `handles`).
-common::Result<std::vector<std::string>> FailedHandles(
-    const aws::Outcome<aws::BatchResult>& r, const std::vector<std::string>& handles) {
+common::Result<std::vector<std::string>> FailedHandles(const aws::Outcome<aws::BatchResult>& r,
+                                                       const std::vector<std::string>& handles) {
   if (!r.ok()) return r.status();
   std::vector<std::string> failed;
   for (const auto& f : r->failed) {
@@ -102,9 +102,9 @@ common::Status SqsMessageQueue::ChangeVisibilityBatch(const std::vector<std::str
   auto r = sqs_.ChangeMessageVisibilityBatch(queue_url_, entries);
   if (!r.ok()) return r.status();
   if (!r->failed.empty()) {
-    return common::Unavailable(std::to_string(r->failed.size()) + " of " +
-                               std::to_string(handles.size()) + " entries failed: " +
-                               r->failed[0].code + " " + r->failed[0].message);
+    return common::Unavailable(
+        std::to_string(r->failed.size()) + " of " + std::to_string(handles.size()) +
+        " entries failed: " + r->failed[0].code + " " + r->failed[0].message);
   }
   return common::Status::Ok();
 }
@@ -129,7 +129,8 @@ common::Status SqsMessageQueue::SendToDeadLetter(const QueueMessage& message,
   std::string body = message.body;
   if (!common::IsValidUtf8(body)) {
     body = common::Base64Encode(body);
-    options.message_attributes["DispatchBodyEncoding"] = aws::MessageAttributeValue{"String", "base64", ""};
+    options.message_attributes["DispatchBodyEncoding"] =
+        aws::MessageAttributeValue{"String", "base64", ""};
   }
   auto r = sqs_.SendMessage(dlq_url_, body.empty() ? std::string("(empty body)") : body, options);
   if (!r.ok()) return r.status();

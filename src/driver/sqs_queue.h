@@ -21,8 +21,8 @@ class SqsMessageQueue : public MessageQueue {
       const std::vector<std::string>& receipt_handles) override;
   // One round trip: DeleteMessageBatch and ReceiveMessage pipelined on one connection.
   common::Result<std::vector<QueueMessage>> DeleteThenReceive(
-      const std::vector<std::string>& to_delete,
-      common::Result<std::vector<std::string>>* deleted, int max, int wait_seconds) override;
+      const std::vector<std::string>& to_delete, common::Result<std::vector<std::string>>* deleted,
+      int max, int wait_seconds) override;
   common::Status ChangeVisibilityBatch(const std::vector<std::string>& receipt_handles,
                                        int seconds) override;
   common::Status SendToDeadLetter(const QueueMessage& message, const std::string& reason) override;

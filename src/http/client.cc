@@ -217,7 +217,8 @@ curl_slist* TestOnlyConnectTo() {
 
 }  // namespace
 
-std::vector<common::Result<Response>> HttpClient::SendAll(const std::vector<ClientRequest>& requests) {
+std::vector<common::Result<Response>> HttpClient::SendAll(
+    const std::vector<ClientRequest>& requests) {
   std::vector<common::Result<Response>> results;
   results.reserve(requests.size());
   for (const auto& r : requests) results.push_back(Send(r));

@@ -411,7 +411,8 @@ ClientRequest Post(const std::string& url, std::string body) {
 
 TEST(PlainClientTest, ReadsChunkedInterimAndUntilCloseResponses) {
   ScriptedServer server({
-      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n "
+       "world\r\n0\r\n\r\n"},
       {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"},
       {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", true},
       {"HTTP/1.1 200 OK\r\n\r\nuntil close", true},
@@ -468,7 +469,8 @@ TEST(PlainClientTest, SendAllRunsExchangesConcurrently) {
   PlainHttpClient client(DefaultHttpClient());
   std::vector<ClientRequest> requests;
   for (int i = 0; i < kCount; ++i) {
-    requests.push_back(Post("http://127.0.0.1:" + std::to_string(server.port()) + "/", std::to_string(i)));
+    requests.push_back(
+        Post("http://127.0.0.1:" + std::to_string(server.port()) + "/", std::to_string(i)));
   }
   for (int round = 0; round < 2; ++round) {
     auto results = client.SendAll(requests);
@@ -485,11 +487,13 @@ TEST(PlainClientTest, SendAllRunsExchangesConcurrently) {
 
 // SendPipelined writes every request on one connection and reads the answers in order.
 TEST(PlainClientTest, PipelinesRequestsOnOneConnection) {
-  ScriptedServer server({{"HTTP/1.1 202 Accepted\r\nContent-Length: 1\r\n\r\na"},
-                         {"HTTP/1.1 202 Accepted\r\nContent-Length: 1\r\n\r\nb"},
-                         {"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nc\r\n0\r\n\r\n"}});
+  ScriptedServer server(
+      {{"HTTP/1.1 202 Accepted\r\nContent-Length: 1\r\n\r\na"},
+       {"HTTP/1.1 202 Accepted\r\nContent-Length: 1\r\n\r\nb"},
+       {"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nc\r\n0\r\n\r\n"}});
   PlainHttpClient client(DefaultHttpClient());
-  std::vector<ClientRequest> requests = {Post(server.url("/1"), "one"), Post(server.url("/2"), "two"),
+  std::vector<ClientRequest> requests = {Post(server.url("/1"), "one"),
+                                         Post(server.url("/2"), "two"),
                                          Post(server.url("/3"), "three")};
   auto results = client.SendPipelined(requests);
   ASSERT_EQ(results.size(), 3u);
@@ -510,11 +514,13 @@ TEST(PlainClientTest, PipelinesRequestsOnOneConnection) {
 // A server that ends the connection after the first answer: what the pipeline left unanswered
 // goes again on fresh connections, and every request gets its own answer.
 TEST(PlainClientTest, BrokenPipelineResendsTheUnanswered) {
-  ScriptedServer server({{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nr1", true},
-                         {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nr2", true},
-                         {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nr3", true}});
+  ScriptedServer server(
+      {{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nr1", true},
+       {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nr2", true},
+       {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nr3", true}});
   PlainHttpClient client(DefaultHttpClient());
-  std::vector<ClientRequest> requests = {Post(server.url("/1"), "one"), Post(server.url("/2"), "two"),
+  std::vector<ClientRequest> requests = {Post(server.url("/1"), "one"),
+                                         Post(server.url("/2"), "two"),
                                          Post(server.url("/3"), "three")};
   auto results = client.SendPipelined(requests);
   ASSERT_EQ(results.size(), 3u);
@@ -583,9 +589,11 @@ TEST(PlainClientTest, RefusesHeaderInjection) {
 TEST(TlsTest, ServesHttpsWithItsCertificate) {
   std::string dir = "/tmp/http_tls_test_" + std::to_string(::getpid());
   std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
-  std::string cmd = "mkdir -p " + dir + " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+  std::string cmd = "mkdir -p " + dir +
+                    " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
                     "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost "
-                    "-keyout " + key + " -out " + cert + " >/dev/null 2>&1";
+                    "-keyout " +
+                    key + " -out " + cert + " >/dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "the openssl tool is not available";
 
   ServerOptions options;

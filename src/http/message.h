@@ -34,8 +34,8 @@ class Headers {
 
 // A request as the server received it or as a client will send it.
 struct Request {
-  std::string method;          // "GET", "PUT", …
-  std::string target = "/";    // raw request-target: percent-encoded path plus "?query"
+  std::string method;        // "GET", "PUT", …
+  std::string target = "/";  // raw request-target: percent-encoded path plus "?query"
   Headers headers;
   std::string body;
   std::string remote_address;  // server side: the peer's IP address ("127.0.0.1")

@@ -12,12 +12,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <climits>
-
 #include <atomic>
 #include <boost/beast/http.hpp>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
@@ -42,7 +41,8 @@ struct Target {
 // "http://host[:port][/path][?query]"; nullopt when not a plain-HTTP URL we can handle.
 std::optional<Target> ParseHttpUrl(const std::string& url) {
   constexpr std::string_view kScheme = "http://";
-  if (url.size() <= kScheme.size() || !common::EqualsIgnoreCase(url.substr(0, kScheme.size()), kScheme)) {
+  if (url.size() <= kScheme.size() ||
+      !common::EqualsIgnoreCase(url.substr(0, kScheme.size()), kScheme)) {
     return std::nullopt;
   }
   std::string_view rest = std::string_view(url).substr(kScheme.size());
@@ -67,7 +67,8 @@ std::optional<Target> ParseHttpUrl(const std::string& url) {
     if (colon != std::string_view::npos) t.port = std::string(authority.substr(colon + 1));
   }
   if (t.port.empty()) t.port = "80";
-  if (t.host.empty() || t.port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  if (t.host.empty() || t.port.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
   size_t hash = path.find('#');
   if (hash != std::string_view::npos) path = path.substr(0, hash);
   t.path = path.empty() ? "/" : (path.front() == '?' ? "/" + std::string(path) : std::string(path));
@@ -149,7 +150,8 @@ common::Result<int> Connect(const Target& t, std::chrono::milliseconds connect_t
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   int rc = ::getaddrinfo(t.host.c_str(), t.port.c_str(), &hints, &found);
-  if (rc != 0) return common::Unavailable(what + ": cannot resolve " + t.host + ": " + gai_strerror(rc));
+  if (rc != 0)
+    return common::Unavailable(what + ": cannot resolve " + t.host + ": " + gai_strerror(rc));
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, &freeaddrinfo);
   std::string last_error = "no address";
   bool timed_out = false;
@@ -165,7 +167,8 @@ common::Result<int> Connect(const Target& t, std::chrono::milliseconds connect_t
       continue;
     }
     pollfd p{fd, POLLOUT, 0};
-    int ready = ::poll(&p, 1, connect_timeout.count() > 0 ? static_cast<int>(connect_timeout.count()) : -1);
+    int ready =
+        ::poll(&p, 1, connect_timeout.count() > 0 ? static_cast<int>(connect_timeout.count()) : -1);
     int err = 0;
     socklen_t len = sizeof err;
     if (ready <= 0) {
@@ -218,7 +221,8 @@ class ResponseReader {
  public:
   enum class Step { kNeedMore, kDone, kMalformed, kTooLarge };
 
-  ResponseReader(bool head_request, size_t max_body) : head_request_(head_request), max_body_(max_body) {
+  ResponseReader(bool head_request, size_t max_body)
+      : head_request_(head_request), max_body_(max_body) {
     Reset();
   }
 
@@ -226,14 +230,16 @@ class ResponseReader {
   Step Feed(const std::string& buffer, size_t& offset, std::string* error) {
     while (offset < buffer.size()) {
       boost::beast::error_code ec;
-      size_t used = parser_->put(boost::asio::buffer(buffer.data() + offset, buffer.size() - offset), ec);
+      size_t used =
+          parser_->put(boost::asio::buffer(buffer.data() + offset, buffer.size() - offset), ec);
       offset += used;
       if (ec && ec != bhttp::error::need_more) {
         *error = ec.message();
         return Step::kMalformed;
       }
       if (!head_request_ && parser_->is_header_done() &&
-          (parser_->content_length().value_or(0) > max_body_ || parser_->get().body().size() > max_body_)) {
+          (parser_->content_length().value_or(0) > max_body_ ||
+           parser_->get().body().size() > max_body_)) {
         return Step::kTooLarge;
       }
       if (parser_->is_done()) {
@@ -315,10 +321,12 @@ class Exchange {
     }
     head_.reserve(256 + request_.headers.entries().size() * 48);
     head_.append(request_.method).append(" ").append(target_.path).append(" HTTP/1.1\r\n");
-    if (!request_.headers.Has("host")) head_.append("Host: ").append(target_.authority).append("\r\n");
+    if (!request_.headers.Has("host"))
+      head_.append("Host: ").append(target_.authority).append("\r\n");
     for (const auto& [name, value] : request_.headers.entries()) {
       if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) {
-        return Finish(common::InvalidArgument(what_ + ": header " + name + " contains a line break"));
+        return Finish(
+            common::InvalidArgument(what_ + ": header " + name + " contains a line break"));
       }
       head_.append(name).append(": ").append(value).append("\r\n");
     }
@@ -345,7 +353,8 @@ class Exchange {
     if (!reused_) {
       auto connect_timeout = request_.connect_timeout;
       if (deadline_) {
-        connect_timeout = std::min(connect_timeout, std::max(std::chrono::milliseconds(1), MillisLeft()));
+        connect_timeout =
+            std::min(connect_timeout, std::max(std::chrono::milliseconds(1), MillisLeft()));
       }
       auto fd = Connect(target_, connect_timeout, what_);
       if (!fd.ok()) {
@@ -445,14 +454,16 @@ class Exchange {
       int err = n < 0 ? errno : 0;
       std::string detail = err ? ": " + ErrnoText(err) : std::string();
       if (received_ == 0) {
-        Fail(reused_, common::Unavailable(what_ + ": the server closed the connection without answering" + detail));
+        Fail(reused_, common::Unavailable(
+                          what_ + ": the server closed the connection without answering" + detail));
         return;
       }
       if (n == 0 && reader_->FinishAtEof()) {
         Complete(false);
         return;
       }
-      Fail(false, common::Unavailable(what_ + ": the connection closed in the middle of the response" + detail));
+      Fail(false, common::Unavailable(
+                      what_ + ": the connection closed in the middle of the response" + detail));
       return;
     }
   }
@@ -576,7 +587,9 @@ std::vector<common::Result<Response>> RunAll(const std::vector<const ClientReque
     if (fds.empty()) break;
     int timeout = -1;
     if (earliest) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*earliest - SteadyClock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*earliest - SteadyClock::now())
+              .count();
       timeout = static_cast<int>(std::clamp<int64_t>(left + 1, 0, 24 * 3600 * 1000));
     }
     if (cancellable) {
@@ -600,8 +613,10 @@ std::vector<common::Result<Response>> RunAll(const std::vector<const ClientReque
   std::vector<common::Result<Response>> out;
   out.reserve(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
-    if (exchanges[i]) out.push_back(exchanges[i]->TakeResult());
-    else out.push_back(std::move(*results[i]));
+    if (exchanges[i])
+      out.push_back(exchanges[i]->TakeResult());
+    else
+      out.push_back(std::move(*results[i]));
   }
   return out;
 }
@@ -626,7 +641,8 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
   }
   auto millis_left = [&]() -> int {
     if (!deadline) return -1;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - SteadyClock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - SteadyClock::now());
     return static_cast<int>(std::max<int64_t>(0, left.count()));
   };
 
@@ -689,7 +705,8 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
           stale = true;
           break;
         }
-        return fail_all(common::Unavailable(what + ": sending the requests failed: " + ErrnoText(errno)));
+        return fail_all(
+            common::Unavailable(what + ": sending the requests failed: " + ErrnoText(errno)));
       }
       sent += static_cast<size_t>(w);
       size_t consumed = static_cast<size_t>(w);
@@ -764,7 +781,8 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
         pollfd p{conn.fd, POLLIN, 0};
         int ready = ::poll(&p, 1, wait);
         if (ready == 0 && millis_left() == 0) {
-          return fail_all(common::DeadlineExceeded(what + ": timed out waiting for pipelined responses"));
+          return fail_all(
+              common::DeadlineExceeded(what + ": timed out waiting for pipelined responses"));
         }
         ssize_t r = ::recv(conn.fd, chunk, sizeof chunk, MSG_DONTWAIT);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -857,12 +875,12 @@ std::vector<common::Result<Response>> PlainHttpClient::SendPipelined(
   return out;
 }
 
-std::vector<common::Result<Response>> PlainHttpClient::SendAll(const std::vector<ClientRequest>& requests) {
+std::vector<common::Result<Response>> PlainHttpClient::SendAll(
+    const std::vector<ClientRequest>& requests) {
   std::vector<const ClientRequest*> pointers;
   pointers.reserve(requests.size());
   for (const auto& r : requests) pointers.push_back(&r);
   return RunAll(pointers, id_, alive_, fallback_);
 }
-
 
 }  // namespace http

@@ -24,12 +24,14 @@ class PlainHttpClient : public HttpClient {
   common::Result<Response> Send(const ClientRequest& request) override;
   // The exchanges run concurrently, each on its own connection (no pipelining: a POST is not
   // idempotent), so a batch costs about one wake-up instead of one per request.
-  std::vector<common::Result<Response>> SendAll(const std::vector<ClientRequest>& requests) override;
+  std::vector<common::Result<Response>> SendAll(
+      const std::vector<ClientRequest>& requests) override;
   // Writes all requests back to back on one keep-alive connection (one sendmsg) and reads the
   // responses in order. Requests a broken pipeline left unanswered (the server closed early,
   // answered "Connection: close", or sent garbage) go again through SendAll: the caller said
   // repeating them is safe. Falls back to SendAll for mixed hosts, HEAD, or large bodies.
-  std::vector<common::Result<Response>> SendPipelined(const std::vector<ClientRequest>& requests) override;
+  std::vector<common::Result<Response>> SendPipelined(
+      const std::vector<ClientRequest>& requests) override;
 
  private:
   HttpClient& fallback_;

@@ -1,4 +1,3 @@
-#include "common/testing/test_data.h"
 #include "twitter/s3_event.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +6,7 @@
 #include <sstream>
 
 #include "common/strings.h"
+#include "common/testing/test_data.h"
 
 namespace twitter {
 namespace {

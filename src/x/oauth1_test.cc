@@ -1,4 +1,3 @@
-#include "common/testing/test_data.h"
 #include "x/oauth1.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +7,7 @@
 #include <sstream>
 
 #include "common/strings.h"
+#include "common/testing/test_data.h"
 
 namespace x {
 namespace {

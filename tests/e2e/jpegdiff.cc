@@ -2,13 +2,12 @@
 // their pixels differ: {"width","height","diff_pixels","bbox":[x0,y0,x1,y1]} (bbox null when
 // identical). The end-to-end test uses it to check that a posted image carries the watermark
 // in one corner and is otherwise identical to the upload.
-#include <cstddef>
-#include <cstdio>
-#include <csetjmp>
-
 #include <jpeglib.h>
 
 #include <algorithm>
+#include <csetjmp>
+#include <cstddef>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -21,9 +20,7 @@ struct ErrorManager {
   jmp_buf jump;
 };
 
-void OnError(j_common_ptr cinfo) {
-  longjmp(reinterpret_cast<ErrorManager*>(cinfo->err)->jump, 1);
-}
+void OnError(j_common_ptr cinfo) { longjmp(reinterpret_cast<ErrorManager*>(cinfo->err)->jump, 1); }
 
 bool Decode(const std::string& path, int* w, int* h, std::vector<unsigned char>* rgb) {
   std::ifstream in(path, std::ios::binary);
@@ -68,8 +65,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (wa != wb || ha != hb) {
-    std::printf("{\"width\":%d,\"height\":%d,\"other_width\":%d,\"other_height\":%d,\"size_differs\":true}\n",
-                wa, ha, wb, hb);
+    std::printf(
+        "{\"width\":%d,\"height\":%d,\"other_width\":%d,\"other_height\":%d,\"size_differs\":true}"
+        "\n",
+        wa, ha, wb, hb);
     return 0;
   }
   long diff = 0;

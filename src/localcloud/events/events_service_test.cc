@@ -1,6 +1,5 @@
 // EventBridge and S3 notifications in-process: JSON 1.1 calls straight into the service,
 // deliveries captured by a QueueDelivery fake (the SQS seam).
-#include "common/testing/test_data.h"
 #include "localcloud/events/events_service.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/testing/test_data.h"
 #include "localcloud/events/s3_notifications.h"
 
 namespace localcloud::events {

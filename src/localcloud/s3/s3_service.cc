@@ -132,7 +132,7 @@ struct Part {
 struct Upload {
   std::string bucket;
   std::string key;
-  Object prototype;  // content type and headers from CreateMultipartUpload
+  Object prototype;                // content type and headers from CreateMultipartUpload
   std::string checksum_algorithm;  // x-amz-checksum-algorithm ("" = none), lower case
   std::string checksum_type;       // x-amz-checksum-type as given ("" = the default)
   common::SystemTime initiated;

@@ -49,15 +49,18 @@ void ImdsService::Handle(Call call, http::Respond respond) {
   const common::SystemTime now = context_.clock().Now();
 
   if (path == kTokenPath) {
-    if (r.method != "PUT") return respond(Text(405, "Method Not Allowed: the token is created with PUT"));
+    if (r.method != "PUT")
+      return respond(Text(405, "Method Not Allowed: the token is created with PUT"));
     auto ttl_header = r.headers.Get("X-aws-ec2-metadata-token-ttl-seconds");
     int64_t ttl = 0;
     if (ttl_header && !ttl_header->empty() &&
-        ttl_header->find_first_not_of("0123456789") == std::string::npos && ttl_header->size() < 7) {
+        ttl_header->find_first_not_of("0123456789") == std::string::npos &&
+        ttl_header->size() < 7) {
       ttl = std::stoll(*ttl_header);
     }
     if (ttl < 1 || ttl > 21600) {
-      return respond(Text(400, "Bad Request: X-aws-ec2-metadata-token-ttl-seconds must be 1-21600"));
+      return respond(
+          Text(400, "Bad Request: X-aws-ec2-metadata-token-ttl-seconds must be 1-21600"));
     }
     std::string token = common::Base64Encode(common::RandomBytes(42));
     {

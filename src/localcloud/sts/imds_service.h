@@ -41,7 +41,7 @@ class ImdsService : public Service {
   std::chrono::seconds lifetime_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, common::SystemTime> tokens_;  // token → expiry; guarded by mu_
-  int issued_ = 0;                                             // guarded by mu_
+  int issued_ = 0;                                              // guarded by mu_
 };
 
 }  // namespace localcloud::sts

@@ -25,8 +25,7 @@ TEST(ImdsTest, Boto3FindsInstanceRoleCredentialsAndUsesThem) {
   common::SpawnOptions o;
   // Debian's boto3 predates AWS_ENDPOINT_URL: the endpoint goes in as an argument.
   o.argv = {"/usr/bin/python3", "-c", kCallerScript, cloud.endpoint()};
-  o.env = {"HOME=" + home.path().string(),
-           "AWS_CONFIG_FILE=" + (home.path() / "none").string(),
+  o.env = {"HOME=" + home.path().string(), "AWS_CONFIG_FILE=" + (home.path() / "none").string(),
            "AWS_SHARED_CREDENTIALS_FILE=" + (home.path() / "none").string(),
            "AWS_EC2_METADATA_SERVICE_ENDPOINT=" + cloud.endpoint() + "/",
            "AWS_DEFAULT_REGION=us-west-2"};
@@ -58,18 +57,26 @@ TEST(ImdsTest, RequiresSessionTokensAndValidTtl) {
   EXPECT_EQ(send("GET", "/latest/meta-data/iam/security-credentials/").status, 401);
   // A token needs a TTL in 1..21600.
   EXPECT_EQ(send("PUT", "/latest/api/token").status, 400);
-  EXPECT_EQ(send("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "0"}}).status, 400);
-  EXPECT_EQ(send("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "x"}}).status, 400);
+  EXPECT_EQ(
+      send("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "0"}}).status,
+      400);
+  EXPECT_EQ(
+      send("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "x"}}).status,
+      400);
   auto token = send("PUT", "/latest/api/token", {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}});
   ASSERT_EQ(token.status, 200);
   EXPECT_EQ(send("GET", "/latest/meta-data/iam/security-credentials/",
-                 {{"X-aws-ec2-metadata-token", "forged"}}).status, 401);
+                 {{"X-aws-ec2-metadata-token", "forged"}})
+                .status,
+            401);
   auto role = send("GET", "/latest/meta-data/iam/security-credentials/",
                    {{"X-aws-ec2-metadata-token", token.body}});
   ASSERT_EQ(role.status, 200);
   EXPECT_EQ(role.body, "localcloud-instance-role");
   EXPECT_EQ(send("GET", "/latest/meta-data/iam/security-credentials/other-role",
-                 {{"X-aws-ec2-metadata-token", token.body}}).status, 404);
+                 {{"X-aws-ec2-metadata-token", token.body}})
+                .status,
+            404);
 }
 
 }  // namespace
