@@ -1,12 +1,15 @@
 // sample-images: writes photo-like JPEGs for the demo and the benchmarks, so nothing is
 // downloaded. Each image is a different landscape (sky, sun, hills, texture).
+// jpeglib.h needs <cstdio> (FILE, size_t) first.
+#include <cstddef>
+#include <cstdio>
+// clang-format off
 #include <jpeglib.h>
+// clang-format on
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
-#include <cstddef>
-#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>

@@ -2,7 +2,12 @@
 // their pixels differ: {"width","height","diff_pixels","bbox":[x0,y0,x1,y1]} (bbox null when
 // identical). The end-to-end test uses it to check that a posted image carries the watermark
 // in one corner and is otherwise identical to the upload.
+// jpeglib.h needs <cstdio> (FILE, size_t) first.
+#include <cstddef>
+#include <cstdio>
+// clang-format off
 #include <jpeglib.h>
+// clang-format on
 
 #include <algorithm>
 #include <csetjmp>
