@@ -81,6 +81,18 @@ aws::Outcome<S3QueueConfiguration> ParseQueueConfiguration(const pugi::xml_node&
   return q;
 }
 
+// Changes a bucket's setting with `change(Bucket&)` under the lock and persists it: an
+// empty answer with `status`, or NoSuchBucket.
+template <typename Change>
+Response UpdateBucket(S3Service::Impl& impl, const std::string& name, int status, Change change) {
+  common::MutexLock lock(impl.mu);
+  Bucket* b = impl.FindBucket(name);
+  if (b == nullptr) return NoSuchBucket();
+  change(*b);
+  impl.SaveBucket(*b);
+  return rest_xml::EmptyResponse(status);
+}
+
 }  // namespace
 
 aws::Outcome<S3NotificationConfiguration> ParseNotification(const std::string& body) {
@@ -187,39 +199,39 @@ Response CreateBucket(S3Service::Impl& impl, S3Call& c) {
 
 Response HeadBucket(S3Service::Impl& impl, S3Call& c) {
   common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
+  Bucket* b = impl.FindBucket(c.bucket);
+  if (b == nullptr) return NoSuchBucket();
   http::Response resp = rest_xml::EmptyResponse(200);
-  resp.headers.Set("x-amz-bucket-region", it->second.region);
+  resp.headers.Set("x-amz-bucket-region", b->region);
   return resp;
 }
 
 Response DeleteBucket(S3Service::Impl& impl, S3Call& c) {
   common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
-  if (!it->second.objects.empty()) {
+  Bucket* b = impl.FindBucket(c.bucket);
+  if (b == nullptr) return NoSuchBucket();
+  if (!b->objects.empty()) {
     return Err("BucketNotEmpty", "The bucket you tried to delete is not empty", 409);
   }
   for (auto u = impl.uploads.begin(); u != impl.uploads.end();) {
     u = u->second.bucket == c.bucket ? impl.uploads.erase(u) : std::next(u);
   }
-  impl.buckets.erase(it);
+  impl.buckets.erase(c.bucket);
   impl.RemoveBucketFiles(c.bucket);
   return rest_xml::EmptyResponse(204);
 }
 
 Response GetBucketLocation(S3Service::Impl& impl, S3Call& c) {
   common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
+  Bucket* b = impl.FindBucket(c.bucket);
+  if (b == nullptr) return NoSuchBucket();
   // The region is the root's own text: <LocationConstraint xmlns=…>region</…>, empty for
   // us-east-1.
   XmlWriter w;
   w.Open("LocationConstraint", kXmlns);
   std::string body = w.Finish();
   body.insert(body.rfind("</LocationConstraint>"),
-              XmlEscape(it->second.region == "us-east-1" ? "" : it->second.region));
+              XmlEscape(b->region == "us-east-1" ? "" : b->region));
   return rest_xml::XmlResponse(200, body);
 }
 
@@ -234,64 +246,44 @@ Response GetBucketVersioning(S3Service::Impl& impl, S3Call& c) {
 Response PutBucketTagging(S3Service::Impl& impl, S3Call& c) {
   auto tags = ParseTagging(c.request.body);
   if (!tags.ok()) return tags.error();
-  common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
-  it->second.tags = std::move(tags.value());
-  impl.SaveBucket(it->second);
-  return rest_xml::EmptyResponse(204);
+  return UpdateBucket(impl, c.bucket, 204, [&](Bucket& b) { b.tags = std::move(tags.value()); });
 }
 
 Response GetBucketTagging(S3Service::Impl& impl, S3Call& c) {
   common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
-  if (it->second.tags.empty()) return Err("NoSuchTagSet", "The TagSet does not exist", 404);
+  Bucket* b = impl.FindBucket(c.bucket);
+  if (b == nullptr) return NoSuchBucket();
+  if (b->tags.empty()) return Err("NoSuchTagSet", "The TagSet does not exist", 404);
   XmlWriter w;
   w.Open("Tagging", kXmlns).Open("TagSet");
-  for (const auto& [key, value] : it->second.tags) {
+  for (const auto& [key, value] : b->tags) {
     w.Open("Tag").Element("Key", key).Element("Value", value).Close();
   }
   return rest_xml::XmlResponse(200, w.Finish());
 }
 
 Response DeleteBucketTagging(S3Service::Impl& impl, S3Call& c) {
-  common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
-  it->second.tags.clear();
-  impl.SaveBucket(it->second);
-  return rest_xml::EmptyResponse(204);
+  return UpdateBucket(impl, c.bucket, 204, [](Bucket& b) { b.tags.clear(); });
 }
 
 Response PutBucketPolicy(S3Service::Impl& impl, S3Call& c) {
   common::Status valid = ValidateResourcePolicy(c.request.body, {"s3", "arn:aws:s3:::" + c.bucket});
   if (!valid.ok()) return Err("MalformedPolicy", valid.message());
-  common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
-  it->second.policy = c.request.body;
-  impl.SaveBucket(it->second);
-  return rest_xml::EmptyResponse(204);
+  return UpdateBucket(impl, c.bucket, 204, [&](Bucket& b) { b.policy = c.request.body; });
 }
 
 Response GetBucketPolicy(S3Service::Impl& impl, S3Call& c) {
   common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
-  if (it->second.policy.empty()) {
+  Bucket* b = impl.FindBucket(c.bucket);
+  if (b == nullptr) return NoSuchBucket();
+  if (b->policy.empty()) {
     return Err("NoSuchBucketPolicy", "The bucket policy does not exist", 404);
   }
-  return http::Response::Text(200, it->second.policy, "application/json");
+  return http::Response::Text(200, b->policy, "application/json");
 }
 
 Response DeleteBucketPolicy(S3Service::Impl& impl, S3Call& c) {
-  common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
-  it->second.policy.clear();
-  impl.SaveBucket(it->second);
-  return rest_xml::EmptyResponse(204);
+  return UpdateBucket(impl, c.bucket, 204, [](Bucket& b) { b.policy.clear(); });
 }
 
 Response PutBucketNotificationConfiguration(S3Service::Impl& impl, S3Call& c) {
@@ -309,19 +301,15 @@ Response PutBucketNotificationConfiguration(S3Service::Impl& impl, S3Call& c) {
                  "Unable to validate the following destination configurations: " + s.message());
     }
   }
-  common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
-  it->second.notification = std::move(config.value());
-  impl.SaveBucket(it->second);
-  return rest_xml::EmptyResponse(200);
+  return UpdateBucket(impl, c.bucket, 200,
+                      [&](Bucket& b) { b.notification = std::move(config.value()); });
 }
 
 Response GetBucketNotificationConfiguration(S3Service::Impl& impl, S3Call& c) {
   common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
-  return rest_xml::XmlResponse(200, RenderNotification(it->second.notification));
+  Bucket* b = impl.FindBucket(c.bucket);
+  if (b == nullptr) return NoSuchBucket();
+  return rest_xml::XmlResponse(200, RenderNotification(b->notification));
 }
 
 Response UnimplementedSubresource(S3Service::Impl& impl, S3Call& c) {

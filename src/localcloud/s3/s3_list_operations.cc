@@ -140,12 +140,12 @@ Response ListObjects(S3Service::Impl& impl, S3Call& c) {
   ListRequest l;
   {
     common::MutexLock lock(impl.mu);
-    auto it = impl.buckets.find(c.bucket);
-    if (it == impl.buckets.end()) return NoSuchBucket();
+    Bucket* b = impl.FindBucket(c.bucket);
+    if (b == nullptr) return NoSuchBucket();
     auto parsed = ParseListRequest(c);
     if (!parsed.ok()) return parsed.error();
     l = std::move(parsed.value());
-    page = CollectPage(it->second, l);
+    page = CollectPage(*b, l);
   }
   return rest_xml::XmlResponse(200,
                                RenderPage(c, l, page, OwnerId(impl.context.config().account_id)));

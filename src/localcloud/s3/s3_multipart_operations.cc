@@ -166,17 +166,17 @@ Response CompleteMultipartUpload(S3Service::Impl& impl, S3Call& c) {
   if (u == impl.uploads.end() || u->second.bucket != c.bucket || u->second.key != c.key) {
     return NoSuchUpload();
   }
-  auto b = impl.buckets.find(c.bucket);
-  if (b == impl.buckets.end()) return NoSuchBucket();
+  Bucket* b = impl.FindBucket(c.bucket);
+  if (b == nullptr) return NoSuchBucket();
   auto assembled = Assemble(u->second, *wanted);
   if (!assembled.ok()) return assembled.error();
   Object& o = assembled->object;
   o.last_modified = c.call.time;
   if (auto s = impl.SaveObject(c.bucket, c.key, o); !s.ok()) return InternalError();
-  b->second.objects[c.key] = o;
+  b->objects[c.key] = o;
   impl.uploads.erase(u);
   c.ObjectEvent(impl, "ObjectCreated:CompleteMultipartUpload", "CompleteMultipartUpload", c.key,
-                o.data->size(), o.etag, b->second.notification);
+                o.data->size(), o.etag, b->notification);
   std::string location =
       impl.context.config().endpoint + "/" + c.bucket + "/" + common::UriEncode(c.key, false);
   XmlWriter w;

@@ -98,11 +98,11 @@ aws::AwsStatus CheckDigests(const http::Request& req, const std::string& data) {
 aws::Outcome<Object> StoreObject(S3Service::Impl& impl, S3Call& c, Object o, const char* event_name,
                                  const char* reason) {
   common::MutexLock lock(impl.mu);
-  auto b = impl.buckets.find(c.bucket);
-  if (b == impl.buckets.end()) return NoSuchBucket();
+  Bucket* b = impl.FindBucket(c.bucket);
+  if (b == nullptr) return NoSuchBucket();
   if (auto s = impl.SaveObject(c.bucket, c.key, o); !s.ok()) return InternalError();
-  b->second.objects[c.key] = o;
-  c.ObjectEvent(impl, event_name, reason, c.key, o.data->size(), o.etag, b->second.notification);
+  b->objects[c.key] = o;
+  c.ObjectEvent(impl, event_name, reason, c.key, o.data->size(), o.etag, b->notification);
   return o;
 }
 
@@ -232,10 +232,10 @@ Response CopyObject(S3Service::Impl& impl, S3Call& c) {
   Object o;
   {
     common::MutexLock lock(impl.mu);
-    auto sb = impl.buckets.find(src_bucket);
-    if (sb == impl.buckets.end()) return NoSuchBucket();
-    auto so = sb->second.objects.find(src_key);
-    if (so == sb->second.objects.end()) return NoSuchKey();
+    Bucket* sb = impl.FindBucket(src_bucket);
+    if (sb == nullptr) return NoSuchBucket();
+    auto so = sb->objects.find(src_key);
+    if (so == sb->objects.end()) return NoSuchKey();
     if (src_bucket == c.bucket && src_key == c.key && !replace) {
       return Err("InvalidRequest",
                  "This copy request is illegal because it is trying to copy an object to itself "
@@ -262,10 +262,10 @@ Response GetObject(S3Service::Impl& impl, S3Call& c) {
   Object o;  // shares the body buffer
   {
     common::MutexLock lock(impl.mu);
-    auto b = impl.buckets.find(c.bucket);
-    if (b == impl.buckets.end()) return NoSuchBucket();
-    auto found = b->second.objects.find(c.key);
-    if (found == b->second.objects.end()) return NoSuchKey();
+    Bucket* b = impl.FindBucket(c.bucket);
+    if (b == nullptr) return NoSuchBucket();
+    auto found = b->objects.find(c.key);
+    if (found == b->objects.end()) return NoSuchKey();
     o = found->second;
   }
   if (auto m = req.headers.Get("if-match"); m && Unquote(*m) != Unquote(o.etag) && *m != "*") {
@@ -299,14 +299,13 @@ Response GetObject(S3Service::Impl& impl, S3Call& c) {
 
 Response DeleteObject(S3Service::Impl& impl, S3Call& c) {
   common::MutexLock lock(impl.mu);
-  auto b = impl.buckets.find(c.bucket);
-  if (b == impl.buckets.end()) return NoSuchBucket();
-  auto o = b->second.objects.find(c.key);
-  if (o != b->second.objects.end()) {
-    b->second.objects.erase(o);
+  Bucket* b = impl.FindBucket(c.bucket);
+  if (b == nullptr) return NoSuchBucket();
+  auto o = b->objects.find(c.key);
+  if (o != b->objects.end()) {
+    b->objects.erase(o);
     impl.RemoveObjectFiles(c.bucket, c.key);
-    c.ObjectEvent(impl, "ObjectRemoved:Delete", "DeleteObject", c.key, 0, "",
-                  b->second.notification);
+    c.ObjectEvent(impl, "ObjectRemoved:Delete", "DeleteObject", c.key, 0, "", b->notification);
   }
   return rest_xml::EmptyResponse(204);
 }
@@ -327,17 +326,16 @@ Response DeleteObjects(S3Service::Impl& impl, S3Call& c) {
   for (pugi::xml_node o : del.children("Object")) keys.push_back(o.child_value("Key"));
   if (keys.empty() || keys.size() > 1000) return rest_xml::MalformedXml("s3");
   common::MutexLock lock(impl.mu);
-  auto it = impl.buckets.find(c.bucket);
-  if (it == impl.buckets.end()) return NoSuchBucket();
+  Bucket* b = impl.FindBucket(c.bucket);
+  if (b == nullptr) return NoSuchBucket();
   XmlWriter w;
   w.Open("DeleteResult", kXmlns);
   for (const std::string& key : keys) {
-    auto obj = it->second.objects.find(key);
-    if (obj != it->second.objects.end()) {
-      it->second.objects.erase(obj);
+    auto obj = b->objects.find(key);
+    if (obj != b->objects.end()) {
+      b->objects.erase(obj);
       impl.RemoveObjectFiles(c.bucket, key);
-      c.ObjectEvent(impl, "ObjectRemoved:Delete", "DeleteObjects", key, 0, "",
-                    it->second.notification);
+      c.ObjectEvent(impl, "ObjectRemoved:Delete", "DeleteObjects", key, 0, "", b->notification);
     }
     if (!quiet) w.Open("Deleted").Element("Key", key).Close();
   }

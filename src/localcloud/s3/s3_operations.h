@@ -87,6 +87,12 @@ struct S3Service::Impl {
   std::atomic<uint64_t> sequencer;
   std::string root;  // DATA_DIR/s3 or ""; set by Load before serving
 
+  // The bucket named `name`, nullptr when there is none.
+  Bucket* FindBucket(const std::string& name) REQUIRES(mu) {
+    auto it = buckets.find(name);
+    return it == buckets.end() ? nullptr : &it->second;
+  }
+
   // Increasing 16-digit upper-case hex, for S3 event sequencers.
   std::string NextSequencer();
 

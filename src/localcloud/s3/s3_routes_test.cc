@@ -82,6 +82,11 @@ TEST(S3Routes, EachSubResourceToItsOperation) {
       {Req("POST /b/k?uploadId=u"), "CompleteMultipartUpload"},
       {Req("DELETE /b/k?uploadId=u"), "AbortMultipartUpload"},
       {Req("GET /b/k?uploadId=u"), "ListParts"},
+      {Req("GET /b/k?tagging"), "GetObjectTagging"},
+      {Req("PUT /b/k?tagging"), "PutObjectTagging"},
+      {Req("DELETE /b/k?tagging"), "DeleteObjectTagging"},
+      {Req("PUT /b/k?acl"), "PutObjectAcl"},
+      {Req("POST /b/k?restore"), "RestoreObject"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(Route(c.request), c.want) << c.request.method << " " << c.request.target;
@@ -110,6 +115,74 @@ TEST(S3Routes, CloudTrailFacts) {
   auto v2 = RouteS3(Req("GET /b?list-type=2"), Resource::kBucket, {{"list-type", "2"}});
   ASSERT_TRUE(v2.ok());
   EXPECT_EQ((*v2)->event_name, "ListObjects");
+}
+
+// S3Service end to end in memory (no auth, no network): what the routing means for callers.
+class S3ServiceRoutingTest : public ::testing::Test {
+ protected:
+  S3ServiceRoutingTest() : context_(Config(), clock_), service_(context_) {}
+
+  static CloudConfig Config() {
+    CloudConfig config;
+    config.auth = false;
+    config.region = "us-east-1";  // CreateBucket without a LocationConstraint
+    config.endpoint = "http://127.0.0.1:1";
+    return config;
+  }
+
+  http::Response Serve(http::Request request) {
+    Call call;
+    call.request = std::move(request);
+    call.route.host = "127.0.0.1";
+    call.request_id = service_.NewRequestId();
+    call.host_id = "host-id";
+    call.time = clock_.Now();
+    http::Response out;
+    service_.Handle(std::move(call), [&](http::Response r) { out = std::move(r); });
+    return out;
+  }
+  http::Response Serve(const char* line, std::string body = "") {
+    http::Request r = Req(line);
+    r.body = std::move(body);
+    r.headers.Set("Content-Length", std::to_string(r.body.size()));
+    return Serve(std::move(r));
+  }
+
+  common::FakeClock clock_{common::FromUnixMillis(1700000000000)};
+  CloudContext context_;
+  S3Service service_;
+};
+
+TEST_F(S3ServiceRoutingTest, UnservedObjectSubResourcesAre501AndLeaveTheObjectAlone) {
+  ASSERT_EQ(Serve("PUT /bkt1").status, 200);
+  ASSERT_EQ(Serve("PUT /bkt1/k", "data").status, 200);
+  for (const char* line : {"GET /bkt1/k?tagging", "PUT /bkt1/k?tagging", "PUT /bkt1/k?acl"}) {
+    http::Response r = Serve(line, "<Tagging><TagSet/></Tagging>");
+    EXPECT_EQ(r.status, 501) << line;
+    EXPECT_NE(r.body.find("<Code>NotImplemented</Code>"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Serve("GET /bkt1/k").body, "data");
+  // A missing bucket is named before the sub-resource.
+  http::Response missing = Serve("GET /nope/k?tagging");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_NE(missing.body.find("<BucketName>nope</BucketName>"), std::string::npos) << missing.body;
+}
+
+TEST_F(S3ServiceRoutingTest, ErrorsNameTheirResourceAndMethodsS3DoesNotServeAre405) {
+  ASSERT_EQ(Serve("PUT /bkt2").status, 200);
+  http::Response no_key = Serve("GET /bkt2/missing%20key");
+  EXPECT_EQ(no_key.status, 404);
+  EXPECT_NE(no_key.body.find("<Key>missing key</Key>"), std::string::npos) << no_key.body;
+  EXPECT_NE(no_key.body.find("<HostId>host-id</HostId>"), std::string::npos) << no_key.body;
+  EXPECT_EQ(no_key.headers.GetOr("x-amz-id-2", ""), "host-id");
+  http::Response head = Serve("HEAD /bkt2/missing");
+  EXPECT_EQ(head.status, 404);
+  EXPECT_TRUE(head.body.empty());
+  http::Response post = Serve("POST /bkt2/k");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_NE(post.body.find("<Code>MethodNotAllowed</Code>"), std::string::npos) << post.body;
+  EXPECT_EQ(Serve("PUT /bkt2?versioning").status, 501);  // CreateBucket with a sub-resource
+  EXPECT_EQ(Serve(("GET /bkt2/" + std::string(1025, 'k')).c_str()).status, 400);  // KeyTooLong
 }
 
 constexpr const char* kS3Model =

@@ -12,7 +12,9 @@
 namespace localcloud::s3 {
 
 // The S3 service. Thread-safe: the bucket index sits behind one mutex; object bodies are
-// immutable shared buffers, so reads copy them outside the lock.
+// immutable shared buffers, so reads copy them outside the lock. Each S3 operation is one
+// function (s3_operations.h) behind S3's operation table, routed by the REST-XML adapter
+// (localcloud/core/rest_xml.h).
 //
 // Persistence (with a data dir): write-through. Each object is written to
 // DATA_DIR/s3/<bucket>/objects/<sha256(key)>.data with a .meta JSON beside it before the
