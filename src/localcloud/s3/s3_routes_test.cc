@@ -185,6 +185,33 @@ TEST_F(S3ServiceRoutingTest, ErrorsNameTheirResourceAndMethodsS3DoesNotServeAre4
   EXPECT_EQ(Serve(("GET /bkt2/" + std::string(1025, 'k')).c_str()).status, 400);  // KeyTooLong
 }
 
+// Object data may be as large as the server allows; other bodies are XML documents.
+TEST_F(S3ServiceRoutingTest, BodyLimitFollowsTheRoute) {
+  RouteInfo path_style;
+  path_style.host = "127.0.0.1";
+  struct Case {
+    const char* line;
+    size_t want;
+  } cases[] = {
+      {"PUT /bkt/k", 0},
+      {"PUT /bkt/k?partNumber=1&uploadId=u", 0},
+      {"PUT /bkt/k?tagging", kMaxApiBodyBytes},
+      {"PUT /bkt?tagging", kMaxApiBodyBytes},
+      {"PUT /bkt?policy", kMaxApiBodyBytes},
+      {"PUT /bkt", kMaxApiBodyBytes},
+      {"POST /bkt?delete", kMaxApiBodyBytes},
+      {"POST /bkt/k?uploadId=u", kMaxApiBodyBytes},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(service_.MaxBodyBytes(path_style, Req(c.line)), c.want) << c.line;
+  }
+  // Virtual-hosted style: the bucket is in the host, "/k" is the object.
+  RouteInfo virtual_host;
+  virtual_host.host = "bkt.s3.us-west-2.amazonaws.com";
+  EXPECT_EQ(service_.MaxBodyBytes(virtual_host, Req("PUT /k")), 0u);
+  EXPECT_EQ(service_.MaxBodyBytes(virtual_host, Req("PUT /?tagging")), kMaxApiBodyBytes);
+}
+
 constexpr const char* kS3Model =
     "/usr/lib/python3/dist-packages/botocore/data/s3/2006-03-01/service-2.json";
 

@@ -4,7 +4,6 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "common/crypto.h"
 #include "common/strings.h"
@@ -384,56 +383,15 @@ bool S3Service::Accepts(const RouteInfo& /*route*/, const http::Request& /*reque
   return true;
 }
 
-size_t S3Service::MaxBodyBytes(const RouteInfo& /*route*/, const http::Request& head) const {
-  if (head.method != "PUT") return kMaxApiBodyBytes;
-  // Sub-resources whose PUT carries an XML document, not object data.
-  static const std::set<std::string, std::less<>> kConfigs = {"acl",
-                                                              "analytics",
-                                                              "cors",
-                                                              "encryption",
-                                                              "intelligent-tiering",
-                                                              "inventory",
-                                                              "legal-hold",
-                                                              "lifecycle",
-                                                              "logging",
-                                                              "metrics",
-                                                              "notification",
-                                                              "object-lock",
-                                                              "ownershipControls",
-                                                              "policy",
-                                                              "publicAccessBlock",
-                                                              "replication",
-                                                              "requestPayment",
-                                                              "retention",
-                                                              "tagging",
-                                                              "versioning",
-                                                              "website",
-                                                              "accelerate"};
-  for (const auto& [name, value] : http::ParseQuery(head.query())) {
-    if (kConfigs.count(name) > 0) return kMaxApiBodyBytes;
-  }
-  return 0;
-}
-
-std::string S3Service::NewRequestId() const {
-  return common::ToUpper(common::HexEncode(common::RandomBytes(8)));
-}
-
-http::Response S3Service::ErrorResponse(const Call& call, const aws::AwsError& error) const {
-  return rest_xml::ErrorResponse(
-      error, {call.request_id, call.host_id, call.request.method == "HEAD", {}});
-}
-
 namespace {
 
 // Where a request points: the bucket of a virtual host (BUCKET.localhost,
 // BUCKET.s3.localhost, BUCKET.s3.REGION.amazonaws.com, …) or the path's first segment, and
 // the key after it.
-rest_xml::Resource Locate(const Call& call, std::string* bucket, std::string* key) {
-  const http::Request& req = call.request;
+rest_xml::Resource Locate(const std::string& host, const http::Request& req, std::string* bucket,
+                          std::string* key) {
   std::string path;
   if (!common::UriDecode(req.path(), &path)) path = std::string(req.path());
-  const std::string& host = call.route.host;
   std::string vhost_bucket;
   if (common::EndsWith(host, ".localhost")) {
     vhost_bucket = host.substr(0, host.size() - std::string_view(".localhost").size());
@@ -460,6 +418,30 @@ rest_xml::Resource Locate(const Call& call, std::string* bucket, std::string* ke
   if (bucket->empty()) return Resource::kService;
   return has_key ? Resource::kObject : Resource::kBucket;
 }
+
+}  // namespace
+
+// Object data (PutObject, UploadPart) may be as large as the server allows; every other
+// body is an XML document (or a policy) and gets kMaxApiBodyBytes. Decided by the same
+// routing as Handle, from the head alone.
+size_t S3Service::MaxBodyBytes(const RouteInfo& route, const http::Request& head) const {
+  std::string bucket, key;
+  Resource resource = Locate(route.host, head, &bucket, &key);
+  auto op = RouteS3(head, resource, rest_xml::DecodeQuery(head));
+  bool object_data = op.ok() && ((*op)->run == PutObject || (*op)->run == UploadPart);
+  return object_data ? 0 : kMaxApiBodyBytes;
+}
+
+std::string S3Service::NewRequestId() const {
+  return common::ToUpper(common::HexEncode(common::RandomBytes(8)));
+}
+
+http::Response S3Service::ErrorResponse(const Call& call, const aws::AwsError& error) const {
+  return rest_xml::ErrorResponse(
+      error, {call.request_id, call.host_id, call.request.method == "HEAD", {}});
+}
+
+namespace {
 
 // Who called and how, for events and CloudTrail.
 S3RequestInfo RequestInfoOf(const Call& call) {
@@ -539,7 +521,7 @@ void Notify(const S3Service::Impl& impl, S3Call& c, const http::Response& respon
 
 void S3Service::Handle(Call call, http::Respond respond) {
   S3Call c{call, call.request, "", "", {}, {}, {}, {}, nullptr};
-  Resource resource = Locate(call, &c.bucket, &c.key);
+  Resource resource = Locate(call.route.host, call.request, &c.bucket, &c.key);
   c.params = rest_xml::DecodeQuery(call.request);
   c.info = RequestInfoOf(call);
   StartRecord(c, resource);
