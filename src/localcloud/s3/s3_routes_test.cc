@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "localcloud/models/model_checker.h"
 #include "localcloud/s3/s3_operations.h"
 
 namespace localcloud::s3 {
@@ -212,8 +213,8 @@ TEST_F(S3ServiceRoutingTest, BodyLimitFollowsTheRoute) {
   EXPECT_EQ(service_.MaxBodyBytes(virtual_host, Req("PUT /?tagging")), kMaxApiBodyBytes);
 }
 
-constexpr const char* kS3Model =
-    "/usr/lib/python3/dist-packages/botocore/data/s3/2006-03-01/service-2.json";
+const std::string kS3Model =
+    std::string(models::kDebianModelsDir) + "/s3/2006-03-01/service-2.json";
 
 // Every row names an operation of S3's model, with the model's method, resource shape, and
 // a sub-resource / header the model's request carries.
