@@ -72,7 +72,7 @@ struct WatermarkOptions {
   // PNG bytes of the logo; empty means the built-in logo. Borrowed for the call only.
   std::string_view logo_png;
   // Images declaring more pixels than this are refused before any pixel memory is allocated.
-  // For animated GIFs: per frame, and 10 times this over all frames.
+  // For animations (GIF, WebP): per frame, and 10 times this over all frames.
   uint64_t max_pixels = 100'000'000;
   // Images whose decoder would hold more decoded bytes than this at once (a whole frame for
   // HEIF, WebP, GIF, BMP, TIFF and interlaced PNG; rows only for JPEG and other PNGs) are
