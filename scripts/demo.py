@@ -13,6 +13,7 @@ every sample was posted. The temporary folder is removed at the end unless --kee
 The Stack class is also used by the end-to-end tests (tests/e2e, tests/operator).
 """
 import argparse
+import datetime
 import io
 import json
 import os
@@ -419,9 +420,10 @@ def upload_round(stack, images, prefix=FOLDER):
     return rows
 
 
-def upload_batch(stack, images, prefix=FOLDER):
-    """Uploads the images with one `aws s3 cp` (concurrent uploads) and waits for every post;
-    returns rows (key, post, latency ms from the start of the upload to the post)."""
+def upload_batch(stack, images, prefix=FOLDER, on_post=None):
+    """Uploads the images with one `aws s3 cp` (concurrent uploads) and waits for every post,
+    calling on_post(name, post) as each appears (so work on one overlaps the others' runs);
+    returns rows (key, post, latency ms from the start of the upload to the post's creation)."""
     folder = os.path.dirname(images[0])
     names = [os.path.basename(p) for p in images]
     seen = {p.get("id") for p in stack.posts()}
@@ -430,7 +432,6 @@ def upload_batch(stack, images, prefix=FOLDER):
     for n in names:
         argv += ["--include", n]
     t0 = time.time()
-    # Posts are watched while the CLI runs: each post's time is its own, not the whole batch's.
     cp = subprocess.Popen(argv, env=stack.aws_env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
     found = {}
@@ -438,7 +439,9 @@ def upload_batch(stack, images, prefix=FOLDER):
         for p in stack.posts():
             for n in names:
                 if n not in found and p.get("id") not in seen and n in p.get("text", ""):
-                    found[n] = (p, (time.time() - t0) * 1000)
+                    found[n] = (p, (_created(p) or time.time()) * 1000 - t0 * 1000)
+                    if on_post:
+                        on_post(n, p)
         if cp.poll() not in (None, 0):
             raise StepError(f"`aws s3 cp` failed: {cp.stderr.read().strip()}")
         time.sleep(0.02)
@@ -450,6 +453,15 @@ def upload_batch(stack, images, prefix=FOLDER):
         raise StepError(f"no post for {', '.join(missing)} within 120 s; see "
                         f"`dispatch get runs twitter` and the logs in {stack.logs}")
     return [(prefix + n, found[n][0], found[n][1]) for n in names]
+
+
+def _created(post):
+    """The post's created_at (the sandbox's clock, this machine's) in seconds, or None."""
+    try:
+        return datetime.datetime.strptime(post.get("created_at", ""), "%Y-%m-%dT%H:%M:%S.%fZ") \
+            .replace(tzinfo=datetime.timezone.utc).timestamp()
+    except ValueError:
+        return None
 
 
 def print_table(rows, headers):
@@ -537,10 +549,15 @@ def main():
         formats = finish_format_samples(format_proc, format_dir)
         say(f"uploading {', '.join(os.path.basename(p) for p, _ in formats)} …")
         refs = dict((os.path.basename(p), r) for p, r in formats)
-        for key, post, ms in upload_batch(stack, [p for p, _ in formats]):
+        checked = {}  # each post's media is checked as soon as it appears
+
+        def check_post(name, post):
+            checked[post["id"]] = posted_as(stack, post, refs[name])
+        for key, post, ms in upload_batch(stack, [p for p, _ in formats], on_post=check_post):
             rows.append((key, post, ms, refs[os.path.basename(key)]))
         step = "checking the posts"
-        table = [(k, p["id"], f"{ms:.0f} ms", posted_as(stack, p, ref)) for k, p, ms, ref in rows]
+        table = [(k, p["id"], f"{ms:.0f} ms", checked.get(p["id"]) or posted_as(stack, p, ref))
+                 for k, p, ms, ref in rows]
         print_table(table, ["object key", "post id", "upload to post", "posted as"])
         lat = [ms for _, _, ms, _ in rows]
         say(f"p50 {percentile(lat, 50):.0f} ms, max {max(lat):.0f} ms over {len(lat)} uploads; "
