@@ -290,8 +290,8 @@ class Stack:
 # (object name, how it is made: bash commands run in the formats folder, the file the posted
 # picture is compared with). The encoders are the real ones (scripts/install-deps installs them).
 FORMAT_SAMPLES = [
-    ("photo-12mp.jpg", "convert -seed 7 -size 500x375 plasma:fractal -resize '4000x3000!' "
-     "-quality 90 photo-12mp.jpg", "photo-12mp.jpg"),
+    ("photo-12mp.jpg", "convert -seed 7 -size 500x375 plasma:fractal -filter Triangle "
+     "-resize '4000x3000!' -quality 90 photo-12mp.jpg", "photo-12mp.jpg"),
     ("phone.heic", "convert -seed 3 -size 640x480 plasma:fractal ref/phone.png && "
      "heif-enc -q 60 -p preset=ultrafast ref/phone.png -o phone.heic", "ref/phone.png"),
     ("photo.webp", "convert -seed 5 -size 640x480 plasma:fractal ref/photo.png && "
