@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "image/logo.h"
 #include "image/rows.h"
 
 namespace image::internal {
@@ -45,8 +46,9 @@ struct WebpPicture {
   bool lossless = false;
   std::shared_ptr<uint8_t> rgba;  // width * height * 4
 };
+// The canvas size of an animated WebP (frames > 1 then).
 common::Result<ImageInfo> ReadWebpInfo(std::string_view data);
-// Still WebP only: an animated WebP is InvalidArgument (not supported yet).
+// Still WebP only: an animated WebP is InvalidArgument (see the animated WebP functions below).
 common::Result<WebpPicture> DecodeWebp(std::string_view data, const DecodeLimits& limits);
 // Encodes RGBA8 rows (stride width*4): lossless, or lossy at `quality`; with or without alpha.
 common::Result<std::string> EncodeWebp(const uint8_t* rgba, int width, int height, bool alpha,
@@ -67,7 +69,25 @@ common::Result<std::unique_ptr<RowSource>> OpenTiffRows(std::string_view data,
 
 namespace image::internal {
 
-class LogoPlacement;
+// More frames than any animation X takes (GIF, animated WebP): refused before decoding.
+constexpr int kMaxAnimationFrames = 5000;
+
+// Stamps a placed logo into frames rendered one after the other on the same RGBA8 canvas:
+// Apply composites it and keeps the pixels it covered, Undo puts them back, so that the logo
+// never builds up on a canvas the next frame is drawn over. Not thread-safe; `logo` is borrowed.
+class LogoStamp {
+ public:
+  explicit LogoStamp(const LogoPlacement* logo);
+  // `canvas` has the logo placement's size, `stride` bytes a row.
+  void Apply(uint8_t* canvas, size_t stride);
+  void Undo(uint8_t* canvas, size_t stride) const;
+
+ private:
+  const LogoPlacement* logo_;
+  std::vector<float> line_;
+  std::vector<uint8_t> saved_;
+  LogoPlacement::SampleCache cache_;
+};
 
 // GIF via giflib, frame by frame: each frame is rendered on the logical screen (disposal
 // methods applied, as browsers show it), so memory is a few screens, never the whole file's
@@ -92,5 +112,64 @@ common::Result<GifOutput> WatermarkGif(std::string_view data, const DecodeLimits
 // The first frame, rendered, as rows (for the JPEG fallback and conversions).
 common::Result<std::unique_ptr<RowSource>> OpenGifFirstFrame(std::string_view data,
                                                              const DecodeLimits& limits);
+
+// Animated WebP (libwebpdemux's WebPAnimDecoder, libwebpmux's WebPAnimEncoder), frame by frame:
+// the decoder hands out full canvases one at a time, so memory is a few canvases, never the
+// whole file's frames.
+
+// Bytes per canvas pixel held while frames are rendered: the decoder's canvas and its disposed
+// copy (4 + 4) and the frame being decoded (lossless: its ARGB and transforms).
+constexpr uint64_t kWebpAnimationDecodeBytesPerPixel = 16;
+// ... while they are also encoded: the encoder's imported picture and its three canvases, and
+// the sub-frame candidates it tries (lossy and lossless, each with its encoder's work memory).
+// Measured peak: see src/image/README.md (Formats).
+constexpr uint64_t kWebpAnimationBytesPerPixel = 80;
+
+// What the chunks of an animated WebP declare (read without decoding anything).
+struct WebpAnimationInfo {
+  int width = 0;  // the canvas
+  int height = 0;
+  bool has_alpha = false;
+  int frames = 0;
+  int loop_count = 0;  // 0: forever
+  bool any_lossy = false;
+  bool any_lossless = false;
+};
+
+// True when `data` is a WebP whose VP8X header has the animation flag.
+bool IsAnimatedWebp(std::string_view data);
+
+// Walks the RIFF chunks (VP8X, ANIM, every ANMF header; no pixel is decoded) and checks them
+// against the limits, so that a bomb is refused in microseconds: InvalidArgument for a
+// malformed or truncated file (a chunk running past the end, a frame outside the canvas, no
+// frame), ResourceExhausted for a canvas over max_pixels or over max_decoded_bytes at
+// kWebpAnimationDecodeBytesPerPixel, more than kMaxAnimationFrames frames, or more than
+// 10 * max_pixels canvas pixels over all frames (each frame is rendered on the whole canvas).
+common::Result<WebpAnimationInfo> ReadWebpAnimation(std::string_view data,
+                                                    const DecodeLimits& limits);
+
+// The result of WatermarkWebpAnimation.
+struct WebpAnimationOutput {
+  std::string data;
+  int frames = 0;          // frames encoded (identical consecutive frames are merged)
+  bool too_large = false;  // the output would exceed max_output_bytes (data is empty)
+};
+
+// Composites `logo` (placed on the canvas) into every frame and writes an animated WebP with the
+// frames' timings, the loop count and background colour; lossless when every input frame is,
+// lossy at `quality` when every frame is lossy, and the smaller of the two per frame when the
+// input mixes them. Checks ReadWebpAnimation's limits, and the canvas against max_decoded_bytes
+// at kWebpAnimationBytesPerPixel. too_large when the output exceeds max_output_bytes; without
+// encoding anything when the input itself is over 3 * max_output_bytes (its frames, re-encoded
+// with the same tools, would not fit either).
+common::Result<WebpAnimationOutput> WatermarkWebpAnimation(std::string_view data,
+                                                           const DecodeLimits& limits,
+                                                           const LogoPlacement& logo, int quality,
+                                                           uint64_t max_output_bytes);
+
+// The first frame of an animated WebP, rendered on its canvas, as rows (for the JPEG fallback
+// and conversions). Checks ReadWebpAnimation's limits.
+common::Result<std::unique_ptr<RowSource>> OpenWebpAnimationFirstFrame(std::string_view data,
+                                                                       const DecodeLimits& limits);
 
 }  // namespace image::internal

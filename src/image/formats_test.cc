@@ -34,7 +34,8 @@ for f in ImageSequence.Iterator(im):
     frames.append([list(rgba.getpixel(p)) for p in pts])
     durations.append(f.info.get('duration', 0))
 print(json.dumps({'format': im.format, 'width': im.size[0], 'height': im.size[1],
-                  'frames': len(frames), 'px': frames, 'durations': durations}))
+                  'frames': len(frames), 'px': frames, 'durations': durations,
+                  'animated': getattr(im, 'is_animated', False), 'loop': im.info.get('loop')}))
 )";
 
 // A 320x240 picture in Pillow, a flat colour (200, 60, 60) so the logo stands out, saved in
@@ -486,6 +487,172 @@ TEST_F(Formats, PngAncillaryCrcErrorsAreDroppedNotFatal) {
   auto result = Watermark(png, {});
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_EQ(result->data.find("hello"), std::string::npos);
+}
+
+// Animated WebP: three frames on a 200x150 canvas, the flat colour with a square in the middle
+// (flat, green, blue) so that no two frames are alike (the encoder merges identical ones).
+class AnimatedWebp : public Formats {
+ protected:
+  void MakeFrames() {
+    Run({"convert", "-size", "200x150", "xc:#C83C3C", Path("a.png")});
+    Run({"convert", "-size", "200x150", "xc:#C83C3C", "-fill", "#3CC83C", "-draw",
+         "rectangle 80,60 120,90", Path("b.png")});
+    Run({"convert", "-size", "200x150", "xc:#C83C3C", "-fill", "#3C3CC8", "-draw",
+         "rectangle 80,60 120,90", Path("c.png")});
+  }
+  // img2webp (libwebp's own tool): frames of 100, 250 and 400 ms, looping `loop` times.
+  void MakeImg2webp(const std::string& name, bool lossy, int loop) {
+    MakeFrames();
+    std::vector<std::string> argv = {"img2webp", "-loop", std::to_string(loop)};
+    if (lossy) argv.insert(argv.end(), {"-lossy", "-q", "80"});
+    argv.insert(argv.end(), {"-d", "100", Path("a.png"), "-d", "250", Path("b.png"), "-d", "400",
+                             Path("c.png"), "-o", Path(name)});
+    Run(argv);
+  }
+  // Checks the output with Pillow: an animated WebP of three frames with the logo on each, the
+  // durations and loop count of the input, the middle square of each frame still there.
+  void CheckAnimation(const std::string& name, const std::vector<int>& durations, int loop,
+                      int tolerance) {
+    auto result = CheckWatermarked(name, ImageFormat::kWebp, "WEBP", tolerance);
+    EXPECT_EQ(result.frames, 3);
+    json info = Inspect("out_" + name, {{100, 75}});
+    EXPECT_TRUE(info["animated"].get<bool>());
+    ASSERT_EQ(info["frames"], 3);
+    EXPECT_EQ(info["durations"], json(durations));
+    EXPECT_EQ(info["loop"], loop);
+    const int want[3][3] = {{200, 60, 60}, {60, 200, 60}, {60, 60, 200}};
+    for (int f = 0; f < 3; ++f) {
+      for (int c = 0; c < 3; ++c) {
+        EXPECT_NEAR(info["px"][f][0][c].get<int>(), want[f][c], tolerance) << "frame " << f;
+      }
+    }
+  }
+};
+
+TEST_F(AnimatedWebp, LossyAnimationKeepsFramesTimingsLoopAndLossiness) {
+  MakeImg2webp("in.webp", /*lossy=*/true, 3);
+  CheckAnimation("in.webp", {100, 250, 400}, 3, 30);
+  const std::string out = Slurp("out_in.webp");
+  EXPECT_NE(out.find("VP8 "), std::string::npos);
+  EXPECT_EQ(out.find("VP8L"), std::string::npos) << "a lossy animation came out lossless";
+}
+
+TEST_F(AnimatedWebp, LosslessAnimationStaysLosslessOutsideTheLogo) {
+  MakeImg2webp("in.webp", /*lossy=*/false, 2);
+  CheckAnimation("in.webp", {100, 250, 400}, 2, 0);
+  const std::string out = Slurp("out_in.webp");
+  EXPECT_EQ(out.find("VP8 "), std::string::npos) << "a lossless animation came out lossy";
+}
+
+TEST_F(AnimatedWebp, ImageMagickAndPillowAnimationsAreWatermarked) {
+  MakeFrames();
+  // ImageMagick 6 writes a still copy of the last frame after the RIFF: ignored, as by libwebp.
+  Run({"convert", "-delay", "20", Path("a.png"), Path("b.png"), Path("c.png"), "-loop", "0",
+       Path("im.webp")});
+  CheckAnimation("im.webp", {200, 200, 200}, 0, 30);
+  Run({"/usr/bin/python3", "-c",
+       "import sys\nfrom PIL import Image\nf = [Image.open(p) for p in sys.argv[2:]]\n"
+       "f[0].save(sys.argv[1], save_all=True, append_images=f[1:], duration=[50, 60, 70], "
+       "loop=5, lossless=True)",
+       Path("pil.webp"), Path("a.png"), Path("b.png"), Path("c.png")});
+  CheckAnimation("pil.webp", {50, 60, 70}, 5, 0);
+}
+
+TEST_F(AnimatedWebp, OverTheSizeLimitBecomesAJpegOfTheFirstFrame) {
+  MakeImg2webp("in.webp", /*lossy=*/true, 0);
+  WatermarkOptions options;
+  options.max_animated_webp_bytes = 300;
+  auto result = CheckWatermarked("in.webp", ImageFormat::kJpeg, "JPEG", 30, options);
+  EXPECT_NE(result.fallback_reason.find("first frame"), std::string::npos);
+  options.output_format = ImageFormat::kWebp;  // asked for WebP: no silent fallback
+  auto refused = Watermark(Slurp("in.webp"), options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), common::Code::kResourceExhausted);
+  // A canvas too large to encode within the byte limit, but small enough to render a frame.
+  WatermarkOptions tight;
+  tight.max_decoded_bytes = 200 * 150 * 20;
+  result = CheckWatermarked("in.webp", ImageFormat::kJpeg, "JPEG", 30, tight);
+  EXPECT_NE(result.fallback_reason.find("first frame"), std::string::npos);
+}
+
+TEST_F(AnimatedWebp, ConversionsTakeTheFirstFrame) {
+  MakeImg2webp("in.webp", /*lossy=*/false, 0);
+  WatermarkOptions options;
+  options.output_format = ImageFormat::kPng;
+  CheckWatermarked("in.webp", ImageFormat::kPng, "PNG", 0, options);
+  options.output_format = ImageFormat::kJpeg;
+  CheckWatermarked("in.webp", ImageFormat::kJpeg, "JPEG", 30, options);
+  auto probe = Probe(Slurp("in.webp"));
+  ASSERT_TRUE(probe.ok());
+  EXPECT_EQ(probe->width, 200);
+  EXPECT_EQ(probe->height, 150);
+}
+
+uint32_t Le32At(const std::string& s, size_t at) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data() + at);
+  return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t{p[3]} << 24);
+}
+void PutLe(std::string* s, size_t at, uint32_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) (*s)[at + i] = static_cast<char>(v >> (8 * i));
+}
+
+// Hostile animations, made from a real one by editing its chunks: each is refused with a clear
+// error, bombs within a second (from the chunk headers, before any frame is decoded).
+TEST_F(AnimatedWebp, HostileAnimationsAreRefusedFast) {
+  MakeImg2webp("in.webp", /*lossy=*/true, 0);
+  const std::string webp = Slurp("in.webp");
+  const size_t first = webp.find("ANMF");
+  ASSERT_NE(first, std::string::npos);
+  const size_t first_size = 8 + Le32At(webp, first + 4);
+  const std::string head = webp.substr(0, first), frame = webp.substr(first, first_size);
+  // `n` copies of the first frame after the headers, with a RIFF size that matches.
+  auto with_frames = [&](int n) {
+    std::string out = head;
+    for (int i = 0; i < n; ++i) out += frame;
+    PutLe(&out, 4, static_cast<uint32_t>(out.size() - 8), 4);
+    return out;
+  };
+  std::string many = with_frames(5001);  // more than the 5000 frames allowed
+  std::string huge_canvas = webp;        // VP8X canvas 16777216 x 16777216
+  PutLe(&huge_canvas, 24, 0xFFFFFF, 3);
+  PutLe(&huge_canvas, 27, 0xFFFFFF, 3);
+  std::string long_anim = with_frames(400);  // 400 frames on a 2000x1500 canvas: 1.2 G pixels
+  PutLe(&long_anim, 24, 1999, 3);
+  PutLe(&long_anim, 27, 1499, 3);
+  const size_t second = first + first_size;
+  std::string cut = webp.substr(0, second + 20);  // inside the second ANMF, RIFF size fixed
+  PutLe(&cut, 4, static_cast<uint32_t>(cut.size() - 8), 4);
+  std::string outside = webp;  // the first frame moved off the canvas
+  PutLe(&outside, first + 8, 100, 3);
+  std::string huge_chunk = webp;
+  PutLe(&huge_chunk, first + 4, 0xFFFFFFF0u, 4);
+  std::string corrupt = webp;  // the frames' VP8 data overwritten
+  for (size_t at = webp.find("VP8 "); at != std::string::npos; at = webp.find("VP8 ", at + 4)) {
+    for (size_t i = at + 18; i < at + 40 && i < webp.size(); ++i) corrupt[i] = '\x5A';
+  }
+  const auto invalid = common::Code::kInvalidArgument;
+  const auto bomb = common::Code::kResourceExhausted;
+  const std::vector<Hostile> cases = {
+      {"too_many_frames", many, bomb, "frames"},
+      {"canvas_too_large", huge_canvas, bomb, "over the limit"},
+      {"total_pixels", long_anim, bomb, "canvas pixels in all"},
+      {"truncated_file", webp.substr(0, second + 20), invalid, "truncated"},
+      {"truncated_anmf", cut, invalid, "truncated"},
+      {"anmf_header_only", webp.substr(0, first + 12), invalid, "truncated"},
+      {"frame_outside_canvas", outside, invalid, "outside the canvas"},
+      {"chunk_size_past_end", huge_chunk, invalid, "truncated"},
+  };
+  for (const Hostile& tc : cases) ExpectRefused(tc);
+  // VP8 cannot always tell corrupt data from a picture: an error or a file, never a crash.
+  auto corrupted = Watermark(corrupt, {});
+  if (!corrupted.ok()) {
+    EXPECT_EQ(corrupted.status().code(), invalid) << corrupted.status().ToString();
+  }
+  // The same refusals when the first frame alone is asked for (conversions, the fallback).
+  WatermarkOptions as_jpeg;
+  as_jpeg.output_format = ImageFormat::kJpeg;
+  ExpectRefused({"too_many_frames_as_jpeg", many, bomb, "frames"}, as_jpeg);
+  ExpectRefused({"truncated_anmf_as_jpeg", cut, invalid, "truncated"}, as_jpeg);
 }
 
 // Peak memory of the real binary on a large 16-bit RGBA PNG: rows, never the frame.

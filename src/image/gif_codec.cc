@@ -13,9 +13,6 @@
 namespace image::internal {
 namespace {
 
-// More frames than any GIF X takes; bounds giflib's per-frame records.
-constexpr int kMaxFrames = 5000;
-
 struct Reader {
   std::string_view data;
   size_t at = 0;
@@ -101,9 +98,9 @@ class GifRenderer {
       DAT_RETURN_IF_ERROR(DrawFrame());
       DAT_RETURN_IF_ERROR(on_frame(Frame{canvas_.data(), gcb_.DelayTime}));
       if (++frames >= max_frames) {
-        if (max_frames == kMaxFrames) {
-          return common::ResourceExhausted("GIF has more than " + std::to_string(kMaxFrames) +
-                                           " frames");
+        if (max_frames == kMaxAnimationFrames) {
+          return common::ResourceExhausted("GIF has more than " +
+                                           std::to_string(kMaxAnimationFrames) + " frames");
         }
         return common::Status::Ok();
       }
@@ -359,10 +356,7 @@ common::Result<GifOutput> WatermarkGif(std::string_view data, const DecodeLimits
   DAT_RETURN_IF_ERROR(renderer.Open(data, limits));
   GifWriter writer;
   GifOutput out;
-  const Box box = logo.box();
-  std::vector<uint8_t> frame, saved;
-  std::vector<float> line(static_cast<size_t>(std::max(box.width, 0)) * 4);
-  LogoPlacement::SampleCache cache;
+  LogoStamp stamp(&logo);
   const size_t stride = static_cast<size_t>(renderer.width()) * 4;
   bool opened = false;
   common::Status run = renderer.Run(
@@ -373,25 +367,14 @@ common::Result<GifOutput> WatermarkGif(std::string_view data, const DecodeLimits
                                           renderer.loop_count(), max_output_bytes));
           opened = true;
         }
-        // The logo goes on a copy of its box, restored after, so it never builds up.
         auto* canvas = const_cast<uint8_t*>(f.rgba);
-        saved.clear();
-        for (int y = box.y; !box.empty() && y < box.y + box.height; ++y) {
-          uint8_t* row = canvas + stride * y + static_cast<size_t>(box.x) * 4;
-          saved.insert(saved.end(), row, row + static_cast<size_t>(box.width) * 4);
-          logo.SampleRow(y, box.x, box.x + box.width, line.data(), &cache);
-          BlendRow(row, line.data(), box.width);
-        }
+        stamp.Apply(canvas, stride);
         common::Status added = writer.Add(canvas, f.delay_cs);
-        for (int y = box.y, i = 0; !box.empty() && y < box.y + box.height; ++y, ++i) {
-          std::memcpy(canvas + stride * y + static_cast<size_t>(box.x) * 4,
-                      saved.data() + static_cast<size_t>(i) * box.width * 4,
-                      static_cast<size_t>(box.width) * 4);
-        }
+        stamp.Undo(canvas, stride);
         ++out.frames;
         return added;
       },
-      kMaxFrames);
+      kMaxAnimationFrames);
   if (writer.over()) {
     out.too_large = true;
     return out;

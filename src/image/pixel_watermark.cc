@@ -131,6 +131,7 @@ common::Result<std::unique_ptr<RowSource>> OpenRows(std::string_view input, Imag
     case ImageFormat::kGif:
       return OpenGifFirstFrame(input, limits);
     case ImageFormat::kWebp: {
+      if (IsAnimatedWebp(input)) return OpenWebpAnimationFirstFrame(input, limits);
       DAT_ASSIGN_OR_RETURN(WebpPicture picture, DecodeWebp(input, limits));
       const uint8_t* base = picture.rgba.get();
       return std::unique_ptr<RowSource>(std::make_unique<InterleavedRows>(
@@ -149,14 +150,8 @@ common::Status WatermarkWebpAsWebp(std::string_view input, const WatermarkOption
   DAT_ASSIGN_OR_RETURN(WebpPicture picture, DecodeWebp(input, LimitsOf(options)));
   DAT_ASSIGN_OR_RETURN(LogoPlacement logo, PlaceLogo(picture.width, picture.height, 1, options));
   const Box& box = logo.box();
-  std::vector<float> line(static_cast<size_t>(std::max(box.width, 0)) * 4);
-  LogoPlacement::SampleCache cache;
   const size_t stride = static_cast<size_t>(picture.width) * 4;
-  for (int y = box.y; !box.empty() && y < box.y + box.height; ++y) {
-    logo.SampleRow(y, box.x, box.x + box.width, line.data(), &cache);
-    BlendRow(picture.rgba.get() + stride * y + static_cast<size_t>(box.x) * 4, line.data(),
-             box.width);
-  }
+  LogoStamp(&logo).Apply(picture.rgba.get(), stride);
   DAT_ASSIGN_OR_RETURN(std::string webp,
                        EncodeWebp(picture.rgba.get(), picture.width, picture.height,
                                   picture.has_alpha, picture.lossless, options.quality));
@@ -174,6 +169,44 @@ common::Status WatermarkWebpAsWebp(std::string_view input, const WatermarkOption
     }
   }
   return WriteAll(sink, webp);
+}
+
+// An animated WebP kept as an animated WebP (every frame), or, when the animation cannot be
+// kept (its output over max_animated_webp_bytes, or its canvas too large to encode within
+// max_decoded_bytes) and the format is free, a JPEG of the first frame.
+common::Status WatermarkWebpAnimationAsWebp(std::string_view input, const WatermarkOptions& options,
+                                            WatermarkResult* result, OutputSink* sink) {
+  const DecodeLimits limits = LimitsOf(options);
+  DAT_ASSIGN_OR_RETURN(WebpAnimationInfo info, ReadWebpAnimation(input, limits));
+  const bool free_format = options.output_format == ImageFormat::kUnknown;
+  std::string reason;
+  if (common::Status fits = CheckLimits("animated WebP (decoder and encoder)", info.width,
+                                        info.height, kWebpAnimationBytesPerPixel, limits);
+      !fits.ok()) {
+    if (!free_format) return fits;
+    reason = fits.message() + ": first frame as JPEG";
+  } else {
+    DAT_ASSIGN_OR_RETURN(LogoPlacement logo, PlaceLogo(info.width, info.height, 1, options));
+    DAT_ASSIGN_OR_RETURN(WebpAnimationOutput anim,
+                         WatermarkWebpAnimation(input, limits, logo, options.quality,
+                                                options.max_animated_webp_bytes));
+    if (!anim.too_large) {
+      result->format = ImageFormat::kWebp;
+      result->frames = anim.frames;
+      result->width = info.width;
+      result->height = info.height;
+      result->logo_box = logo.box();
+      result->changed_box = info.any_lossy ? Box{0, 0, info.width, info.height} : logo.box();
+      return WriteAll(sink, anim.data);
+    }
+    const std::string over = "the watermarked animated WebP would exceed " +
+                             std::to_string(options.max_animated_webp_bytes) + " bytes";
+    if (!free_format) return common::ResourceExhausted(over);
+    reason = over + ": first frame as JPEG";
+  }
+  DAT_ASSIGN_OR_RETURN(auto rows, OpenWebpAnimationFirstFrame(input, limits));
+  result->fallback_reason = reason;
+  return EncodeRows(rows.get(), ImageFormat::kJpeg, options, {}, result, sink);
 }
 
 // GIF kept as GIF (every frame), or, when it cannot fit max_gif_bytes and the format is free,
@@ -206,6 +239,29 @@ common::Status WatermarkGifAsGif(std::string_view input, const WatermarkOptions&
 
 }  // namespace
 
+LogoStamp::LogoStamp(const LogoPlacement* logo)
+    : logo_(logo), line_(static_cast<size_t>(std::max(logo->box().width, 0)) * 4) {}
+
+void LogoStamp::Apply(uint8_t* canvas, size_t stride) {
+  const Box& box = logo_->box();
+  saved_.clear();
+  for (int y = box.y; !box.empty() && y < box.y + box.height; ++y) {
+    uint8_t* row = canvas + stride * y + static_cast<size_t>(box.x) * 4;
+    saved_.insert(saved_.end(), row, row + static_cast<size_t>(box.width) * 4);
+    logo_->SampleRow(y, box.x, box.x + box.width, line_.data(), &cache_);
+    BlendRow(row, line_.data(), box.width);
+  }
+}
+
+void LogoStamp::Undo(uint8_t* canvas, size_t stride) const {
+  const Box& box = logo_->box();
+  const size_t row_bytes = static_cast<size_t>(std::max(box.width, 0)) * 4;
+  for (int y = box.y, i = 0; !box.empty() && y < box.y + box.height; ++y, ++i) {
+    std::memcpy(canvas + stride * y + static_cast<size_t>(box.x) * 4,
+                saved_.data() + static_cast<size_t>(i) * row_bytes, row_bytes);
+  }
+}
+
 common::Result<WatermarkResult> WatermarkPixels(std::string_view input, ImageFormat format,
                                                 const WatermarkOptions& options, OutputSink* sink) {
   WatermarkResult result;
@@ -214,7 +270,9 @@ common::Result<WatermarkResult> WatermarkPixels(std::string_view input, ImageFor
   const ImageFormat wanted = options.output_format;
   if (format == ImageFormat::kWebp &&
       (wanted == ImageFormat::kUnknown || wanted == ImageFormat::kWebp)) {
-    DAT_RETURN_IF_ERROR(WatermarkWebpAsWebp(input, options, &result, sink));
+    DAT_RETURN_IF_ERROR(IsAnimatedWebp(input)
+                            ? WatermarkWebpAnimationAsWebp(input, options, &result, sink)
+                            : WatermarkWebpAsWebp(input, options, &result, sink));
     return result;
   }
   if (format == ImageFormat::kGif &&

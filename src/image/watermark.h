@@ -72,7 +72,7 @@ struct WatermarkOptions {
   // PNG bytes of the logo; empty means the built-in logo. Borrowed for the call only.
   std::string_view logo_png;
   // Images declaring more pixels than this are refused before any pixel memory is allocated.
-  // For animated GIFs: per frame, and 10 times this over all frames.
+  // For animations (GIF, WebP): per frame, and 10 times this over all frames.
   uint64_t max_pixels = 100'000'000;
   // Images whose decoder would hold more decoded bytes than this at once (a whole frame for
   // HEIF, WebP, GIF, BMP, TIFF and interlaced PNG; rows only for JPEG and other PNGs) are
@@ -85,6 +85,9 @@ struct WatermarkOptions {
   // An animated GIF whose output would exceed this many bytes (X's limit) is written as a
   // JPEG of its first frame instead.
   uint64_t max_gif_bytes = 15ull << 20;
+  // An animated WebP whose output would exceed this many bytes (X's image limit) is written as
+  // a JPEG of its first frame instead.
+  uint64_t max_animated_webp_bytes = 5ull << 20;
   // Quality of the JPEG and lossy WebP files this engine encodes (conversions).
   int quality = 90;
   // false: GPS data (the EXIF GPS IFD, XMP location properties) is blanked in the output;
@@ -101,7 +104,7 @@ struct WatermarkResult {
   std::string data;                                  // the watermarked file
   ImageFormat format = ImageFormat::kUnknown;        // of `data`
   ImageFormat input_format = ImageFormat::kUnknown;  // of the input
-  int frames = 1;                                    // frames written (animated GIF: > 1)
+  int frames = 1;                                    // frames written (animated GIF/WebP: > 1)
   bool location_removed = false;                     // GPS data was found and blanked
   int width = 0;                                     // stored dimensions
   int height = 0;

@@ -29,8 +29,8 @@ common::Result<WebpPicture> DecodeWebp(std::string_view data, const DecodeLimits
     return common::InvalidArgument("bad WebP: cannot read its header");
   }
   if (features.has_animation) {
-    // UNFINISHED: animated WebP (libwebpdemux's WebPAnimDecoder) is not supported yet.
-    return common::InvalidArgument("unsupported image: animated WebP");
+    // Animations take WatermarkWebpAnimation / OpenWebpAnimationFirstFrame (webp_anim.cc).
+    return common::InvalidArgument("animated WebP: not a still image");
   }
   // The decoded picture, and the encoder's copy of it in YUV(A) and its work buffers.
   DAT_RETURN_IF_ERROR(CheckLimits("WebP", features.width, features.height, 8, limits));

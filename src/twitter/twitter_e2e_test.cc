@@ -638,6 +638,23 @@ TEST_F(TwitterE2eTest, WebpIsPostedAsWebpOrJpeg) {
   EXPECT_EQ(media.headers.Get("Content-Type"), "image/" + format);
 }
 
+TEST_F(TwitterE2eTest, AnimatedWebpIsPostedAsAnimatedWebp) {
+  const std::string webp = Tmp("anim.webp");
+  std::string data = Make({"convert", "-delay", "20", "-size", "160x120", "xc:red", "xc:green",
+                           "xc:blue", "-loop", "0", webp},
+                          webp);
+  http::Response media;
+  json j = PostAndFetch("images/anim.webp", data, "image/webp", &media);
+  EXPECT_EQ(j["format"], "webp");
+  EXPECT_EQ(media.headers.Get("Content-Type"), "image/webp");
+  size_t frames = 0;  // ANMF chunks: one per frame
+  for (size_t at = media.body.find("ANMF"); at != std::string::npos;
+       at = media.body.find("ANMF", at + 4)) {
+    ++frames;
+  }
+  EXPECT_EQ(frames, 3u);
+}
+
 TEST_F(TwitterE2eTest, PngOverFiveMegabytesIsPostedAsJpeg) {
   const std::string png = Tmp("noise.png");
   std::string data = Make({"convert", "-size", "1600x1300", "xc:", "+noise", "Random", png}, png);

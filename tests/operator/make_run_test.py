@@ -3,9 +3,11 @@
 
 Without a terminal: it exits 0 after the first round, its output fits on one screen, it says
 plainly that the stack (and the timeline link) stops, it leaves no process behind and removes
-its temporary folder. With a terminal (a pseudo-terminal): it stays up showing the runs live;
-Ctrl-C (the terminal's interrupt character, so SIGINT reaches the script's process group as
-from a keyboard) stops everything in under 2 s, measured here, and removes the folder.
+its temporary folder; an ImageMagick 12 MP JPEG, a HEIC, a WebP, an animated GIF and an
+animated WebP are each posted with the logo. With a terminal (a pseudo-terminal): it stays up
+showing the runs live; Ctrl-C (the terminal's interrupt character, so SIGINT reaches the
+script's process group as from a keyboard) stops everything in under 2 s, measured here, and
+removes the folder.
 """
 import argparse
 import os
@@ -60,6 +62,16 @@ def without_terminal(build_dir):
           f"{lines} lines")
     check("says plainly that the stack and its links stop", "links above stop working" in out)
     check("no raw JSON in the output", '{"' not in out)
+    # Issue 14: the formats people upload, made by the real encoders, each posted with the logo
+    # (the script fetches each post's media and compares its corners with the upload).
+    for key, posted in [("images/photo-12mp.jpg", r"jpeg 4000x3000"),
+                        ("images/phone.heic", r"jpeg 640x480"),
+                        ("images/photo.webp", r"(webp|jpeg) 640x480"),
+                        ("images/animation.gif", r"gif 320x240, 3 frames"),
+                        ("images/animation.webp", r"webp 320x240, 3 frames")]:
+        line = next((l for l in out.splitlines() if l.startswith(key + " ")), "")
+        check(f"{key} is posted as {posted} with the logo",
+              re.search(posted + r" \+logo$", line.strip()) is not None, line)
     d = temp_dir_of(out)
     check("temporary folder removed", d is not None and not os.path.exists(d), str(d))
     if d:
