@@ -40,11 +40,16 @@ JsonProtocol::JsonProtocol(JsonProtocolOptions options) {
 
 std::string JsonProtocol::OperationOf(std::string_view target) const {
   for (const std::string& prefix : options_->target_prefixes) {
-    if (common::StartsWith(target, prefix) && target.size() > prefix.size()) {
-      return std::string(target.substr(prefix.size()));
-    }
+    if (common::StartsWith(target, prefix)) return std::string(target.substr(prefix.size()));
   }
   return "";
+}
+
+bool JsonProtocol::Accepts(const RouteInfo& route) const {
+  for (const std::string& prefix : options_->target_prefixes) {
+    if (common::StartsWith(route.target, prefix)) return true;
+  }
+  return false;
 }
 
 // The body is walked recursively (parsed, matched, dumped): nesting is bounded before the

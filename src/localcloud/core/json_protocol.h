@@ -44,10 +44,11 @@ class JsonProtocol : public ProtocolAdapter {
  public:
   explicit JsonProtocol(JsonProtocolOptions options);
 
-  // The operation an X-Amz-Target names; "" when no prefix matches or nothing follows it.
+  // The operation an X-Amz-Target names: what follows the first prefix that matches; "" when
+  // none does (or nothing follows it: that request gets the unknown-operation error).
   std::string OperationOf(std::string_view target) const;
-  // Whether a request is this protocol's and this service's (Service::Accepts).
-  bool Accepts(const RouteInfo& route) const { return !OperationOf(route.target).empty(); }
+  // Whether the request's X-Amz-Target starts with one of the prefixes (Service::Accepts).
+  bool Accepts(const RouteInfo& route) const;
 
   // The request body as a JSON object ({} when empty), or the SerializationException above.
   static aws::Outcome<nlohmann::json> ParseBody(std::string_view body);

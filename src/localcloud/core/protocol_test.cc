@@ -119,6 +119,15 @@ TEST(JsonProtocolTest, TakesOnlyItsOwnTargets) {
   route.target = "AmazonSQS.SendMessage";
   EXPECT_FALSE(cloudtrail.Accepts(route));
   EXPECT_TRUE(JsonProtocol(SqsLike()).Accepts(route));
+  route.target = "Amazonsqs.SendMessage";  // prefixes are case-sensitive, as AWS's
+  EXPECT_FALSE(JsonProtocol(SqsLike()).Accepts(route));
+  // A bare prefix is the service's request for an unknown (empty) operation.
+  route.target = "AWSEvents.";
+  EXPECT_TRUE(JsonProtocol(EventsLike()).Accepts(route));
+  CountingTable t;
+  http::Response r = Serve(JsonProtocol(EventsLike()), t.table, JsonCall("AWSEvents.", "{}"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["__type"], "UnknownOperationException");
 }
 
 TEST(JsonProtocolTest, MalformedBodiesAreSerializationExceptionsAndRunNothing) {
