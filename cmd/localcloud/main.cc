@@ -17,7 +17,7 @@
 #include "localcloud/models/model_checker.h"
 #include "localcloud/tls/test_ca.h"
 #ifdef DAT_HAVE_EVENT_SERVICES
-#include "localcloud/events/wiring.h"
+#include "event_services.h"
 #endif
 #include "localcloud/s3/s3_service.h"
 #include "localcloud/sqs/sqs_service.h"
@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
 #ifdef DAT_HAVE_EVENT_SERVICES
   // X sandbox keys, CloudTrail delay, schedule speed.
-  localcloud::events::EventServicesFlags event_flags;
-  localcloud::events::AddEventServicesFlags(app, &event_flags);
+  localcloud::EventServicesFlags event_flags;
+  localcloud::AddEventServicesFlags(app, &event_flags);
 #endif
   std::string strict_models;
   app.add_option("--strict-models", strict_models,
@@ -118,11 +118,10 @@ int main(int argc, char** argv) {
 
   localcloud::Dispatcher dispatcher(context);
   // Order matters: the first service that accepts a request gets it; S3 (which takes any
-  // REST path) goes last. Services added by the events worker (X sandbox, EventBridge,
-  // CloudTrail) go before S3:
+  // REST path) goes last, after the X sandbox, EventBridge and CloudTrail:
 #ifdef DAT_HAVE_EVENT_SERVICES
   // X sandbox (/x/…), EventBridge, CloudTrail; S3 notifications and CloudTrail observe S3.
-  localcloud::events::EventServices event_services(context, *sqs, event_flags);
+  localcloud::EventServices event_services(context, *sqs, event_flags);
   event_services.Register(dispatcher, [&](localcloud::S3Observer* o) { s3->AddObserver(o); });
 #endif
   dispatcher.AddService(sts);

@@ -6,11 +6,13 @@
 #include <memory>
 
 #include "common/crypto.h"
+#include "common/json_fields.h"
 #include "common/strings.h"
 
 namespace localcloud::cloudtrail {
 namespace {
 
+using common::JsonString;
 using nlohmann::json;
 
 // CloudTrail answers both target forms: the model's full one (botocore, the Go and Java SDKs)
@@ -19,19 +21,12 @@ constexpr std::string_view kTargetPrefix =
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
 constexpr std::string_view kShortTargetPrefix = "CloudTrail_20131101.";
 
-// The operation named by an X-Amz-Target of either form; "" when it is not CloudTrail's.
-std::string ActionOfTarget(std::string_view target) {
-  for (std::string_view prefix : {kTargetPrefix, kShortTargetPrefix}) {
-    if (common::StartsWith(target, prefix) && target.size() > prefix.size()) {
-      return std::string(target.substr(prefix.size()));
-    }
-  }
-  return "";
+aws::AwsError Error(std::string code, std::string message) {
+  return ServiceError("cloudtrail", std::move(code), std::move(message));
 }
 
-std::string Str(const json& in, const char* key) {
-  auto it = in.find(key);
-  return it != in.end() && it->is_string() ? it->get<std::string>() : std::string();
+aws::AwsError TrailNotFound(const std::string& name) {
+  return Error("TrailNotFoundException", "Unknown trail: " + name + " for the user");
 }
 
 bool Bool(const json& in, const char* key, bool fallback) {
@@ -93,46 +88,68 @@ bool FieldMatches(const json& fs, const std::string& value) {
          none("NotEndsWith", [&](const std::string& v) { return common::EndsWith(value, v); });
 }
 
+// Basic event selectors with AWS's defaults filled in; InvalidEventSelectorsException for a
+// ReadWriteType or DataResources.Type AWS does not know.
+aws::Outcome<json> NormalizeBasicSelectors(const json& selectors) {
+  json normalized = json::array();
+  for (json s : selectors) {
+    if (!s.is_object())
+      return Error("InvalidEventSelectorsException", "A selector is not an object.");
+    std::string rw = s.value("ReadWriteType", "All");
+    if (rw != "All" && rw != "ReadOnly" && rw != "WriteOnly") {
+      return Error("InvalidEventSelectorsException", "Invalid ReadWriteType " + rw);
+    }
+    s["ReadWriteType"] = rw;
+    if (!s.contains("IncludeManagementEvents")) s["IncludeManagementEvents"] = true;
+    if (!s.contains("DataResources")) s["DataResources"] = json::array();
+    if (!s.contains("ExcludeManagementEventSources")) {
+      s["ExcludeManagementEventSources"] = json::array();
+    }
+    for (const json& r : s["DataResources"]) {
+      std::string type = JsonString(r, "Type");
+      if (type != "AWS::S3::Object" && type != "AWS::Lambda::Function" &&
+          type != "AWS::DynamoDB::Table") {
+        return Error("InvalidEventSelectorsException",
+                     "Value " + type + " for DataResources.Type is invalid.");
+      }
+    }
+    normalized.push_back(std::move(s));
+  }
+  return normalized;
+}
+
 }  // namespace
 
-CloudTrailService::CloudTrailService(CloudContext& context, events::EventsService& bus,
+CloudTrailService::CloudTrailService(CloudContext& context, eventbridge::EventsService& bus,
                                      CloudTrailOptions options)
-    : context_(context), bus_(bus), options_(options) {}
+    : context_(context),
+      bus_(bus),
+      options_(options),
+      protocol_(JsonProtocolOptions(
+          "cloudtrail", "1.1", {std::string(kTargetPrefix), std::string(kShortTargetPrefix)})) {
+  operations_.Add("CreateTrail", BindOperation(this, &CloudTrailService::CreateTrail))
+      .Add("DescribeTrails", BindOperation(this, &CloudTrailService::DescribeTrails))
+      .Add("ListTrails", BindOperation(this, &CloudTrailService::ListTrails))
+      .Add("GetTrail", BindOperation(this, &CloudTrailService::GetTrail))
+      .Add("DeleteTrail", BindOperation(this, &CloudTrailService::DeleteTrail))
+      .Add("StartLogging", BindOperation(this, &CloudTrailService::StartLogging))
+      .Add("StopLogging", BindOperation(this, &CloudTrailService::StopLogging))
+      .Add("GetTrailStatus", BindOperation(this, &CloudTrailService::GetTrailStatus))
+      .Add("PutEventSelectors", BindOperation(this, &CloudTrailService::PutEventSelectors))
+      .Add("GetEventSelectors", BindOperation(this, &CloudTrailService::GetEventSelectors));
+}
 
 bool CloudTrailService::Accepts(const RouteInfo& route, const http::Request&) const {
-  return !ActionOfTarget(route.target).empty();
+  return protocol_.Accepts(route);
 }
 
 http::Response CloudTrailService::ErrorResponse(const Call& call,
                                                 const aws::AwsError& error) const {
-  aws::AwsError e = error;
-  if (e.request_id.empty()) e.request_id = call.request_id;
-  return aws::ToJsonResponse(e, "1.1");
+  return protocol_.RenderError(call, error);
 }
 
 void CloudTrailService::Handle(Call call, http::Respond respond) {
-  std::string action = ActionOfTarget(call.route.target);
-  json in =
-      call.request.body.empty() ? json::object() : json::parse(call.request.body, nullptr, false);
-  Outcome outcome;
-  if (!in.is_object()) {
-    outcome.second = Error{"SerializationException", "Request body is not a JSON object"};
-  } else {
-    outcome = Dispatch(action, in);
-  }
-  if (outcome.second) {
-    aws::AwsError e;
-    e.service = "cloudtrail";
-    e.code = outcome.second->code;
-    e.message = outcome.second->message;
-    e.http_status = 400;
-    e.request_id = call.request_id;
-    respond(aws::ToJsonResponse(e, "1.1"));
-    return;
-  }
-  http::Response r = http::Response::Text(200, outcome.first.dump(), "application/x-amz-json-1.1");
-  r.headers.Set("x-amzn-RequestId", call.request_id);
-  respond(std::move(r));
+  protocol_.Serve(operations_, std::move(call), std::move(respond));
 }
 
 CloudTrailService::Trail* CloudTrailService::FindTrail(const std::string& name_or_arn) {
@@ -158,158 +175,160 @@ json CloudTrailService::TrailJson(const Trail& t) const {
   return j;
 }
 
-CloudTrailService::Outcome CloudTrailService::Dispatch(const std::string& action, const json& in) {
-  auto not_found = [](const std::string& name) {
-    return Outcome{json(),
-                   Error{"TrailNotFoundException", "Unknown trail: " + name + " for the user"}};
-  };
-  std::lock_guard<std::mutex> lock(mu_);
-  if (action == "CreateTrail") {
-    std::string name = Str(in, "Name");
-    if (!ValidTrailName(name)) {
-      return {json(), Error{"InvalidTrailNameException",
-                            "Trail name must starts with a letter or number, end with a letter or "
-                            "number, and contain only ASCII letters, numbers, periods, "
-                            "underscores, and dashes, 3 to 128 characters."}};
-    }
-    if (trails_.count(name)) {
-      return {json(), Error{"TrailAlreadyExistsException",
-                            "Trail " + name +
-                                " already exists for customer: " + context_.config().account_id}};
-    }
-    std::string bucket = Str(in, "S3BucketName");
-    if (bucket.empty()) {
-      return {json(), Error{"InvalidParameterCombinationException", "S3BucketName is required."}};
-    }
-    Trail t;
-    t.name = name;
-    t.arn = "arn:aws:cloudtrail:" + context_.config().region + ":" + context_.config().account_id +
-            ":trail/" + name;
-    t.s3_bucket = bucket;
-    t.s3_key_prefix = Str(in, "S3KeyPrefix");
-    t.include_global_service_events = Bool(in, "IncludeGlobalServiceEvents", true);
-    t.multi_region = Bool(in, "IsMultiRegionTrail", false);
-    t.log_file_validation = Bool(in, "EnableLogFileValidation", false);
-    t.event_selectors = DefaultSelectors();
-    json out = TrailJson(t);
-    for (const char* k : {"HomeRegion", "HasCustomEventSelectors", "HasInsightSelectors"})
-      out.erase(k);
-    trails_[name] = std::move(t);
-    return {out, std::nullopt};
+OperationResult CloudTrailService::CreateTrail(const json& in, const Call&) {
+  std::string name = JsonString(in, "Name");
+  if (!ValidTrailName(name)) {
+    return Error("InvalidTrailNameException",
+                 "Trail name must starts with a letter or number, end with a letter or number, "
+                 "and contain only ASCII letters, numbers, periods, underscores, and dashes, 3 "
+                 "to 128 characters.");
   }
-  if (action == "DescribeTrails" || action == "ListTrails") {
-    std::vector<std::string> names;
-    if (in.contains("trailNameList") && in["trailNameList"].is_array()) {
-      for (const json& n : in["trailNameList"]) {
-        if (n.is_string()) names.push_back(n.get<std::string>());
+  std::string bucket = JsonString(in, "S3BucketName");
+  common::MutexLock lock(mu_);
+  if (trails_.count(name)) {
+    return Error("TrailAlreadyExistsException",
+                 "Trail " + name + " already exists for customer: " + context_.config().account_id);
+  }
+  if (bucket.empty()) {
+    return Error("InvalidParameterCombinationException", "S3BucketName is required.");
+  }
+  Trail t;
+  t.name = name;
+  t.arn = "arn:aws:cloudtrail:" + context_.config().region + ":" + context_.config().account_id +
+          ":trail/" + name;
+  t.s3_bucket = bucket;
+  t.s3_key_prefix = JsonString(in, "S3KeyPrefix");
+  t.include_global_service_events = Bool(in, "IncludeGlobalServiceEvents", true);
+  t.multi_region = Bool(in, "IsMultiRegionTrail", false);
+  t.log_file_validation = Bool(in, "EnableLogFileValidation", false);
+  t.event_selectors = DefaultSelectors();
+  json out = TrailJson(t);
+  for (const char* k : {"HomeRegion", "HasCustomEventSelectors", "HasInsightSelectors"}) {
+    out.erase(k);
+  }
+  trails_[name] = std::move(t);
+  return out;
+}
+
+json CloudTrailService::MatchingTrails(const json& in,
+                                       const std::function<json(const Trail&)>& render) {
+  std::vector<std::string> names;
+  if (in.contains("trailNameList") && in["trailNameList"].is_array()) {
+    for (const json& n : in["trailNameList"]) {
+      if (n.is_string()) names.push_back(n.get<std::string>());
+    }
+  }
+  json list = json::array();
+  common::MutexLock lock(mu_);
+  for (const auto& [name, t] : trails_) {
+    bool wanted = names.empty();
+    for (const auto& n : names) wanted = wanted || n == name || n == t.arn;
+    if (wanted) list.push_back(render(t));
+  }
+  return list;
+}
+
+OperationResult CloudTrailService::DescribeTrails(const json& in, const Call&) {
+  return json{{"trailList", MatchingTrails(in, [this](const Trail& t) { return TrailJson(t); })}};
+}
+
+OperationResult CloudTrailService::ListTrails(const json& in, const Call&) {
+  return json{{"Trails", MatchingTrails(in, [this](const Trail& t) {
+                 return json{{"TrailARN", t.arn},
+                             {"Name", t.name},
+                             {"HomeRegion", context_.config().region}};
+               })}};
+}
+
+OperationResult CloudTrailService::GetTrail(const json& in, const Call&) {
+  common::MutexLock lock(mu_);
+  Trail* t = FindTrail(JsonString(in, "Name"));
+  if (!t) return TrailNotFound(JsonString(in, "Name"));
+  return json{{"Trail", TrailJson(*t)}};
+}
+
+OperationResult CloudTrailService::DeleteTrail(const json& in, const Call&) {
+  common::MutexLock lock(mu_);
+  Trail* t = FindTrail(JsonString(in, "Name"));
+  if (!t) return TrailNotFound(JsonString(in, "Name"));
+  std::string name = t->name;
+  trails_.erase(name);
+  return json::object();
+}
+
+OperationResult CloudTrailService::SetLogging(const json& in, bool logging) {
+  common::MutexLock lock(mu_);
+  Trail* t = FindTrail(JsonString(in, "Name"));
+  if (!t) return TrailNotFound(JsonString(in, "Name"));
+  t->logging = logging;
+  (logging ? t->start_logging_time : t->stop_logging_time) = context_.clock().Now();
+  return json::object();
+}
+
+OperationResult CloudTrailService::StartLogging(const json& in, const Call&) {
+  return SetLogging(in, true);
+}
+
+OperationResult CloudTrailService::StopLogging(const json& in, const Call&) {
+  return SetLogging(in, false);
+}
+
+OperationResult CloudTrailService::GetTrailStatus(const json& in, const Call&) {
+  common::MutexLock lock(mu_);
+  Trail* t = FindTrail(JsonString(in, "Name"));
+  if (!t) return TrailNotFound(JsonString(in, "Name"));
+  json out = {{"IsLogging", t->logging}};
+  auto epoch = [](common::SystemTime tp) { return common::ToUnixMillis(tp) / 1000.0; };
+  if (t->start_logging_time) out["StartLoggingTime"] = epoch(*t->start_logging_time);
+  if (t->stop_logging_time) out["StopLoggingTime"] = epoch(*t->stop_logging_time);
+  return out;
+}
+
+OperationResult CloudTrailService::PutEventSelectors(const json& in, const Call&) {
+  common::MutexLock lock(mu_);
+  Trail* t = FindTrail(JsonString(in, "TrailName"));
+  if (!t) return TrailNotFound(JsonString(in, "TrailName"));
+  bool basic = in.contains("EventSelectors");
+  bool advanced = in.contains("AdvancedEventSelectors");
+  if (basic == advanced) {
+    return Error("InvalidParameterCombinationException",
+                 "Specify either EventSelectors or AdvancedEventSelectors, not both.");
+  }
+  const json& selectors = basic ? in["EventSelectors"] : in["AdvancedEventSelectors"];
+  if (!selectors.is_array() || selectors.size() > 5) {
+    return Error("InvalidEventSelectorsException", "Between 1 and 5 selectors.");
+  }
+  json out = {{"TrailARN", t->arn}};
+  if (!basic) {
+    for (const json& s : selectors) {
+      if (!s.contains("FieldSelectors") || !s["FieldSelectors"].is_array()) {
+        return Error("InvalidEventSelectorsException", "FieldSelectors are required.");
       }
     }
-    json list = json::array();
-    for (const auto& [name, t] : trails_) {
-      bool wanted = names.empty();
-      for (const auto& n : names) wanted = wanted || n == name || n == t.arn;
-      if (!wanted) continue;
-      if (action == "ListTrails") {
-        list.push_back(
-            {{"TrailARN", t.arn}, {"Name", t.name}, {"HomeRegion", context_.config().region}});
-      } else {
-        list.push_back(TrailJson(t));
-      }
-    }
-    return {action == "ListTrails" ? json{{"Trails", list}} : json{{"trailList", list}},
-            std::nullopt};
+    t->advanced_event_selectors = selectors;
+    t->event_selectors = json();
+    out["AdvancedEventSelectors"] = selectors;
+    return out;
   }
-  if (action == "GetTrail") {
-    Trail* t = FindTrail(Str(in, "Name"));
-    if (!t) return not_found(Str(in, "Name"));
-    return {json{{"Trail", TrailJson(*t)}}, std::nullopt};
+  auto normalized = NormalizeBasicSelectors(selectors);
+  if (!normalized.ok()) return normalized.error();
+  t->event_selectors = *normalized;
+  t->advanced_event_selectors = json();
+  out["EventSelectors"] = *normalized;
+  return out;
+}
+
+OperationResult CloudTrailService::GetEventSelectors(const json& in, const Call&) {
+  common::MutexLock lock(mu_);
+  Trail* t = FindTrail(JsonString(in, "TrailName"));
+  if (!t) return TrailNotFound(JsonString(in, "TrailName"));
+  json out = {{"TrailARN", t->arn}};
+  if (!t->advanced_event_selectors.is_null()) {
+    out["AdvancedEventSelectors"] = t->advanced_event_selectors;
+  } else {
+    out["EventSelectors"] = t->event_selectors;
   }
-  if (action == "DeleteTrail") {
-    Trail* t = FindTrail(Str(in, "Name"));
-    if (!t) return not_found(Str(in, "Name"));
-    trails_.erase(t->name);
-    return {json::object(), std::nullopt};
-  }
-  if (action == "StartLogging" || action == "StopLogging") {
-    Trail* t = FindTrail(Str(in, "Name"));
-    if (!t) return not_found(Str(in, "Name"));
-    t->logging = action == "StartLogging";
-    (t->logging ? t->start_logging_time : t->stop_logging_time) = context_.clock().Now();
-    return {json::object(), std::nullopt};
-  }
-  if (action == "GetTrailStatus") {
-    Trail* t = FindTrail(Str(in, "Name"));
-    if (!t) return not_found(Str(in, "Name"));
-    json out = {{"IsLogging", t->logging}};
-    auto epoch = [](common::SystemTime tp) { return common::ToUnixMillis(tp) / 1000.0; };
-    if (t->start_logging_time) out["StartLoggingTime"] = epoch(*t->start_logging_time);
-    if (t->stop_logging_time) out["StopLoggingTime"] = epoch(*t->stop_logging_time);
-    return {out, std::nullopt};
-  }
-  if (action == "PutEventSelectors") {
-    Trail* t = FindTrail(Str(in, "TrailName"));
-    if (!t) return not_found(Str(in, "TrailName"));
-    bool basic = in.contains("EventSelectors");
-    bool advanced = in.contains("AdvancedEventSelectors");
-    if (basic == advanced) {
-      return {json(), Error{"InvalidParameterCombinationException",
-                            "Specify either EventSelectors or AdvancedEventSelectors, not both."}};
-    }
-    const json& selectors = basic ? in["EventSelectors"] : in["AdvancedEventSelectors"];
-    if (!selectors.is_array() || selectors.size() > 5) {
-      return {json(), Error{"InvalidEventSelectorsException", "Between 1 and 5 selectors."}};
-    }
-    json out = {{"TrailARN", t->arn}};
-    if (basic) {
-      json normalized = json::array();
-      for (json s : selectors) {
-        std::string rw = s.value("ReadWriteType", "All");
-        if (rw != "All" && rw != "ReadOnly" && rw != "WriteOnly") {
-          return {json(), Error{"InvalidEventSelectorsException", "Invalid ReadWriteType " + rw}};
-        }
-        s["ReadWriteType"] = rw;
-        if (!s.contains("IncludeManagementEvents")) s["IncludeManagementEvents"] = true;
-        if (!s.contains("DataResources")) s["DataResources"] = json::array();
-        if (!s.contains("ExcludeManagementEventSources"))
-          s["ExcludeManagementEventSources"] = json::array();
-        for (const json& r : s["DataResources"]) {
-          std::string type = Str(r, "Type");
-          if (type != "AWS::S3::Object" && type != "AWS::Lambda::Function" &&
-              type != "AWS::DynamoDB::Table") {
-            return {json(), Error{"InvalidEventSelectorsException",
-                                  "Value " + type + " for DataResources.Type is invalid."}};
-          }
-        }
-        normalized.push_back(std::move(s));
-      }
-      t->event_selectors = normalized;
-      t->advanced_event_selectors = json();
-      out["EventSelectors"] = normalized;
-    } else {
-      for (const json& s : selectors) {
-        if (!s.contains("FieldSelectors") || !s["FieldSelectors"].is_array()) {
-          return {json(), Error{"InvalidEventSelectorsException", "FieldSelectors are required."}};
-        }
-      }
-      t->advanced_event_selectors = selectors;
-      t->event_selectors = json();
-      out["AdvancedEventSelectors"] = selectors;
-    }
-    return {out, std::nullopt};
-  }
-  if (action == "GetEventSelectors") {
-    Trail* t = FindTrail(Str(in, "TrailName"));
-    if (!t) return not_found(Str(in, "TrailName"));
-    json out = {{"TrailARN", t->arn}};
-    if (!t->advanced_event_selectors.is_null()) {
-      out["AdvancedEventSelectors"] = t->advanced_event_selectors;
-    } else {
-      out["EventSelectors"] = t->event_selectors;
-    }
-    return {out, std::nullopt};
-  }
-  return {json(),
-          Error{"UnknownOperationException", "localcloud CloudTrail does not implement " + action}};
+  return out;
 }
 
 bool CloudTrailService::Selects(const Trail& t, const S3ApiCall& call) {
@@ -319,7 +338,7 @@ bool CloudTrailService::Selects(const Trail& t, const S3ApiCall& call) {
     for (const json& selector : t.advanced_event_selectors) {
       bool all = true;
       for (const json& fs : selector["FieldSelectors"]) {
-        std::string field = Str(fs, "Field");
+        std::string field = JsonString(fs, "Field");
         std::string value;
         if (field == "eventCategory")
           value = "Data";
@@ -342,10 +361,10 @@ bool CloudTrailService::Selects(const Trail& t, const S3ApiCall& call) {
     return false;
   }
   for (const json& s : t.event_selectors) {
-    std::string rw = Str(s, "ReadWriteType");
+    std::string rw = JsonString(s, "ReadWriteType");
     if ((rw == "ReadOnly" && !call.read_only) || (rw == "WriteOnly" && call.read_only)) continue;
     for (const json& r : s["DataResources"]) {
-      if (Str(r, "Type") != "AWS::S3::Object" || !r.contains("Values")) continue;
+      if (JsonString(r, "Type") != "AWS::S3::Object" || !r.contains("Values")) continue;
       for (const json& v : r["Values"]) {
         if (!v.is_string()) continue;
         std::string value = v.get<std::string>();
@@ -420,7 +439,7 @@ json CloudTrailService::ApiCallEvent(const S3ApiCall& call) const {
 
 void CloudTrailService::OnApiCall(const S3ApiCall& call) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(mu_);
     bool selected = false;
     for (const auto& [name, trail] : trails_) selected = selected || Selects(trail, call);
     if (!selected) return;

@@ -8,15 +8,18 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
+#include "common/mutex.h"
 #include "localcloud/core/cloud.h"
+#include "localcloud/core/json_protocol.h"
+#include "localcloud/core/protocol.h"
 #include "localcloud/core/s3_observer.h"
-#include "localcloud/events/events_service.h"
+#include "localcloud/eventbridge/events_service.h"
 
 namespace localcloud::cloudtrail {
 
@@ -25,11 +28,12 @@ struct CloudTrailOptions {
   std::chrono::milliseconds delivery_delay{0};
 };
 
-// Thread-safe: one mutex over the trails; events are published through the timer queue.
+// One function per operation in a table, served by the JSON protocol adapter. Thread-safe:
+// one mutex over the trails; events are published through the timer queue.
 class CloudTrailService : public Service, public S3Observer {
  public:
   // `context` and `bus` must outlive the service.
-  CloudTrailService(CloudContext& context, events::EventsService& bus,
+  CloudTrailService(CloudContext& context, eventbridge::EventsService& bus,
                     CloudTrailOptions options = {});
 
   std::string_view name() const override { return "cloudtrail"; }
@@ -38,7 +42,7 @@ class CloudTrailService : public Service, public S3Observer {
   void Handle(Call call, http::Respond respond) override;
 
   // S3Observer: every S3 call; selected data calls go to the bus while a trail logs.
-  void OnApiCall(const S3ApiCall& call) override;
+  void OnApiCall(const S3ApiCall& call) override EXCLUDES(mu_);
 
   // The EventBridge event for an S3 call (exposed for tests).
   nlohmann::json ApiCallEvent(const S3ApiCall& call) const;
@@ -58,23 +62,36 @@ class CloudTrailService : public Service, public S3Observer {
     nlohmann::json event_selectors;           // basic; default: management events only
     nlohmann::json advanced_event_selectors;  // null unless set
   };
-  struct Error {
-    std::string code;
-    std::string message;
-  };
-  using Outcome = std::pair<nlohmann::json, std::optional<Error>>;
+  // The operations (the table in the constructor).
+  using Json = nlohmann::json;
+  OperationResult CreateTrail(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult DescribeTrails(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult ListTrails(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult GetTrail(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult DeleteTrail(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult StartLogging(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult StopLogging(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult GetTrailStatus(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult PutEventSelectors(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult GetEventSelectors(const Json& in, const Call& call) EXCLUDES(mu_);
 
-  Outcome Dispatch(const std::string& action, const nlohmann::json& in);
-  // Finds a trail by name or ARN. Requires mu_.
-  Trail* FindTrail(const std::string& name_or_arn);
+  // The trails named in "trailNameList" (names or ARNs; all when absent), each as `render`
+  // makes it.
+  Json MatchingTrails(const Json& in, const std::function<Json(const Trail&)>& render)
+      EXCLUDES(mu_);
+  OperationResult SetLogging(const Json& in, bool logging) EXCLUDES(mu_);
+  // Finds a trail by name or ARN.
+  Trail* FindTrail(const std::string& name_or_arn) REQUIRES(mu_);
   nlohmann::json TrailJson(const Trail& trail) const;
   static bool Selects(const Trail& trail, const S3ApiCall& call);
 
   CloudContext& context_;
-  events::EventsService& bus_;
+  eventbridge::EventsService& bus_;
   CloudTrailOptions options_;
-  std::mutex mu_;
-  std::map<std::string, Trail> trails_;  // by name; guarded by mu_
+  OperationTable operations_;  // filled by the constructor
+  JsonProtocol protocol_;
+  common::Mutex mu_;
+  std::map<std::string, Trail> trails_ GUARDED_BY(mu_);  // by name
 };
 
 }  // namespace localcloud::cloudtrail

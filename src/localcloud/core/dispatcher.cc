@@ -28,21 +28,6 @@ std::string RandomHostId() { return common::Base64Encode(common::RandomBytes(48)
 
 constexpr std::string_view kHealthPath = "/_localcloud/health";
 
-// The JSON protocols (X-Amz-Target) parse the body with nlohmann and walk it: nesting is
-// bounded here, and unreadable bodies (malformed, invalid UTF-8) refused, for every service
-// at once, as the AWS JSON protocols answer a body they cannot read.
-std::optional<aws::AwsError> CheckJsonBody(const Call& call) {
-  if (call.route.target.empty() || call.request.body.empty()) return std::nullopt;
-  common::Status nesting = common::CheckJsonDepth(call.request.body, common::kMaxJsonDepth);
-  if (nesting.ok() && nlohmann::json::accept(call.request.body)) return std::nullopt;
-  aws::AwsError error;
-  error.http_status = 400;
-  error.code = "SerializationException";
-  error.message = nesting.ok() ? "Request body is not valid JSON"
-                               : "Request body is not valid: " + nesting.message();
-  return error;
-}
-
 }  // namespace
 
 RouteInfo ComputeRouteInfo(const http::Request& request) {
@@ -199,11 +184,6 @@ void Dispatcher::Dispatch(http::Request&& request, http::Respond respond) {
     call.signing = std::move(auth->signing);
   }
   call.request = std::move(request);
-  if (auto error = CheckJsonBody(call); error) {
-    error->request_id = call.request_id;
-    respond(service->ErrorResponse(call, *error));
-    return;
-  }
 
   if (spdlog::should_log(spdlog::level::debug)) {
     auto start = std::chrono::steady_clock::now();

@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/json_fields.h"
 #include "common/strings.h"
+#include "http/message.h"
 #include "localcloud/core/xml_writer.h"
 
 namespace localcloud {
@@ -29,11 +31,6 @@ std::vector<const json*> Indexed(const json& object) {
   return out;
 }
 
-std::string Str(const json& j, const char* name) {
-  if (!j.is_object() || !j.contains(name) || !j[name].is_string()) return "";
-  return j[name].get<std::string>();
-}
-
 // Rewrites the nested tree of dotted names into the JSON protocol's shapes.
 json Normalize(const json& tree) {
   json out = json::object();
@@ -47,14 +44,15 @@ json Normalize(const json& tree) {
     if (key == "Attribute" || key == "Tag") {
       json map = json::object();
       for (const json* item : Indexed(value)) {
-        std::string name = Str(*item, key == "Tag" ? "Key" : "Name");
-        map[name] = Str(*item, "Value");
+        std::string name = common::JsonString(*item, key == "Tag" ? "Key" : "Name");
+        map[name] = common::JsonString(*item, "Value");
       }
       out[key == "Tag" ? "Tags" : "Attributes"] = std::move(map);
     } else if (key == "MessageAttribute" || key == "MessageSystemAttribute") {
       json map = json::object();
       for (const json* item : Indexed(value)) {
-        map[Str(*item, "Name")] = item->contains("Value") ? (*item)["Value"] : json::object();
+        map[common::JsonString(*item, "Name")] =
+            item->contains("Value") ? (*item)["Value"] : json::object();
       }
       out[key + "s"] = std::move(map);
     } else if (key == "AttributeName" || key == "MessageAttributeName" ||
@@ -162,6 +160,63 @@ std::string RenderQueryResponse(std::string_view action, const json& result,
   }
   w.Open("ResponseMetadata").Element("RequestId", request_id).Close();
   return w.Finish();
+}
+
+namespace {
+
+http::Response RenderQueryError(const QueryProtocolOptions& options, aws::AwsError error,
+                                const std::string& request_id) {
+  error.request_id = request_id;
+  if (options.query_error_code) error.code = options.query_error_code(error.code);
+  return aws::ToQueryXmlResponse(error);
+}
+
+http::Response RenderQuerySuccess(const QueryProtocolOptions& options, std::string_view action,
+                                  const json& result, const std::string& request_id) {
+  http::Response r = http::Response::Text(
+      200, RenderQueryResponse(action, result, request_id, options.xmlns), "text/xml");
+  r.headers.Set("x-amzn-RequestId", request_id);
+  return r;
+}
+
+}  // namespace
+
+QueryProtocol::QueryProtocol(QueryProtocolOptions options) {
+  if (!options.unknown_operation) {
+    options.unknown_operation = [service = options.service](std::string_view action) {
+      return ServiceError(service, "InvalidAction",
+                          "The action " + std::string(action) + " is not valid for this endpoint.");
+    };
+  }
+  options_ = std::make_shared<const QueryProtocolOptions>(std::move(options));
+}
+
+std::map<std::string, std::string> QueryProtocol::Parameters(const http::Request& request) {
+  std::map<std::string, std::string> params;
+  for (auto& [k, v] : http::ParseQuery(request.query())) params[k] = v;
+  if (common::StartsWith(common::ToLower(request.headers.GetOr("content-type", "")),
+                         "application/x-www-form-urlencoded")) {
+    for (auto& [k, v] : http::ParseQuery(request.body, /*plus_as_space=*/true)) params[k] = v;
+  }
+  return params;
+}
+
+void QueryProtocol::Serve(const OperationTable& operations, Call call,
+                          http::Respond respond) const {
+  std::map<std::string, std::string> params = Parameters(call.request);
+  std::string action = params["Action"];
+  Reply reply = [options = options_, action, request_id = call.request_id,
+                 respond = std::move(respond)](OperationResult outcome) {
+    respond(outcome.ok() ? RenderQuerySuccess(*options, action, *outcome, request_id)
+                         : RenderQueryError(*options, outcome.error(), request_id));
+  };
+  operations.Run(action, QueryParamsToJson(params), call, std::move(reply),
+                 options_->unknown_operation);
+}
+
+http::Response QueryProtocol::RenderError(const Call& call, aws::AwsError error) const {
+  if (error.service.empty()) error.service = options_->service;
+  return RenderQueryError(*options_, std::move(error), call.request_id);
 }
 
 }  // namespace localcloud

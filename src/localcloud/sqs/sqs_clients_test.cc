@@ -10,6 +10,7 @@
 
 #include "aws/sigv4.h"
 #include "aws/sqs_client.h"
+#include "common/mutex.h"
 #include "common/strings.h"
 #include "http/client.h"
 #include "http/plain_client.h"
@@ -259,8 +260,8 @@ TEST_F(SqsClientsTest, LoadConcurrentPollersAndSendersLoseAndDuplicateNothing) {
   std::string url = created["QueueUrl"];
   constexpr int kSenders = 4, kReceivers = 6, kBatches = 50;  // 4 * 50 * 10 = 2000 messages
   constexpr int kTotal = kSenders * kBatches * 10;
-  std::mutex mu;
-  std::multiset<std::string> seen;
+  common::Mutex mu;
+  std::multiset<std::string> seen;  // guarded by mu
   std::atomic<int> received{0};
   std::atomic<bool> failed{false};
   std::vector<std::thread> threads;
@@ -280,7 +281,7 @@ TEST_F(SqsClientsTest, LoadConcurrentPollersAndSendersLoseAndDuplicateNothing) {
         int i = 0;
         for (const auto& m : got["Messages"]) {
           {
-            std::lock_guard<std::mutex> l(mu);
+            common::MutexLock l(mu);
             seen.insert(m["Body"].get<std::string>());
           }
           entries.push_back({{"Id", std::to_string(i++)}, {"ReceiptHandle", m["ReceiptHandle"]}});

@@ -10,7 +10,6 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -19,7 +18,9 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "common/mutex.h"
 #include "common/strings.h"
+#include "localcloud/core/protocol.h"
 #include "localcloud/core/query_protocol.h"
 #include "localcloud/core/resource_policy.h"
 #include "localcloud/sqs/sqs_protocol.h"
@@ -55,12 +56,7 @@ std::string QueryCode(std::string_view type) {
 }
 
 aws::AwsError Error(std::string type, std::string message, int status = 400) {
-  aws::AwsError e;
-  e.service = "sqs";
-  e.code = std::move(type);
-  e.message = std::move(message);
-  e.http_status = status;
-  return e;
+  return ServiceError("sqs", std::move(type), std::move(message), status);
 }
 
 aws::AwsError InvalidParameter(std::string message) {
@@ -96,45 +92,12 @@ std::optional<aws::AwsError> ForeignQueue(const json& in, const http::Request& r
       parts[1].find_first_not_of("0123456789") != std::string::npos || parts[1] == account_id) {
     return std::nullopt;
   }
-  aws::AwsError e = Error("AccessDenied", "Access to the resource " + url + " is denied.", 403);
-  return e;
-}
-
-const std::set<std::string, std::less<>>& KnownActions() {
-  static const std::set<std::string, std::less<>> kActions = {"CreateQueue",
-                                                              "GetQueueUrl",
-                                                              "ListQueues",
-                                                              "GetQueueAttributes",
-                                                              "SetQueueAttributes",
-                                                              "SendMessage",
-                                                              "SendMessageBatch",
-                                                              "ReceiveMessage",
-                                                              "DeleteMessage",
-                                                              "DeleteMessageBatch",
-                                                              "ChangeMessageVisibility",
-                                                              "ChangeMessageVisibilityBatch",
-                                                              "PurgeQueue",
-                                                              "DeleteQueue",
-                                                              "TagQueue",
-                                                              "UntagQueue",
-                                                              "ListQueueTags",
-                                                              "ListDeadLetterSourceQueues"};
-  return kActions;
-}
-
-// Reads a member as string whether the client sent a string or a JSON scalar.
-std::optional<std::string> GetString(const json& in, const char* name) {
-  if (!in.is_object()) return std::nullopt;
-  auto it = in.find(name);
-  if (it == in.end() || it->is_null()) return std::nullopt;
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_boolean()) return it->get<bool>() ? "true" : "false";
-  return it->dump();
+  return Error("AccessDenied", "Access to the resource " + url + " is denied.", 403);
 }
 
 // An integer member; error names the parameter as AWS does.
 aws::Outcome<std::optional<int64_t>> GetInt(const json& in, const char* name) {
-  auto s = GetString(in, name);
+  auto s = ScalarMember(in, name);
   if (!s) return std::optional<int64_t>();
   char* end = nullptr;
   errno = 0;
@@ -292,7 +255,7 @@ aws::Outcome<std::map<std::string, MessageAttributeValue>> ParseMessageAttribute
       return InvalidParameter("Message attribute name '" + name + "' is invalid.");
     }
     MessageAttributeValue v;
-    v.data_type = GetString(it.value(), "DataType").value_or("");
+    v.data_type = ScalarMember(it.value(), "DataType").value_or("");
     if (v.data_type.empty()) {
       return InvalidParameter("The message attribute '" + name +
                               "' must contain non-empty message attribute type.");
@@ -304,13 +267,13 @@ aws::Outcome<std::map<std::string, MessageAttributeValue>> ParseMessageAttribute
                               "prefixes: Binary, Number, String.");
     }
     if (base == "Binary") {
-      std::string b64 = GetString(it.value(), "BinaryValue").value_or("");
+      std::string b64 = ScalarMember(it.value(), "BinaryValue").value_or("");
       if (b64.empty() || !common::Base64Decode(b64, &v.binary_value)) {
         return InvalidParameter("The message attribute '" + name +
                                 "' with type 'Binary' must use field 'Binary'.");
       }
     } else {
-      auto s = GetString(it.value(), "StringValue");
+      auto s = ScalarMember(it.value(), "StringValue");
       if (!s || s->empty()) {
         return InvalidParameter("The message attribute '" + name + "' with type '" + base +
                                 "' must use field 'String'.");
@@ -391,15 +354,15 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
   using Deliveries = std::vector<std::pair<std::shared_ptr<Waiter>, json>>;
 
   CloudContext& context;
-  std::mutex mu;
-  std::map<std::string, Queue> queues;  // by name
-  std::unordered_map<uint64_t, std::shared_ptr<Waiter>> waiters;
-  uint64_t next_seq = 1;
-  uint64_t next_waiter = 1;
-  uint64_t fifo_sequence = 0;
-  bool dirty = false;
-  bool shut_down = false;
-  std::string snapshot_path;
+  common::Mutex mu;
+  std::map<std::string, Queue> queues GUARDED_BY(mu);  // by name
+  std::unordered_map<uint64_t, std::shared_ptr<Waiter>> waiters GUARDED_BY(mu);
+  uint64_t next_seq GUARDED_BY(mu) = 1;
+  uint64_t next_waiter GUARDED_BY(mu) = 1;
+  uint64_t fifo_sequence GUARDED_BY(mu) = 0;
+  bool dirty GUARDED_BY(mu) = false;
+  bool shut_down GUARDED_BY(mu) = false;
+  std::string snapshot_path;  // set by Load, before serving
 
   std::string QueueUrl(const std::string& host, const std::string& name) const {
     // The scheme localcloud serves (https with --tls-*), the host the client addressed.
@@ -422,9 +385,9 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     return std::string(slash == std::string_view::npos ? url : url.substr(slash + 1));
   }
 
-  Queue* FindQueue(const json& in, const http::Request& request) {
+  Queue* FindQueue(const json& in, const http::Request& request) REQUIRES(mu) {
     std::string name;
-    if (auto url = GetString(in, "QueueUrl")) {
+    if (auto url = ScalarMember(in, "QueueUrl")) {
       name = NameFromUrl(*url);
     } else {
       std::string_view path = request.path();
@@ -434,7 +397,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     return it == queues.end() ? nullptr : &it->second;
   }
 
-  Queue* FindByArn(std::string_view arn) {
+  Queue* FindByArn(std::string_view arn) REQUIRES(mu) {
     std::vector<std::string> parts = common::Split(arn, ':');
     if (parts.size() != 6 || parts[2] != "sqs" || parts[4] != context.config().account_id) {
       return nullptr;
@@ -463,7 +426,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
   // --- attributes ---
 
   aws::Outcome<aws::Empty> ValidateAttributes(const std::map<std::string, std::string>& attrs,
-                                              bool fifo, bool creating) {
+                                              bool fifo, bool creating) REQUIRES(mu) {
     auto range = [&](const std::string& name, int64_t lo,
                      int64_t hi) -> std::optional<aws::AwsError> {
       auto it = attrs.find(name);
@@ -507,7 +470,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
                                 " for parameter RedrivePolicy is invalid. Reason: " + reason);
       };
       if (!policy.is_object()) return invalid("Redrive policy is not a valid JSON map.");
-      auto target = GetString(policy, "deadLetterTargetArn");
+      auto target = ScalarMember(policy, "deadLetterTargetArn");
       auto count = GetInt(policy, "maxReceiveCount");
       if (!target)
         return invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.");
@@ -522,16 +485,6 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
         return invalid("Dead-letter queue must be same type of queue as the source.");
     }
     return aws::Empty{};
-  }
-
-  std::map<std::string, std::string> ReadAttributeMap(const json& in) {
-    std::map<std::string, std::string> out;
-    if (in.is_object() && in.contains("Attributes") && in["Attributes"].is_object()) {
-      for (auto it = in["Attributes"].begin(); it != in["Attributes"].end(); ++it) {
-        out[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
-      }
-    }
-    return out;
   }
 
   json QueueAttributes(const Queue& q, const std::vector<std::string>& names,
@@ -581,7 +534,8 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
 
   // Validates and enqueues one message. Collects waiters to answer in `deliveries`.
   aws::Outcome<Accepted> Enqueue(Queue& q, OutgoingMessage msg, const std::string& sender_id,
-                                 const std::string& trace_header, Deliveries* deliveries) {
+                                 const std::string& trace_header, Deliveries* deliveries)
+      REQUIRES(mu) {
     if (msg.body.empty()) return Missing("MessageBody");
     if (!ValidMessageChars(msg.body)) {
       return Error("InvalidMessageContents",
@@ -688,7 +642,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
 
   // Makes up to o.max messages in flight and renders them. Moves messages that exhausted
   // their receives to the dead-letter queue; drops messages past retention.
-  json Take(Queue& q, const ReceiveOptions& o, Deliveries* deliveries) {
+  json Take(Queue& q, const ReceiveOptions& o, Deliveries* deliveries) REQUIRES(mu) {
     json out = json::array();
     int64_t now = NowMs(context);
     int64_t retention_ms = q.IntAttribute("MessageRetentionPeriod") * 1000;
@@ -698,7 +652,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     if (auto it = q.attributes.find("RedrivePolicy");
         it != q.attributes.end() && !it->second.empty()) {
       json policy = json::parse(it->second, nullptr, false);
-      if (auto target = GetString(policy, "deadLetterTargetArn")) dlq = FindByArn(*target);
+      if (auto target = ScalarMember(policy, "deadLetterTargetArn")) dlq = FindByArn(*target);
       auto count = GetInt(policy, "maxReceiveCount");
       if (count.ok() && count.value()) max_receives = **count;
       if (dlq == &q) dlq = nullptr;
@@ -753,7 +707,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
   }
 
   // Hands available messages to waiting long polls, oldest waiter first.
-  void ServeWaiters(Queue& q, Deliveries* deliveries) {
+  void ServeWaiters(Queue& q, Deliveries* deliveries) REQUIRES(mu) {
     while (!q.waiters.empty()) {
       std::shared_ptr<Waiter> w = q.waiters.front();
       json messages = Take(q, w->options, deliveries);
@@ -767,7 +721,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
   }
 
   // With waiters pending, wakes up when the next delayed or in-flight message turns visible.
-  void ScheduleWake(Queue& q) {
+  void ScheduleWake(Queue& q) REQUIRES(mu) {
     if (q.waiters.empty()) return;
     int64_t now = NowMs(context);
     int64_t next = 0;
@@ -786,7 +740,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
           if (!self) return;
           Deliveries deliveries;
           {
-            std::lock_guard<std::mutex> lock(self->mu);
+            common::MutexLock lock(self->mu);
             auto it = self->queues.find(name);
             if (it == self->queues.end()) return;
             it->second.wake_timer = 0;
@@ -800,10 +754,10 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     for (auto& [waiter, messages] : deliveries) waiter->finish(std::move(messages));
   }
 
-  void ExpireWaiter(uint64_t id) {
+  void ExpireWaiter(uint64_t id) EXCLUDES(mu) {
     std::shared_ptr<Waiter> w;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      common::MutexLock lock(mu);
       auto it = waiters.find(id);
       if (it == waiters.end()) return;
       w = it->second;
@@ -824,8 +778,8 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
 
   // Deletes the message a receipt handle names (also with a stale handle, as SQS does for a
   // message that still exists; a message already gone is not an error).
-  aws::Outcome<aws::Empty> DeleteMessage(Queue& q, const std::string& handle,
-                                         Deliveries* deliveries) {
+  aws::Outcome<aws::Empty> DeleteByReceipt(Queue& q, const std::string& handle,
+                                           Deliveries* deliveries) REQUIRES(mu) {
     if (handle.empty()) return Missing("ReceiptHandle");
     auto parsed = ParseReceipt(handle);
     if (!parsed || std::get<0>(*parsed) != q.name) return InvalidReceipt(handle);
@@ -838,7 +792,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
 
   aws::Outcome<aws::Empty> ChangeVisibility(Queue& q, const std::string& handle,
                                             const aws::Outcome<std::optional<int64_t>>& timeout,
-                                            Deliveries* deliveries) {
+                                            Deliveries* deliveries) REQUIRES(mu) {
     if (handle.empty()) return Missing("ReceiptHandle");
     if (!timeout.ok()) return timeout.error();
     if (!timeout.value()) return Missing("VisibilityTimeout");
@@ -867,7 +821,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
 
   // --- persistence ---
 
-  json Snapshot() {
+  json Snapshot() REQUIRES(mu) {
     json out = {
         {"next_seq", next_seq}, {"fifo_sequence", fifo_sequence}, {"queues", json::array()}};
     for (const auto& [name, q] : queues) {
@@ -884,11 +838,11 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     return out;
   }
 
-  void SaveIfDirty(bool force) {
+  void SaveIfDirty(bool force) EXCLUDES(mu) {
     if (snapshot_path.empty()) return;
     std::string text;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      common::MutexLock lock(mu);
       if (!dirty && !force) return;
       dirty = false;
       text = Snapshot().dump();
@@ -917,7 +871,7 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     });
   }
 
-  common::Status LoadSnapshot(const std::string& text) {
+  common::Status LoadSnapshot(const std::string& text) REQUIRES(mu) {
     json root = json::parse(text, nullptr, false);
     if (!root.is_object()) return common::InvalidArgument("corrupt SQS snapshot " + snapshot_path);
     try {
@@ -960,57 +914,64 @@ struct SqsService::Impl : std::enable_shared_from_this<SqsService::Impl> {
     }
     return common::Status::Ok();
   }
+
+  // --- operations (one function each; the table in SqsService's constructor) ---
+
+  // What an operation leaves to do once mu is released: answer long polls that got
+  // messages, end the polls of a deleted queue.
+  struct Effects {
+    Deliveries deliveries;
+    std::vector<std::shared_ptr<Waiter>> orphaned;
+  };
+  // An operation on the queue the request names.
+  using QueueOperation = OperationResult (Impl::*)(Queue& q, const json& in, const Call& call,
+                                                   Effects& effects);
+
+  // Runs `op` under mu on the queue the request names (QueueUrl, or the query protocol's
+  // path), then its effects. MissingParameter without a QueueUrl, QueueDoesNotExist.
+  OperationResult OnQueue(const json& in, const Call& call, QueueOperation op) EXCLUDES(mu);
+
+  void ReceiveMessage(const json& in, const Call& call, Reply reply) EXCLUDES(mu);
+  OperationResult ListQueues(const json& in, const Call& call) EXCLUDES(mu);
+  OperationResult CreateQueue(const json& in, const Call& call) EXCLUDES(mu);
+  OperationResult GetQueueUrl(const json& in, const Call& call) EXCLUDES(mu);
+  OperationResult GetQueueAttributes(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult SetQueueAttributes(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult SendMessage(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult SendMessageBatch(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult DeleteMessage(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult DeleteMessageBatch(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult ChangeMessageVisibility(Queue& q, const json& in, const Call& call,
+                                          Effects& effects) REQUIRES(mu);
+  OperationResult ChangeMessageVisibilityBatch(Queue& q, const json& in, const Call& call,
+                                               Effects& effects) REQUIRES(mu);
+  OperationResult PurgeQueue(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult DeleteQueue(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult TagQueue(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult UntagQueue(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult ListQueueTags(Queue& q, const json& in, const Call& call, Effects& effects)
+      REQUIRES(mu);
+  OperationResult ListDeadLetterSourceQueues(Queue& q, const json& in, const Call& call,
+                                             Effects& effects) REQUIRES(mu);
+
+  // SendMessage of one message (a request or a batch entry): its result members.
+  OperationResult SendOne(Queue& q, const json& in, const std::string& sender,
+                          Deliveries* deliveries) REQUIRES(mu);
+  // A batch operation: the request's entries checked as SQS does, `entry` run on each;
+  // {"Successful": [{Id, …result}], "Failed": [{Id, SenderFault, Code, Message}]}.
+  static OperationResult RunBatch(std::string_view action, const json& in,
+                                  const std::function<OperationResult(const json& entry)>& entry);
 };
-
-SqsService::SqsService(CloudContext& context) : impl_(std::make_shared<Impl>(context)) {}
-
-SqsService::~SqsService() = default;
-
-common::Status SqsService::Load() {
-  const std::string& dir = impl_->context.config().data_dir;
-  if (dir.empty()) return common::Status::Ok();
-  std::error_code ec;
-  fs::create_directories(fs::path(dir) / "sqs", ec);
-  if (ec) return common::Unavailable("cannot create " + dir + "/sqs: " + ec.message());
-  impl_->snapshot_path = (fs::path(dir) / "sqs" / "queues.json").string();
-  std::ifstream f(impl_->snapshot_path, std::ios::binary);
-  if (f) {
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    DAT_RETURN_IF_ERROR(impl_->LoadSnapshot(text));
-  }
-  impl_->SchedulePeriodicSave();
-  return common::Status::Ok();
-}
-
-bool SqsService::Accepts(const RouteInfo& route, const http::Request& /*request*/) const {
-  if (!route.target.empty()) return common::StartsWith(route.target, "AmazonSQS.");
-  if (route.signing_service == "sqs") return true;
-  return route.signing_service.empty() && KnownActions().count(route.action) > 0;
-}
-
-http::Response SqsService::ErrorResponse(const Call& call, const aws::AwsError& error) const {
-  aws::AwsError e = error;
-  e.request_id = call.request_id;
-  if (!call.route.target.empty()) {
-    return aws::ToJsonResponse(e, "1.0", "com.amazonaws.sqs#", QueryCode(e.code));
-  }
-  e.code = QueryCode(e.code);
-  return aws::ToQueryXmlResponse(e);
-}
-
-void SqsService::Shutdown() {
-  std::vector<std::shared_ptr<Waiter>> pending;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->shut_down = true;
-    for (auto& [_, w] : impl_->waiters) pending.push_back(w);
-    impl_->waiters.clear();
-    for (auto& [_, q] : impl_->queues) q.waiters.clear();
-  }
-  for (auto& w : pending) w->finish(nlohmann::json::array());
-  impl_->SaveIfDirty(true);
-}
 
 namespace {
 
@@ -1034,14 +995,511 @@ common::Status CheckSenderAllowed(const Queue& q, const OutgoingMessage& m) {
       (m.sender_source_arn.empty() ? "" : " from " + m.sender_source_arn));
 }
 
+OutgoingMessage ReadOutgoing(const json& in, int64_t delay) {
+  OutgoingMessage m;
+  m.body = ScalarMember(in, "MessageBody").value_or("");
+  m.message_group_id = ScalarMember(in, "MessageGroupId").value_or("");
+  m.deduplication_id = ScalarMember(in, "MessageDeduplicationId").value_or("");
+  m.delay_seconds = static_cast<int>(delay);
+  return m;
+}
+
+std::string TraceHeader(const json& in) {
+  if (in.contains("MessageSystemAttributes") && in["MessageSystemAttributes"].is_object()) {
+    const json& sys = in["MessageSystemAttributes"];
+    if (sys.contains("AWSTraceHeader"))
+      return ScalarMember(sys["AWSTraceHeader"], "StringValue").value_or("");
+  }
+  return "";
+}
+
+// The host the client addressed: queue URLs are answered on it.
+std::string HostOf(const Call& call) { return call.request.headers.GetOr("host", ""); }
+
+// A map member of string values ("Tags"); other scalars as their JSON text.
+std::map<std::string, std::string> StringMap(const json& in, const char* name) {
+  std::map<std::string, std::string> out;
+  if (in.contains(name) && in[name].is_object()) {
+    for (auto it = in[name].begin(); it != in[name].end(); ++it) {
+      out[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+    }
+  }
+  return out;
+}
+
+// ReceiveMessage's parameters, checked as SQS does; the wait (WaitTimeSeconds) apart.
+aws::Outcome<std::pair<ReceiveOptions, std::optional<int64_t>>> ReadReceiveOptions(const json& in) {
+  ReceiveOptions o;
+  auto max = GetInt(in, "MaxNumberOfMessages");
+  auto vis = GetInt(in, "VisibilityTimeout");
+  auto wait = GetInt(in, "WaitTimeSeconds");
+  if (!max.ok()) return max.error();
+  if (!vis.ok()) return vis.error();
+  if (!wait.ok()) return wait.error();
+  o.max = static_cast<int>(max->value_or(1));
+  if (o.max < 1 || o.max > kMaxBatch) {
+    return InvalidParameter("Value " + std::to_string(o.max) +
+                            " for parameter MaxNumberOfMessages is invalid. Reason: Must "
+                            "be between 1 and 10, if provided.");
+  }
+  o.visibility = vis->value_or(-1);
+  if (vis->has_value() && (o.visibility < 0 || o.visibility > 43200)) {
+    return InvalidParameter("Value " + std::to_string(o.visibility) +
+                            " for parameter VisibilityTimeout is invalid. Reason: Must "
+                            "be between 0 and 43200, if provided.");
+  }
+  if (wait->has_value() && (**wait < 0 || **wait > 20)) {
+    return InvalidParameter("Value " + std::to_string(**wait) +
+                            " for parameter WaitTimeSeconds is invalid. Reason: Must be "
+                            ">= 0 and <= 20, if provided.");
+  }
+  o.attribute_names = StringList(in, "AttributeNames");
+  for (auto& n : StringList(in, "MessageSystemAttributeNames")) o.attribute_names.push_back(n);
+  o.message_attribute_names = StringList(in, "MessageAttributeNames");
+  return std::make_pair(std::move(o), *wait);
+}
+
+// The whole-request errors of a batch: empty, too many entries, bad or repeated ids, too
+// many bytes (SendMessageBatch).
+std::optional<aws::AwsError> CheckBatch(std::string_view action, const json& entries) {
+  if (!entries.is_array() || entries.empty()) {
+    return Error("EmptyBatchRequest", "There should be at least one " + std::string(action) +
+                                          "RequestEntry in the request.");
+  }
+  if (entries.size() > kMaxBatch) {
+    return Error("TooManyEntriesInBatchRequest",
+                 "Maximum number of entries per request are 10. You have sent " +
+                     std::to_string(entries.size()) + ".");
+  }
+  std::set<std::string> ids;
+  size_t total = 0;
+  for (const json& e : entries) {
+    std::string id = ScalarMember(e, "Id").value_or("");
+    if (!ValidBatchId(id)) {
+      return Error("InvalidBatchEntryId",
+                   "A batch entry id can only contain alphanumeric characters, "
+                   "hyphens and underscores. It can be at most 80 letters long.");
+    }
+    if (!ids.insert(id).second) return Error("BatchEntryIdsNotDistinct", "Id " + id + " repeated.");
+    total += ScalarMember(e, "MessageBody").value_or("").size();
+  }
+  if (action == "SendMessageBatch" && total > kMaxMessageBytes) {
+    return Error("BatchRequestTooLong",
+                 "Batch requests cannot be longer than 262144 bytes. You have sent " +
+                     std::to_string(total) + " bytes.");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+OperationResult SqsService::Impl::OnQueue(const json& in, const Call& call, QueueOperation op) {
+  Effects effects;
+  OperationResult result = [&]() -> OperationResult {
+    common::MutexLock lock(mu);
+    Queue* q = FindQueue(in, call.request);
+    if (q == nullptr) return ScalarMember(in, "QueueUrl") ? NoQueue() : Missing("QueueUrl");
+    return (this->*op)(*q, in, call, effects);
+  }();
+  Deliver(effects.deliveries);
+  for (auto& w : effects.orphaned) w->finish(json::array());
+  return result;
+}
+
+void SqsService::Impl::ReceiveMessage(const json& in, const Call& call, Reply reply) {
+  auto options = ReadReceiveOptions(in);
+  if (!options.ok()) return reply(options.error());
+  auto& [o, wait] = *options;
+  // Renders the messages taken now, or later by the long poll's waiter.
+  std::function<void(json)> finish = [reply](json messages) {
+    json result = json::object();
+    if (!messages.empty()) result["Messages"] = std::move(messages);
+    reply(std::move(result));
+  };
+  Deliveries deliveries;
+  json taken;
+  {
+    common::MutexLock lock(mu);
+    Queue* q = FindQueue(in, call.request);
+    if (q == nullptr) {
+      lock.Unlock();
+      return reply(NoQueue());
+    }
+    int64_t wait_s = wait.value_or(q->IntAttribute("ReceiveMessageWaitTimeSeconds"));
+    taken = Take(*q, o, &deliveries);
+    if (taken.empty() && wait_s > 0 && !shut_down) {
+      auto w = std::make_shared<Waiter>();
+      w->id = next_waiter++;
+      w->queue = q->name;
+      w->options = std::move(o);
+      w->finish = std::move(finish);
+      std::weak_ptr<Impl> weak = weak_from_this();
+      uint64_t id = w->id;
+      w->deadline = context.timers().ScheduleAfter(std::chrono::seconds(wait_s), [weak, id] {
+        if (auto self = weak.lock()) self->ExpireWaiter(id);
+      });
+      waiters.emplace(w->id, w);
+      q->waiters.push_back(std::move(w));
+      ScheduleWake(*q);
+      finish = nullptr;
+    }
+  }
+  Deliver(deliveries);
+  if (finish) finish(std::move(taken));
+}
+
+OperationResult SqsService::Impl::ListQueues(const json& in, const Call& call) {
+  std::string prefix = ScalarMember(in, "QueueNamePrefix").value_or("");
+  auto max = GetInt(in, "MaxResults");
+  if (!max.ok()) return max.error();
+  if (max->has_value() && (**max < 1 || **max > 1000)) {
+    return InvalidParameter("Value " + std::to_string(**max) +
+                            " for parameter MaxResults is invalid. Reason: Must be "
+                            "between 1 and 1000, if provided.");
+  }
+  std::string after;
+  if (auto token = ScalarMember(in, "NextToken")) common::Base64Decode(*token, &after);
+  json urls = json::array();
+  std::string last;
+  bool more = false;
+  {
+    common::MutexLock lock(mu);
+    for (const auto& [name, q] : queues) {
+      if (!common::StartsWith(name, prefix) || (!after.empty() && name <= after)) continue;
+      if (max->has_value() && static_cast<int64_t>(urls.size()) == **max) {
+        more = true;
+        break;
+      }
+      urls.push_back(QueueUrl(HostOf(call), name));
+      last = name;
+    }
+  }
+  json result = json::object();
+  if (!urls.empty()) result["QueueUrls"] = std::move(urls);
+  if (more) result["NextToken"] = common::Base64Encode(last);
+  return result;
+}
+
+OperationResult SqsService::Impl::CreateQueue(const json& in, const Call& call) {
+  std::string name = ScalarMember(in, "QueueName").value_or("");
+  if (name.empty()) return Missing("QueueName");
+  if (!ValidQueueName(name)) {
+    return InvalidParameter(
+        "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length");
+  }
+  std::map<std::string, std::string> attrs = StringMap(in, "Attributes");
+  bool fifo = attrs.count("FifoQueue") && attrs["FifoQueue"] == "true";
+  if (fifo != common::EndsWith(name, ".fifo")) {
+    return InvalidParameter(
+        fifo ? "The name of a FIFO queue can only include alphanumeric characters, hyphens, "
+               "or underscores, must end with .fifo suffix and be 1 to 80 in length."
+             : "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in "
+               "length");
+  }
+  std::map<std::string, std::string> tags = StringMap(in, "tags");
+  for (auto& [k, v] : StringMap(in, "Tags")) tags[k] = v;
+  common::MutexLock lock(mu);
+  auto valid = ValidateAttributes(attrs, fifo, true);
+  if (!valid.ok()) return valid.error();
+  if (auto existing = queues.find(name); existing != queues.end()) {
+    for (const auto& [k, v] : attrs) {
+      auto have = existing->second.attributes.find(k);
+      std::string current = have == existing->second.attributes.end() ? "" : have->second;
+      if (current != v) {
+        return Error("QueueNameExists",
+                     "A queue already exists with the same name and a different value for "
+                     "attribute " +
+                         k);
+      }
+    }
+    return json{{"QueueUrl", QueueUrl(HostOf(call), name)}};
+  }
+  Queue q;
+  q.name = name;
+  q.arn = QueueArn(name);
+  q.fifo = fifo;
+  q.attributes = DefaultAttributes();
+  if (fifo) {
+    q.attributes["FifoQueue"] = "true";
+    q.attributes["ContentBasedDeduplication"] = "false";
+    q.attributes["DeduplicationScope"] = "queue";
+    q.attributes["FifoThroughputLimit"] = "perQueue";
+  }
+  for (auto& [k, v] : attrs) q.attributes[k] = v;
+  q.tags = std::move(tags);
+  q.created_s = q.modified_s = common::ToUnixSeconds(context.clock().Now());
+  queues.emplace(name, std::move(q));
+  dirty = true;
+  return json{{"QueueUrl", QueueUrl(HostOf(call), name)}};
+}
+
+OperationResult SqsService::Impl::GetQueueUrl(const json& in, const Call& call) {
+  std::string name = ScalarMember(in, "QueueName").value_or("");
+  if (name.empty()) return Missing("QueueName");
+  common::MutexLock lock(mu);
+  if (!queues.count(name)) return NoQueue();
+  return json{{"QueueUrl", QueueUrl(HostOf(call), name)}};
+}
+
+OperationResult SqsService::Impl::GetQueueAttributes(Queue& q, const json& in, const Call&,
+                                                     Effects&) {
+  aws::AwsError error;
+  json attrs = QueueAttributes(q, StringList(in, "AttributeNames"), &error);
+  if (attrs.is_null()) return error;
+  return attrs.empty() ? json::object() : json{{"Attributes", attrs}};
+}
+
+OperationResult SqsService::Impl::SetQueueAttributes(Queue& q, const json& in, const Call&,
+                                                     Effects&) {
+  auto attrs = StringMap(in, "Attributes");
+  auto valid = ValidateAttributes(attrs, q.fifo, false);
+  if (!valid.ok()) return valid.error();
+  for (auto& [k, v] : attrs) q.attributes[k] = v;
+  q.modified_s = common::ToUnixSeconds(context.clock().Now());
+  dirty = true;
+  return json::object();
+}
+
+OperationResult SqsService::Impl::SendOne(Queue& q, const json& in, const std::string& sender,
+                                          Deliveries* deliveries) {
+  auto attrs = ParseMessageAttributes(in.value("MessageAttributes", json::object()));
+  if (!attrs.ok()) return attrs.error();
+  auto delay = GetInt(in, "DelaySeconds");
+  if (!delay.ok()) return delay.error();
+  OutgoingMessage m = ReadOutgoing(in, delay->value_or(-1));
+  m.attributes = std::move(attrs.value());
+  auto accepted = Enqueue(q, std::move(m), sender, TraceHeader(in), deliveries);
+  if (!accepted.ok()) return accepted.error();
+  json r = {{"MessageId", accepted->message_id}, {"MD5OfMessageBody", accepted->md5_body}};
+  if (!accepted->md5_attributes.empty()) r["MD5OfMessageAttributes"] = accepted->md5_attributes;
+  if (!accepted->sequence_number.empty()) r["SequenceNumber"] = accepted->sequence_number;
+  return r;
+}
+
+OperationResult SqsService::Impl::SendMessage(Queue& q, const json& in, const Call& call,
+                                              Effects& effects) {
+  return SendOne(q, in, call.caller.principal_id, &effects.deliveries);
+}
+
+OperationResult SqsService::Impl::RunBatch(
+    std::string_view action, const json& in,
+    const std::function<OperationResult(const json& entry)>& entry) {
+  const json entries = in.value("Entries", json::array());
+  if (auto error = CheckBatch(action, entries)) return *error;
+  json successful = json::array(), failed = json::array();
+  for (const json& e : entries) {
+    std::string id = ScalarMember(e, "Id").value_or("");
+    OperationResult done = entry(e);
+    if (done.ok()) {
+      done->emplace("Id", id);
+      successful.push_back(std::move(done.value()));
+    } else {
+      failed.push_back({{"Id", id},
+                        {"SenderFault", true},
+                        {"Code", QueryCode(done.error().code)},
+                        {"Message", done.error().message}});
+    }
+  }
+  return json{{"Successful", successful}, {"Failed", failed}};
+}
+
+OperationResult SqsService::Impl::SendMessageBatch(Queue& q, const json& in, const Call& call,
+                                                   Effects& effects) {
+  return RunBatch("SendMessageBatch", in, [&](const json& e) REQUIRES(mu) {
+    return SendOne(q, e, call.caller.principal_id, &effects.deliveries);
+  });
+}
+
+OperationResult SqsService::Impl::DeleteMessage(Queue& q, const json& in, const Call&,
+                                                Effects& effects) {
+  auto done =
+      DeleteByReceipt(q, ScalarMember(in, "ReceiptHandle").value_or(""), &effects.deliveries);
+  if (!done.ok()) return done.error();
+  return json::object();
+}
+
+OperationResult SqsService::Impl::DeleteMessageBatch(Queue& q, const json& in, const Call& call,
+                                                     Effects& effects) {
+  return RunBatch("DeleteMessageBatch", in,
+                  [&](const json& e) REQUIRES(mu) { return DeleteMessage(q, e, call, effects); });
+}
+
+OperationResult SqsService::Impl::ChangeMessageVisibility(Queue& q, const json& in, const Call&,
+                                                          Effects& effects) {
+  auto done = ChangeVisibility(q, ScalarMember(in, "ReceiptHandle").value_or(""),
+                               GetInt(in, "VisibilityTimeout"), &effects.deliveries);
+  if (!done.ok()) return done.error();
+  return json::object();
+}
+
+OperationResult SqsService::Impl::ChangeMessageVisibilityBatch(Queue& q, const json& in,
+                                                               const Call& call, Effects& effects) {
+  return RunBatch("ChangeMessageVisibilityBatch", in, [&](const json& e) REQUIRES(mu) {
+    return ChangeMessageVisibility(q, e, call, effects);
+  });
+}
+
+OperationResult SqsService::Impl::PurgeQueue(Queue& q, const json&, const Call&, Effects&) {
+  int64_t now = NowMs(context);
+  if (q.last_purge_ms != 0 && now - q.last_purge_ms < kPurgeIntervalMs) {
+    return Error("PurgeQueueInProgress",
+                 "Only one PurgeQueue operation on " + q.name + " is allowed every 60 seconds.");
+  }
+  q.last_purge_ms = now;
+  q.messages.clear();
+  dirty = true;
+  return json::object();
+}
+
+OperationResult SqsService::Impl::DeleteQueue(Queue& q, const json&, const Call&,
+                                              Effects& effects) {
+  for (auto& w : q.waiters) {
+    waiters.erase(w->id);
+    context.timers().Cancel(w->deadline);
+    effects.orphaned.push_back(w);
+  }
+  if (q.wake_timer) context.timers().Cancel(q.wake_timer);
+  std::string name = q.name;
+  queues.erase(name);  // `q` is gone
+  dirty = true;
+  return json::object();
+}
+
+OperationResult SqsService::Impl::TagQueue(Queue& q, const json& in, const Call&, Effects&) {
+  for (auto& [k, v] : StringMap(in, "Tags")) q.tags[k] = v;
+  dirty = true;
+  return json::object();
+}
+
+OperationResult SqsService::Impl::UntagQueue(Queue& q, const json& in, const Call&, Effects&) {
+  for (const std::string& key : StringList(in, "TagKeys")) q.tags.erase(key);
+  dirty = true;
+  return json::object();
+}
+
+OperationResult SqsService::Impl::ListQueueTags(Queue& q, const json&, const Call&, Effects&) {
+  return q.tags.empty() ? json::object() : json{{"Tags", q.tags}};
+}
+
+OperationResult SqsService::Impl::ListDeadLetterSourceQueues(Queue& q, const json&,
+                                                             const Call& call, Effects&) {
+  json urls = json::array();
+  for (const auto& [name, source] : queues) {
+    auto it = source.attributes.find("RedrivePolicy");
+    if (it == source.attributes.end() || it->second.empty()) continue;
+    json policy = json::parse(it->second, nullptr, false);
+    if (ScalarMember(policy, "deadLetterTargetArn").value_or("") == q.arn) {
+      urls.push_back(QueueUrl(HostOf(call), name));
+    }
+  }
+  return json{{"queueUrls", urls}};
+}
+
+namespace {
+
+using Impl = SqsService::Impl;
+
+template <Impl::QueueOperation kOperation>
+Operation QueueOp(Impl* impl) {
+  return [impl](const json& in, const Call& call) { return impl->OnQueue(in, call, kOperation); };
+}
+
+// JSON 1.0 with SQS's types and, beside them, the query protocol's codes; the query
+// protocol (kQueryNamespace) with the same codes.
+JsonProtocolOptions ProtocolOptions() {
+  JsonProtocolOptions o("sqs", "1.0", {"AmazonSQS."});
+  o.error_type_prefix = "com.amazonaws.sqs#";
+  o.query_error_code = QueryCode;
+  return o;
+}
+
+}  // namespace
+
+SqsService::SqsService(CloudContext& context)
+    : impl_(std::make_shared<Impl>(context)),
+      protocol_(ProtocolOptions(), std::string(kQueryNamespace)) {
+  Impl* impl = impl_.get();
+  operations_
+      .AddAsync("ReceiveMessage",
+                [impl](const json& in, const Call& call, Reply reply) {
+                  impl->ReceiveMessage(in, call, std::move(reply));
+                })
+      .Add("ListQueues", BindOperation(impl, &Impl::ListQueues))
+      .Add("CreateQueue", BindOperation(impl, &Impl::CreateQueue))
+      .Add("GetQueueUrl", BindOperation(impl, &Impl::GetQueueUrl))
+      .Add("GetQueueAttributes", QueueOp<&Impl::GetQueueAttributes>(impl))
+      .Add("SetQueueAttributes", QueueOp<&Impl::SetQueueAttributes>(impl))
+      .Add("SendMessage", QueueOp<&Impl::SendMessage>(impl))
+      .Add("SendMessageBatch", QueueOp<&Impl::SendMessageBatch>(impl))
+      .Add("DeleteMessage", QueueOp<&Impl::DeleteMessage>(impl))
+      .Add("DeleteMessageBatch", QueueOp<&Impl::DeleteMessageBatch>(impl))
+      .Add("ChangeMessageVisibility", QueueOp<&Impl::ChangeMessageVisibility>(impl))
+      .Add("ChangeMessageVisibilityBatch", QueueOp<&Impl::ChangeMessageVisibilityBatch>(impl))
+      .Add("PurgeQueue", QueueOp<&Impl::PurgeQueue>(impl))
+      .Add("DeleteQueue", QueueOp<&Impl::DeleteQueue>(impl))
+      .Add("TagQueue", QueueOp<&Impl::TagQueue>(impl))
+      .Add("UntagQueue", QueueOp<&Impl::UntagQueue>(impl))
+      .Add("ListQueueTags", QueueOp<&Impl::ListQueueTags>(impl))
+      .Add("ListDeadLetterSourceQueues", QueueOp<&Impl::ListDeadLetterSourceQueues>(impl));
+  // Another account's queue URL is refused whatever the operation.
+  std::string account_id = context.config().account_id;
+  operations_.GuardAll([account_id](const json& in, const Call& call) {
+    return ForeignQueue(in, call.request, account_id);
+  });
+}
+
+SqsService::~SqsService() = default;
+
+common::Status SqsService::Load() {
+  const std::string& dir = impl_->context.config().data_dir;
+  if (dir.empty()) return common::Status::Ok();
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "sqs", ec);
+  if (ec) return common::Unavailable("cannot create " + dir + "/sqs: " + ec.message());
+  impl_->snapshot_path = (fs::path(dir) / "sqs" / "queues.json").string();
+  std::ifstream f(impl_->snapshot_path, std::ios::binary);
+  if (f) {
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    common::MutexLock lock(impl_->mu);
+    DAT_RETURN_IF_ERROR(impl_->LoadSnapshot(text));
+  }
+  impl_->SchedulePeriodicSave();
+  return common::Status::Ok();
+}
+
+bool SqsService::Accepts(const RouteInfo& route, const http::Request& /*request*/) const {
+  if (!route.target.empty()) return protocol_.json().Accepts(route);
+  if (route.signing_service == "sqs") return true;
+  return route.signing_service.empty() && operations_.Contains(route.action);
+}
+
+http::Response SqsService::ErrorResponse(const Call& call, const aws::AwsError& error) const {
+  return protocol_.RenderError(call, error);
+}
+
+void SqsService::Handle(Call call, http::Respond respond) {
+  protocol_.Serve(operations_, std::move(call), std::move(respond));
+}
+
+void SqsService::Shutdown() {
+  std::vector<std::shared_ptr<Waiter>> pending;
+  {
+    common::MutexLock lock(impl_->mu);
+    impl_->shut_down = true;
+    for (auto& [_, w] : impl_->waiters) pending.push_back(w);
+    impl_->waiters.clear();
+    for (auto& [_, q] : impl_->queues) q.waiters.clear();
+  }
+  for (auto& w : pending) w->finish(nlohmann::json::array());
+  impl_->SaveIfDirty(true);
+}
 
 common::Result<std::string> SqsService::SendMessageToArn(const std::string& queue_arn,
                                                          OutgoingMessage message) {
   Impl::Deliveries deliveries;
   aws::Outcome<Impl::Accepted> accepted = aws::AwsError{};
   {
-    std::lock_guard<std::mutex> lock(impl_->mu);
+    common::MutexLock lock(impl_->mu);
     Queue* q = impl_->FindByArn(queue_arn);
     if (q == nullptr) return common::NotFound("no SQS queue " + queue_arn);
     DAT_RETURN_IF_ERROR(CheckSenderAllowed(*q, message));
@@ -1052,478 +1510,6 @@ common::Result<std::string> SqsService::SendMessageToArn(const std::string& queu
     return common::InvalidArgument(accepted.error().code + ": " + accepted.error().message);
   }
   return accepted->message_id;
-}
-
-namespace {
-
-// Per-request plumbing: input, protocol, rendering.
-struct Exchange {
-  bool json_protocol = false;
-  std::string action;
-  json input;
-  std::string request_id;
-  std::string host;
-
-  http::Response Success(const json& result) const {
-    http::Response r;
-    if (json_protocol) {
-      r = http::Response::Text(200, result.dump(), "application/x-amz-json-1.0");
-    } else {
-      r = http::Response::Text(
-          200, RenderQueryResponse(action, result, request_id, kQueryNamespace), "text/xml");
-    }
-    r.headers.Set("x-amzn-RequestId", request_id);
-    return r;
-  }
-};
-
-OutgoingMessage ReadOutgoing(const json& in, int64_t delay) {
-  OutgoingMessage m;
-  m.body = GetString(in, "MessageBody").value_or("");
-  m.message_group_id = GetString(in, "MessageGroupId").value_or("");
-  m.deduplication_id = GetString(in, "MessageDeduplicationId").value_or("");
-  m.delay_seconds = static_cast<int>(delay);
-  return m;
-}
-
-std::string TraceHeader(const json& in) {
-  if (in.contains("MessageSystemAttributes") && in["MessageSystemAttributes"].is_object()) {
-    const json& sys = in["MessageSystemAttributes"];
-    if (sys.contains("AWSTraceHeader"))
-      return GetString(sys["AWSTraceHeader"], "StringValue").value_or("");
-  }
-  return "";
-}
-
-}  // namespace
-
-void SqsService::Handle(Call call, http::Respond respond) {
-  Impl& impl = *impl_;
-  Exchange ex;
-  ex.request_id = call.request_id;
-  ex.host = call.request.headers.GetOr("host", "");
-  ex.json_protocol = !call.route.target.empty();
-  if (ex.json_protocol) {
-    ex.action = call.route.target.substr(std::string_view("AmazonSQS.").size());
-    ex.input =
-        call.request.body.empty() ? json::object() : json::parse(call.request.body, nullptr, false);
-    if (!ex.input.is_object()) {
-      respond(ErrorResponse(call,
-                            Error("InvalidParameterValue", "The request body is not valid JSON.")));
-      return;
-    }
-  } else {
-    std::map<std::string, std::string> params;
-    for (auto& [k, v] : http::ParseQuery(call.request.query())) params[k] = v;
-    bool form = common::StartsWith(common::ToLower(call.request.headers.GetOr("content-type", "")),
-                                   "application/x-www-form-urlencoded");
-    if (form) {
-      for (auto& [k, v] : http::ParseQuery(call.request.body, /*plus_as_space=*/true))
-        params[k] = v;
-    }
-    ex.action = params["Action"];
-    ex.input = QueryParamsToJson(params);
-  }
-  if (!KnownActions().count(ex.action)) {
-    respond(ErrorResponse(call, Error("InvalidAction", "The action " + ex.action +
-                                                           " is not valid for this endpoint.")));
-    return;
-  }
-  const json& in = ex.input;
-  const http::Request& request = call.request;
-  auto fail = [&](const aws::AwsError& e) { respond(ErrorResponse(call, e)); };
-  auto ok = [&](const json& result) { respond(ex.Success(result)); };
-  int64_t now_s = common::ToUnixSeconds(impl.context.clock().Now());
-  if (auto denied = ForeignQueue(in, request, impl.context.config().account_id)) {
-    return fail(*denied);
-  }
-
-  if (ex.action == "ReceiveMessage") {
-    ReceiveOptions o;
-    auto max = GetInt(in, "MaxNumberOfMessages");
-    auto vis = GetInt(in, "VisibilityTimeout");
-    auto wait = GetInt(in, "WaitTimeSeconds");
-    if (!max.ok()) return fail(max.error());
-    if (!vis.ok()) return fail(vis.error());
-    if (!wait.ok()) return fail(wait.error());
-    o.max = static_cast<int>(max->value_or(1));
-    if (o.max < 1 || o.max > kMaxBatch) {
-      return fail(InvalidParameter("Value " + std::to_string(o.max) +
-                                   " for parameter MaxNumberOfMessages is invalid. Reason: Must "
-                                   "be between 1 and 10, if provided."));
-    }
-    o.visibility = vis->value_or(-1);
-    if (vis->has_value() && (o.visibility < 0 || o.visibility > 43200)) {
-      return fail(InvalidParameter("Value " + std::to_string(o.visibility) +
-                                   " for parameter VisibilityTimeout is invalid. Reason: Must "
-                                   "be between 0 and 43200, if provided."));
-    }
-    if (wait->has_value() && (**wait < 0 || **wait > 20)) {
-      return fail(InvalidParameter("Value " + std::to_string(**wait) +
-                                   " for parameter WaitTimeSeconds is invalid. Reason: Must be "
-                                   ">= 0 and <= 20, if provided."));
-    }
-    o.attribute_names = StringList(in, "AttributeNames");
-    for (auto& n : StringList(in, "MessageSystemAttributeNames")) o.attribute_names.push_back(n);
-    o.message_attribute_names = StringList(in, "MessageAttributeNames");
-
-    // The waiter's finish renders with this exchange's protocol; `respond` moves into it.
-    auto shared_respond = std::make_shared<http::Respond>(std::move(respond));
-    std::function<void(json)> finish = [ex, shared_respond](json messages) {
-      json result = json::object();
-      if (!messages.empty()) result["Messages"] = std::move(messages);
-      (*shared_respond)(ex.Success(result));
-    };
-    Impl::Deliveries deliveries;
-    json taken;
-    {
-      std::lock_guard<std::mutex> lock(impl.mu);
-      Queue* q = impl.FindQueue(in, request);
-      if (q == nullptr) {
-        (*shared_respond)(ErrorResponse(call, NoQueue()));
-        return;
-      }
-      int64_t wait_s = wait->value_or(q->IntAttribute("ReceiveMessageWaitTimeSeconds"));
-      taken = impl.Take(*q, o, &deliveries);
-      if (taken.empty() && wait_s > 0 && !impl.shut_down) {
-        auto w = std::make_shared<Waiter>();
-        w->id = impl.next_waiter++;
-        w->queue = q->name;
-        w->options = std::move(o);
-        w->finish = std::move(finish);
-        std::weak_ptr<Impl> weak = impl_;
-        uint64_t id = w->id;
-        w->deadline = impl.context.timers().ScheduleAfter(std::chrono::seconds(wait_s), [weak, id] {
-          if (auto self = weak.lock()) self->ExpireWaiter(id);
-        });
-        impl.waiters.emplace(w->id, w);
-        q->waiters.push_back(std::move(w));
-        impl.ScheduleWake(*q);
-        finish = nullptr;
-      }
-    }
-    Impl::Deliver(deliveries);
-    if (finish) finish(std::move(taken));
-    return;
-  }
-
-  if (ex.action == "ListQueues") {
-    std::string prefix = GetString(in, "QueueNamePrefix").value_or("");
-    auto max = GetInt(in, "MaxResults");
-    if (!max.ok()) return fail(max.error());
-    if (max->has_value() && (**max < 1 || **max > 1000)) {
-      return fail(InvalidParameter("Value " + std::to_string(**max) +
-                                   " for parameter MaxResults is invalid. Reason: Must be "
-                                   "between 1 and 1000, if provided."));
-    }
-    std::string after;
-    if (auto token = GetString(in, "NextToken")) common::Base64Decode(*token, &after);
-    json urls = json::array();
-    std::string last;
-    bool more = false;
-    {
-      std::lock_guard<std::mutex> lock(impl.mu);
-      for (const auto& [name, q] : impl.queues) {
-        if (!common::StartsWith(name, prefix) || (!after.empty() && name <= after)) continue;
-        if (max->has_value() && static_cast<int64_t>(urls.size()) == **max) {
-          more = true;
-          break;
-        }
-        urls.push_back(impl.QueueUrl(ex.host, name));
-        last = name;
-      }
-    }
-    json result = json::object();
-    if (!urls.empty()) result["QueueUrls"] = std::move(urls);
-    if (more) result["NextToken"] = common::Base64Encode(last);
-    return ok(result);
-  }
-
-  if (ex.action == "CreateQueue") {
-    std::string name = GetString(in, "QueueName").value_or("");
-    if (name.empty()) return fail(Missing("QueueName"));
-    if (!ValidQueueName(name)) {
-      return fail(
-          InvalidParameter("Can only include alphanumeric characters, hyphens, or "
-                           "underscores. 1 to 80 in length"));
-    }
-    std::map<std::string, std::string> attrs = impl.ReadAttributeMap(in);
-    bool fifo = attrs.count("FifoQueue") && attrs["FifoQueue"] == "true";
-    if (fifo != common::EndsWith(name, ".fifo")) {
-      return fail(InvalidParameter(
-          fifo ? "The name of a FIFO queue can only include alphanumeric characters, hyphens, "
-                 "or underscores, must end with .fifo suffix and be 1 to 80 in length."
-               : "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in "
-                 "length"));
-    }
-    std::map<std::string, std::string> tags;
-    for (const char* key : {"tags", "Tags"}) {
-      if (in.contains(key) && in[key].is_object()) {
-        for (auto it = in[key].begin(); it != in[key].end(); ++it) {
-          tags[it.key()] =
-              it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
-        }
-      }
-    }
-    std::lock_guard<std::mutex> lock(impl.mu);
-    auto valid = impl.ValidateAttributes(attrs, fifo, true);
-    if (!valid.ok()) return fail(valid.error());
-    auto existing = impl.queues.find(name);
-    if (existing != impl.queues.end()) {
-      for (const auto& [k, v] : attrs) {
-        auto have = existing->second.attributes.find(k);
-        std::string current = have == existing->second.attributes.end() ? "" : have->second;
-        if (current != v) {
-          return fail(Error("QueueNameExists",
-                            "A queue already exists with the same name and a different value "
-                            "for attribute " +
-                                k));
-        }
-      }
-      return ok({{"QueueUrl", impl.QueueUrl(ex.host, name)}});
-    }
-    Queue q;
-    q.name = name;
-    q.arn = impl.QueueArn(name);
-    q.fifo = fifo;
-    q.attributes = DefaultAttributes();
-    if (fifo) {
-      q.attributes["FifoQueue"] = "true";
-      q.attributes["ContentBasedDeduplication"] = "false";
-      q.attributes["DeduplicationScope"] = "queue";
-      q.attributes["FifoThroughputLimit"] = "perQueue";
-    }
-    for (auto& [k, v] : attrs) q.attributes[k] = v;
-    q.tags = std::move(tags);
-    q.created_s = q.modified_s = now_s;
-    impl.queues.emplace(name, std::move(q));
-    impl.dirty = true;
-    return ok({{"QueueUrl", impl.QueueUrl(ex.host, name)}});
-  }
-
-  if (ex.action == "GetQueueUrl") {
-    std::string name = GetString(in, "QueueName").value_or("");
-    if (name.empty()) return fail(Missing("QueueName"));
-    std::lock_guard<std::mutex> lock(impl.mu);
-    if (!impl.queues.count(name)) return fail(NoQueue());
-    return ok({{"QueueUrl", impl.QueueUrl(ex.host, name)}});
-  }
-
-  // Every other action names a queue.
-  Impl::Deliveries deliveries;
-  std::optional<http::Response> response;
-  std::vector<std::shared_ptr<Waiter>> orphaned;
-  {
-    std::lock_guard<std::mutex> lock(impl.mu);
-    Queue* q = impl.FindQueue(in, request);
-    if (q == nullptr) {
-      if (!GetString(in, "QueueUrl")) {
-        response = ErrorResponse(call, Missing("QueueUrl"));
-      } else {
-        response = ErrorResponse(call, NoQueue());
-      }
-    } else {
-      auto reply = [&](const json& result) { response = ex.Success(result); };
-      auto error = [&](const aws::AwsError& e) { response = ErrorResponse(call, e); };
-      const std::string& action = ex.action;
-      std::string sender = call.caller.principal_id;
-
-      if (action == "GetQueueAttributes") {
-        aws::AwsError err;
-        json attrs = impl.QueueAttributes(*q, StringList(in, "AttributeNames"), &err);
-        if (attrs.is_null())
-          error(err);
-        else
-          reply(attrs.empty() ? json::object() : json{{"Attributes", attrs}});
-      } else if (action == "SetQueueAttributes") {
-        auto attrs = impl.ReadAttributeMap(in);
-        auto valid = impl.ValidateAttributes(attrs, q->fifo, false);
-        if (!valid.ok()) {
-          error(valid.error());
-        } else {
-          for (auto& [k, v] : attrs) q->attributes[k] = v;
-          q->modified_s = now_s;
-          impl.dirty = true;
-          reply(json::object());
-        }
-      } else if (action == "SendMessage") {
-        auto attrs = ParseMessageAttributes(in.value("MessageAttributes", json::object()));
-        auto delay = GetInt(in, "DelaySeconds");
-        if (!attrs.ok()) {
-          error(attrs.error());
-        } else if (!delay.ok()) {
-          error(delay.error());
-        } else {
-          OutgoingMessage m = ReadOutgoing(in, delay->value_or(-1));
-          m.attributes = std::move(attrs.value());
-          auto accepted = impl.Enqueue(*q, std::move(m), sender, TraceHeader(in), &deliveries);
-          if (!accepted.ok()) {
-            error(accepted.error());
-          } else {
-            json r = {{"MessageId", accepted->message_id},
-                      {"MD5OfMessageBody", accepted->md5_body}};
-            if (!accepted->md5_attributes.empty())
-              r["MD5OfMessageAttributes"] = accepted->md5_attributes;
-            if (!accepted->sequence_number.empty()) r["SequenceNumber"] = accepted->sequence_number;
-            reply(r);
-          }
-        }
-      } else if (action == "SendMessageBatch" || action == "DeleteMessageBatch" ||
-                 action == "ChangeMessageVisibilityBatch") {
-        const json entries = in.value("Entries", json::array());
-        std::set<std::string> ids;
-        size_t total = 0;
-        std::optional<aws::AwsError> batch_error;
-        if (!entries.is_array() || entries.empty()) {
-          batch_error = Error("EmptyBatchRequest", "There should be at least one " + action +
-                                                       "RequestEntry in the request.");
-        } else if (entries.size() > kMaxBatch) {
-          batch_error = Error("TooManyEntriesInBatchRequest",
-                              "Maximum number of entries per request are 10. You have sent " +
-                                  std::to_string(entries.size()) + ".");
-        } else {
-          for (const json& e : entries) {
-            std::string id = GetString(e, "Id").value_or("");
-            if (!ValidBatchId(id)) {
-              batch_error = Error("InvalidBatchEntryId",
-                                  "A batch entry id can only contain alphanumeric characters, "
-                                  "hyphens and underscores. It can be at most 80 letters long.");
-              break;
-            }
-            if (!ids.insert(id).second) {
-              batch_error = Error("BatchEntryIdsNotDistinct", "Id " + id + " repeated.");
-              break;
-            }
-            total += GetString(e, "MessageBody").value_or("").size();
-          }
-          if (!batch_error && action == "SendMessageBatch" && total > kMaxMessageBytes) {
-            batch_error = Error("BatchRequestTooLong",
-                                "Batch requests cannot be longer than 262144 bytes. You have "
-                                "sent " +
-                                    std::to_string(total) + " bytes.");
-          }
-        }
-        if (batch_error) {
-          error(*batch_error);
-        } else {
-          json ok_entries = json::array(), failed = json::array();
-          auto entry_failed = [&](const std::string& id, const aws::AwsError& e) {
-            failed.push_back({{"Id", id},
-                              {"SenderFault", true},
-                              {"Code", QueryCode(e.code)},
-                              {"Message", e.message}});
-          };
-          for (const json& e : entries) {
-            std::string id = GetString(e, "Id").value_or("");
-            if (action == "SendMessageBatch") {
-              auto attrs = ParseMessageAttributes(e.value("MessageAttributes", json::object()));
-              auto delay = GetInt(e, "DelaySeconds");
-              if (!attrs.ok()) {
-                entry_failed(id, attrs.error());
-                continue;
-              }
-              if (!delay.ok()) {
-                entry_failed(id, delay.error());
-                continue;
-              }
-              OutgoingMessage m = ReadOutgoing(e, delay->value_or(-1));
-              m.attributes = std::move(attrs.value());
-              auto accepted = impl.Enqueue(*q, std::move(m), sender, TraceHeader(e), &deliveries);
-              if (!accepted.ok()) {
-                entry_failed(id, accepted.error());
-                continue;
-              }
-              json r = {{"Id", id},
-                        {"MessageId", accepted->message_id},
-                        {"MD5OfMessageBody", accepted->md5_body}};
-              if (!accepted->md5_attributes.empty())
-                r["MD5OfMessageAttributes"] = accepted->md5_attributes;
-              if (!accepted->sequence_number.empty())
-                r["SequenceNumber"] = accepted->sequence_number;
-              ok_entries.push_back(std::move(r));
-            } else {
-              std::string handle = GetString(e, "ReceiptHandle").value_or("");
-              aws::Outcome<aws::Empty> done =
-                  action == "DeleteMessageBatch"
-                      ? impl_->DeleteMessage(*q, handle, &deliveries)
-                      : impl_->ChangeVisibility(*q, handle, GetInt(e, "VisibilityTimeout"),
-                                                &deliveries);
-              if (!done.ok()) {
-                entry_failed(id, done.error());
-                continue;
-              }
-              ok_entries.push_back({{"Id", id}});
-            }
-          }
-          reply({{"Successful", ok_entries}, {"Failed", failed}});
-        }
-      } else if (action == "DeleteMessage") {
-        auto done =
-            impl.DeleteMessage(*q, GetString(in, "ReceiptHandle").value_or(""), &deliveries);
-        if (done.ok())
-          reply(json::object());
-        else
-          error(done.error());
-      } else if (action == "ChangeMessageVisibility") {
-        auto done = impl.ChangeVisibility(*q, GetString(in, "ReceiptHandle").value_or(""),
-                                          GetInt(in, "VisibilityTimeout"), &deliveries);
-        if (done.ok())
-          reply(json::object());
-        else
-          error(done.error());
-      } else if (action == "PurgeQueue") {
-        int64_t now = NowMs(impl.context);
-        if (q->last_purge_ms != 0 && now - q->last_purge_ms < kPurgeIntervalMs) {
-          error(Error("PurgeQueueInProgress", "Only one PurgeQueue operation on " + q->name +
-                                                  " is allowed every 60 seconds."));
-        } else {
-          q->last_purge_ms = now;
-          q->messages.clear();
-          impl.dirty = true;
-          reply(json::object());
-        }
-      } else if (action == "DeleteQueue") {
-        for (auto& w : q->waiters) {
-          impl.waiters.erase(w->id);
-          impl.context.timers().Cancel(w->deadline);
-          orphaned.push_back(w);
-        }
-        if (q->wake_timer) impl.context.timers().Cancel(q->wake_timer);
-        impl.queues.erase(q->name);
-        impl.dirty = true;
-        reply(json::object());
-      } else if (action == "TagQueue") {
-        if (in.contains("Tags") && in["Tags"].is_object()) {
-          for (auto it = in["Tags"].begin(); it != in["Tags"].end(); ++it) {
-            q->tags[it.key()] =
-                it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
-          }
-        }
-        impl.dirty = true;
-        reply(json::object());
-      } else if (action == "UntagQueue") {
-        for (const std::string& key : StringList(in, "TagKeys")) q->tags.erase(key);
-        impl.dirty = true;
-        reply(json::object());
-      } else if (action == "ListQueueTags") {
-        reply(q->tags.empty() ? json::object() : json{{"Tags", q->tags}});
-      } else if (action == "ListDeadLetterSourceQueues") {
-        json urls = json::array();
-        for (const auto& [name, source] : impl.queues) {
-          auto it = source.attributes.find("RedrivePolicy");
-          if (it == source.attributes.end() || it->second.empty()) continue;
-          json policy = json::parse(it->second, nullptr, false);
-          if (GetString(policy, "deadLetterTargetArn").value_or("") == q->arn) {
-            urls.push_back(impl.QueueUrl(ex.host, name));
-          }
-        }
-        reply({{"queueUrls", urls}});
-      }
-    }
-  }
-  Impl::Deliver(deliveries);
-  for (auto& w : orphaned) w->finish(json::array());
-  respond(std::move(*response));
 }
 
 }  // namespace localcloud::sqs

@@ -7,12 +7,15 @@
 #include <string>
 
 #include "localcloud/core/cloud.h"
+#include "localcloud/core/protocol.h"
+#include "localcloud/core/query_protocol.h"
 #include "localcloud/core/queue_delivery.h"
 
 namespace localcloud::sqs {
 
-// The SQS service. Thread-safe: all queue state sits behind one mutex; long polls wait as
-// entries in their queue (their Respond kept) with a deadline on the context's TimerQueue.
+// The SQS service: one function per operation in a table, served by the JSON and query
+// protocol adapters. Thread-safe: all queue state sits behind one mutex; long polls wait as
+// entries in their queue (their reply kept) with a deadline on the context's TimerQueue.
 //
 // Persistence (with a data dir): every queue with its attributes, tags and messages (in
 // flight or not) is written to DATA_DIR/sqs/queues.json at most once a second while it
@@ -39,10 +42,12 @@ class SqsService : public Service, public QueueDelivery {
   common::Result<std::string> SendMessageToArn(const std::string& queue_arn,
                                                OutgoingMessage message) override;
 
-  struct Impl;
+  struct Impl;  // the queues and the operations
 
  private:
   std::shared_ptr<Impl> impl_;
+  OperationTable operations_;  // filled by the constructor
+  JsonOrQueryProtocol protocol_;
 };
 
 }  // namespace localcloud::sqs

@@ -31,12 +31,12 @@ http::Response ImdsService::ErrorResponse(const Call&, const aws::AwsError& erro
 }
 
 int ImdsService::credentials_issued() const {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   return issued_;
 }
 
 bool ImdsService::ValidToken(const std::string& token, common::SystemTime now) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   for (auto it = tokens_.begin(); it != tokens_.end();) {
     it = it->second <= now ? tokens_.erase(it) : std::next(it);
   }
@@ -64,7 +64,7 @@ void ImdsService::Handle(Call call, http::Respond respond) {
     }
     std::string token = common::Base64Encode(common::RandomBytes(42));
     {
-      std::lock_guard<std::mutex> l(mu_);
+      common::MutexLock l(mu_);
       tokens_[token] = now + std::chrono::seconds(ttl);
     }
     http::Response resp = Text(200, token);
@@ -95,7 +95,7 @@ void ImdsService::Handle(Call call, http::Respond respond) {
     p.expiration = now + lifetime_;
     context_.credentials().Add(p);
     {
-      std::lock_guard<std::mutex> l(mu_);
+      common::MutexLock l(mu_);
       ++issued_;
     }
     spdlog::info("imds: issued credentials {} for {} (valid {} s)", p.access_key_id, kRoleName,

@@ -7,10 +7,10 @@
 #pragma once
 
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "common/mutex.h"
 #include "localcloud/core/cloud.h"
 
 namespace localcloud::sts {
@@ -29,19 +29,19 @@ class ImdsService : public Service {
   bool Accepts(const RouteInfo& route, const http::Request& request) const override;
   bool NeedsSignature(const RouteInfo&, const http::Request&) const override { return false; }
   http::Response ErrorResponse(const Call& call, const aws::AwsError& error) const override;
-  void Handle(Call call, http::Respond respond) override;
+  void Handle(Call call, http::Respond respond) override EXCLUDES(mu_);
 
   // How many credential sets were handed out (for tests and logs).
-  int credentials_issued() const;
+  int credentials_issued() const EXCLUDES(mu_);
 
  private:
-  bool ValidToken(const std::string& token, common::SystemTime now);
+  bool ValidToken(const std::string& token, common::SystemTime now) EXCLUDES(mu_);
 
   CloudContext& context_;
   std::chrono::seconds lifetime_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, common::SystemTime> tokens_;  // token → expiry; guarded by mu_
-  int issued_ = 0;                                              // guarded by mu_
+  mutable common::Mutex mu_;
+  std::unordered_map<std::string, common::SystemTime> tokens_ GUARDED_BY(mu_);  // → expiry
+  int issued_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace localcloud::sts

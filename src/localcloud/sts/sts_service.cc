@@ -4,7 +4,6 @@
 
 #include "common/crypto.h"
 #include "common/strings.h"
-#include "localcloud/core/query_protocol.h"
 
 namespace localcloud::sts {
 
@@ -24,12 +23,7 @@ constexpr std::string_view kTargetPrefix = "AWSSecurityTokenServiceV20110615.";
 constexpr std::string_view kNamespace = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 aws::AwsError Error(std::string code, std::string message, int status = 400) {
-  aws::AwsError e;
-  e.service = "sts";
-  e.code = std::move(code);
-  e.message = std::move(message);
-  e.http_status = status;
-  return e;
+  return ServiceError("sts", std::move(code), std::move(message), status);
 }
 
 bool Base64UrlDecode(std::string_view in, std::string* out) {
@@ -77,13 +71,34 @@ bool ValidSessionName(std::string_view s) {
   return true;
 }
 
+// A member of the request as a string ("" when absent).
+std::string Param(const json& in, const char* name) { return ScalarMember(in, name).value_or(""); }
+
+aws::AwsError UnknownOperation(std::string_view action) {
+  return Error("InvalidAction",
+               "Could not find operation " + std::string(action) + " for version 2011-06-15");
+}
+
+JsonProtocolOptions ProtocolOptions() {
+  JsonProtocolOptions o("sts", "1.0", {std::string(kTargetPrefix)});
+  o.error_type_prefix = "com.amazonaws.sts#";
+  o.unknown_operation = UnknownOperation;
+  return o;
+}
+
 }  // namespace
 
+StsService::StsService(CloudContext& context)
+    : context_(context), protocol_(ProtocolOptions(), std::string(kNamespace)) {
+  operations_.Add("GetCallerIdentity", GetCallerIdentity)
+      .Add("AssumeRoleWithWebIdentity",
+           BindOperation(this, &StsService::AssumeRoleWithWebIdentity));
+}
+
 bool StsService::Accepts(const RouteInfo& route, const http::Request& /*request*/) const {
-  if (!route.target.empty()) return common::StartsWith(route.target, kTargetPrefix);
+  if (!route.target.empty()) return protocol_.json().Accepts(route);
   if (route.signing_service == "sts") return true;
-  return route.signing_service.empty() &&
-         (route.action == "GetCallerIdentity" || route.action == "AssumeRoleWithWebIdentity");
+  return route.signing_service.empty() && operations_.Contains(route.action);
 }
 
 bool StsService::NeedsSignature(const RouteInfo& route, const http::Request& /*request*/) const {
@@ -92,109 +107,76 @@ bool StsService::NeedsSignature(const RouteInfo& route, const http::Request& /*r
 }
 
 http::Response StsService::ErrorResponse(const Call& call, const aws::AwsError& error) const {
-  aws::AwsError e = error;
-  e.request_id = call.request_id;
-  if (!call.route.target.empty()) return aws::ToJsonResponse(e, "1.0", "com.amazonaws.sts#");
-  return aws::ToQueryXmlResponse(e);
+  return protocol_.RenderError(call, error);
 }
 
 void StsService::Handle(Call call, http::Respond respond) {
-  bool json_protocol = !call.route.target.empty();
-  std::string action;
-  json in;
-  if (json_protocol) {
-    action = call.route.target.substr(kTargetPrefix.size());
-    in =
-        call.request.body.empty() ? json::object() : json::parse(call.request.body, nullptr, false);
-    if (!in.is_object()) in = json::object();
-  } else {
-    std::map<std::string, std::string> params;
-    for (auto& [k, v] : http::ParseQuery(call.request.query())) params[k] = v;
-    for (auto& [k, v] : http::ParseQuery(call.request.body, true)) params[k] = v;
-    action = params["Action"];
-    in = QueryParamsToJson(params);
-  }
-  auto reply = [&](const json& result) {
-    http::Response r;
-    if (json_protocol) {
-      r = http::Response::Text(200, result.dump(), "application/x-amz-json-1.0");
-    } else {
-      r = http::Response::Text(
-          200, RenderQueryResponse(action, result, call.request_id, kNamespace), "text/xml");
-    }
-    r.headers.Set("x-amzn-RequestId", call.request_id);
-    respond(std::move(r));
-  };
-  auto fail = [&](const aws::AwsError& e) { respond(ErrorResponse(call, e)); };
-  auto param = [&](const char* name) -> std::string {
-    if (!in.contains(name)) return "";
-    return in[name].is_string() ? in[name].get<std::string>() : in[name].dump();
-  };
+  protocol_.Serve(operations_, std::move(call), std::move(respond));
+}
 
-  if (action == "GetCallerIdentity") {
-    return reply({{"Arn", call.caller.arn},
-                  {"UserId", call.caller.principal_id},
-                  {"Account", call.caller.account_id}});
+OperationResult StsService::GetCallerIdentity(const json& /*in*/, const Call& call) {
+  return json{{"Arn", call.caller.arn},
+              {"UserId", call.caller.principal_id},
+              {"Account", call.caller.account_id}};
+}
+
+OperationResult StsService::AssumeRoleWithWebIdentity(const json& in, const Call& call) {
+  std::string role_arn = Param(in, "RoleArn");
+  std::string session = Param(in, "RoleSessionName");
+  std::string token = Param(in, "WebIdentityToken");
+  if (role_arn.empty()) return Error("MissingParameter", "RoleArn is required");
+  if (session.empty()) return Error("MissingParameter", "RoleSessionName is required");
+  if (token.empty()) return Error("MissingParameter", "WebIdentityToken is required");
+  std::vector<std::string> arn = common::Split(role_arn, ':');
+  if (arn.size() != 6 || arn[0] != "arn" || arn[2] != "iam" || arn[4].size() != 12 ||
+      !common::StartsWith(arn[5], "role/") || arn[5].size() <= 5) {
+    return Error("ValidationError", role_arn + " is invalid");
   }
-  if (action == "AssumeRoleWithWebIdentity") {
-    std::string role_arn = param("RoleArn");
-    std::string session = param("RoleSessionName");
-    std::string token = param("WebIdentityToken");
-    if (role_arn.empty()) return fail(Error("MissingParameter", "RoleArn is required"));
-    if (session.empty()) return fail(Error("MissingParameter", "RoleSessionName is required"));
-    if (token.empty()) return fail(Error("MissingParameter", "WebIdentityToken is required"));
-    std::vector<std::string> arn = common::Split(role_arn, ':');
-    if (arn.size() != 6 || arn[0] != "arn" || arn[2] != "iam" || arn[4].size() != 12 ||
-        !common::StartsWith(arn[5], "role/") || arn[5].size() <= 5) {
-      return fail(Error("ValidationError", role_arn + " is invalid"));
-    }
-    if (!ValidSessionName(session)) {
-      return fail(Error("ValidationError",
-                        "1 validation error detected: Value '" + session +
-                            "' at 'roleSessionName' failed to satisfy constraint: Member must "
-                            "satisfy regular expression pattern: [\\w+=,.@-]*"));
-    }
-    auto claims = JwtClaims(token);
-    if (!claims) return fail(Error("InvalidIdentityToken", "Couldn't parse the provided token"));
-    int64_t duration = 3600;
-    if (std::string d = param("DurationSeconds"); !d.empty()) {
-      duration = std::strtoll(d.c_str(), nullptr, 10);
-      if (duration < 900 || duration > 43200) {
-        return fail(Error("ValidationError",
-                          "1 validation error detected: Value '" + d +
-                              "' at 'durationSeconds' failed to satisfy constraint: Member must "
-                              "have value between 900 and 43200"));
-      }
-    }
-    std::string role_name = arn[5].substr(arn[5].rfind('/') + 1);
-    std::string role_id = "AROA" + RandomUpperAlnum(17);
-    Principal p;
-    p.access_key_id = "ASIA" + RandomUpperAlnum(16);
-    p.secret_access_key = common::Base64Encode(common::RandomBytes(30));
-    p.session_token = common::Base64Encode(common::RandomBytes(96));
-    p.account_id = arn[4];
-    p.arn = "arn:aws:sts::" + arn[4] + ":assumed-role/" + role_name + "/" + session;
-    p.principal_id = role_id + ":" + session;
-    p.type = "AssumedRole";
-    p.role_arn = role_arn;
-    common::SystemTime expiration = context_.clock().Now() + std::chrono::seconds(duration);
-    p.expiration = expiration;
-    context_.credentials().Add(p);
-    json result = {{"Credentials",
-                    {{"AccessKeyId", p.access_key_id},
-                     {"SecretAccessKey", p.secret_access_key},
-                     {"SessionToken", p.session_token},
-                     {"Expiration", common::FormatIso8601(expiration)}}},
-                   {"SubjectFromWebIdentityToken", ClaimString(*claims, "sub")},
-                   {"AssumedRoleUser", {{"AssumedRoleId", p.principal_id}, {"Arn", p.arn}}},
-                   {"Provider", ClaimString(*claims, "iss")},
-                   {"Audience", ClaimString(*claims, "aud")}};
-    if (json_protocol) {  // JSON timestamps are epoch seconds
-      result["Credentials"]["Expiration"] = common::ToUnixSeconds(expiration);
-    }
-    return reply(result);
+  if (!ValidSessionName(session)) {
+    return Error("ValidationError",
+                 "1 validation error detected: Value '" + session +
+                     "' at 'roleSessionName' failed to satisfy constraint: Member must "
+                     "satisfy regular expression pattern: [\\w+=,.@-]*");
   }
-  fail(Error("InvalidAction", "Could not find operation " + action + " for version 2011-06-15"));
+  auto claims = JwtClaims(token);
+  if (!claims) return Error("InvalidIdentityToken", "Couldn't parse the provided token");
+  int64_t duration = 3600;
+  if (std::string d = Param(in, "DurationSeconds"); !d.empty()) {
+    duration = std::strtoll(d.c_str(), nullptr, 10);
+    if (duration < 900 || duration > 43200) {
+      return Error("ValidationError",
+                   "1 validation error detected: Value '" + d +
+                       "' at 'durationSeconds' failed to satisfy constraint: Member must "
+                       "have value between 900 and 43200");
+    }
+  }
+  std::string role_name = arn[5].substr(arn[5].rfind('/') + 1);
+  std::string role_id = "AROA" + RandomUpperAlnum(17);
+  Principal p;
+  p.access_key_id = "ASIA" + RandomUpperAlnum(16);
+  p.secret_access_key = common::Base64Encode(common::RandomBytes(30));
+  p.session_token = common::Base64Encode(common::RandomBytes(96));
+  p.account_id = arn[4];
+  p.arn = "arn:aws:sts::" + arn[4] + ":assumed-role/" + role_name + "/" + session;
+  p.principal_id = role_id + ":" + session;
+  p.type = "AssumedRole";
+  p.role_arn = role_arn;
+  common::SystemTime expiration = context_.clock().Now() + std::chrono::seconds(duration);
+  p.expiration = expiration;
+  context_.credentials().Add(p);
+  json result = {{"Credentials",
+                  {{"AccessKeyId", p.access_key_id},
+                   {"SecretAccessKey", p.secret_access_key},
+                   {"SessionToken", p.session_token},
+                   {"Expiration", common::FormatIso8601(expiration)}}},
+                 {"SubjectFromWebIdentityToken", ClaimString(*claims, "sub")},
+                 {"AssumedRoleUser", {{"AssumedRoleId", p.principal_id}, {"Arn", p.arn}}},
+                 {"Provider", ClaimString(*claims, "iss")},
+                 {"Audience", ClaimString(*claims, "aud")}};
+  if (IsJsonProtocol(call)) {  // JSON timestamps are epoch seconds
+    result["Credentials"]["Expiration"] = common::ToUnixSeconds(expiration);
+  }
+  return result;
 }
 
 }  // namespace localcloud::sts

@@ -6,17 +6,20 @@
 #include <string>
 
 #include "localcloud/core/cloud.h"
+#include "localcloud/core/protocol.h"
+#include "localcloud/core/query_protocol.h"
 
 namespace localcloud::sts {
 
 // `n` random characters of A–Z and 2–7, as in AWS key ids ("ASIA" + 16 of them).
 std::string RandomUpperAlnum(size_t n);
 
-// The STS service. Thread-safe (stateless apart from the context's CredentialStore).
+// The STS service: its operations in a table, served by the JSON and query protocol
+// adapters. Thread-safe (stateless apart from the context's CredentialStore).
 class StsService : public Service {
  public:
   // `context` must outlive the service.
-  explicit StsService(CloudContext& context) : context_(context) {}
+  explicit StsService(CloudContext& context);
 
   std::string_view name() const override { return "sts"; }
   bool Accepts(const RouteInfo& route, const http::Request& request) const override;
@@ -29,7 +32,12 @@ class StsService : public Service {
   void Handle(Call call, http::Respond respond) override;
 
  private:
+  static OperationResult GetCallerIdentity(const nlohmann::json& in, const Call& call);
+  OperationResult AssumeRoleWithWebIdentity(const nlohmann::json& in, const Call& call);
+
   CloudContext& context_;
+  OperationTable operations_;  // filled by the constructor
+  JsonOrQueryProtocol protocol_;
 };
 
 }  // namespace localcloud::sts

@@ -1,4 +1,4 @@
-#include "localcloud/events/s3_notifications.h"
+#include "localcloud/eventbridge/s3_notifications.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,7 +7,7 @@
 #include "common/crypto.h"
 #include "common/strings.h"
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 namespace {
 
 using nlohmann::json;
@@ -124,4 +124,4 @@ common::Status S3Notifications::OnNotificationConfiguration(
   return common::Status::Ok();
 }
 
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 
 // Replaces each <name> of `tmpl` that names a variable. A template whose first non-blank
 // character is '{' or '[' is JSON: there a string value placed outside quotes is written as a
@@ -19,4 +19,4 @@ namespace localcloud::events {
 std::string RenderInputTemplate(const std::string& tmpl,
                                 const std::map<std::string, std::optional<nlohmann::json>>& vars);
 
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge

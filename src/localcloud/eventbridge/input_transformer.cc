@@ -1,6 +1,6 @@
-#include "localcloud/events/input_transformer.h"
+#include "localcloud/eventbridge/input_transformer.h"
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 namespace {
 
 std::string Placeholder(const std::optional<nlohmann::json>& value, bool json_template,
@@ -46,4 +46,4 @@ std::string RenderInputTemplate(const std::string& tmpl,
   return out;
 }
 
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge

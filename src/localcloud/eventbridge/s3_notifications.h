@@ -7,9 +7,9 @@
 
 #include "localcloud/core/queue_delivery.h"
 #include "localcloud/core/s3_observer.h"
-#include "localcloud/events/events_service.h"
+#include "localcloud/eventbridge/events_service.h"
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 
 // Registered with the S3 service (S3Service::AddObserver). Thread-safe; never blocks (queue
 // sends run on the context's timer thread).
@@ -38,4 +38,4 @@ class S3Notifications : public S3Observer {
   QueueDelivery& queues_;
 };
 
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge

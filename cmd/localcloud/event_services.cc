@@ -1,11 +1,11 @@
-#include "localcloud/events/wiring.h"
+#include "event_services.h"
 
 #include "localcloud/cloudtrail/cloudtrail_service.h"
-#include "localcloud/events/events_service.h"
-#include "localcloud/events/s3_notifications.h"
+#include "localcloud/eventbridge/events_service.h"
+#include "localcloud/eventbridge/s3_notifications.h"
 #include "localcloud/xsandbox/xsandbox_service.h"
 
-namespace localcloud::events {
+namespace localcloud {
 
 void AddEventServicesFlags(CLI::App& app, EventServicesFlags* f) {
   app.add_option("--x-consumer-key", f->x_consumer_key, "X sandbox: consumer (API) key")
@@ -27,9 +27,9 @@ void AddEventServicesFlags(CLI::App& app, EventServicesFlags* f) {
 
 struct EventServices::Impl {
   std::shared_ptr<xsandbox::XSandboxService> x;
-  std::shared_ptr<EventsService> events;
+  std::shared_ptr<eventbridge::EventsService> events;
   std::shared_ptr<cloudtrail::CloudTrailService> cloudtrail;
-  std::unique_ptr<S3Notifications> notifications;
+  std::unique_ptr<eventbridge::S3Notifications> notifications;
 };
 
 EventServices::EventServices(CloudContext& context, QueueDelivery& queues,
@@ -41,14 +41,15 @@ EventServices::EventServices(CloudContext& context, QueueDelivery& queues,
   x.access_token = flags.x_access_token;
   x.access_token_secret = flags.x_access_token_secret;
   impl_->x = std::make_shared<xsandbox::XSandboxService>(context, x);
-  EventsOptions events_options;
+  eventbridge::EventsOptions events_options;
   events_options.schedule_minute_ms = flags.schedule_minute_ms;
-  impl_->events = std::make_shared<EventsService>(context, queues, events_options);
+  impl_->events = std::make_shared<eventbridge::EventsService>(context, queues, events_options);
   cloudtrail::CloudTrailOptions ct;
   ct.delivery_delay =
       std::chrono::milliseconds(static_cast<int64_t>(flags.cloudtrail_delay_seconds * 1000));
   impl_->cloudtrail = std::make_shared<cloudtrail::CloudTrailService>(context, *impl_->events, ct);
-  impl_->notifications = std::make_unique<S3Notifications>(context, *impl_->events, queues);
+  impl_->notifications =
+      std::make_unique<eventbridge::S3Notifications>(context, *impl_->events, queues);
 }
 
 EventServices::~EventServices() = default;
@@ -62,4 +63,4 @@ void EventServices::Register(Dispatcher& dispatcher,
   add_s3_observer(impl_->cloudtrail.get());
 }
 
-}  // namespace localcloud::events
+}  // namespace localcloud

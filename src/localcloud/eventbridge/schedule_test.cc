@@ -1,8 +1,8 @@
-#include "localcloud/events/schedule.h"
+#include "localcloud/eventbridge/schedule.h"
 
 #include <gtest/gtest.h>
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 namespace {
 
 common::SystemTime At(const char* iso) { return *common::ParseIso8601(iso); }
@@ -47,4 +47,4 @@ TEST(Schedule, CronNextFire) {
 }
 
 }  // namespace
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge

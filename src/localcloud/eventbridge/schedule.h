@@ -12,7 +12,7 @@
 #include "common/status.h"
 #include "common/time.h"
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 
 // A parsed schedule. Plain value.
 struct Schedule {
@@ -38,4 +38,4 @@ common::Result<Schedule> ParseSchedule(std::string_view expression);
 // period for rate). nullopt when a cron never fires again (e.g. a past year).
 std::optional<common::SystemTime> NextFire(const Schedule& schedule, common::SystemTime after);
 
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge

@@ -1,4 +1,4 @@
-#include "localcloud/events/events_service.h"
+#include "localcloud/eventbridge/events_service.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,14 +7,16 @@
 #include <cmath>
 
 #include "common/crypto.h"
+#include "common/json_fields.h"
 #include "common/json_limits.h"
 #include "common/strings.h"
 #include "eventpattern/pattern.h"
-#include "localcloud/events/input_transformer.h"
+#include "localcloud/eventbridge/input_transformer.h"
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 namespace {
 
+using common::JsonString;
 using nlohmann::json;
 
 // JSON carried in a string member (Detail, Input, a test Event) is bounded before it is
@@ -24,11 +26,11 @@ bool DepthOk(std::string_view text) { return common::CheckJsonDepth(text).ok(); 
 constexpr std::string_view kTargetPrefix = "AWSEvents.";
 constexpr size_t kMaxTargetsPerRule = 5;
 
-EventsError Validation(std::string message) {
-  return {"ValidationException", std::move(message), 400};
+aws::AwsError Validation(std::string message) {
+  return ServiceError("events", "ValidationException", std::move(message));
 }
-EventsError NotFound(std::string message) {
-  return {"ResourceNotFoundException", std::move(message), 400};
+aws::AwsError NotFound(std::string message) {
+  return ServiceError("events", "ResourceNotFoundException", std::move(message));
 }
 
 // The one place that speaks the pattern library's API.
@@ -41,17 +43,12 @@ common::Result<std::shared_ptr<const eventpattern::Pattern>> CompilePattern(
 }
 
 // The matcher's message is already EventBridge's ("Event pattern is not valid. Reason: …").
-EventsError InvalidPattern(const common::Status& status) {
+aws::AwsError InvalidPattern(const common::Status& status) {
   std::string message = status.message();
   if (!common::StartsWith(message, eventpattern::kInvalidPatternPrefix)) {
     message = std::string(eventpattern::kInvalidPatternPrefix) + message;
   }
-  return {"InvalidEventPatternException", message, 400};
-}
-
-std::string Str(const json& in, const char* key) {
-  auto it = in.find(key);
-  return it != in.end() && it->is_string() ? it->get<std::string>() : std::string();
+  return ServiceError("events", "InvalidEventPatternException", message);
 }
 
 // A JSONPath of the subset EventBridge targets use: "$", "$.a.b", "$.a[0].b", "$['a']".
@@ -114,14 +111,31 @@ EventsService::EventsService(CloudContext& context, QueueDelivery& queues, Event
       queues_(queues),
       options_(options),
       schedule_epoch_(context.clock().Now()),
-      steady_epoch_(std::chrono::steady_clock::now()) {
+      steady_epoch_(std::chrono::steady_clock::now()),
+      protocol_(JsonProtocolOptions("events", "1.1", {std::string(kTargetPrefix)})) {
   if (options_.schedule_minute_ms <= 0) options_.schedule_minute_ms = 60'000;
+  operations_.Add("PutRule", BindOperation(this, &EventsService::PutRule))
+      .Add("DescribeRule", BindOperation(this, &EventsService::DescribeRule))
+      .Add("ListRules", BindOperation(this, &EventsService::ListRules))
+      .Add("EnableRule", BindOperation(this, &EventsService::EnableRule))
+      .Add("DisableRule", BindOperation(this, &EventsService::DisableRule))
+      .Add("DeleteRule", BindOperation(this, &EventsService::DeleteRule))
+      .Add("PutTargets", BindOperation(this, &EventsService::PutTargets))
+      .Add("RemoveTargets", BindOperation(this, &EventsService::RemoveTargets))
+      .Add("ListTargetsByRule", BindOperation(this, &EventsService::ListTargetsByRule))
+      .Add("PutEvents", BindOperation(this, &EventsService::PutEvents))
+      .Add("TestEventPattern", BindOperation(this, &EventsService::TestEventPattern))
+      .Add("TagResource", BindOperation(this, &EventsService::TagResource))
+      .Add("UntagResource", BindOperation(this, &EventsService::UntagResource))
+      .Add("ListTagsForResource", BindOperation(this, &EventsService::ListTagsForResource))
+      .Add("DescribeEventBus", BindOperation(this, &EventsService::DescribeEventBus))
+      .Add("ListRuleNamesByTarget", BindOperation(this, &EventsService::ListRuleNamesByTarget));
 }
 
 EventsService::~EventsService() { Shutdown(); }
 
 void EventsService::Shutdown() {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   stopped_ = true;
   for (auto& [name, rule] : rules_) {
     if (rule.schedule_timer) context_.timers().Cancel(rule.schedule_timer);
@@ -130,65 +144,19 @@ void EventsService::Shutdown() {
 }
 
 bool EventsService::Accepts(const RouteInfo& route, const http::Request&) const {
-  return common::StartsWith(route.target, kTargetPrefix);
+  return protocol_.Accepts(route);
 }
 
 http::Response EventsService::ErrorResponse(const Call& call, const aws::AwsError& error) const {
-  aws::AwsError e = error;
-  if (e.request_id.empty()) e.request_id = call.request_id;
-  return aws::ToJsonResponse(e, "1.1");
+  return protocol_.RenderError(call, error);
 }
 
 void EventsService::Handle(Call call, http::Respond respond) {
-  std::string action = call.route.target.substr(kTargetPrefix.size());
-  json in =
-      call.request.body.empty() ? json::object() : json::parse(call.request.body, nullptr, false);
-  Outcome outcome;
-  if (!in.is_object()) {
-    outcome.second =
-        EventsError{"SerializationException", "Request body is not a JSON object", 400};
-  } else {
-    outcome = Dispatch(action, in, call);
-  }
-  if (outcome.second) {
-    aws::AwsError e;
-    e.service = "events";
-    e.code = outcome.second->code;
-    e.message = outcome.second->message;
-    e.http_status = outcome.second->status;
-    e.request_id = call.request_id;
-    respond(aws::ToJsonResponse(e, "1.1"));
-    return;
-  }
-  http::Response r = http::Response::Text(200, outcome.first.dump(), "application/x-amz-json-1.1");
-  r.headers.Set("x-amzn-RequestId", call.request_id);
-  respond(std::move(r));
+  protocol_.Serve(operations_, std::move(call), std::move(respond));
 }
 
-EventsService::Outcome EventsService::Dispatch(const std::string& action, const json& in,
-                                               const Call& call) {
-  if (action == "PutRule") return PutRule(in);
-  if (action == "DescribeRule") return DescribeRule(in);
-  if (action == "ListRules") return ListRules(in);
-  if (action == "EnableRule") return SetRuleState(in, "ENABLED");
-  if (action == "DisableRule") return SetRuleState(in, "DISABLED");
-  if (action == "DeleteRule") return DeleteRule(in);
-  if (action == "PutTargets") return PutTargets(in);
-  if (action == "RemoveTargets") return RemoveTargets(in);
-  if (action == "ListTargetsByRule") return ListTargetsByRule(in);
-  if (action == "PutEvents") return PutEvents(in, call);
-  if (action == "TestEventPattern") return TestEventPattern(in);
-  if (action == "TagResource") return TagResource(in);
-  if (action == "UntagResource") return UntagResource(in);
-  if (action == "ListTagsForResource") return ListTagsForResource(in);
-  if (action == "DescribeEventBus") return DescribeEventBus(in);
-  if (action == "ListRuleNamesByTarget") return ListRuleNamesByTarget(in);
-  return {json(), EventsError{"UnknownOperationException",
-                              "localcloud EventBridge does not implement " + action, 400}};
-}
-
-std::optional<EventsError> EventsService::CheckBus(const json& in) const {
-  std::string bus = Str(in, "EventBusName");
+std::optional<aws::AwsError> EventsService::CheckBus(const json& in) const {
+  std::string bus = JsonString(in, "EventBusName");
   if (bus.empty() || bus == "default" ||
       bus == "arn:aws:events:" + context_.config().region + ":" + context_.config().account_id +
                  ":event-bus/default") {
@@ -215,45 +183,51 @@ json EventsService::RuleJson(const Rule& rule) const {
   return j;
 }
 
-std::optional<EventsError> EventsService::ValidatePattern(const std::string& pattern_json) {
-  auto compiled = CompilePattern(pattern_json);
-  if (!compiled.ok()) return InvalidPattern(compiled.status());
-  return std::nullopt;
+aws::Outcome<EventsService::Rule*> EventsService::FindRule(const json& in, const char* member) {
+  if (auto e = CheckBus(in)) return *e;
+  std::string name = JsonString(in, member);
+  auto it = rules_.find(name);
+  if (it == rules_.end()) return NotFound("Rule " + name + " does not exist.");
+  return &it->second;
 }
 
-EventsService::Outcome EventsService::PutRule(const json& in) {
-  if (auto e = CheckBus(in)) return {json(), e};
-  std::string name = Str(in, "Name");
+bool EventsService::KnownRuleArn(const std::string& arn) const {
+  return std::any_of(rules_.begin(), rules_.end(),
+                     [&](const auto& kv) { return kv.second.arn == arn; });
+}
+
+OperationResult EventsService::PutRule(const json& in, const Call&) {
+  if (auto e = CheckBus(in)) return *e;
+  std::string name = JsonString(in, "Name");
   if (!ValidRuleName(name)) {
-    return {json(), Validation("1 validation error detected: Value '" + name +
-                               "' at 'name' failed to satisfy constraint: Member must satisfy "
-                               "regular expression pattern: [\\.\\-_A-Za-z0-9]+")};
+    return Validation("1 validation error detected: Value '" + name +
+                      "' at 'name' failed to satisfy constraint: Member must satisfy "
+                      "regular expression pattern: [\\.\\-_A-Za-z0-9]+");
   }
-  std::string pattern_text = Str(in, "EventPattern");
-  std::string schedule_text = Str(in, "ScheduleExpression");
+  std::string pattern_text = JsonString(in, "EventPattern");
+  std::string schedule_text = JsonString(in, "ScheduleExpression");
   if (pattern_text.empty() && schedule_text.empty()) {
-    return {json(),
-            Validation("Parameter(s) EventPattern or ScheduleExpression must be specified.")};
+    return Validation("Parameter(s) EventPattern or ScheduleExpression must be specified.");
   }
   std::shared_ptr<const eventpattern::Pattern> pattern;
   if (!pattern_text.empty()) {
     auto compiled = CompilePattern(pattern_text);
-    if (!compiled.ok()) return {json(), InvalidPattern(compiled.status())};
+    if (!compiled.ok()) return InvalidPattern(compiled.status());
     pattern = *compiled;
   }
   std::optional<Schedule> schedule;
   if (!schedule_text.empty()) {
     auto parsed = ParseSchedule(schedule_text);
-    if (!parsed.ok()) return {json(), Validation(parsed.status().message())};
+    if (!parsed.ok()) return Validation(parsed.status().message());
     schedule = *parsed;
   }
-  std::string state = Str(in, "State");
+  std::string state = JsonString(in, "State");
   if (state.empty()) state = "ENABLED";
   if (state != "ENABLED" && state != "DISABLED") {
-    return {json(), Validation("Parameter State is not valid.")};
+    return Validation("Parameter State is not valid.");
   }
 
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   Rule& rule = rules_[name];
   rule.name = name;
   rule.arn = RuleArn(name);
@@ -262,34 +236,33 @@ EventsService::Outcome EventsService::PutRule(const json& in) {
   rule.schedule_expression = schedule_text;
   rule.schedule = schedule;
   rule.state = state;
-  rule.description = Str(in, "Description");
-  rule.role_arn = Str(in, "RoleArn");
+  rule.description = JsonString(in, "Description");
+  rule.role_arn = JsonString(in, "RoleArn");
   ++rule.generation;
   ArmSchedule(rule);
   if (in.contains("Tags") && in["Tags"].is_array()) {
-    for (const json& t : in["Tags"]) tags_[rule.arn][Str(t, "Key")] = Str(t, "Value");
+    for (const json& t : in["Tags"]) tags_[rule.arn][JsonString(t, "Key")] = JsonString(t, "Value");
   }
-  return {json{{"RuleArn", rule.arn}}, std::nullopt};
+  return json{{"RuleArn", rule.arn}};
 }
 
-EventsService::Outcome EventsService::DescribeRule(const json& in) {
-  if (auto e = CheckBus(in)) return {json(), e};
-  std::string name = Str(in, "Name");
-  std::lock_guard<std::mutex> lock(mu_);
+OperationResult EventsService::DescribeRule(const json& in, const Call&) {
+  if (auto e = CheckBus(in)) return *e;
+  std::string name = JsonString(in, "Name");
+  common::MutexLock lock(mu_);
   auto it = rules_.find(name);
-  if (it == rules_.end())
-    return {json(), NotFound("Rule " + name + " does not exist on EventBus default.")};
-  return {RuleJson(it->second), std::nullopt};
+  if (it == rules_.end()) return NotFound("Rule " + name + " does not exist on EventBus default.");
+  return RuleJson(it->second);
 }
 
-EventsService::Outcome EventsService::ListRules(const json& in) {
-  if (auto e = CheckBus(in)) return {json(), e};
-  std::string prefix = Str(in, "NamePrefix");
-  std::string after = Str(in, "NextToken");
+OperationResult EventsService::ListRules(const json& in, const Call&) {
+  if (auto e = CheckBus(in)) return *e;
+  std::string prefix = JsonString(in, "NamePrefix");
+  std::string after = JsonString(in, "NextToken");
   size_t limit = in.contains("Limit") && in["Limit"].is_number_integer()
                      ? std::max<int64_t>(1, in["Limit"].get<int64_t>())
                      : 100;
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   json rules = json::array();
   json out = json::object();
   for (auto it = after.empty() ? rules_.begin() : rules_.upper_bound(after); it != rules_.end();
@@ -302,118 +275,115 @@ EventsService::Outcome EventsService::ListRules(const json& in) {
     rules.push_back(RuleJson(it->second));
   }
   out["Rules"] = rules;
-  return {out, std::nullopt};
+  return out;
 }
 
-EventsService::Outcome EventsService::SetRuleState(const json& in, const std::string& state) {
-  if (auto e = CheckBus(in)) return {json(), e};
-  std::string name = Str(in, "Name");
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = rules_.find(name);
-  if (it == rules_.end()) return {json(), NotFound("Rule " + name + " does not exist.")};
-  it->second.state = state;
-  return {json::object(), std::nullopt};
+OperationResult EventsService::EnableRule(const json& in, const Call&) {
+  return SetRuleState(in, "ENABLED");
 }
 
-EventsService::Outcome EventsService::DeleteRule(const json& in) {
-  if (auto e = CheckBus(in)) return {json(), e};
-  std::string name = Str(in, "Name");
-  std::lock_guard<std::mutex> lock(mu_);
+OperationResult EventsService::DisableRule(const json& in, const Call&) {
+  return SetRuleState(in, "DISABLED");
+}
+
+OperationResult EventsService::SetRuleState(const json& in, const std::string& state) {
+  common::MutexLock lock(mu_);
+  aws::Outcome<Rule*> rule = FindRule(in, "Name");
+  if (!rule.ok()) return rule.error();
+  (*rule)->state = state;
+  return json::object();
+}
+
+OperationResult EventsService::DeleteRule(const json& in, const Call&) {
+  if (auto e = CheckBus(in)) return *e;
+  std::string name = JsonString(in, "Name");
+  common::MutexLock lock(mu_);
   auto it = rules_.find(name);
-  if (it == rules_.end()) return {json::object(), std::nullopt};  // AWS: idempotent
+  if (it == rules_.end()) return json::object();  // AWS: idempotent
   if (!it->second.targets.empty()) {
-    return {json(), Validation("Rule can't be deleted since it has targets.")};
+    return Validation("Rule can't be deleted since it has targets.");
   }
   if (it->second.schedule_timer) context_.timers().Cancel(it->second.schedule_timer);
   tags_.erase(it->second.arn);
   rules_.erase(it);
-  return {json::object(), std::nullopt};
+  return json::object();
 }
 
-EventsService::Outcome EventsService::PutTargets(const json& in) {
-  if (auto e = CheckBus(in)) return {json(), e};
-  std::string name = Str(in, "Rule");
+OperationResult EventsService::PutTargets(const json& in, const Call&) {
+  if (auto e = CheckBus(in)) return *e;
+  std::string name = JsonString(in, "Rule");
   if (!in.contains("Targets") || !in["Targets"].is_array() || in["Targets"].empty()) {
-    return {json(), Validation("Parameter Targets must be a non-empty list.")};
+    return Validation("Parameter Targets must be a non-empty list.");
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = rules_.find(name);
-  if (it == rules_.end()) return {json(), NotFound("Rule " + name + " does not exist.")};
-  Rule& rule = it->second;
-  json failed = json::array();
+  common::MutexLock lock(mu_);
+  aws::Outcome<Rule*> found = FindRule(in, "Rule");
+  if (!found.ok()) return found.error();
+  Rule& rule = **found;
+  json failed = json::array();  // every target is stored or the request fails
   for (const json& t : in["Targets"]) {
-    std::string id = Str(t, "Id");
-    std::string arn = Str(t, "Arn");
-    auto fail = [&](const std::string& code, const std::string& message) {
-      failed.push_back({{"TargetId", id}, {"ErrorCode", code}, {"ErrorMessage", message}});
-    };
+    std::string id = JsonString(t, "Id");
+    std::string arn = JsonString(t, "Arn");
     if (id.empty() || arn.empty()) {
-      return {json(), Validation("Parameter(s) Id and Arn must be specified for every target.")};
+      return Validation("Parameter(s) Id and Arn must be specified for every target.");
     }
     int inputs = t.contains("Input") + t.contains("InputPath") + t.contains("InputTransformer");
     if (inputs > 1) {
-      return {json(),
-              Validation("Only one of Input, InputPath, or InputTransformer must be provided.")};
+      return Validation("Only one of Input, InputPath, or InputTransformer must be provided.");
     }
     if (t.contains("Input")) {
-      json parsed = DepthOk(Str(t, "Input")) ? json::parse(Str(t, "Input"), nullptr, false)
-                                             : json(json::value_t::discarded);
-      if (parsed.is_discarded()) return {json(), Validation("Parameter Input is not valid JSON.")};
+      json parsed = DepthOk(JsonString(t, "Input"))
+                        ? json::parse(JsonString(t, "Input"), nullptr, false)
+                        : json(json::value_t::discarded);
+      if (parsed.is_discarded()) return Validation("Parameter Input is not valid JSON.");
     }
     if (!rule.targets.count(id) && rule.targets.size() >= kMaxTargetsPerRule) {
-      return {json(),
-              EventsError{"LimitExceededException",
-                          "The requested resource exceeds the maximum number allowed.", 400}};
+      return ServiceError("events", "LimitExceededException",
+                          "The requested resource exceeds the maximum number allowed.");
     }
     if (!common::StartsWith(arn, "arn:aws:sqs:")) {
       // Stored, as AWS would, but localcloud delivers to SQS only.
       spdlog::warn("events: target {} of rule {} is not an SQS queue; events to it are dropped", id,
                    name);
     }
-    (void)fail;
     rule.targets[id] = Target{t};
   }
-  return {json{{"FailedEntryCount", failed.size()}, {"FailedEntries", failed}}, std::nullopt};
+  return json{{"FailedEntryCount", failed.size()}, {"FailedEntries", failed}};
 }
 
-EventsService::Outcome EventsService::RemoveTargets(const json& in) {
-  if (auto e = CheckBus(in)) return {json(), e};
-  std::string name = Str(in, "Rule");
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = rules_.find(name);
-  if (it == rules_.end()) return {json(), NotFound("Rule " + name + " does not exist.")};
+OperationResult EventsService::RemoveTargets(const json& in, const Call&) {
+  common::MutexLock lock(mu_);
+  aws::Outcome<Rule*> rule = FindRule(in, "Rule");
+  if (!rule.ok()) return rule.error();
   if (in.contains("Ids") && in["Ids"].is_array()) {
     for (const json& id : in["Ids"]) {
-      if (id.is_string()) it->second.targets.erase(id.get<std::string>());
+      if (id.is_string()) (*rule)->targets.erase(id.get<std::string>());
     }
   }
-  return {json{{"FailedEntryCount", 0}, {"FailedEntries", json::array()}}, std::nullopt};
+  return json{{"FailedEntryCount", 0}, {"FailedEntries", json::array()}};
 }
 
-EventsService::Outcome EventsService::ListTargetsByRule(const json& in) {
-  if (auto e = CheckBus(in)) return {json(), e};
-  std::string name = Str(in, "Rule");
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = rules_.find(name);
-  if (it == rules_.end()) return {json(), NotFound("Rule " + name + " does not exist.")};
+OperationResult EventsService::ListTargetsByRule(const json& in, const Call&) {
+  common::MutexLock lock(mu_);
+  aws::Outcome<Rule*> rule = FindRule(in, "Rule");
+  if (!rule.ok()) return rule.error();
   json targets = json::array();
-  for (const auto& [id, target] : it->second.targets) targets.push_back(target.spec);
-  return {json{{"Targets", targets}}, std::nullopt};
+  for (const auto& [id, target] : (*rule)->targets) targets.push_back(target.spec);
+  return json{{"Targets", targets}};
 }
 
-EventsService::Outcome EventsService::ListRuleNamesByTarget(const json& in) {
-  std::string arn = Str(in, "TargetArn");
-  std::lock_guard<std::mutex> lock(mu_);
+OperationResult EventsService::ListRuleNamesByTarget(const json& in, const Call&) {
+  std::string arn = JsonString(in, "TargetArn");
+  common::MutexLock lock(mu_);
   json names = json::array();
   for (const auto& [name, rule] : rules_) {
     for (const auto& [id, t] : rule.targets) {
-      if (Str(t.spec, "Arn") == arn) {
+      if (JsonString(t.spec, "Arn") == arn) {
         names.push_back(name);
         break;
       }
     }
   }
-  return {json{{"RuleNames", names}}, std::nullopt};
+  return json{{"RuleNames", names}};
 }
 
 json EventsService::MakeEvent(const std::string& source, const std::string& detail_type,
@@ -430,11 +400,12 @@ json EventsService::MakeEvent(const std::string& source, const std::string& deta
               {"detail", std::move(detail)}};
 }
 
-EventsService::Outcome EventsService::PutEvents(const json& in, const Call& call) {
+OperationResult EventsService::PutEvents(const json& in, const Call& call) {
   if (!in.contains("Entries") || !in["Entries"].is_array() || in["Entries"].empty() ||
       in["Entries"].size() > 10) {
-    return {json(), Validation("1 validation error detected: Value at 'entries' failed to satisfy "
-                               "constraint: Member must have length between 1 and 10")};
+    return Validation(
+        "1 validation error detected: Value at 'entries' failed to satisfy "
+        "constraint: Member must have length between 1 and 10");
   }
   json entries = json::array();
   int failed = 0;
@@ -447,9 +418,9 @@ EventsService::Outcome EventsService::PutEvents(const json& in, const Call& call
       fail("InvalidArgument", "Entry is not an object.");
       continue;
     }
-    std::string source = Str(entry, "Source");
-    std::string detail_type = Str(entry, "DetailType");
-    std::string detail_text = Str(entry, "Detail");
+    std::string source = JsonString(entry, "Source");
+    std::string detail_type = JsonString(entry, "DetailType");
+    std::string detail_text = JsonString(entry, "Detail");
     if (source.empty()) {
       fail("InvalidArgument",
            "Parameter Source is not valid. Reason: Source is a required argument.");
@@ -474,7 +445,7 @@ EventsService::Outcome EventsService::PutEvents(const json& in, const Call& call
       fail("MalformedDetail", "Detail is malformed.");
       continue;
     }
-    std::string bus = Str(entry, "EventBusName");
+    std::string bus = JsonString(entry, "EventBusName");
     if (!bus.empty() && bus != "default" && !common::EndsWith(bus, ":event-bus/default")) {
       fail("InvalidArgument", "Event bus " + bus + " does not exist.");
       continue;
@@ -493,65 +464,60 @@ EventsService::Outcome EventsService::PutEvents(const json& in, const Call& call
     entries.push_back({{"EventId", event["id"]}});
     Publish(std::move(event));
   }
-  return {json{{"FailedEntryCount", failed}, {"Entries", entries}}, std::nullopt};
+  return json{{"FailedEntryCount", failed}, {"Entries", entries}};
 }
 
-EventsService::Outcome EventsService::TestEventPattern(const json& in) {
-  std::string pattern_text = Str(in, "EventPattern");
-  std::string event_text = Str(in, "Event");
+OperationResult EventsService::TestEventPattern(const json& in, const Call&) {
+  std::string pattern_text = JsonString(in, "EventPattern");
+  std::string event_text = JsonString(in, "Event");
   auto compiled = CompilePattern(pattern_text);
-  if (!compiled.ok()) return {json(), InvalidPattern(compiled.status())};
+  if (!compiled.ok()) return InvalidPattern(compiled.status());
   json event = DepthOk(event_text) ? json::parse(event_text, nullptr, false) : json();
-  if (!event.is_object()) return {json(), Validation("Parameter Event is not valid.")};
+  if (!event.is_object()) return Validation("Parameter Event is not valid.");
   for (const char* field : {"id", "account", "source", "time", "region", "detail-type"}) {
     if (!event.contains(field)) {
-      return {json(), Validation(std::string("Parameter Event is not valid. Reason: The field '") +
-                                 field + "' is required.")};
+      return Validation(std::string("Parameter Event is not valid. Reason: The field '") + field +
+                        "' is required.");
     }
   }
-  return {json{{"Result", (*compiled)->Matches(event)}}, std::nullopt};
+  return json{{"Result", (*compiled)->Matches(event)}};
 }
 
-EventsService::Outcome EventsService::TagResource(const json& in) {
-  std::string arn = Str(in, "ResourceARN");
-  std::lock_guard<std::mutex> lock(mu_);
-  bool known = std::any_of(rules_.begin(), rules_.end(),
-                           [&](const auto& kv) { return kv.second.arn == arn; });
-  if (!known) return {json(), NotFound("Rule does not exist: " + arn)};
+OperationResult EventsService::TagResource(const json& in, const Call&) {
+  std::string arn = JsonString(in, "ResourceARN");
+  common::MutexLock lock(mu_);
+  if (!KnownRuleArn(arn)) return NotFound("Rule does not exist: " + arn);
   if (in.contains("Tags") && in["Tags"].is_array()) {
-    for (const json& t : in["Tags"]) tags_[arn][Str(t, "Key")] = Str(t, "Value");
+    for (const json& t : in["Tags"]) tags_[arn][JsonString(t, "Key")] = JsonString(t, "Value");
   }
-  return {json::object(), std::nullopt};
+  return json::object();
 }
 
-EventsService::Outcome EventsService::UntagResource(const json& in) {
-  std::string arn = Str(in, "ResourceARN");
-  std::lock_guard<std::mutex> lock(mu_);
+OperationResult EventsService::UntagResource(const json& in, const Call&) {
+  std::string arn = JsonString(in, "ResourceARN");
+  common::MutexLock lock(mu_);
   if (in.contains("TagKeys") && in["TagKeys"].is_array()) {
     for (const json& k : in["TagKeys"]) {
       if (k.is_string()) tags_[arn].erase(k.get<std::string>());
     }
   }
-  return {json::object(), std::nullopt};
+  return json::object();
 }
 
-EventsService::Outcome EventsService::ListTagsForResource(const json& in) {
-  std::string arn = Str(in, "ResourceARN");
-  std::lock_guard<std::mutex> lock(mu_);
-  bool known = std::any_of(rules_.begin(), rules_.end(),
-                           [&](const auto& kv) { return kv.second.arn == arn; });
-  if (!known) return {json(), NotFound("Rule does not exist: " + arn)};
+OperationResult EventsService::ListTagsForResource(const json& in, const Call&) {
+  std::string arn = JsonString(in, "ResourceARN");
+  common::MutexLock lock(mu_);
+  if (!KnownRuleArn(arn)) return NotFound("Rule does not exist: " + arn);
   json tags = json::array();
   for (const auto& [k, v] : tags_[arn]) tags.push_back({{"Key", k}, {"Value", v}});
-  return {json{{"Tags", tags}}, std::nullopt};
+  return json{{"Tags", tags}};
 }
 
-EventsService::Outcome EventsService::DescribeEventBus(const json& in) {
-  if (auto e = CheckBus(in)) return {json(), e};
-  return {json{{"Name", "default"},
-               {"Arn", "arn:aws:events:" + context_.config().region + ":" +
-                           context_.config().account_id + ":event-bus/default"}},
-          std::nullopt};
+OperationResult EventsService::DescribeEventBus(const json& in, const Call&) {
+  if (auto e = CheckBus(in)) return *e;
+  return json{{"Name", "default"},
+              {"Arn", "arn:aws:events:" + context_.config().region + ":" +
+                          context_.config().account_id + ":event-bus/default"}};
 }
 
 common::SystemTime EventsService::ScheduleNow() const {
@@ -585,7 +551,7 @@ void EventsService::FireSchedule(const std::string& rule_name, uint64_t generati
   json targets = json::array();
   std::string arn;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(mu_);
     auto it = rules_.find(rule_name);
     if (stopped_ || it == rules_.end() || it->second.generation != generation) return;
     Rule& rule = it->second;
@@ -614,7 +580,7 @@ void EventsService::Deliver(const json& event) {
   };
   std::vector<Match> matches;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(mu_);
     if (stopped_) return;
     for (const auto& [name, rule] : rules_) {
       if (rule.state != "ENABLED" || !rule.pattern) continue;
@@ -631,16 +597,16 @@ void EventsService::Deliver(const json& event) {
 
 void EventsService::DeliverToTarget(const json& event, const std::string& rule_name,
                                     const std::string& rule_arn, const json& target) {
-  std::string arn = Str(target, "Arn");
+  std::string arn = JsonString(target, "Arn");
   if (!common::StartsWith(arn, "arn:aws:sqs:")) return;
   OutgoingMessage message;
   message.sender_service = "events.amazonaws.com";
   message.sender_source_arn = rule_arn;
   message.sender_source_account = context_.config().account_id;
   if (target.contains("Input")) {
-    message.body = Str(target, "Input");
+    message.body = JsonString(target, "Input");
   } else if (target.contains("InputPath")) {
-    auto value = JsonPath(event, Str(target, "InputPath"));
+    auto value = JsonPath(event, JsonString(target, "InputPath"));
     message.body = value ? value->dump() : "null";
   } else if (target.contains("InputTransformer") && target["InputTransformer"].is_object()) {
     const json& tr = target["InputTransformer"];
@@ -652,10 +618,10 @@ void EventsService::DeliverToTarget(const json& event, const std::string& rule_n
     }
     vars["aws.events.rule-arn"] = json(rule_arn);
     vars["aws.events.rule-name"] = json(rule_name);
-    vars["aws.events.event.ingestion-time"] = json(Str(event, "time"));
+    vars["aws.events.event.ingestion-time"] = json(JsonString(event, "time"));
     vars["aws.events.event"] = event;
     vars["aws.events.event.json"] = event;
-    std::string out = RenderInputTemplate(Str(tr, "InputTemplate"), vars);
+    std::string out = RenderInputTemplate(JsonString(tr, "InputTemplate"), vars);
     message.body = out;
   } else {
     message.body = event.dump();
@@ -663,9 +629,9 @@ void EventsService::DeliverToTarget(const json& event, const std::string& rule_n
   if (common::EndsWith(arn, ".fifo")) {
     message.message_group_id =
         target.contains("SqsParameters") && target["SqsParameters"].is_object()
-            ? Str(target["SqsParameters"], "MessageGroupId")
+            ? JsonString(target["SqsParameters"], "MessageGroupId")
             : "";
-    message.deduplication_id = Str(event, "id");
+    message.deduplication_id = JsonString(event, "id");
   }
   auto sent = queues_.SendMessageToArn(arn, std::move(message));
   if (!sent.ok()) {
@@ -674,4 +640,4 @@ void EventsService::DeliverToTarget(const json& event, const std::string& rule_n
   }
 }
 
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge

@@ -1,5 +1,6 @@
-// How cmd/localcloud adds EventBridge, CloudTrail, S3 notifications and the X sandbox:
+// How localcloud's main adds EventBridge, CloudTrail, S3 notifications and the X sandbox:
 // their flags, and one object that owns the services and registers them. Keeps main.cc thin.
+// (The binary wires them: the service libraries do not depend on each other in a cycle.)
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -12,7 +13,7 @@
 #include "localcloud/core/queue_delivery.h"
 #include "localcloud/core/s3_observer.h"
 
-namespace localcloud::events {
+namespace localcloud {
 
 struct EventServicesFlags {
   std::string x_consumer_key = "test";
@@ -43,4 +44,4 @@ class EventServices {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace localcloud::events
+}  // namespace localcloud

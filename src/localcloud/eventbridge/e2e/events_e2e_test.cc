@@ -45,7 +45,8 @@ class EventsE2eTest : public ::testing::Test {
     if (!endpoint_) GTEST_SKIP() << "awscli/python3 not installed (scripts/install-deps)";
     common::SpawnOptions options;
     options.argv = {"python3",
-                    std::string(DAT_SOURCE_DIR) + "/src/localcloud/events/e2e/events_e2e.py", name};
+                    std::string(DAT_SOURCE_DIR) + "/src/localcloud/eventbridge/e2e/events_e2e.py",
+                    name};
     // A clean environment: no profile or config of the person running the tests leaks in.
     options.clear_env = true;
     options.env = {"AWS_ENDPOINT_URL=" + *endpoint_,

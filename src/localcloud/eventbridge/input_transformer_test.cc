@@ -1,9 +1,9 @@
 // InputTransformer rendering, against the examples of EventBridge's documentation.
-#include "localcloud/events/input_transformer.h"
+#include "localcloud/eventbridge/input_transformer.h"
 
 #include <gtest/gtest.h>
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 namespace {
 
 using nlohmann::json;
@@ -38,4 +38,4 @@ TEST(InputTransformerTest, QuotesStringsPlacedOutsideQuotesInJsonTemplates) {
 }
 
 }  // namespace
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge

@@ -1,17 +1,17 @@
 // EventBridge and S3 notifications in-process: JSON 1.1 calls straight into the service,
 // deliveries captured by a QueueDelivery fake (the SQS seam).
-#include "localcloud/events/events_service.h"
+#include "localcloud/eventbridge/events_service.h"
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <fstream>
 #include <sstream>
 
+#include "common/mutex.h"
 #include "common/testing/test_data.h"
-#include "localcloud/events/s3_notifications.h"
+#include "localcloud/eventbridge/s3_notifications.h"
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 namespace {
 
 using nlohmann::json;
@@ -19,23 +19,23 @@ using nlohmann::json;
 class FakeQueues : public QueueDelivery {
  public:
   common::Result<std::string> SendMessageToArn(const std::string& arn, OutgoingMessage m) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(mu_);
     if (arn.find("missing") != std::string::npos) return common::NotFound("no such queue");
     sent_.emplace_back(arn, m.body);
-    cv_.notify_all();
+    cv_.NotifyAll();
     return std::string("id");
   }
   // Waits up to 5 s for `n` messages in total.
   std::vector<std::pair<std::string, std::string>> WaitFor(size_t n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(5), [&] { return sent_.size() >= n; });
+    common::MutexLock lock(mu_);
+    cv_.WaitFor(mu_, std::chrono::seconds(5), [&]() REQUIRES(mu_) { return sent_.size() >= n; });
     return sent_;
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::pair<std::string, std::string>> sent_;
+  common::Mutex mu_;
+  common::CondVar cv_;
+  std::vector<std::pair<std::string, std::string>> sent_ GUARDED_BY(mu_);
 };
 
 class EventsServiceTest : public ::testing::Test {
@@ -166,4 +166,4 @@ TEST_F(EventsServiceTest, S3EventsHaveTheDocumentedShape) {
 }
 
 }  // namespace
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge

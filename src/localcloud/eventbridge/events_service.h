@@ -7,21 +7,23 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "localcloud/core/cloud.h"
+#include "localcloud/core/json_protocol.h"
+#include "localcloud/core/protocol.h"
 #include "localcloud/core/queue_delivery.h"
-#include "localcloud/events/schedule.h"
+#include "localcloud/eventbridge/schedule.h"
 
 namespace eventpattern {
 class Pattern;
 }
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 
 struct EventsOptions {
   // How long one schedule "minute" lasts in real milliseconds. 60000 is real time; tests use
@@ -29,15 +31,9 @@ struct EventsOptions {
   int64_t schedule_minute_ms = 60'000;
 };
 
-// An EventBridge API error: "__type" code, message, HTTP status.
-struct EventsError {
-  std::string code;
-  std::string message;
-  int status = 400;
-};
-
-// The service and its bus. Thread-safe: one mutex over rules, targets and tags; deliveries
-// happen on the context's timer thread, outside the lock.
+// The service and its bus: one function per operation in a table, served by the JSON
+// protocol adapter. Thread-safe: one mutex over rules, targets and tags; deliveries happen
+// on the context's timer thread, outside the lock.
 class EventsService : public Service {
  public:
   // `context` and `queues` must outlive the service.
@@ -48,7 +44,7 @@ class EventsService : public Service {
   bool Accepts(const RouteInfo& route, const http::Request& request) const override;
   http::Response ErrorResponse(const Call& call, const aws::AwsError& error) const override;
   void Handle(Call call, http::Respond respond) override;
-  void Shutdown() override;
+  void Shutdown() override EXCLUDES(mu_);
 
   // An event envelope for this account and region: version "0", a fresh id, `time` at
   // seconds precision, and the given fields.
@@ -58,10 +54,7 @@ class EventsService : public Service {
 
   // Puts a complete event on the default bus: every enabled rule whose pattern matches
   // delivers it to its targets, asynchronously on the timer thread. Never blocks.
-  void Publish(nlohmann::json event);
-
-  // Matching as TestEventPattern does. InvalidEventPatternException as an error.
-  static std::optional<EventsError> ValidatePattern(const std::string& pattern_json);
+  void Publish(nlohmann::json event) EXCLUDES(mu_);
 
  private:
   struct Target {
@@ -81,34 +74,40 @@ class EventsService : public Service {
     uint64_t schedule_timer = 0;
     uint64_t generation = 0;  // bumps on every PutRule/DeleteRule: stale timers do nothing
   };
-  using Outcome = std::pair<nlohmann::json, std::optional<EventsError>>;
+  // The operations (the table in the constructor).
+  using Json = nlohmann::json;
+  OperationResult PutRule(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult DescribeRule(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult ListRules(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult EnableRule(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult DisableRule(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult DeleteRule(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult PutTargets(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult RemoveTargets(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult ListTargetsByRule(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult PutEvents(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult TestEventPattern(const Json& in, const Call& call);
+  OperationResult TagResource(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult UntagResource(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult ListTagsForResource(const Json& in, const Call& call) EXCLUDES(mu_);
+  OperationResult DescribeEventBus(const Json& in, const Call& call);
+  OperationResult ListRuleNamesByTarget(const Json& in, const Call& call) EXCLUDES(mu_);
 
-  Outcome Dispatch(const std::string& action, const nlohmann::json& in, const Call& call);
-  Outcome PutRule(const nlohmann::json& in);
-  Outcome DescribeRule(const nlohmann::json& in);
-  Outcome ListRules(const nlohmann::json& in);
-  Outcome SetRuleState(const nlohmann::json& in, const std::string& state);
-  Outcome DeleteRule(const nlohmann::json& in);
-  Outcome PutTargets(const nlohmann::json& in);
-  Outcome RemoveTargets(const nlohmann::json& in);
-  Outcome ListTargetsByRule(const nlohmann::json& in);
-  Outcome PutEvents(const nlohmann::json& in, const Call& call);
-  Outcome TestEventPattern(const nlohmann::json& in);
-  Outcome TagResource(const nlohmann::json& in);
-  Outcome UntagResource(const nlohmann::json& in);
-  Outcome ListTagsForResource(const nlohmann::json& in);
-  Outcome DescribeEventBus(const nlohmann::json& in);
-  Outcome ListRuleNamesByTarget(const nlohmann::json& in);
-
-  // Bus name check: "default" or its ARN. Error otherwise.
-  std::optional<EventsError> CheckBus(const nlohmann::json& in) const;
+  OperationResult SetRuleState(const Json& in, const std::string& state) EXCLUDES(mu_);
+  // Bus name check: "default" or its ARN. ResourceNotFoundException otherwise.
+  std::optional<aws::AwsError> CheckBus(const Json& in) const;
   std::string RuleArn(const std::string& name) const;
-  nlohmann::json RuleJson(const Rule& rule) const;
-  // (Re)arms the schedule timer of `rule`. Requires mu_.
-  void ArmSchedule(Rule& rule);
-  void FireSchedule(const std::string& rule_name, uint64_t generation);
+  Json RuleJson(const Rule& rule) const;
+  // The rule in[member] names on the default bus; ResourceNotFoundException for another bus
+  // or an unknown rule.
+  aws::Outcome<Rule*> FindRule(const Json& in, const char* member) REQUIRES(mu_);
+  // Whether a rule has this ARN.
+  bool KnownRuleArn(const std::string& arn) const REQUIRES(mu_);
+  // (Re)arms the schedule timer of `rule`.
+  void ArmSchedule(Rule& rule) REQUIRES(mu_);
+  void FireSchedule(const std::string& rule_name, uint64_t generation) EXCLUDES(mu_);
   // Sends `event` to every target of every matching enabled rule.
-  void Deliver(const nlohmann::json& event);
+  void Deliver(const nlohmann::json& event) EXCLUDES(mu_);
   void DeliverToTarget(const nlohmann::json& event, const std::string& rule_name,
                        const std::string& rule_arn, const nlohmann::json& target);
   // The virtual schedule clock: real time since start, scaled by schedule_minute_ms.
@@ -120,10 +119,13 @@ class EventsService : public Service {
   common::SystemTime schedule_epoch_;
   std::chrono::steady_clock::time_point steady_epoch_;
 
-  mutable std::mutex mu_;
-  std::map<std::string, Rule> rules_;                               // guarded by mu_
-  std::map<std::string, std::map<std::string, std::string>> tags_;  // ARN -> tags; mu_
-  bool stopped_ = false;                                            // guarded by mu_
+  OperationTable operations_;  // filled by the constructor
+  JsonProtocol protocol_;
+
+  mutable common::Mutex mu_;
+  std::map<std::string, Rule> rules_ GUARDED_BY(mu_);
+  std::map<std::string, std::map<std::string, std::string>> tags_ GUARDED_BY(mu_);  // by ARN
+  bool stopped_ GUARDED_BY(mu_) = false;
 };
 
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge

@@ -1,4 +1,4 @@
-#include "localcloud/events/schedule.h"
+#include "localcloud/eventbridge/schedule.h"
 
 #include <cstdlib>
 #include <ctime>
@@ -6,7 +6,7 @@
 
 #include "common/strings.h"
 
-namespace localcloud::events {
+namespace localcloud::eventbridge {
 namespace {
 
 using common::InvalidArgument;
@@ -155,4 +155,4 @@ std::optional<common::SystemTime> NextFire(const Schedule& s, common::SystemTime
   return std::nullopt;
 }
 
-}  // namespace localcloud::events
+}  // namespace localcloud::eventbridge
