@@ -1,16 +1,13 @@
 #include "aws/cloudtrail_client.h"
 
+#include "common/json_fields.h"
+
 namespace aws {
 namespace {
 
 using nlohmann::json;
 
 constexpr const char* kTargetPrefix = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
-
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 }  // namespace
 
@@ -36,10 +33,10 @@ Outcome<Trail> CloudTrailClient::CreateTrail(const CreateTrailRequest& request) 
   auto out = Call("CreateTrail", body);
   if (!out.ok()) return out.error();
   Trail t;
-  t.name = Str(*out, "Name");
-  t.trail_arn = Str(*out, "TrailARN");
-  t.s3_bucket_name = Str(*out, "S3BucketName");
-  t.s3_key_prefix = Str(*out, "S3KeyPrefix");
+  t.name = common::JsonString(*out, "Name");
+  t.trail_arn = common::JsonString(*out, "TrailARN");
+  t.s3_bucket_name = common::JsonString(*out, "S3BucketName");
+  t.s3_key_prefix = common::JsonString(*out, "S3KeyPrefix");
   t.is_multi_region_trail = out->value("IsMultiRegionTrail", false);
   return t;
 }
@@ -58,7 +55,7 @@ Outcome<std::string> CloudTrailClient::PutEventSelectors(
   }
   auto out = Call("PutEventSelectors", {{"TrailName", trail_name}, {"EventSelectors", list}});
   if (!out.ok()) return out.error();
-  return Str(*out, "TrailARN");
+  return common::JsonString(*out, "TrailARN");
 }
 
 Outcome<std::string> CloudTrailClient::PutAdvancedEventSelectors(
@@ -66,7 +63,7 @@ Outcome<std::string> CloudTrailClient::PutAdvancedEventSelectors(
   auto out = Call("PutEventSelectors",
                   {{"TrailName", trail_name}, {"AdvancedEventSelectors", advanced_selectors}});
   if (!out.ok()) return out.error();
-  return Str(*out, "TrailARN");
+  return common::JsonString(*out, "TrailARN");
 }
 
 Outcome<json> CloudTrailClient::GetEventSelectors(const std::string& trail_name) const {
@@ -96,7 +93,7 @@ Outcome<TrailStatus> CloudTrailClient::GetTrailStatus(const std::string& name) c
   if (!out.ok()) return out.error();
   TrailStatus s;
   s.is_logging = out->value("IsLogging", false);
-  s.latest_delivery_error = Str(*out, "LatestDeliveryError");
+  s.latest_delivery_error = common::JsonString(*out, "LatestDeliveryError");
   return s;
 }
 

@@ -1,14 +1,11 @@
 #include "aws/eventbridge_client.h"
 
+#include "common/json_fields.h"
+
 namespace aws {
 namespace {
 
 using nlohmann::json;
-
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 json TagList(const std::map<std::string, std::string>& tags) {
   json out = json::array();
@@ -22,16 +19,16 @@ void SetBus(const std::string& bus, json* body) {
 
 EventBridgeRule ParseRule(const json& j) {
   EventBridgeRule r;
-  r.name = Str(j, "Name");
-  r.arn = Str(j, "Arn");
-  r.event_pattern = Str(j, "EventPattern");
-  r.schedule_expression = Str(j, "ScheduleExpression");
-  r.state = Str(j, "State");
-  r.description = Str(j, "Description");
-  r.role_arn = Str(j, "RoleArn");
-  r.managed_by = Str(j, "ManagedBy");
-  r.event_bus_name = Str(j, "EventBusName");
-  r.created_by = Str(j, "CreatedBy");
+  r.name = common::JsonString(j, "Name");
+  r.arn = common::JsonString(j, "Arn");
+  r.event_pattern = common::JsonString(j, "EventPattern");
+  r.schedule_expression = common::JsonString(j, "ScheduleExpression");
+  r.state = common::JsonString(j, "State");
+  r.description = common::JsonString(j, "Description");
+  r.role_arn = common::JsonString(j, "RoleArn");
+  r.managed_by = common::JsonString(j, "ManagedBy");
+  r.event_bus_name = common::JsonString(j, "EventBusName");
+  r.created_by = common::JsonString(j, "CreatedBy");
   return r;
 }
 
@@ -40,7 +37,8 @@ std::vector<FailedTargetEntry> ParseFailedEntries(const json& j) {
   auto it = j.find("FailedEntries");
   if (it == j.end() || !it->is_array()) return out;
   for (const json& f : *it) {
-    out.push_back({Str(f, "TargetId"), Str(f, "ErrorCode"), Str(f, "ErrorMessage")});
+    out.push_back({common::JsonString(f, "TargetId"), common::JsonString(f, "ErrorCode"),
+                   common::JsonString(f, "ErrorMessage")});
   }
   return out;
 }
@@ -66,7 +64,7 @@ Outcome<std::string> EventBridgeClient::PutRule(const PutRuleRequest& request) c
   SetBus(request.event_bus_name, &body);
   auto out = Call("PutRule", body);
   if (!out.ok()) return out.error();
-  return Str(*out, "RuleArn");
+  return common::JsonString(*out, "RuleArn");
 }
 
 Outcome<std::vector<FailedTargetEntry>> EventBridgeClient::PutTargets(
@@ -114,18 +112,18 @@ Outcome<std::vector<EventBridgeTarget>> EventBridgeClient::ListTargetsByRule(
     if (auto it = out->find("Targets"); it != out->end() && it->is_array()) {
       for (const json& t : *it) {
         EventBridgeTarget target;
-        target.id = Str(t, "Id");
-        target.arn = Str(t, "Arn");
-        target.role_arn = Str(t, "RoleArn");
-        target.input = Str(t, "Input");
-        target.input_path = Str(t, "InputPath");
+        target.id = common::JsonString(t, "Id");
+        target.arn = common::JsonString(t, "Arn");
+        target.role_arn = common::JsonString(t, "RoleArn");
+        target.input = common::JsonString(t, "Input");
+        target.input_path = common::JsonString(t, "InputPath");
         if (auto sqs = t.find("SqsParameters"); sqs != t.end()) {
-          target.message_group_id = Str(*sqs, "MessageGroupId");
+          target.message_group_id = common::JsonString(*sqs, "MessageGroupId");
         }
         targets.push_back(std::move(target));
       }
     }
-    next = Str(*out, "NextToken");
+    next = common::JsonString(*out, "NextToken");
   } while (!next.empty());
   return targets;
 }
@@ -164,7 +162,7 @@ Outcome<ListRulesResult> EventBridgeClient::ListRules(const std::string& name_pr
   if (auto it = out->find("Rules"); it != out->end() && it->is_array()) {
     for (const json& r : *it) result.rules.push_back(ParseRule(r));
   }
-  result.next_token = Str(*out, "NextToken");
+  result.next_token = common::JsonString(*out, "NextToken");
   return result;
 }
 
@@ -202,7 +200,8 @@ Outcome<std::vector<PutEventsResultEntry>> EventBridgeClient::PutEvents(
   std::vector<PutEventsResultEntry> results;
   if (auto it = out->find("Entries"); it != out->end() && it->is_array()) {
     for (const json& r : *it) {
-      results.push_back({Str(r, "EventId"), Str(r, "ErrorCode"), Str(r, "ErrorMessage")});
+      results.push_back({common::JsonString(r, "EventId"), common::JsonString(r, "ErrorCode"),
+                         common::JsonString(r, "ErrorMessage")});
     }
   }
   return results;

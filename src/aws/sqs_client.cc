@@ -3,17 +3,13 @@
 #include <simdjson.h>
 
 #include "common/crypto.h"
+#include "common/json_fields.h"
 #include "common/strings.h"
 
 namespace aws {
 namespace {
 
 using nlohmann::json;
-
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 json StringMap(const std::map<std::string, std::string>& m) {
   json out = json::object();
@@ -180,7 +176,7 @@ Outcome<std::string> SqsClient::CreateQueue(const std::string& name,
   if (!tags.empty()) body["tags"] = StringMap(tags);
   Outcome<json> r = Call("CreateQueue", body);
   if (!r.ok()) return r.error();
-  return Str(*r, "QueueUrl");
+  return common::JsonString(*r, "QueueUrl");
 }
 
 Outcome<std::string> SqsClient::GetQueueUrl(const std::string& name,
@@ -189,7 +185,7 @@ Outcome<std::string> SqsClient::GetQueueUrl(const std::string& name,
   if (!owner_account_id.empty()) body["QueueOwnerAWSAccountId"] = owner_account_id;
   Outcome<json> r = Call("GetQueueUrl", body);
   if (!r.ok()) return r.error();
-  return Str(*r, "QueueUrl");
+  return common::JsonString(*r, "QueueUrl");
 }
 
 Outcome<std::vector<std::string>> SqsClient::ListQueues(const std::string& prefix) const {
@@ -206,7 +202,7 @@ Outcome<std::vector<std::string>> SqsClient::ListQueues(const std::string& prefi
         if (u.is_string()) urls.push_back(u.get<std::string>());
       }
     }
-    next = Str(*r, "NextToken");
+    next = common::JsonString(*r, "NextToken");
   } while (!next.empty());
   return urls;
 }
@@ -256,10 +252,10 @@ Outcome<SendMessageResult> SqsClient::SendMessage(const std::string& queue_url,
   Outcome<json> r = Call("SendMessage", request);
   if (!r.ok()) return r.error();
   SendMessageResult out;
-  out.message_id = Str(*r, "MessageId");
-  out.md5_of_body = Str(*r, "MD5OfMessageBody");
-  out.md5_of_message_attributes = Str(*r, "MD5OfMessageAttributes");
-  out.sequence_number = Str(*r, "SequenceNumber");
+  out.message_id = common::JsonString(*r, "MessageId");
+  out.md5_of_body = common::JsonString(*r, "MD5OfMessageBody");
+  out.md5_of_message_attributes = common::JsonString(*r, "MD5OfMessageAttributes");
+  out.sequence_number = common::JsonString(*r, "SequenceNumber");
   std::string expected = common::Md5Hex(body);
   if (common::ToLower(out.md5_of_body) != expected) {
     return ChecksumMismatch("the sent body", expected, out.md5_of_body);
