@@ -247,6 +247,15 @@ class BitReader {
     return true;
   }
 
+  // The next kFastBits bits (for a HuffTable's `fast` entries), with at least 32 bits loaded.
+  [[gnu::always_inline]] uint32_t PeekFast() {
+    Refill();
+    return static_cast<uint32_t>(acc_ >> (64 - kFastBits));
+  }
+
+  // Drops n (at most 32) bits loaded by PeekFast.
+  [[gnu::always_inline]] void Advance(int n) { Skip(n); }
+
   [[gnu::always_inline]] void SkipBits(int s) {
     if (bits_ < s) Fill();
     Skip(s);
@@ -416,6 +425,14 @@ class BitWriter {
   uint64_t acc_ = 0;
   int bits_ = 0;
 };
+
+// The number of 1 bits, without a library call where the target lacks POPCNT.
+inline int Popcount64(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return static_cast<int>((x * 0x0101010101010101ull) >> 56);
+}
 
 // Copies n bits from a reader to a writer.
 template <typename Reader, typename Writer>

@@ -62,7 +62,8 @@ struct UnitBlock {
 struct Scan {
   size_t marker = 0, data = 0;  // SOS marker, first entropy-coded byte
   ScanHeader hdr;
-  int restart = 0;  // units per restart interval
+  int restart = 0;   // units per restart interval
+  bool fast = true;  // AC refinement: the table has only symbols of sizes 0 and 1
   std::vector<ScanPiece> pieces;
   std::vector<uint64_t> piece_bits;  // bits of each interval's data
   std::string dht;                   // written before the SOS
@@ -119,15 +120,25 @@ struct WalkState {
   return sym;
 }
 
-void SkipMany(BitReader<true>& r, uint64_t n) {
+[[gnu::always_inline]] inline void SkipMany(BitReader<true>& r, uint64_t n) {
   for (; n >= 32; n -= 32) r.Take(32);
   if (n > 0) r.Take(static_cast<int>(n));
 }
 
 // The four kinds of progressive scan (ITU T.81 G.1.2), one block each; `coef` (natural order)
 // is null for blocks not kept. `mask` holds which coefficients (zig-zag) are non-zero so far.
-bool DcFirstBlock(BitReader<true>& r, const HuffTable& t, int sc, int al, WalkState& st,
-                  int16_t* coef, std::vector<int>* dc) {
+[[gnu::always_inline]] inline bool DcFirstBlock(BitReader<true>& r, const HuffTable& t, int sc,
+                                                int al, WalkState& st, int16_t* coef,
+                                                std::vector<int>* dc) {
+  if (coef == nullptr && dc == nullptr) {
+    // A code and its value bits in one look-up (0: a long code, or one the rewrite changed).
+    const auto d = static_cast<int32_t>(t.fast[r.PeekFast()]);
+    if (d != 0) {
+      r.Advance(d & 0xFF);
+      st.pred[sc] += d >> 8;
+      return st.pred[sc] >= -32767 && st.pred[sc] <= 32767;
+    }
+  }
   const int s = ReadSymbol(r, t, st);
   if (s < 0 || s > 11) return false;
   st.pred[sc] += s ? r.Receive(s) : 0;
@@ -137,11 +148,12 @@ bool DcFirstBlock(BitReader<true>& r, const HuffTable& t, int sc, int al, WalkSt
   return true;
 }
 
-void DcRefineBlock(BitReader<true>& r, int al, int16_t* coef) {
+[[gnu::always_inline]] inline void DcRefineBlock(BitReader<true>& r, int al, int16_t* coef) {
   if (r.Take(1) && coef != nullptr) coef[0] = static_cast<int16_t>(coef[0] | (1 << al));
 }
 
-bool BeginRun(BitReader<true>& r, const HuffTable& t, int sym, int unit, WalkState& st) {
+[[gnu::always_inline]] inline bool BeginRun(BitReader<true>& r, const HuffTable& t, int sym,
+                                            int unit, WalkState& st) {
   const int run = sym >> 4;
   st.run_unit = unit;
   st.run_pos = r.consumed() - t.size[sym];
@@ -152,13 +164,31 @@ bool BeginRun(BitReader<true>& r, const HuffTable& t, int sym, int unit, WalkSta
   return true;
 }
 
-bool AcFirstBlock(BitReader<true>& r, const HuffTable& t, const ScanHeader& s, int unit,
-                  WalkState& st, uint64_t* mask, int16_t* coef) {
+[[gnu::always_inline]] inline bool AcFirstBlock(BitReader<true>& r, const HuffTable& t,
+                                                const ScanHeader& s, int unit, WalkState& st,
+                                                uint64_t* mask, int16_t* coef) {
   if (st.eobrun > 0) {
     --st.eobrun;
     return true;
   }
   for (int k = s.ss; k <= s.se;) {
+    if (coef == nullptr) {
+      // A value or ZRL code with its value bits in one look-up (the first symbol's step of
+      // the baseline skipping table); EOB runs, long and changed codes take ReadSymbol.
+      const uint32_t e = t.fast[r.PeekFast()] >> 16;
+      if (e != 0 && !(e & HuffTable::kEob)) {
+        r.Advance(static_cast<int>(e & 31));
+        if (e & HuffTable::kZrl) {
+          k += 16;
+          continue;
+        }
+        k += static_cast<int>((e >> 5) & 63) - 1;
+        if (k > s.se) return false;
+        *mask |= uint64_t{1} << k;
+        ++k;
+        continue;
+      }
+    }
     const int sym = ReadSymbol(r, t, st);
     if (sym < 0) return false;
     const int run = sym >> 4, size = sym & 15;
@@ -183,8 +213,16 @@ bool AcFirstBlock(BitReader<true>& r, const HuffTable& t, const ScanHeader& s, i
   return true;
 }
 
-bool AcRefineBlock(BitReader<true>& r, const HuffTable& t, const ScanHeader& s, int unit,
-                   WalkState& st, uint64_t* mask, int16_t* coef) {
+// Bits a..b (zig-zag positions 0..63; empty when b < a).
+[[gnu::always_inline]] inline uint64_t Band(int a, int b) {
+  return (~uint64_t{0} >> (63 - b)) & (~uint64_t{0} << a);
+}
+
+// `fast`: the table holds no symbol of a size other than 0 and 1 (those the look-up would take
+// for values are corrupt data in a refinement scan).
+[[gnu::always_inline]] inline bool AcRefineBlock(BitReader<true>& r, const HuffTable& t, bool fast,
+                                                 const ScanHeader& s, int unit, WalkState& st,
+                                                 uint64_t* mask, int16_t* coef) {
   const int p1 = 1 << s.al;
   uint64_t m = *mask;
   auto correct = [&](int k) {
@@ -196,25 +234,53 @@ bool AcRefineBlock(BitReader<true>& r, const HuffTable& t, const ScanHeader& s, 
   int k = s.ss;
   if (st.eobrun == 0) {
     for (; k <= s.se; ++k) {
-      const int sym = ReadSymbol(r, t, st);
-      if (sym < 0) return false;
-      int run = sym >> 4;
-      const int size = sym & 15;
-      int value = 0;
-      if (size != 0) {
-        if (size != 1) return false;
-        value = r.Take(1) ? p1 : -p1;
-      } else if (run != 15) {
-        BeginRun(r, t, sym, unit, st);
-        break;
+      int run, value = 0;
+      // A new coefficient's code with its sign bit, or a ZRL, in one look-up (as in
+      // AcFirstBlock); EOB runs, long and changed codes take ReadSymbol.
+      const uint32_t e = coef == nullptr && fast ? t.fast[r.PeekFast()] >> 16 : 0;
+      if (e != 0 && !(e & HuffTable::kEob)) {
+        r.Advance(static_cast<int>(e & 31));
+        run = static_cast<int>((e >> 5) & 63) - 1;
+        value = e & HuffTable::kZrl ? 0 : p1;  // the sign does not matter when skipping
+      } else {
+        const int sym = ReadSymbol(r, t, st);
+        if (sym < 0) return false;
+        run = sym >> 4;
+        const int size = sym & 15;
+        if (size != 0) {
+          if (size != 1) return false;
+          value = r.Take(1) ? p1 : -p1;
+        } else if (run != 15) {
+          BeginRun(r, t, sym, unit, st);
+          break;
+        }
       }
       // Past `run` coefficients still zero (a new value lands on the next one), correcting the
       // non-zero ones on the way.
-      for (; k <= s.se; ++k) {
-        if ((m >> k) & 1) {
-          correct(k);
-        } else if (--run < 0) {
-          break;
+      if (coef == nullptr) {
+        // The (run + 1)-th zero from k, and one correction bit per non-zero before it: each
+        // non-zero met pushes the target one further.
+        int to = k + run, from = k, corrections = 0;
+        while (to <= s.se) {
+          const int c = Popcount64(m & Band(from, to));
+          if (c == 0) break;
+          corrections += c;
+          from = to + 1;
+          to += c;
+        }
+        if (to > s.se) {
+          to = s.se + 1;
+          corrections = Popcount64(m & Band(k, s.se));
+        }
+        SkipMany(r, static_cast<uint64_t>(corrections));
+        k = to;
+      } else {
+        for (; k <= s.se; ++k) {
+          if ((m >> k) & 1) {
+            correct(k);
+          } else if (--run < 0) {
+            break;
+          }
         }
       }
       if (value != 0) {
@@ -230,9 +296,7 @@ bool AcRefineBlock(BitReader<true>& r, const HuffTable& t, const ScanHeader& s, 
         if ((m >> k) & 1) correct(k);
       }
     } else if (k <= s.se) {
-      const int n = s.se - k + 1;
-      const uint64_t band = (m >> k) & (n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1);
-      SkipMany(r, static_cast<uint64_t>(__builtin_popcountll(band)));
+      SkipMany(r, static_cast<uint64_t>(Popcount64(m & Band(k, s.se))));
     }
     --st.eobrun;
   }
@@ -640,6 +704,9 @@ class ProgressiveSplicer {
         std::bitset<256> absent = valid;
         const HuffmanSpec& spec = spec_[cls][id];
         for (int k = 0; k < spec.num_symbols; ++k) absent.reset(spec.symbols[k]);
+        for (int k = 0; k < spec.num_symbols && s.ss > 0 && s.ah > 0; ++k) {
+          if ((spec.symbols[k] & 15) > 1) scan->fast = false;
+        }
         HuffmanSpec full;
         if (!AddHuffmanSymbols(spec, absent, &full) || !complete_[id].Build(full, cls == 0) ||
             !read_[id].Build(spec, cls == 0, &complete_[id])) {
@@ -764,7 +831,7 @@ class ProgressiveSplicer {
         int16_t* coef = nullptr;
         if (sp != nullptr && scan.logo(u)) coef = Block(c, u % scan.per_row, u / scan.per_row);
         ok = scan.first() ? AcFirstBlock(r, t, s, u, st, &mask[u], coef)
-                          : AcRefineBlock(r, t, s, u, st, &mask[u], coef);
+                          : AcRefineBlock(r, t, scan.fast, s, u, st, &mask[u], coef);
       }
     } else {
       for (int u = a; u < b && ok; ++u) {
