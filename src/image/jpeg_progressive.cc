@@ -18,6 +18,9 @@ namespace {
 // libjpeg's own cap on a hostile file's scan count (jpeg_libjpeg.cc) applies here as well.
 constexpr int kMaxScans = 300;
 constexpr int kMaxEobRun = 0x7FFF;
+// Codes written again because a completed table changed them, at most (24 bytes each): a
+// table whose frequent symbols would move sends the file to the coefficient path instead.
+constexpr size_t kMaxRewrites = 1'000'000;
 
 // The codes a scan is written with: per symbol its code and length (0: none).
 struct EncTable {
@@ -47,11 +50,12 @@ struct Splice {
 // One change to a restart interval's bits: `drop` bits at `pos` replaced by `nbits` inline
 // bits, or by `enc_bits` bits of the scan's encoded buffer (read in order).
 struct Edit {
-  uint64_t pos = 0, drop = 0;
+  uint64_t pos = 0;
+  uint32_t drop = 0;
   uint32_t bits = 0;
-  int nbits = 0;
-  uint64_t enc_bits = 0;
-  int order = 0;  // at equal positions a splice (0) goes before a rewritten code (1)
+  uint32_t enc_bits = 0;
+  uint8_t nbits = 0;
+  uint8_t order = 0;  // at equal positions a splice (0) goes before a rewritten code (1)
 };
 
 // One block of a unit: scan component, frame component, position inside the MCU.
@@ -91,6 +95,8 @@ struct WalkState {
   uint64_t run_pos = 0, run_end = 0;
   int pred[4] = {};
   std::vector<Edit>* edits = nullptr;  // rewritten codes are recorded here
+  size_t* rewrites_left = nullptr;
+  bool too_many = false;
 
   Mark At(const BitReader<true>& r) const {
     Mark m;
@@ -109,6 +115,11 @@ struct WalkState {
                                              WalkState& st) {
   const int sym = r.Decode(t);
   if (sym >= 0 && t.changed[sym]) {
+    if (*st.rewrites_left == 0) {
+      st.too_many = true;
+      return -1;
+    }
+    --*st.rewrites_left;
     Edit e;
     e.pos = r.consumed() - t.size[sym];
     e.drop = t.size[sym];
@@ -547,8 +558,11 @@ class ProgressiveSplicer {
         }
         Edit e;
         e.pos = sp.begin.pos;
-        e.drop = sp.end.pos - sp.begin.pos;
-        e.enc_bits = w.bits() - start;
+        if (sp.end.pos - sp.begin.pos > UINT32_MAX || w.bits() - start > UINT32_MAX) {
+          return Fail(why, "a scan too large");
+        }
+        e.drop = static_cast<uint32_t>(sp.end.pos - sp.begin.pos);
+        e.enc_bits = static_cast<uint32_t>(w.bits() - start);
         scan.edits[sp.piece].push_back(e);
         // A run begun before the splice and copied up to it is cut short where it begins.
         const bool prev_here = i > 0 && scan.splices[i - 1].piece == sp.piece;
@@ -556,11 +570,12 @@ class ProgressiveSplicer {
         if (!scan.dc() && sp.begin.eobrun > 0 && sp.begin.run_unit >= copied_from) {
           Edit run;
           run.pos = sp.begin.run_pos;
-          run.drop = sp.begin.run_end - sp.begin.run_pos;
-          if (!ScanEncoder::RunCode(sp.first - sp.begin.run_unit, scan.enc[0], &run.bits,
-                                    &run.nbits)) {
+          run.drop = static_cast<uint32_t>(sp.begin.run_end - sp.begin.run_pos);
+          int nbits = 0;
+          if (!ScanEncoder::RunCode(sp.first - sp.begin.run_unit, scan.enc[0], &run.bits, &nbits)) {
             return Fail(why, "an EOB run without a code");
           }
+          run.nbits = static_cast<uint8_t>(nbits);
           scan.edits[sp.piece].push_back(run);
         }
       }
@@ -800,18 +815,22 @@ class ProgressiveSplicer {
       BitReader<true> r(data_, scan.pieces[p].begin, scan.pieces[p].end);
       WalkState st;
       st.edits = &scan.edits[p];
+      st.rewrites_left = &rewrites_left_;
+      auto corrupt = [&] {
+        return Fail(why, st.too_many ? "too many codes to rewrite" : "corrupt scan");
+      };
       int u = PieceBegin(scan, static_cast<int>(p));
       for (; next < scan.splices.size() && scan.splices[next].piece == static_cast<int>(p);
            ++next) {
         Splice& sp = scan.splices[next];
-        if (!Walk(scan, r, st, u, sp.first, nullptr)) return Fail(why, "corrupt scan");
+        if (!Walk(scan, r, st, u, sp.first, nullptr)) return corrupt();
         sp.begin = st.At(r);
-        if (!Walk(scan, r, st, sp.first, sp.last, &sp)) return Fail(why, "corrupt scan");
+        if (!Walk(scan, r, st, sp.first, sp.last, &sp)) return corrupt();
         sp.end = st.At(r);
         u = sp.last;
       }
       if (!Walk(scan, r, st, u, PieceEnd(scan, static_cast<int>(p)), nullptr) || r.overrun()) {
-        return Fail(why, "corrupt scan");
+        return corrupt();
       }
       scan.piece_bits[p] = r.consumed();
     }
@@ -908,6 +927,7 @@ class ProgressiveSplicer {
   int approx_[4][64];              // per coefficient: the last scan's Al, -1 before any
   HuffmanSpec spec_[2][4];         // the input's tables in force
   int restart_ = 0;
+  size_t rewrites_left_ = kMaxRewrites;
   HuffTable read_[4], complete_[4];  // the current scan's tables: the file's, completed
   const HuffTable* table_[4] = {};   // per scan component
   std::vector<Scan> scans_;
