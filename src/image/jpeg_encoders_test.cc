@@ -503,6 +503,41 @@ TEST(ProgressiveSplice, EveryOrientationMatchesTheCoefficientPath) {
   }
 }
 
+// An EOB run longer than the blocks left in its scan (libjpeg ignores the rest): the splice
+// reads it like libjpeg and writes a file that decodes to the coefficient path's coefficients.
+TEST(ProgressiveSplice, EobRunOverflowingTheScan) {
+  // A flat 32x32 gray picture: every AC scan is one EOB run of its 16 blocks, with libjpeg's
+  // optimized table holding that one symbol (0x40, code "0"): the bits 0 0000 then 111 padding.
+  testing::JpegSpec spec;
+  spec.width = 32;
+  spec.height = 32;
+  spec.components = 1;
+  spec.progressive = true;
+  std::string input = testing::MakeJpegFromPixels(spec, std::vector<uint8_t>(32 * 32, 128));
+  size_t sos = input.find("\xFF\xDA");
+  while (sos != std::string::npos &&
+         !(input[sos + 7] == 1 && (static_cast<uint8_t>(input[sos + 9]) >> 4) == 0)) {
+    sos = input.find("\xFF\xDA", sos + 2);  // the first AC first scan: Ss = 1, Ah = 0
+  }
+  ASSERT_NE(sos, std::string::npos);
+  const size_t data = sos + 2 + static_cast<uint8_t>(input[sos + 3]);
+  ASSERT_EQ(static_cast<uint8_t>(input[data]), 0x07);
+  ASSERT_EQ(static_cast<uint8_t>(input[data + 1]), 0xFF);
+  input[data] = 0x7F;  // the run's extra bits 1111: 31 blocks
+  auto fast = Watermark(input, WatermarkOptions{});
+  ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+  EXPECT_EQ(fast->path, WatermarkPath::kEntropy) << fast->fallback_reason;
+  WatermarkOptions slow_options;
+  slow_options.allow_entropy_path = false;
+  auto slow = Watermark(input, slow_options);
+  ASSERT_TRUE(slow.ok()) << slow.status().ToString();
+  EXPECT_EQ(testing::ReadCoefficients(fast->data).blocks,
+            testing::ReadCoefficients(slow->data).blocks);
+  const Decoded after = testing::DecodeJpeg(fast->data);
+  ASSERT_FALSE(after.pixels.empty());
+  EXPECT_EQ(after.warnings, 0);
+}
+
 // What the splice does not handle goes to the coefficient path, which says why.
 TEST(ProgressiveSplice, UnhandledFilesFallBackWithAReason) {
   const fs::path dir =
