@@ -273,8 +273,9 @@ struct WalkState {
         // non-zero met pushes the target one further.
         int to = k + run, from = k, corrections = 0;
         while (to <= s.se) {
-          const int c = Popcount64(m & Band(from, to));
-          if (c == 0) break;
+          const uint64_t met = m & Band(from, to);
+          if (met == 0) break;
+          const int c = Popcount64(met);
           corrections += c;
           from = to + 1;
           to += c;
@@ -307,7 +308,8 @@ struct WalkState {
         if ((m >> k) & 1) correct(k);
       }
     } else if (k <= s.se) {
-      SkipMany(r, static_cast<uint64_t>(Popcount64(m & Band(k, s.se))));
+      const uint64_t left = m & Band(k, s.se);
+      if (left != 0) SkipMany(r, static_cast<uint64_t>(Popcount64(left)));
     }
     --st.eobrun;
   }
