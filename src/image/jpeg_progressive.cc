@@ -175,9 +175,35 @@ struct WalkState {
   return true;
 }
 
+// EOB runs in one look-up: per kFastBits window, (run length << 5) | bits of the code and its
+// extra bits, 0 when they do not fit or the code changed.
+void BuildRunTable(const HuffTable& t, uint32_t* eob) {
+  for (uint32_t i = 0; i < (1u << kFastBits); ++i) {
+    eob[i] = 0;
+    const uint16_t e = t.lookup[i >> (kFastBits - kLookupBits)];
+    const int l = e >> 8, sym = e & 0xFF;
+    const int r = sym >> 4;
+    if (l == 0 || (sym & 15) != 0 || r == 15 || t.changed[sym] || l + r > kFastBits) continue;
+    const uint32_t extra = (i >> (kFastBits - l - r)) & ((1u << r) - 1);
+    eob[i] = (((1u << r) + extra) << 5) | static_cast<uint32_t>(l + r);
+  }
+}
+
+// Begins the EOB run of a run table entry; false (nothing read) for an entry of 0.
+[[gnu::always_inline]] inline bool FastRun(BitReader<true>& r, uint32_t entry, int unit,
+                                           WalkState& st) {
+  if (entry == 0) return false;
+  st.run_unit = unit;
+  st.run_pos = r.consumed();
+  r.Advance(static_cast<int>(entry & 31));
+  st.run_end = r.consumed();
+  st.eobrun = static_cast<int>(entry >> 5);
+  return true;
+}
+
 [[gnu::always_inline]] inline bool AcFirstBlock(BitReader<true>& r, const HuffTable& t,
-                                                const ScanHeader& s, int unit, WalkState& st,
-                                                uint64_t* mask, int16_t* coef) {
+                                                const uint32_t* eob, const ScanHeader& s, int unit,
+                                                WalkState& st, uint64_t* mask, int16_t* coef) {
   if (st.eobrun > 0) {
     --st.eobrun;
     return true;
@@ -186,8 +212,14 @@ struct WalkState {
     if (coef == nullptr) {
       // A value or ZRL code with its value bits in one look-up (the first symbol's step of
       // the baseline skipping table); EOB runs, long and changed codes take ReadSymbol.
-      const uint32_t e = t.fast[r.PeekFast()] >> 16;
-      if (e != 0 && !(e & HuffTable::kEob)) {
+      const uint32_t window = r.PeekFast();
+      const uint32_t e = t.fast[window] >> 16;
+      if (e & HuffTable::kEob) {
+        if (FastRun(r, eob[window], unit, st)) {
+          --st.eobrun;
+          break;
+        }
+      } else if (e != 0) {
         r.Advance(static_cast<int>(e & 31));
         if (e & HuffTable::kZrl) {
           k += 16;
@@ -231,7 +263,8 @@ struct WalkState {
 
 // `fast`: the table holds no symbol of a size other than 0 and 1 (those the look-up would take
 // for values are corrupt data in a refinement scan).
-[[gnu::always_inline]] inline bool AcRefineBlock(BitReader<true>& r, const HuffTable& t, bool fast,
+[[gnu::always_inline]] inline bool AcRefineBlock(BitReader<true>& r, const HuffTable& t,
+                                                 const uint32_t* eob, bool fast,
                                                  const ScanHeader& s, int unit, WalkState& st,
                                                  uint64_t* mask, int16_t* coef) {
   const int p1 = 1 << s.al;
@@ -248,7 +281,9 @@ struct WalkState {
       int run, value = 0;
       // A new coefficient's code with its sign bit, or a ZRL, in one look-up (as in
       // AcFirstBlock); EOB runs, long and changed codes take ReadSymbol.
-      const uint32_t e = coef == nullptr && fast ? t.fast[r.PeekFast()] >> 16 : 0;
+      const uint32_t window = coef == nullptr && fast ? r.PeekFast() : 0;
+      const uint32_t e = coef == nullptr && fast ? t.fast[window] >> 16 : 0;
+      if (e & HuffTable::kEob && FastRun(r, eob[window], unit, st)) break;
       if (e != 0 && !(e & HuffTable::kEob)) {
         r.Advance(static_cast<int>(e & 31));
         run = static_cast<int>((e >> 5) & 63) - 1;
@@ -739,6 +774,7 @@ class ProgressiveSplicer {
       std::memcpy(scan->enc[i].code, complete_[id].code, sizeof scan->enc[i].code);
       std::memcpy(scan->enc[i].size, complete_[id].size, sizeof scan->enc[i].size);
       table_[i] = &read_[id];
+      if (cls == 1) BuildRunTable(read_[id], eob_fast_);
     }
     if (!scan->dht.empty()) {
       const size_t len = scan->dht.size() - 2;
@@ -851,8 +887,8 @@ class ProgressiveSplicer {
       for (int u = a; u < b && ok; ++u) {
         int16_t* coef = nullptr;
         if (sp != nullptr && scan.logo(u)) coef = Block(c, u % scan.per_row, u / scan.per_row);
-        ok = scan.first() ? AcFirstBlock(r, t, s, u, st, &mask[u], coef)
-                          : AcRefineBlock(r, t, scan.fast, s, u, st, &mask[u], coef);
+        ok = scan.first() ? AcFirstBlock(r, t, eob_fast_, s, u, st, &mask[u], coef)
+                          : AcRefineBlock(r, t, eob_fast_, scan.fast, s, u, st, &mask[u], coef);
       }
     } else {
       for (int u = a; u < b && ok; ++u) {
@@ -930,8 +966,9 @@ class ProgressiveSplicer {
   HuffmanSpec spec_[2][4];         // the input's tables in force
   int restart_ = 0;
   size_t rewrites_left_ = kMaxRewrites;
-  HuffTable read_[4], complete_[4];  // the current scan's tables: the file's, completed
-  const HuffTable* table_[4] = {};   // per scan component
+  HuffTable read_[4], complete_[4];    // the current scan's tables: the file's, completed
+  const HuffTable* table_[4] = {};     // per scan component
+  uint32_t eob_fast_[1 << kFastBits];  // AC scans: BuildRunTable of the table
   std::vector<Scan> scans_;
 };
 
