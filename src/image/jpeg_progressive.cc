@@ -483,6 +483,7 @@ void SetSymbols(std::bitset<256>* set, int runs, int sizes_from, int sizes_to) {
 
 // The splicing job for one progressive file: Read() walks every scan (pass 1), Composite()
 // watermarks the kept blocks, Encode() writes their new bits for every scan, Emit() the file.
+// One per call, used by one thread; borrows the input, header, geometry and logo.
 class ProgressiveSplicer {
  public:
   ProgressiveSplicer(std::string_view input, const JpegHeader& h, const JpegGeometry& g,
