@@ -151,8 +151,8 @@ int main(int argc, char** argv) {
                "Print a JSON summary (path taken, logo box, sizes) to stdout, or to stderr when "
                "OUTPUT is -");
   app.add_flag("--keep-progressive", options.keep_progressive,
-               "Write a progressive JPEG as progressive (slower); by default its coefficients "
-               "are written as a sequential JPEG: identical pixels");
+               "When a progressive JPEG falls back to the coefficient path, keep it progressive "
+               "(slower); by default it is then written as a sequential JPEG: identical pixels");
   app.add_flag("--no-entropy", no_entropy,
                "Force the libjpeg coefficient path even for baseline JPEGs (for comparisons)");
   std::string log_level = "warn", log_format = "text";

@@ -25,6 +25,8 @@ struct EntropyFallback {
 // misses verbatim, the rest bit-shifted. The Huffman data is decoded only to find where MCUs start
 // and to track the DC predictors; no coefficients are kept.
 //
+// A progressive Huffman file (SOF2) is handed to WatermarkJpegProgressive (jpeg_progressive.h).
+//
 // Returns true when the file was written and *result filled (its `data` left empty); false,
 // with *fallback filled and nothing written, when the file should take the coefficient path
 // (which also reports corrupt data properly); an error only when the sink fails.

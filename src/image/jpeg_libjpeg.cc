@@ -380,7 +380,8 @@ common::Result<WatermarkResult> WatermarkJpegCoefficients(std::string_view input
     c.dst.write_JFIF_header = c.src.saw_JFIF_marker;
     c.dst.restart_interval = c.src.restart_interval;
     c.dst.arith_code = c.src.arith_code;
-    c.dst.optimize_coding = optimize && !count_symbols ? TRUE : FALSE;
+    // Arithmetic coding has no Huffman tables to optimize (libjpeg refuses the request).
+    c.dst.optimize_coding = optimize && !count_symbols && !c.src.arith_code ? TRUE : FALSE;
     if (count_symbols) {
       CountSymbols(&c.src, coefs, &c.dst, &counts);
       UseOptimalTables(&c.dst, counts);

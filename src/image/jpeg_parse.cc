@@ -19,6 +19,49 @@ common::Status Malformed(const std::string& what) {
 
 }  // namespace
 
+common::Status ParseDht(const unsigned char* s, size_t slen, HuffmanSpec dc[4], HuffmanSpec ac[4]) {
+  size_t i = 0;
+  while (i < slen) {
+    if (i + 17 > slen) return Malformed("bad DHT");
+    const int tc = s[i] >> 4, th = s[i] & 15;
+    if (tc > 1 || th > 3) return Malformed("bad DHT class/id");
+    HuffmanSpec& spec = tc == 0 ? dc[th] : ac[th];
+    int total = 0;
+    for (int l = 1; l <= 16; ++l) total += s[i + l];
+    if (total > 256 || i + 17 + total > slen) return Malformed("bad DHT counts");
+    for (int l = 1; l <= 16; ++l) spec.counts[l] = s[i + l];
+    for (int k = 0; k < total; ++k) spec.symbols[k] = s[i + 17 + k];
+    spec.num_symbols = total;
+    spec.present = true;
+    i += 17 + total;
+  }
+  return common::Status::Ok();
+}
+
+common::Status ParseSos(const JpegHeader& h, const unsigned char* s, size_t slen,
+                        ScanHeader* scan) {
+  if (slen < 1) return Malformed("short SOS");
+  const int ns = s[0];
+  if (ns < 1 || ns > 4 || slen < 1 + 2u * ns + 3) return Malformed("bad SOS");
+  scan->num_components = ns;
+  for (int k = 0; k < ns; ++k) {
+    const int id = s[1 + 2 * k];
+    int index = -1;
+    for (int c = 0; c < h.num_components; ++c) {
+      if (h.comp[c].id == id) index = c;
+    }
+    if (index < 0) return Malformed("scan names an unknown component");
+    scan->comp[k] = index;
+    scan->dc_table[k] = s[2 + 2 * k] >> 4;
+    scan->ac_table[k] = s[2 + 2 * k] & 15;
+  }
+  scan->ss = s[1 + 2 * ns];
+  scan->se = s[2 + 2 * ns];
+  scan->ah = s[3 + 2 * ns] >> 4;
+  scan->al = s[3 + 2 * ns] & 15;
+  return common::Status::Ok();
+}
+
 common::Result<JpegHeader> ParseJpegHeader(std::string_view data) {
   auto* p = reinterpret_cast<const unsigned char*>(data.data());
   const size_t n = data.size();
@@ -80,23 +123,7 @@ common::Result<JpegHeader> ParseJpegHeader(std::string_view data) {
         i += need;
       }
     } else if (marker == 0xC4) {  // DHT
-      size_t i = 0;
-      while (i < slen) {
-        if (i + 17 > slen) return Malformed("bad DHT");
-        const int tc = s[i] >> 4, th = s[i] & 15;
-        if (tc > 1 || th > 3) return Malformed("bad DHT class/id");
-        HuffmanSpec& spec = tc == 0 ? h.dc[th] : h.ac[th];
-        int total = 0;
-        for (int l = 1; l <= 16; ++l) {
-          spec.counts[l] = s[i + l];
-          total += spec.counts[l];
-        }
-        if (total > 256 || i + 17 + total > slen) return Malformed("bad DHT counts");
-        for (int k = 0; k < total; ++k) spec.symbols[k] = s[i + 17 + k];
-        spec.num_symbols = total;
-        spec.present = true;
-        i += 17 + total;
-      }
+      DAT_RETURN_IF_ERROR(ParseDht(s, slen, h.dc, h.ac));
     } else if (marker == 0xDD) {  // DRI
       if (slen < 2) return Malformed("bad DRI");
       h.restart_interval = (s[0] << 8) | s[1];
@@ -116,25 +143,18 @@ common::Result<JpegHeader> ParseJpegHeader(std::string_view data) {
       }
     } else if (marker == 0xDA) {  // SOS
       if (!have_frame) return Malformed("scan before frame");
-      if (slen < 1) return Malformed("short SOS");
-      const int ns = s[0];
-      if (ns < 1 || ns > 4 || slen < 1 + 2u * ns + 3) return Malformed("bad SOS");
-      h.scan_num_components = ns;
-      for (int k = 0; k < ns; ++k) {
-        const int id = s[1 + 2 * k];
-        int index = -1;
-        for (int c = 0; c < h.num_components; ++c) {
-          if (h.comp[c].id == id) index = c;
-        }
-        if (index < 0) return Malformed("scan names an unknown component");
-        h.scan_comp[k] = index;
-        h.comp[index].dc_table = s[2 + 2 * k] >> 4;
-        h.comp[index].ac_table = s[2 + 2 * k] & 15;
+      ScanHeader scan;
+      DAT_RETURN_IF_ERROR(ParseSos(h, s, slen, &scan));
+      h.scan_num_components = scan.num_components;
+      for (int k = 0; k < scan.num_components; ++k) {
+        h.scan_comp[k] = scan.comp[k];
+        h.comp[scan.comp[k]].dc_table = scan.dc_table[k];
+        h.comp[scan.comp[k]].ac_table = scan.ac_table[k];
       }
-      h.ss = s[1 + 2 * ns];
-      h.se = s[2 + 2 * ns];
-      h.ah = s[3 + 2 * ns] >> 4;
-      h.al = s[3 + 2 * ns] & 15;
+      h.ss = scan.ss;
+      h.se = scan.se;
+      h.ah = scan.ah;
+      h.al = scan.al;
       h.has_scan = true;
       h.scan_marker = marker_at;
       h.scan_data = at;

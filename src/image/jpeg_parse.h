@@ -49,6 +49,23 @@ struct JpegHeader {
   size_t scan_data = 0;    // offset of the first entropy-coded byte
 };
 
+// One SOS header: components (frame indices), their table ids, spectral selection and
+// successive approximation.
+struct ScanHeader {
+  int num_components = 0;
+  int comp[4] = {};
+  int dc_table[4] = {}, ac_table[4] = {};
+  int ss = 0, se = 63, ah = 0, al = 0;
+};
+
+// Parses the payload of a DHT segment (after its length) into the tables it defines.
+// InvalidArgument when malformed.
+common::Status ParseDht(const unsigned char* s, size_t slen, HuffmanSpec dc[4], HuffmanSpec ac[4]);
+
+// Parses the payload of an SOS segment of a frame `h`. InvalidArgument when malformed or
+// naming a component the frame lacks.
+common::Status ParseSos(const JpegHeader& h, const unsigned char* s, size_t slen, ScanHeader* scan);
+
 // Parses markers from SOI up to the first SOS (inclusive). InvalidArgument if `data` is not a
 // JPEG, or is truncated or malformed before the first scan.
 common::Result<JpegHeader> ParseJpegHeader(std::string_view data);

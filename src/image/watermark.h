@@ -95,8 +95,9 @@ struct WatermarkOptions {
   bool keep_metadata = false;
   // Lets tests and benchmarks force the libjpeg coefficient path for baseline JPEGs.
   bool allow_entropy_path = true;
-  // A progressive JPEG is written, by default, as a sequential JPEG with the very same
-  // coefficients (identical pixels, half the work); true keeps it progressive.
+  // A progressive JPEG taking the entropy path keeps its own scans. On the coefficient path
+  // (the fallback) it is written, by default, as a sequential JPEG with the very same
+  // coefficients (identical pixels, half the work); true keeps it progressive there.
   bool keep_progressive = false;
 };
 

@@ -160,10 +160,10 @@ std::vector<JpegCase> JpegCases() {
   cases.push_back({"odd_size_gray", Spec(333, 251, 1, 1, 1), kFast});
   JpegSpec s = Spec(640, 480, 3, 2, 2);
   s.progressive = true;
-  cases.push_back({"progressive_420", s, WatermarkPath::kCoefficient});
+  cases.push_back({"progressive_420", s, kFast});
   s = Spec(501, 377, 1, 1, 1);
   s.progressive = true;
-  cases.push_back({"progressive_gray", s, WatermarkPath::kCoefficient});
+  cases.push_back({"progressive_gray", s, kFast});
   s = Spec(640, 480, 3, 2, 2);
   s.restart_rows = 1;
   cases.push_back({"restart_rows", s, kFast});
@@ -274,7 +274,7 @@ TEST_P(JpegVariants, EntropyAndCoefficientPathsAgreeOnEveryCoefficient) {
       recoded = recoded || ca_code[sym] != cb_code[sym] || ca_size[sym] != cb_size[sym];
     }
   }
-  if (!recoded) {
+  if (!recoded && in_header->sof != 0xC2) {  // (a progressive file's first scan is short)
     EXPECT_GT(same, (input.size() - in_header->scan_data) / 2);
   }
 }
@@ -440,6 +440,7 @@ TEST(WatermarkJpeg, ProgressiveIsWrittenSequentiallyUnlessAskedToKeepIt) {
   spec.progressive = true;
   const std::string input = testing::MakeJpeg(spec);
   WatermarkOptions options;
+  options.allow_entropy_path = false;  // the entropy path keeps the file's own scans
   auto sequential = Watermark(input, options);
   options.keep_progressive = true;
   auto progressive = Watermark(input, options);
