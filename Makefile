@@ -8,7 +8,7 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Uni
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps configure build test run bench clean format format-check
+.PHONY: deps configure build test run bench clean format format-check long-functions
 
 deps:
 	@./scripts/install-deps
@@ -41,6 +41,10 @@ format:
 # Fails, naming the files, when a tracked C++ file differs from what `make format` writes.
 format-check: deps
 	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
+
+# Fails, naming them, when a function in src/ (tests aside) is over 200 lines.
+long-functions:
+	@./scripts/long-functions src
 
 clean:
 	@rm -rf $(BUILD_DIR)

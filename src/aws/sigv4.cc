@@ -499,155 +499,161 @@ bool ParseAuthorization(std::string_view value, AuthFields* f) {
   return have_credential && !f->signed_headers.empty() && !f->signature.empty();
 }
 
-}  // namespace
+// How a request carries its signature, and whose error codes it gets.
+struct AuthStyle {
+  bool s3 = false;         // S3's error codes and payload rules
+  bool presigned = false;  // signature in the query (X-Amz-Signature), not in Authorization
+};
 
-SigV4Verifier::SigV4Verifier(SecretLookup lookup, const common::Clock& clock,
-                             VerifierOptions options)
-    : lookup_(std::move(lookup)), clock_(clock), options_(options) {}
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
-Outcome<VerifiedRequest> SigV4Verifier::Verify(const http::Request& request) const {
-  return Verify(request, nullptr);
+std::optional<std::string> QueryValue(const QueryParams& query, std::string_view name) {
+  for (const auto& [n, v] : query) {
+    if (n == name) return v;
+  }
+  return std::nullopt;
 }
 
-Outcome<VerifiedRequest> SigV4Verifier::Verify(const http::Request& request,
-                                               SigningResult* computed) const {
-  const bool s3 = options_.s3;
-  std::optional<std::string> authorization = request.headers.Get("authorization");
-  std::string_view raw_query = request.query();
-  std::vector<std::pair<std::string, std::string>> query = http::ParseQuery(raw_query);
-  auto query_value = [&query](std::string_view name) -> std::optional<std::string> {
-    for (auto& [n, v] : query) {
-      if (n == name) return v;
-    }
-    return std::nullopt;
-  };
-  const bool presigned = !authorization && query_value("X-Amz-Signature").has_value();
+AwsError Malformed(AuthStyle style, std::string message) {
+  if (style.s3) {
+    return AuthError(
+        400, style.presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed",
+        std::move(message));
+  }
+  return AuthError(400, "IncompleteSignature", std::move(message));
+}
 
+// The fields of an Authorization header (and the x-amz-date and token headers).
+Outcome<AuthFields> ReadHeaderAuth(const http::Request& request, const std::string& authorization,
+                                   AuthStyle style) {
+  if (!common::StartsWith(authorization, kSigV4Algorithm) ||
+      (authorization.size() > kSigV4Algorithm.size() &&
+       authorization[kSigV4Algorithm.size()] != ' ')) {
+    if (style.s3) {
+      return AuthError(400, "InvalidArgument",
+                       "Unsupported Authorization Type; only AWS4-HMAC-SHA256 is supported");
+    }
+    return Malformed(style, "Authorization header requires the AWS4-HMAC-SHA256 algorithm.");
+  }
   AuthFields f;
-  auto malformed = [&](std::string message) {
-    if (s3) {
-      return AuthError(
-          400, presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed",
-          std::move(message));
-    }
-    return AuthError(400, "IncompleteSignature", std::move(message));
-  };
-
-  if (!authorization && !presigned) {
-    if (s3) return AuthError(403, "AccessDenied", "Access Denied");
-    return AuthError(403, "MissingAuthenticationToken", "Request is missing Authentication Token");
+  if (!ParseAuthorization(authorization, &f)) {
+    return Malformed(style,
+                     "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
+                     "parameters in the form AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/"
+                     "<service>/aws4_request, SignedHeaders=<h1;h2>, Signature=<hex>.");
   }
-  if (authorization) {
-    if (!common::StartsWith(*authorization, kSigV4Algorithm) ||
-        (authorization->size() > kSigV4Algorithm.size() &&
-         (*authorization)[kSigV4Algorithm.size()] != ' ')) {
-      if (s3) {
-        return AuthError(400, "InvalidArgument",
-                         "Unsupported Authorization Type; only AWS4-HMAC-SHA256 is supported");
-      }
-      return malformed("Authorization header requires the AWS4-HMAC-SHA256 algorithm.");
-    }
-    if (!ParseAuthorization(*authorization, &f)) {
-      return malformed(
-          "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
-          "parameters in the form AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/"
-          "<service>/aws4_request, SignedHeaders=<h1;h2>, Signature=<hex>.");
-    }
-    f.amz_date = request.headers.GetOr("x-amz-date", "");
-    f.session_token = request.headers.GetOr("x-amz-security-token", "");
-  } else {
-    if (query_value("X-Amz-Algorithm").value_or("") != kSigV4Algorithm) {
-      return malformed("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"");
-    }
-    if (!ParseCredential(query_value("X-Amz-Credential").value_or(""), &f)) {
-      return malformed("Error parsing the X-Amz-Credential parameter");
-    }
-    f.signed_headers = query_value("X-Amz-SignedHeaders").value_or("");
-    f.signature = query_value("X-Amz-Signature").value_or("");
-    f.amz_date = query_value("X-Amz-Date").value_or("");
-    f.expires = query_value("X-Amz-Expires").value_or("");
-    f.session_token = query_value("X-Amz-Security-Token").value_or("");
-    if (f.signed_headers.empty() || f.expires.empty()) {
-      return malformed(
-          "Query-string authentication requires the X-Amz-Algorithm, X-Amz-Credential, "
-          "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.");
-    }
-  }
+  f.amz_date = request.headers.GetOr("x-amz-date", "");
+  f.session_token = request.headers.GetOr("x-amz-security-token", "");
+  return f;
+}
 
+// The fields of a presigned URL's X-Amz-* query parameters.
+Outcome<AuthFields> ReadQueryAuth(const QueryParams& query, AuthStyle style) {
+  if (QueryValue(query, "X-Amz-Algorithm").value_or("") != kSigV4Algorithm) {
+    return Malformed(style, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"");
+  }
+  AuthFields f;
+  if (!ParseCredential(QueryValue(query, "X-Amz-Credential").value_or(""), &f)) {
+    return Malformed(style, "Error parsing the X-Amz-Credential parameter");
+  }
+  f.signed_headers = QueryValue(query, "X-Amz-SignedHeaders").value_or("");
+  f.signature = QueryValue(query, "X-Amz-Signature").value_or("");
+  f.amz_date = QueryValue(query, "X-Amz-Date").value_or("");
+  f.expires = QueryValue(query, "X-Amz-Expires").value_or("");
+  f.session_token = QueryValue(query, "X-Amz-Security-Token").value_or("");
+  if (f.signed_headers.empty() || f.expires.empty()) {
+    return Malformed(
+        style,
+        "Query-string authentication requires the X-Amz-Algorithm, X-Amz-Credential, "
+        "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.");
+  }
+  return f;
+}
+
+// The request's time (X-Amz-Date), which must be on the credential's date; the host header
+// must be among the signed ones.
+Outcome<common::SystemTime> CheckRequestDate(const AuthFields& f,
+                                             const std::vector<std::string>& signed_names,
+                                             AuthStyle style) {
   std::optional<common::SystemTime> request_time = common::ParseAmzDate(f.amz_date);
   if (!request_time) {
-    return malformed("Authorization requires a valid X-Amz-Date (yyyyMMdd'T'HHmmss'Z').");
+    return Malformed(style, "Authorization requires a valid X-Amz-Date (yyyyMMdd'T'HHmmss'Z').");
   }
   if (f.amz_date.substr(0, 8) != f.date_stamp) {
-    return malformed("The credential date " + f.date_stamp +
-                     " does not match the date of X-Amz-Date " + f.amz_date + ".");
+    return Malformed(style, "The credential date " + f.date_stamp +
+                                " does not match the date of X-Amz-Date " + f.amz_date + ".");
   }
-  std::vector<std::string> signed_names = common::Split(f.signed_headers, ';');
   if (std::find(signed_names.begin(), signed_names.end(), "host") == signed_names.end()) {
-    return malformed("The host header must be signed.");
+    return Malformed(style, "The host header must be signed.");
   }
+  return *request_time;
+}
 
-  std::optional<std::string> secret = lookup_(f.access_key_id);
-  if (!secret) {
-    if (s3) {
-      return AuthError(403, "InvalidAccessKeyId",
-                       "The AWS Access Key Id you provided does not exist in our records.");
-    }
-    return AuthError(403, "InvalidClientTokenId",
-                     "The security token included in the request is invalid.");
+AwsError UnknownAccessKey(AuthStyle style) {
+  if (style.s3) {
+    return AuthError(403, "InvalidAccessKeyId",
+                     "The AWS Access Key Id you provided does not exist in our records.");
   }
+  return AuthError(403, "InvalidClientTokenId",
+                   "The security token included in the request is invalid.");
+}
 
-  const common::SystemTime now = clock_.Now();
-  if (presigned) {
+// A presigned request must be within its X-Amz-Expires (and not from the future); any other
+// within max_skew of now.
+std::optional<AwsError> CheckRequestTime(const AuthFields& f, common::SystemTime request_time,
+                                         common::SystemTime now, std::chrono::seconds max_skew,
+                                         AuthStyle style) {
+  if (style.presigned) {
     long long expires = -1;
     try {
       expires = std::stoll(f.expires);
     } catch (...) {
     }
     if (expires < 1 || expires > 7 * 24 * 3600) {
-      return malformed("X-Amz-Expires must be a number of seconds from 1 to 604800.");
+      return Malformed(style, "X-Amz-Expires must be a number of seconds from 1 to 604800.");
     }
-    if (now > *request_time + std::chrono::seconds(expires)) {
-      if (s3) return AuthError(403, "AccessDenied", "Request has expired");
+    if (now > request_time + std::chrono::seconds(expires)) {
+      if (style.s3) return AuthError(403, "AccessDenied", "Request has expired");
       return AuthError(403, "SignatureExpired", "Signature expired: " + f.amz_date);
     }
-    if (*request_time > now + options_.max_skew) {
-      if (s3) return AuthError(403, "AccessDenied", "Request is not valid yet");
+    if (request_time > now + max_skew) {
+      if (style.s3) return AuthError(403, "AccessDenied", "Request is not valid yet");
       return AuthError(403, "SignatureDoesNotMatch",
                        "Signature not yet current: " + f.amz_date + " is still later than " +
-                           common::FormatAmzDate(now + options_.max_skew));
+                           common::FormatAmzDate(now + max_skew));
     }
-  } else {
-    auto skew = now > *request_time ? now - *request_time : *request_time - now;
-    if (skew > options_.max_skew) {
-      if (s3) {
-        return AuthError(403, "RequestTimeTooSkewed",
-                         "The difference between the request time and the current time is too "
-                         "large.");
-      }
-      return AuthError(403, "SignatureDoesNotMatch",
-                       "Signature expired: " + f.amz_date + " is now earlier than " +
-                           common::FormatAmzDate(now - options_.max_skew) + " (" +
-                           common::FormatAmzDate(now) + " - 15 min.)");
-    }
+    return std::nullopt;
   }
+  auto skew = now > request_time ? now - request_time : request_time - now;
+  if (skew <= max_skew) return std::nullopt;
+  if (style.s3) {
+    return AuthError(403, "RequestTimeTooSkewed",
+                     "The difference between the request time and the current time is too "
+                     "large.");
+  }
+  return AuthError(403, "SignatureDoesNotMatch",
+                   "Signature expired: " + f.amz_date + " is now earlier than " +
+                       common::FormatAmzDate(now - max_skew) + " (" + common::FormatAmzDate(now) +
+                       " - 15 min.)");
+}
 
-  // The payload hash the client signed.
-  std::string content_sha256 = request.headers.GetOr("x-amz-content-sha256", "");
-  std::string payload_hash;
-  if (!content_sha256.empty()) {
-    payload_hash = content_sha256;
-  } else if (s3 && presigned) {
-    payload_hash = std::string(kUnsignedPayload);
-  } else if (s3) {
+// The payload hash the client signed: its x-amz-content-sha256, else (S3 presigned)
+// UNSIGNED-PAYLOAD, else (not S3) the body's hash; S3 requires the header otherwise.
+Outcome<std::string> SignedPayloadHash(const http::Request& request,
+                                       const std::string& content_sha256, AuthStyle style) {
+  if (!content_sha256.empty()) return content_sha256;
+  if (style.s3 && style.presigned) return std::string(kUnsignedPayload);
+  if (style.s3) {
     return AuthError(400, "InvalidRequest",
                      "Missing required header for this request: x-amz-content-sha256");
-  } else {
-    payload_hash = common::Sha256Hex(request.body);
   }
+  return common::Sha256Hex(request.body);
+}
 
-  // The headers the client says it signed, in its order; one signed but absent takes part
-  // with an empty value, so the signature fails as it does at AWS.
+// The headers the client says it signed, in its order; one signed but absent takes part
+// with an empty value, so the signature fails as it does at AWS.
+CanonicalHeaders SignedCanonicalHeaders(const http::Request& request, const AuthFields& f,
+                                        const std::vector<std::string>& signed_names) {
   CanonicalHeaders headers;
   headers.signed_names = f.signed_headers;
   for (const std::string& name : signed_names) {
@@ -661,66 +667,134 @@ Outcome<VerifiedRequest> SigV4Verifier::Verify(const http::Request& request,
     }
     headers.canonical.push_back('\n');
   }
+  return headers;
+}
 
+// What the signature covers, except the query (which a presigned URL's signer may have
+// signed without its session token).
+struct SignedContent {
+  const http::Request& request;
+  const AuthFields& fields;
+  std::string canonical_uri;
+  CanonicalHeaders headers;
+  std::string payload_hash;
+  std::string signing_key;
+};
+
+SigningResult ComputeSignature(const SignedContent& c, std::string canonical_query) {
   SigningResult r;
-  r.amz_date = f.amz_date;
-  r.credential_scope = CredentialScope(f.date_stamp, f.region, f.service);
-  r.signed_headers = f.signed_headers;
-  const bool normalize = !s3 && options_.normalize_path;
-  r.canonical_request = BuildCanonicalRequest(
-      request.method, CanonicalUri(request.path(), normalize, /*double_encode=*/!s3),
-      CanonicalQuery(raw_query, presigned ? "X-Amz-Signature" : ""), headers, payload_hash);
+  r.amz_date = c.fields.amz_date;
+  r.credential_scope = CredentialScope(c.fields.date_stamp, c.fields.region, c.fields.service);
+  r.signed_headers = c.fields.signed_headers;
+  r.canonical_request = BuildCanonicalRequest(c.request.method, c.canonical_uri, canonical_query,
+                                              c.headers, c.payload_hash);
   r.string_to_sign = BuildStringToSign(r.amz_date, r.credential_scope, r.canonical_request);
-  std::string key = CachedSigningKey(*secret, f.date_stamp, f.region, f.service);
-  r.signature = common::HexEncode(common::HmacSha256(key, r.string_to_sign));
-  bool match = SameSignature(r.signature, common::ToLower(f.signature));
-  if (!match && presigned && !f.session_token.empty()) {
-    // Some signers add X-Amz-Security-Token after signing (the suite's omit_session_token).
-    std::string without_token;
-    for (const std::string& part : common::Split(raw_query, '&')) {
-      std::string name = part.substr(0, part.find('='));
-      if (name == "X-Amz-Security-Token") continue;
-      if (!without_token.empty()) without_token.push_back('&');
-      without_token += part;
+  r.signature = common::HexEncode(common::HmacSha256(c.signing_key, r.string_to_sign));
+  return r;
+}
+
+// The query without X-Amz-Security-Token: some signers add the token after signing (the
+// suite's omit_session_token).
+std::string QueryWithoutSessionToken(std::string_view raw_query) {
+  std::string out;
+  for (const std::string& part : common::Split(raw_query, '&')) {
+    std::string name = part.substr(0, part.find('='));
+    if (name == "X-Amz-Security-Token") continue;
+    if (!out.empty()) out.push_back('&');
+    out += part;
+  }
+  return out;
+}
+
+// S3 checks a hex x-amz-content-sha256 against the body and refuses values it does not know.
+std::optional<AwsError> CheckS3ContentSha256(const std::string& content_sha256,
+                                             const std::string& body) {
+  const bool streaming = common::StartsWith(content_sha256, "STREAMING-");
+  if (IsHex64(content_sha256)) {
+    if (common::ToLower(content_sha256) != common::Sha256Hex(body)) {
+      return AuthError(400, "XAmzContentSHA256Mismatch",
+                       "The provided 'x-amz-content-sha256' header does not match what was "
+                       "computed.");
     }
-    SigningResult alt = r;
-    alt.canonical_request = BuildCanonicalRequest(
-        request.method, CanonicalUri(request.path(), normalize, /*double_encode=*/!s3),
-        CanonicalQuery(without_token, "X-Amz-Signature"), headers, payload_hash);
-    alt.string_to_sign = BuildStringToSign(r.amz_date, r.credential_scope, alt.canonical_request);
-    alt.signature = common::HexEncode(common::HmacSha256(key, alt.string_to_sign));
+  } else if (content_sha256 != kUnsignedPayload && !streaming) {
+    return AuthError(400, "InvalidArgument",
+                     "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-… or a "
+                     "SHA-256 hex digest");
+  } else if (streaming && content_sha256 != kStreamingSignedPayload &&
+             content_sha256 != kStreamingSignedPayloadTrailer &&
+             content_sha256 != kStreamingUnsignedPayloadTrailer) {
+    return AuthError(400, "InvalidArgument",
+                     "Unsupported x-amz-content-sha256 value " + content_sha256);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+SigV4Verifier::SigV4Verifier(SecretLookup lookup, const common::Clock& clock,
+                             VerifierOptions options)
+    : lookup_(std::move(lookup)), clock_(clock), options_(options) {}
+
+Outcome<VerifiedRequest> SigV4Verifier::Verify(const http::Request& request) const {
+  return Verify(request, nullptr);
+}
+
+Outcome<VerifiedRequest> SigV4Verifier::Verify(const http::Request& request,
+                                               SigningResult* computed) const {
+  std::optional<std::string> authorization = request.headers.Get("authorization");
+  std::string_view raw_query = request.query();
+  QueryParams query = http::ParseQuery(raw_query);
+  AuthStyle style;
+  style.s3 = options_.s3;
+  style.presigned = !authorization && QueryValue(query, "X-Amz-Signature").has_value();
+  if (!authorization && !style.presigned) {
+    if (style.s3) return AuthError(403, "AccessDenied", "Access Denied");
+    return AuthError(403, "MissingAuthenticationToken", "Request is missing Authentication Token");
+  }
+  Outcome<AuthFields> read =
+      authorization ? ReadHeaderAuth(request, *authorization, style) : ReadQueryAuth(query, style);
+  if (!read.ok()) return read.error();
+  const AuthFields& f = *read;
+
+  std::vector<std::string> signed_names = common::Split(f.signed_headers, ';');
+  Outcome<common::SystemTime> request_time = CheckRequestDate(f, signed_names, style);
+  if (!request_time.ok()) return request_time.error();
+  std::optional<std::string> secret = lookup_(f.access_key_id);
+  if (!secret) return UnknownAccessKey(style);
+  if (auto late = CheckRequestTime(f, *request_time, clock_.Now(), options_.max_skew, style)) {
+    return *late;
+  }
+  std::string content_sha256 = request.headers.GetOr("x-amz-content-sha256", "");
+  Outcome<std::string> payload_hash = SignedPayloadHash(request, content_sha256, style);
+  if (!payload_hash.ok()) return payload_hash.error();
+
+  const bool normalize = !style.s3 && options_.normalize_path;
+  SignedContent content{request,
+                        f,
+                        CanonicalUri(request.path(), normalize, /*double_encode=*/!style.s3),
+                        SignedCanonicalHeaders(request, f, signed_names),
+                        std::move(*payload_hash),
+                        CachedSigningKey(*secret, f.date_stamp, f.region, f.service)};
+  SigningResult r = ComputeSignature(
+      content, CanonicalQuery(raw_query, style.presigned ? "X-Amz-Signature" : ""));
+  bool match = SameSignature(r.signature, common::ToLower(f.signature));
+  if (!match && style.presigned && !f.session_token.empty()) {
+    SigningResult alt = ComputeSignature(
+        content, CanonicalQuery(QueryWithoutSessionToken(raw_query), "X-Amz-Signature"));
     if (SameSignature(alt.signature, common::ToLower(f.signature))) {
       match = true;
       r = std::move(alt);
     }
   }
   if (computed) *computed = r;
-
   if (!match) {
     return AuthError(403, "SignatureDoesNotMatch",
                      "The request signature we calculated does not match the signature you "
                      "provided. Check your AWS Secret Access Key and signing method. Consult "
                      "the service documentation for details.");
   }
-
-  if (s3 && !content_sha256.empty()) {
-    const bool streaming = common::StartsWith(content_sha256, "STREAMING-");
-    if (IsHex64(content_sha256)) {
-      if (common::ToLower(content_sha256) != common::Sha256Hex(request.body)) {
-        return AuthError(400, "XAmzContentSHA256Mismatch",
-                         "The provided 'x-amz-content-sha256' header does not match what was "
-                         "computed.");
-      }
-    } else if (content_sha256 != kUnsignedPayload && !streaming) {
-      return AuthError(400, "InvalidArgument",
-                       "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-… or a "
-                       "SHA-256 hex digest");
-    } else if (streaming && content_sha256 != kStreamingSignedPayload &&
-               content_sha256 != kStreamingSignedPayloadTrailer &&
-               content_sha256 != kStreamingUnsignedPayloadTrailer) {
-      return AuthError(400, "InvalidArgument",
-                       "Unsupported x-amz-content-sha256 value " + content_sha256);
-    }
+  if (style.s3 && !content_sha256.empty()) {
+    if (auto bad = CheckS3ContentSha256(content_sha256, request.body)) return *bad;
   }
 
   VerifiedRequest v;
@@ -730,10 +804,10 @@ Outcome<VerifiedRequest> SigV4Verifier::Verify(const http::Request& request,
   v.service = f.service;
   v.amz_date = f.amz_date;
   v.credential_scope = r.credential_scope;
-  v.signing_key = std::move(key);
+  v.signing_key = std::move(content.signing_key);
   v.signature = r.signature;
   v.content_sha256 = content_sha256;
-  v.presigned = presigned;
+  v.presigned = style.presigned;
   return v;
 }
 

@@ -1,6 +1,7 @@
 #include "cloudevents/cloudevent.h"
 
 #include <array>
+#include <cassert>
 
 #include "common/strings.h"
 #include "common/time.h"
@@ -27,6 +28,11 @@ std::string CloudEvent::DataBytes() const {
 
 std::string CloudEvent::EffectiveContentType() const {
   return datacontenttype ? *datacontenttype : std::string("application/json");
+}
+
+std::string CloudEvent::ExtensionOr(std::string_view name, std::string_view fallback) const {
+  auto it = extensions.find(std::string(name));
+  return it == extensions.end() ? std::string(fallback) : it->second;
 }
 
 bool IsValidAttributeName(std::string_view name) {
@@ -93,6 +99,14 @@ common::Status Validate(const CloudEvent& event) {
                                    event.EffectiveContentType() + "\"");
   }
   return common::Status::Ok();
+}
+
+common::Status Check(const CloudEvent& event, Validation validation) {
+  if (validation == Validation::kAlreadyValid) {
+    assert(Validate(event).ok());
+    return common::Status::Ok();
+  }
+  return Validate(event);
 }
 
 }  // namespace cloudevents

@@ -54,8 +54,20 @@ struct CloudEvent {
   // The datacontenttype, or "application/json" when absent (the spec's default).
   std::string EffectiveContentType() const;
 
+  // The value of an extension attribute, or `fallback` when the event has none of that name.
+  std::string ExtensionOr(std::string_view name, std::string_view fallback = "") const;
+
   friend bool operator==(const CloudEvent&, const CloudEvent&) = default;
 };
+
+// Whether an encoder checks its event first, so that an event is checked once, where it is
+// made, and not again on its way out. kCheck (the default) runs the encoder's checks (Validate
+// for the 1.0 formats; id, type and time for Dispatch's 0.1 JSON). kAlreadyValid skips them,
+// for an event that passed Validate (every 1.0 decoder here validates what it returns; the
+// driver's mapper validates what it builds) or, for the 0.1 encoders only, one the 0.1
+// decoder returned. Encoding an event that would fail the check with kAlreadyValid is a bug
+// (asserted in debug builds).
+enum class Validation { kCheck, kAlreadyValid };
 
 // OK when the event satisfies the CloudEvents 1.0 rules this library enforces: required
 // attributes present and non-empty, specversion "1.0", time a valid RFC 3339 timestamp,
@@ -63,6 +75,9 @@ struct CloudEvent {
 // set (nor data_json with either), data_json only under a JSON content type. Otherwise
 // InvalidArgument naming the offending attribute.
 common::Status Validate(const CloudEvent& event);
+// Validate(event) under kCheck; OK under kAlreadyValid (asserting, in debug builds, that the
+// event is valid indeed).
+common::Status Check(const CloudEvent& event, Validation validation);
 
 // True when `name` is a valid CloudEvents attribute name: one or more of a-z and 0-9.
 // (The spec recommends at most 20 characters; longer names are accepted.)

@@ -1,5 +1,8 @@
 #include "cloudevents/dispatch_format.h"
 
+#include <cassert>
+#include <utility>
+
 #include "cloudevents/json_format.h"
 #include "common/strings.h"
 #include "common/time.h"
@@ -11,11 +14,6 @@ namespace {
 using common::InvalidArgument;
 using common::Result;
 using common::Status;
-
-std::string ExtensionOr(const CloudEvent& event, std::string_view name, std::string_view fallback) {
-  auto it = event.extensions.find(std::string(name));
-  return it == event.extensions.end() ? std::string(fallback) : it->second;
-}
 
 bool IsMappedExtension(std::string_view name) {
   return name == kExtNamespace || name == kExtSourceType || name == kExtSourceId ||
@@ -33,75 +31,108 @@ Status ReadString(const nlohmann::json& object, const char* name, std::optional<
   return Status::Ok();
 }
 
-}  // namespace
-
-namespace {
-
-// The 0.1 object; data written unless `with_data` is false.
-Result<nlohmann::ordered_json> ToDispatchObject(const CloudEvent& event, bool with_data) {
+// The checks of the 0.1 encoders (what FromDispatchJsonValue checks on the way in).
+Status CheckDispatch(const CloudEvent& event) {
   if (event.type.empty()) return InvalidArgument("missing event type (eventType)");
   if (event.id.empty()) return InvalidArgument("missing event id (eventID)");
   if (event.time && !common::ParseIso8601(*event.time)) {
     return InvalidArgument("event time is not an RFC 3339 timestamp: \"" + *event.time + "\"");
   }
-  nlohmann::ordered_json out = nlohmann::ordered_json::object();
-  out["namespace"] = ExtensionOr(event, kExtNamespace, "");
+  return Status::Ok();
+}
+
+Status CheckDispatch(const CloudEvent& event, Validation validation) {
+  if (validation == Validation::kAlreadyValid) {
+    assert(CheckDispatch(event).ok());
+    return Status::Ok();
+  }
+  return CheckDispatch(event);
+}
+
+// The 0.1 object without its data. Json is nlohmann::ordered_json (members in the documented
+// order) or nlohmann::json (sorted by name).
+template <typename Json>
+Json DispatchEnvelope(const CloudEvent& event) {
+  Json out = Json::object();
+  out["namespace"] = event.ExtensionOr(kExtNamespace, "");
   out["eventType"] = event.type;
-  out["eventTypeVersion"] = ExtensionOr(event, kExtEventTypeVersion, "0.1");
+  out["eventTypeVersion"] = event.ExtensionOr(kExtEventTypeVersion, "0.1");
   out["cloudEventsVersion"] = "0.1";
-  out["sourceType"] = ExtensionOr(event, kExtSourceType, "");
-  out["sourceID"] = ExtensionOr(event, kExtSourceId, "");
+  out["sourceType"] = event.ExtensionOr(kExtSourceType, "");
+  out["sourceID"] = event.ExtensionOr(kExtSourceId, "");
   out["source"] = event.source;
   out["eventID"] = event.id;
   if (event.time) out["eventTime"] = *event.time;
   out["schemaURL"] = event.dataschema.value_or("");
   out["contentType"] = event.EffectiveContentType();
-  nlohmann::ordered_json extensions = nlohmann::ordered_json::object();
+  Json extensions = Json::object();
   if (event.subject) extensions["subject"] = *event.subject;
   for (const auto& [name, value] : event.extensions) {
     if (!IsMappedExtension(name)) extensions[name] = value;
   }
   out["extensions"] = std::move(extensions);
-  if (!with_data) return out;
-  if (event.data) {
-    out["data"] = nlohmann::ordered_json(*event.data);
-  } else if (event.data_json) {
+  return out;
+}
+
+// The 0.1 "data" of an event with data_json or binary_data (none: null).
+template <typename Json>
+Result<Json> DispatchDataFromText(const CloudEvent& event) {
+  if (event.data_json) {
     if (auto depth = common::CheckJsonDepth(*event.data_json); !depth.ok()) return depth;
-    auto parsed = nlohmann::ordered_json::parse(*event.data_json, nullptr, false);
+    auto parsed = Json::parse(*event.data_json, nullptr, false);
     if (parsed.is_discarded()) return InvalidArgument("event data_json is not valid JSON");
-    out["data"] = std::move(parsed);
-  } else if (event.binary_data) {
-    const std::string& bytes = *event.binary_data;
-    if (IsJsonContentType(event.EffectiveContentType())) {
-      auto parsed = ParseJson(bytes);
-      if (parsed.ok()) {
-        out["data"] = nlohmann::ordered_json(parsed.value());
-      } else {
-        return parsed.status().WithContext("data declared as JSON");
-      }
-    } else if (common::IsValidUtf8(bytes)) {
-      out["data"] = bytes;
-    } else {
-      return InvalidArgument("binary (non-UTF-8) data cannot be carried in CloudEvents 0.1 JSON");
-    }
+    return parsed;
+  }
+  if (!event.binary_data) return Json();
+  const std::string& bytes = *event.binary_data;
+  if (IsJsonContentType(event.EffectiveContentType())) {
+    auto parsed = ParseJson(bytes);
+    if (!parsed.ok()) return parsed.status().WithContext("data declared as JSON");
+    return Json(std::move(parsed).value());
+  }
+  if (common::IsValidUtf8(bytes)) return Json(bytes);
+  return InvalidArgument("binary (non-UTF-8) data cannot be carried in CloudEvents 0.1 JSON");
+}
+
+// The whole 0.1 object. Event is const CloudEvent& (its data copied) or CloudEvent (an event
+// the caller gave up: its data moved).
+template <typename Json, typename Event>
+Result<Json> DispatchObject(Event&& event, Validation validation) {
+  DAT_RETURN_IF_ERROR(CheckDispatch(event, validation));
+  Json out = DispatchEnvelope<Json>(event);
+  if (event.data) {
+    out["data"] = Json(std::forward<Event>(event).data.value());
+  } else if (event.has_data()) {
+    DAT_ASSIGN_OR_RETURN(out["data"], DispatchDataFromText<Json>(event));
   }
   return out;
 }
 
 }  // namespace
 
-Result<nlohmann::ordered_json> ToDispatchJsonValue(const CloudEvent& event) {
-  return ToDispatchObject(event, /*with_data=*/true);
+Result<nlohmann::ordered_json> ToDispatchJsonValue(const CloudEvent& event, Validation validation) {
+  return DispatchObject<nlohmann::ordered_json>(event, validation);
 }
 
-Result<std::string> EncodeDispatchJson(const CloudEvent& event) {
-  DAT_ASSIGN_OR_RETURN(auto value, ToDispatchObject(event, /*with_data=*/!event.data_json));
-  std::string out = value.dump();
-  if (event.data_json) AppendRawMember(&out, "data", *event.data_json);
+Result<nlohmann::json> ToDispatchJson(CloudEvent event, Validation validation) {
+  return DispatchObject<nlohmann::json>(std::move(event), validation);
+}
+
+Result<std::string> EncodeDispatchJson(const CloudEvent& event, Validation validation) {
+  if (!event.data_json) {
+    DAT_ASSIGN_OR_RETURN(auto value, ToDispatchJsonValue(event, validation));
+    return value.dump();
+  }
+  DAT_RETURN_IF_ERROR(CheckDispatch(event, validation));
+  std::string out = DispatchEnvelope<nlohmann::ordered_json>(event).dump();
+  AppendRawMember(&out, "data", *event.data_json);
   return out;
 }
 
-Result<CloudEvent> FromDispatchJsonValue(const nlohmann::json& object) {
+namespace {
+
+// Every attribute of a 0.1 object; the data is left to the caller.
+Result<CloudEvent> DispatchAttributes(const nlohmann::json& object) {
   if (!object.is_object()) {
     return InvalidArgument(std::string("a CloudEvents 0.1 event must be a JSON object, got ") +
                            object.type_name());
@@ -174,24 +205,42 @@ Result<CloudEvent> FromDispatchJsonValue(const nlohmann::json& object) {
       }
     }
   }
+  return event;
+}
+
+}  // namespace
+
+Result<CloudEvent> FromDispatchJsonValue(const nlohmann::json& object) {
+  DAT_ASSIGN_OR_RETURN(CloudEvent event, DispatchAttributes(object));
   auto data = object.find("data");
   if (data != object.end()) event.data = *data;
   return event;
 }
 
+Result<CloudEvent> FromDispatchJsonValue(nlohmann::json&& object) {
+  DAT_ASSIGN_OR_RETURN(CloudEvent event, DispatchAttributes(object));
+  auto data = object.find("data");
+  if (data != object.end()) event.data = std::move(*data);
+  return event;
+}
+
 Result<std::vector<CloudEvent>> DecodeDispatchJson(std::string_view json) {
   DAT_ASSIGN_OR_RETURN(auto value, ParseJson(json));
+  return DecodeDispatchJsonValue(std::move(value));
+}
+
+Result<std::vector<CloudEvent>> DecodeDispatchJsonValue(nlohmann::json&& value) {
   std::vector<CloudEvent> events;
   if (value.is_array()) {
     events.reserve(value.size());
     for (size_t i = 0; i < value.size(); ++i) {
-      auto event = FromDispatchJsonValue(value[i]);
+      auto event = FromDispatchJsonValue(std::move(value[i]));
       if (!event.ok()) return event.status().WithContext("event " + std::to_string(i));
       events.push_back(std::move(event).value());
     }
     return events;
   }
-  DAT_ASSIGN_OR_RETURN(auto event, FromDispatchJsonValue(value));
+  DAT_ASSIGN_OR_RETURN(auto event, FromDispatchJsonValue(std::move(value)));
   events.push_back(std::move(event));
   return events;
 }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "cloudevents/json_format.h"
 
 namespace cloudevents {
@@ -184,6 +186,80 @@ TEST(DispatchFormatTest, EncodeRejectsWhatCannotBeCarried) {
   auto ok = EncodeDispatchJson(e);
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(json::parse(*ok)["data"], "plain text");
+}
+
+// The dispatch server's stored form: ToDispatchJson renders the same object as
+// ToDispatchJsonValue (members sorted, as an nlohmann::json holds them) for every form of data,
+// moving the data in, and refuses what ToDispatchJsonValue refuses.
+TEST(DispatchFormatTest, ToDispatchJsonIsTheSameObjectAsTheOrderedEncoding) {
+  std::vector<CloudEvent> events;
+  events.push_back(DriverEvent());
+  CloudEvent text = DriverEvent();
+  text.data.reset();
+  text.data_json = kAwsEvent;
+  events.push_back(text);
+  CloudEvent bytes = DriverEvent();
+  bytes.data.reset();
+  bytes.datacontenttype = "text/plain";
+  bytes.binary_data = "plain text";
+  events.push_back(bytes);
+  CloudEvent no_data = DriverEvent();
+  no_data.data.reset();
+  no_data.subject = "images/a b.jpg";
+  events.push_back(no_data);
+  for (const CloudEvent& e : events) {
+    auto ordered = ToDispatchJsonValue(e);
+    ASSERT_TRUE(ordered.ok()) << ordered.status().ToString();
+    auto stored = ToDispatchJson(e, Validation::kAlreadyValid);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    EXPECT_EQ(*stored, json(*ordered));
+    EXPECT_EQ(stored->dump(), json(*ordered).dump());
+  }
+  CloudEvent binary = bytes;
+  binary.datacontenttype = "application/octet-stream";
+  binary.binary_data = std::string("\xff\xfe", 2);
+  EXPECT_FALSE(ToDispatchJson(binary).ok());
+  CloudEvent no_id = DriverEvent();
+  no_id.id.clear();
+  EXPECT_FALSE(ToDispatchJson(no_id).ok());
+}
+
+// An event checked once (decoded, or passed through Validate) encodes the same without the
+// second check.
+TEST(DispatchFormatTest, AlreadyValidEventsEncodeTheSame) {
+  CloudEvent e = DriverEvent();
+  EXPECT_EQ(*EncodeDispatchJson(e, Validation::kAlreadyValid), *EncodeDispatchJson(e));
+  e.data.reset();
+  e.data_json = kAwsEvent;
+  EXPECT_EQ(*EncodeDispatchJson(e, Validation::kAlreadyValid), *EncodeDispatchJson(e));
+  EXPECT_EQ(*EncodeJson(e, Validation::kAlreadyValid), *EncodeJson(e));
+}
+
+// Decoding from a value the caller gives up gives the same event, with the data moved out.
+TEST(DispatchFormatTest, DecodingAnOwnedValueMovesTheDataOut) {
+  json object = json::parse(*EncodeDispatchJson(DriverEvent()));
+  auto copied = FromDispatchJsonValue(object);
+  ASSERT_TRUE(copied.ok());
+  auto moved = FromDispatchJsonValue(std::move(object));
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(*moved, *copied);
+  EXPECT_EQ(*moved->data, json::parse(kAwsEvent));
+
+  json array = json::array({json::parse(*EncodeDispatchJson(DriverEvent()))});
+  auto events = DecodeDispatchJsonValue(std::move(array));
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0], *copied);
+  json structured = json::parse(*EncodeJson(DriverEvent()));
+  auto copied10 = FromJsonValue(structured);
+  ASSERT_TRUE(copied10.ok());
+  auto moved10 = FromJsonValue(std::move(structured));
+  ASSERT_TRUE(moved10.ok());
+  EXPECT_EQ(*moved10, *copied10);
+  EXPECT_EQ(*moved10->data, json::parse(kAwsEvent));
+
+  EXPECT_EQ(DriverEvent().ExtensionOr(kExtSourceType), "aws");
+  EXPECT_EQ(DriverEvent().ExtensionOr("absent", "x"), "x");
 }
 
 }  // namespace

@@ -95,16 +95,16 @@ Result<std::string> DecodeHeaderValue(std::string_view value) {
   return out;
 }
 
-Status WriteHttp(const CloudEvent& event, HttpMode mode, http::Headers* headers,
-                 std::string* body) {
+Status WriteHttp(const CloudEvent& event, HttpMode mode, http::Headers* headers, std::string* body,
+                 Validation validation) {
   if (mode == HttpMode::kStructured) {
-    DAT_ASSIGN_OR_RETURN(std::string json, EncodeJson(event));
+    DAT_ASSIGN_OR_RETURN(std::string json, EncodeJson(event, validation));
     RemoveEventHeaders(headers);
     headers->Set("Content-Type", std::string(kStructuredContentType));
     *body = std::move(json);
     return Status::Ok();
   }
-  DAT_RETURN_IF_ERROR(Validate(event));
+  DAT_RETURN_IF_ERROR(Check(event, validation));
   RemoveEventHeaders(headers);
   auto add = [&](std::string_view name, const std::string& value) {
     headers->Add(std::string(kHeaderPrefix) + std::string(name), PercentEncodeHeaderValue(value));
@@ -133,8 +133,9 @@ Status WriteHttpBatch(const std::vector<CloudEvent>& events, http::Headers* head
   return Status::Ok();
 }
 
-Status WriteHttp(const CloudEvent& event, HttpMode mode, http::Request* request) {
-  return WriteHttp(event, mode, &request->headers, &request->body);
+Status WriteHttp(const CloudEvent& event, HttpMode mode, http::Request* request,
+                 Validation validation) {
+  return WriteHttp(event, mode, &request->headers, &request->body, validation);
 }
 
 Status WriteHttpBatch(const std::vector<CloudEvent>& events, http::Request* request) {
@@ -222,11 +223,11 @@ Result<std::vector<CloudEvent>> ReadHttp(const http::Headers& headers, std::stri
   if (!common::Trim(body).empty() && (media.empty() || IsJsonContentType(media))) {
     auto parsed = ParseJson(body);
     if (!parsed.ok()) return parsed.status().WithContext("not a CloudEvent");
-    const auto& value = parsed.value();
+    auto& value = parsed.value();
     bool looks_dispatch = (value.is_object() && value.contains("eventType")) ||
                           (value.is_array() && !value.empty() && value[0].is_object() &&
                            value[0].contains("eventType"));
-    if (looks_dispatch) return DecodeDispatchJson(body);
+    if (looks_dispatch) return DecodeDispatchJsonValue(std::move(value));
   }
   return InvalidArgument(
       "not a CloudEvent: no application/cloudevents+json or "

@@ -21,16 +21,18 @@ enum class HttpMode { kBinary, kStructured };
 // (values percent-encoded as the binding requires), and Content-Type (datacontenttype, or
 // application/json when there is data but no datacontenttype); structured mode sets
 // Content-Type application/cloudevents+json. Any ce-* header and Content-Type already present
-// are replaced. InvalidArgument when Validate(event) fails; headers/body are then unchanged.
+// are replaced. InvalidArgument when Validate(event) fails (checked unless `validation` says
+// it was already); headers/body are then unchanged.
 common::Status WriteHttp(const CloudEvent& event, HttpMode mode, http::Headers* headers,
-                         std::string* body);
+                         std::string* body, Validation validation = Validation::kCheck);
 // Writes a batch (possibly empty) in batched mode.
 common::Status WriteHttpBatch(const std::vector<CloudEvent>& events, http::Headers* headers,
                               std::string* body);
 
 // Convenience for clients: fills request->headers/body as above (method and target are left
 // as they are; set them before or after).
-common::Status WriteHttp(const CloudEvent& event, HttpMode mode, http::Request* request);
+common::Status WriteHttp(const CloudEvent& event, HttpMode mode, http::Request* request,
+                         Validation validation = Validation::kCheck);
 common::Status WriteHttpBatch(const std::vector<CloudEvent>& events, http::Request* request);
 
 // Reads the event(s) an HTTP message carries, recognising the mode as the binding says:

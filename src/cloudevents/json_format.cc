@@ -68,8 +68,8 @@ void AppendRawMember(std::string* object, std::string_view key, std::string_view
   object->push_back('}');
 }
 
-Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event) {
-  DAT_RETURN_IF_ERROR(Validate(event));
+Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event, Validation validation) {
+  DAT_RETURN_IF_ERROR(Check(event, validation));
   nlohmann::ordered_json out = Envelope(event);
   if (event.binary_data) {
     out["data_base64"] = common::Base64Encode(*event.binary_data);
@@ -84,12 +84,12 @@ Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event) {
   return out;
 }
 
-Result<std::string> EncodeJson(const CloudEvent& event) {
+Result<std::string> EncodeJson(const CloudEvent& event, Validation validation) {
   if (!event.data_json) {
-    DAT_ASSIGN_OR_RETURN(auto value, ToJsonValue(event));
+    DAT_ASSIGN_OR_RETURN(auto value, ToJsonValue(event, validation));
     return value.dump();
   }
-  DAT_RETURN_IF_ERROR(Validate(event));
+  DAT_RETURN_IF_ERROR(Check(event, validation));
   std::string out = Envelope(event).dump();
   AppendRawMember(&out, "data", *event.data_json);
   return out;
@@ -107,7 +107,11 @@ Result<std::string> EncodeJsonBatch(const std::vector<CloudEvent>& events) {
   return out;
 }
 
-Result<CloudEvent> FromJsonValue(const nlohmann::json& object) {
+namespace {
+
+// FromJsonValue. `owned` is null, or the same object when the caller gives it up: its data is
+// then moved into the event instead of copied.
+Result<CloudEvent> ReadJsonEvent(const nlohmann::json& object, nlohmann::json* owned) {
   if (!object.is_object()) {
     return InvalidArgument(std::string("a CloudEvent must be a JSON object, got ") +
                            object.type_name());
@@ -168,15 +172,27 @@ Result<CloudEvent> FromJsonValue(const nlohmann::json& object) {
       return InvalidArgument("\"data\" must be a string for non-JSON datacontenttype \"" +
                              event.EffectiveContentType() + "\"");
     }
-    event.data = *data;
+    if (owned != nullptr) {
+      event.data = std::move((*owned)["data"]);
+    } else {
+      event.data = *data;
+    }
   }
   DAT_RETURN_IF_ERROR(Validate(event));
   return event;
 }
 
+}  // namespace
+
+Result<CloudEvent> FromJsonValue(const nlohmann::json& object) {
+  return ReadJsonEvent(object, nullptr);
+}
+
+Result<CloudEvent> FromJsonValue(nlohmann::json&& object) { return ReadJsonEvent(object, &object); }
+
 Result<CloudEvent> DecodeJson(std::string_view json) {
   DAT_ASSIGN_OR_RETURN(auto value, ParseJson(json));
-  return FromJsonValue(value);
+  return FromJsonValue(std::move(value));
 }
 
 Result<std::vector<CloudEvent>> DecodeJsonBatch(std::string_view json) {
@@ -188,7 +204,7 @@ Result<std::vector<CloudEvent>> DecodeJsonBatch(std::string_view json) {
   std::vector<CloudEvent> events;
   events.reserve(value.size());
   for (size_t i = 0; i < value.size(); ++i) {
-    auto event = FromJsonValue(value[i]);
+    auto event = FromJsonValue(std::move(value[i]));
     if (!event.ok()) return event.status().WithContext("event " + std::to_string(i));
     events.push_back(std::move(event).value());
   }

@@ -20,18 +20,23 @@ inline constexpr std::string_view kBatchContentType =
 
 // The event as a JSON object, members in the order specversion, id, source, type, optional
 // attributes, extensions (as strings), then "data" or "data_base64". InvalidArgument when
-// Validate(event) fails.
-common::Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event);
+// Validate(event) fails (checked unless `validation` says it was already), or data_json is not
+// valid JSON.
+common::Result<nlohmann::ordered_json> ToJsonValue(const CloudEvent& event,
+                                                   Validation validation = Validation::kCheck);
 // The same, serialized compactly (data_json written as it is, not re-serialized).
-common::Result<std::string> EncodeJson(const CloudEvent& event);
+common::Result<std::string> EncodeJson(const CloudEvent& event,
+                                       Validation validation = Validation::kCheck);
 // A JSON array of events (an empty batch is "[]").
 common::Result<std::string> EncodeJsonBatch(const std::vector<CloudEvent>& events);
 
 // Reads one event from a parsed JSON object. A null attribute counts as absent. Extension
 // values may be strings, integers or booleans (kept in canonical string form); any other
 // type, a missing required attribute, specversion other than "1.0", both data and
-// data_base64, bad base64 or a bad timestamp give InvalidArgument.
+// data_base64, bad base64 or a bad timestamp give InvalidArgument. The rvalue overload moves
+// the object's data into the event instead of copying it.
 common::Result<CloudEvent> FromJsonValue(const nlohmann::json& object);
+common::Result<CloudEvent> FromJsonValue(nlohmann::json&& object);
 // Parses one JSON-format event. InvalidArgument on malformed JSON or an invalid event.
 common::Result<CloudEvent> DecodeJson(std::string_view json);
 // Parses a JSON batch (an array, possibly empty). Fails as a whole when any member is

@@ -10,6 +10,7 @@
 #include <initializer_list>
 
 #include "common/strings.h"
+#include "common/time.h"
 
 namespace common {
 namespace {
@@ -146,13 +147,31 @@ std::string RandomBytes(size_t n) {
   return out;
 }
 
+namespace {
+
+// 16 bytes as 8-4-4-4-12 lower-case hex.
+std::string FormatUuid(const std::string& bytes) {
+  std::string h = HexEncode(bytes);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
+}  // namespace
+
 std::string NewUuid() {
   std::string b = RandomBytes(16);
   b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
-  std::string h = HexEncode(b);
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20);
+  return FormatUuid(b);
+}
+
+std::string NewUuidV7() {
+  std::string b = RandomBytes(16);
+  auto ms = static_cast<uint64_t>(ToUnixMillis(std::chrono::system_clock::now()));
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<char>((ms >> (8 * (5 - i))) & 0xff);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);  // version 7
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);  // RFC 9562 variant
+  return FormatUuid(b);
 }
 
 }  // namespace common

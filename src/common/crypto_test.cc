@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <regex>
+#include <thread>
+
 #include "common/strings.h"
 
 namespace common {
@@ -48,6 +52,17 @@ TEST(Crypto, UuidShape) {
   ASSERT_EQ(a.size(), 36u);
   EXPECT_EQ(a[14], '4');
   EXPECT_EQ(a[8], '-');
+}
+
+TEST(Crypto, UuidV7sAreVersion7InCreationOrder) {
+  std::string a = NewUuidV7();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::string b = NewUuidV7();
+  EXPECT_TRUE(std::regex_match(
+      a, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+      << a;
+  EXPECT_LT(a, b);
+  EXPECT_NE(NewUuidV7(), NewUuidV7());
 }
 
 }  // namespace

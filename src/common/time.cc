@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/strings.h"
+
 namespace common {
 namespace {
 
@@ -120,6 +122,50 @@ int64_t ToUnixSeconds(SystemTime t) {
 SystemTime FromUnixMillis(int64_t ms) {
   return SystemTime(
       std::chrono::duration_cast<SystemTime::duration>(std::chrono::milliseconds(ms)));
+}
+
+int64_t NowMs() { return ToUnixMillis(std::chrono::system_clock::now()); }
+
+Result<int64_t> ParseDurationSeconds(std::string_view text) {
+  std::string_view t = Trim(text);
+  int64_t unit = 1;
+  if (!t.empty()) {
+    switch (t.back()) {
+      case 's':
+        unit = 1;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'd':
+        unit = 86400;
+        break;
+      default:
+        unit = 0;
+    }
+    if (unit != 0) t.remove_suffix(1);
+    if (unit == 0) unit = 1;
+  }
+  if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoll(std::string(t)) <= 0) {
+    return InvalidArgument("bad duration \"" + std::string(text) +
+                           "\": want a positive number with s, m, h or d, e.g. 6h");
+  }
+  return std::stoll(std::string(t)) * unit;
+}
+
+Result<int64_t> ParseTimeMs(std::string_view text, int64_t now_ms) {
+  if (auto at = ParseIso8601(Trim(text))) return ToUnixMillis(*at);
+  auto ago = ParseDurationSeconds(text);
+  if (!ago.ok()) {
+    return InvalidArgument("bad time \"" + std::string(text) +
+                           "\": want ISO-8601 (2026-12-03T10:00:00Z) or a duration "
+                           "before now (2h)");
+  }
+  return now_ms - *ago * 1000;
 }
 
 }  // namespace common

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
+
 namespace common {
 
 using SystemTime = std::chrono::system_clock::time_point;
@@ -69,5 +71,14 @@ std::optional<SystemTime> ParseIso8601(std::string_view s);
 int64_t ToUnixMillis(SystemTime t);
 int64_t ToUnixSeconds(SystemTime t);
 SystemTime FromUnixMillis(int64_t ms);
+// Wall-clock milliseconds since the Unix epoch (the system clock, not a Clock seam).
+int64_t NowMs();
+
+// A duration such as "90s", "30m", "6h", "2d" or a bare number of seconds, in seconds.
+// InvalidArgument for anything else, zero or negative.
+Result<int64_t> ParseDurationSeconds(std::string_view text);
+// A point in time as people type it: ISO-8601 ("2026-12-03T10:00:00Z"), or a duration before
+// `now_ms` ("2h" = two hours ago). Milliseconds since the epoch; InvalidArgument otherwise.
+Result<int64_t> ParseTimeMs(std::string_view text, int64_t now_ms);
 
 }  // namespace common

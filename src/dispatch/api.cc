@@ -7,16 +7,20 @@
 #include <filesystem>
 
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/strings.h"
 #include "common/time.h"
+#include "dispatch/api_json.h"
+#include "dispatch/names.h"
 #include "dispatch/server.h"
-#include "dispatch/util.h"
 
 namespace dispatch {
 
 namespace fs = std::filesystem;
+using common::NowMs;
 using common::Result;
 using common::Status;
+using common::WriteFile;
 using nlohmann::json;
 using store::Entity;
 using store::Kind;
@@ -674,7 +678,7 @@ void DispatchServer::HandleRuns(const std::string& method, const std::vector<std
     return;
   }
   store::Run run;
-  run.id = NewRunId();
+  run.id = common::NewUuidV7();
   run.function = *function;
   run.created_ms = NowMs();
   run.max_attempts = 0;  // resolved from the function when it runs

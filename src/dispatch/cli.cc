@@ -17,18 +17,23 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/time.h"
 #include "common/version.h"
+#include "dispatch/api_json.h"
 #include "dispatch/cli_output.h"
 #include "dispatch/client.h"
 #include "dispatch/server.h"
-#include "dispatch/util.h"
 
 namespace dispatch {
 namespace {
 
+using common::NowMs;
+using common::ParseDurationSeconds;
+using common::ParseTimeMs;
+using common::ReadFile;
 using common::Result;
 using common::Status;
 using nlohmann::json;

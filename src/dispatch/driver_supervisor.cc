@@ -7,14 +7,19 @@
 #include <filesystem>
 
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/strings.h"
-#include "dispatch/util.h"
+#include "common/time.h"
 
 namespace dispatch {
 
 namespace fs = std::filesystem;
+using common::FileSize;
+using common::NowMs;
+using common::ReadFileFrom;
 using common::Result;
 using common::Status;
+using common::TailFile;
 using nlohmann::json;
 
 DriverSupervisor::DriverSupervisor(store::Store& store, SupervisorOptions options)

@@ -8,10 +8,13 @@
 #include "cloudevents/http_binding.h"
 #include "common/crypto.h"
 #include "common/strings.h"
-#include "dispatch/util.h"
+#include "common/time.h"
+#include "dispatch/api_json.h"
 
 namespace dispatch {
 
+using cloudevents::CloudEvent;
+using common::NowMs;
 using common::Result;
 using common::Status;
 using nlohmann::json;
@@ -55,8 +58,8 @@ Status EventManager::ReloadSubscriptions() {
   return Status::Ok();
 }
 
-Result<std::vector<json>> EventManager::ParseEvents(const http::Request& request) {
-  std::vector<cloudevents::CloudEvent> events;
+Result<std::vector<CloudEvent>> EventManager::ParseEvents(const http::Request& request) {
+  std::vector<CloudEvent> events;
   std::string media = common::ToLower(request.headers.GetOr("Content-Type", ""));
   bool cloudevents_http =
       request.headers.Has("ce-specversion") || common::StartsWith(media, "application/cloudevents");
@@ -67,34 +70,53 @@ Result<std::vector<json>> EventManager::ParseEvents(const http::Request& request
     DAT_ASSIGN_OR_RETURN(events, cloudevents::DecodeDispatchJson(request.body));
   }
   if (events.empty()) return common::InvalidArgument("no events in the request");
-  std::vector<json> out;
-  out.reserve(events.size());
-  for (const auto& ev : events) {
-    auto encoded = cloudevents::ToDispatchJsonValue(ev);
-    if (!encoded.ok()) return encoded.status();
-    json j = json(*encoded);
-    // Source type: the 0.1 member, else (a 1.0 event without the extension) empty.
-    if (!j.contains("sourceType")) j["sourceType"] = "";
-    out.push_back(std::move(j));
-  }
-  return out;
+  return events;
 }
 
-std::vector<store::Run> EventManager::Match(const json& event, int64_t now) const {
+namespace {
+
+// One decoded event on its way to the store and the runs: what the subscriptions match on,
+// and the event as the store records it.
+struct Incoming {
+  std::string type;
+  std::string source_type;  // the 0.1 sourceType; "" for a 1.0 event without the extension
+  store::Event stored;
+};
+
+// Takes a decoded event: its identity for deduplication (the sender's sourceID, else the
+// CloudEvents source; the event id), and its 0.1 JSON, rendered here once for the filters,
+// the store and the function (the decoder has validated the event; its data is moved in).
+// InvalidArgument when the event cannot be carried in 0.1 JSON (binary, non-UTF-8 data).
+Result<Incoming> Admit(CloudEvent event) {
+  Incoming in;
+  in.type = event.type;
+  in.source_type = event.ExtensionOr(cloudevents::kExtSourceType);
+  in.stored.id = event.id;
+  std::string source_id = event.ExtensionOr(cloudevents::kExtSourceId);
+  in.stored.source = !source_id.empty() ? std::move(source_id) : event.source;
+  DAT_ASSIGN_OR_RETURN(
+      in.stored.cloud_event,
+      cloudevents::ToDispatchJson(std::move(event), cloudevents::Validation::kAlreadyValid));
+  return in;
+}
+
+}  // namespace
+
+std::vector<store::Run> EventManager::Match(const std::string& type, const std::string& source_type,
+                                            const json& dispatch_json, int64_t now) const {
   std::vector<store::Run> runs;
-  std::string type = event.value("eventType", "");
-  std::string source_type = event.value("sourceType", "");
   std::shared_lock<std::shared_mutex> l(subs_mu_);
   for (const Subscription& s : subscriptions_) {
     if (s.event_type != type) continue;
     if (!s.source_type.empty() && s.source_type != source_type) continue;
-    if (s.filter && !s.filter->Matches(event)) continue;
+    if (s.filter && !s.filter->Matches(dispatch_json)) continue;
     store::Run run;
-    run.id = NewRunId();
+    run.id = common::NewUuidV7();
     run.function = s.function;
     run.subscription = s.name;
     run.created_ms = now;
-    run.input = event.contains("data") ? event["data"] : json();
+    auto data = dispatch_json.find("data");
+    run.input = data != dispatch_json.end() ? *data : json();
     run.max_attempts = 0;  // resolved from the function when it runs
     runs.push_back(std::move(run));
   }
@@ -113,6 +135,16 @@ void EventManager::Ingest(const http::Request& request, http::Respond respond) {
     respond(ErrorResponse(400, "bad event: " + events.status().message()));
     return;
   }
+  std::vector<Incoming> incoming;
+  incoming.reserve(events->size());
+  for (CloudEvent& event : *events) {
+    auto admitted = Admit(std::move(event));
+    if (!admitted.ok()) {
+      respond(ErrorResponse(400, "bad event: " + admitted.status().message()));
+      return;
+    }
+    incoming.push_back(std::move(admitted).value());
+  }
   if (stopping_) {
     respond(ErrorResponse(503, "server is shutting down"));
     return;
@@ -120,15 +152,12 @@ void EventManager::Ingest(const http::Request& request, http::Respond respond) {
   int64_t now = NowMs();
   store::WriteBatch batch;
   batch.dedup_since_ms = now - options_.dedup_window.count();
-  batch.items.reserve(events->size());
-  for (json& ev : *events) {
+  batch.items.reserve(incoming.size());
+  for (Incoming& in : incoming) {
     store::IngestItem item;
-    item.event.id = ev.value("eventID", "");
-    std::string source_id = ev.value("sourceID", "");
-    item.event.source = !source_id.empty() ? source_id : ev.value("source", "");
+    item.runs = Match(in.type, in.source_type, in.stored.cloud_event, now);
+    item.event = std::move(in.stored);
     item.event.received_ms = now;
-    item.runs = Match(ev, now);
-    item.event.cloud_event = std::move(ev);
     batch.items.push_back(std::move(item));
   }
   committer_.Submit(std::move(batch),

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cloudevents/cloudevent.h"
 #include "common/status.h"
 #include "dispatch/filter.h"
 #include "dispatch/function_runner.h"
@@ -49,9 +50,12 @@ class EventManager {
   // after the commit; 400 with the reason for a bad event; 413 over the size limit.
   void Ingest(const http::Request& request, http::Respond respond);
 
-  // Normalises a request body to Dispatch CloudEvents 0.1 objects. InvalidArgument with the
-  // reason for anything that is not a valid event.
-  static common::Result<std::vector<nlohmann::json>> ParseEvents(const http::Request& request);
+  // Decodes (and so validates) the events of a request body: Dispatch CloudEvents 0.1 JSON, or
+  // CloudEvents 1.0 HTTP when the request says so (a ce-specversion header, an
+  // application/cloudevents* Content-Type). InvalidArgument with the reason for anything that
+  // is not a valid event, or for no events at all.
+  static common::Result<std::vector<cloudevents::CloudEvent>> ParseEvents(
+      const http::Request& request);
 
  private:
   struct Subscription {
@@ -61,7 +65,10 @@ class EventManager {
     std::string source_type;  // empty: any
     std::shared_ptr<const EventFilter> filter;
   };
-  std::vector<store::Run> Match(const nlohmann::json& event, int64_t now) const;
+  // The runs an event triggers: subscriptions of its type (and source type, when they name
+  // one) whose filter, if any, matches its 0.1 JSON. Each run's input is the event's data.
+  std::vector<store::Run> Match(const std::string& type, const std::string& source_type,
+                                const nlohmann::json& dispatch_json, int64_t now) const;
   // After the commit: hands the runs to the runner, then acknowledges.
   void Committed(const common::Status& status, store::WriteBatch& batch,
                  const http::Respond& respond);

@@ -12,15 +12,20 @@
 #include <random>
 #include <set>
 
+#include "common/files.h"
 #include "common/strings.h"
+#include "common/time.h"
 #include "dispatch/pid_files.h"
-#include "dispatch/util.h"
 
 namespace dispatch {
 
 namespace fs = std::filesystem;
+using common::FileSize;
+using common::NowMs;
+using common::ReadFileFrom;
 using common::Result;
 using common::Status;
+using common::TailFile;
 using nlohmann::json;
 using store::Run;
 using store::RunStatus;

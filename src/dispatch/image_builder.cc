@@ -4,13 +4,16 @@
 
 #include <filesystem>
 
+#include "common/files.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
-#include "dispatch/util.h"
+#include "common/time.h"
 
 namespace dispatch {
 
 namespace fs = std::filesystem;
+using common::NowMs;
+using common::WriteFile;
 using nlohmann::json;
 using store::Entity;
 using store::Kind;

@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/strings.h"
-#include "dispatch/util.h"
 
 namespace dispatch {
 
 namespace fs = std::filesystem;
+using common::ReadFile;
+using common::WriteFile;
 
 std::optional<uint64_t> ProcessStartTime(pid_t pid) {
   auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");

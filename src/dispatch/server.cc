@@ -11,16 +11,21 @@
 #include <iostream>
 
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/strings.h"
+#include "common/time.h"
 #include "common/version.h"
-#include "dispatch/util.h"
+#include "dispatch/api_json.h"
 #include "store/sqlite_store.h"
 
 namespace dispatch {
 
 namespace fs = std::filesystem;
+using common::NowMs;
+using common::ReadFile;
 using common::Result;
 using common::Status;
+using common::WriteFile;
 using nlohmann::json;
 
 Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {

@@ -29,6 +29,8 @@ enum class Disposition {
 
 struct MappedMessage {
   Disposition disposition = Disposition::kDeliver;
+  // Each satisfies cloudevents::Validate: the mapper checks what it builds, once, so the sink
+  // encodes them with cloudevents::Validation::kAlreadyValid.
   std::vector<cloudevents::CloudEvent> events;
   std::string reason;  // for kSkip / kDeadLetter
 };

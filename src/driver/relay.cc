@@ -229,7 +229,7 @@ std::vector<std::string> Relay::ProcessBatch(std::vector<QueueMessage> messages)
   if (config_.dry_run) {
     for (const auto& w : work) {
       for (const auto& e : w.mapped.events) {
-        auto j = cloudevents::EncodeJson(e);
+        auto j = cloudevents::EncodeJson(e, cloudevents::Validation::kAlreadyValid);
         spdlog::info("dry-run: message {} → event {}", w.message.message_id,
                      j.ok() ? *j : j.status().ToString());
       }

@@ -75,7 +75,7 @@ common::Result<http::ClientRequest> HttpSink::EventRequest(const cloudevents::Cl
       cloudevents::WriteHttp(e,
                              format_ == OutputFormat::kBinary ? cloudevents::HttpMode::kBinary
                                                               : cloudevents::HttpMode::kStructured,
-                             &req.headers, &req.body);
+                             &req.headers, &req.body, cloudevents::Validation::kAlreadyValid);
   if (!s.ok()) return s;
   Prepare(req);
   return req;
@@ -116,7 +116,8 @@ DeliveryResult HttpSink::Deliver(const std::vector<cloudevents::CloudEvent>& eve
     req.headers.Set("Content-Type", "application/json");
     if (events.size() > 1) req.body.push_back('[');
     for (size_t i = 0; i < events.size(); ++i) {
-      auto encoded = cloudevents::EncodeDispatchJson(events[i]);
+      auto encoded =
+          cloudevents::EncodeDispatchJson(events[i], cloudevents::Validation::kAlreadyValid);
       if (!encoded.ok()) return {DeliveryOutcome::kRejected, 0, encoded.status().message()};
       if (i > 0) req.body.push_back(',');
       req.body += *encoded;

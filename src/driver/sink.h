@@ -28,7 +28,8 @@ struct DeliveryResult {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Delivers all events of one message; kAccepted only when every one was accepted.
+  // Delivers all events of one message; kAccepted only when every one was accepted. The
+  // events must satisfy cloudevents::Validate (MapMessage's do): they are not checked again.
   virtual DeliveryResult Deliver(const std::vector<cloudevents::CloudEvent>& events) = 0;
   // OK when the sink answers HTTP at all (any status): for /readyz.
   virtual common::Status Probe() = 0;
