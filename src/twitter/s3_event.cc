@@ -2,6 +2,7 @@
 
 #include "cloudevents/dispatch_format.h"
 #include "cloudevents/json_format.h"
+#include "common/json_fields.h"
 #include "common/strings.h"
 
 namespace twitter {
@@ -13,13 +14,6 @@ constexpr const char* kExpected =
     "expected an S3 upload event: an EventBridge \"Object Created\" event, a CloudTrail "
     "\"AWS API Call via CloudTrail\" PutObject/CompleteMultipartUpload event, or an S3 event "
     "notification with \"Records\" (as the payload or as the data of a CloudEvent)";
-
-// The string at `j[name]`, or "" when absent or not a string.
-std::string Str(const json& j, const char* name) {
-  if (!j.is_object()) return "";
-  auto it = j.find(name);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
 
 // The object at `j[name]`, or an empty object.
 const json& Obj(const json& j, const char* name) {
@@ -51,11 +45,11 @@ common::Status RequireBucketAndKey(const S3ObjectRef& ref, const char* shape) {
 
 common::Result<ParsedEvent> ParseEventBridge(const json& e) {
   ParsedEvent out;
-  out.event_id = Str(e, "id");
-  const std::string detail_type = Str(e, "detail-type");
+  out.event_id = common::JsonString(e, "id");
+  const std::string detail_type = common::JsonString(e, "detail-type");
   const json& detail = Obj(e, "detail");
   if (detail_type == "AWS API Call via CloudTrail") {
-    const std::string name = Str(detail, "eventName");
+    const std::string name = common::JsonString(detail, "eventName");
     if (name != "PutObject" && name != "CompleteMultipartUpload") {
       out.ignored_reason = "CloudTrail event " + (name.empty() ? "without eventName" : name) +
                            " does not create an object";
@@ -64,12 +58,12 @@ common::Result<ParsedEvent> ParseEventBridge(const json& e) {
     const json& params = Obj(detail, "requestParameters");
     S3ObjectRef ref;
     ref.shape = EventShape::kCloudTrailApiCall;
-    ref.bucket = Str(params, "bucketName");
-    ref.key = Str(params, "key");
-    ref.region = Str(detail, "awsRegion");
-    if (ref.region.empty()) ref.region = Str(e, "region");
+    ref.bucket = common::JsonString(params, "bucketName");
+    ref.key = common::JsonString(params, "key");
+    ref.region = common::JsonString(detail, "awsRegion");
+    if (ref.region.empty()) ref.region = common::JsonString(e, "region");
     ref.event_name = name;
-    ref.version_id = Str(Obj(detail, "responseElements"), "x-amz-version-id");
+    ref.version_id = common::JsonString(Obj(detail, "responseElements"), "x-amz-version-id");
     DAT_RETURN_IF_ERROR(RequireBucketAndKey(ref, "CloudTrail"));
     out.objects.push_back(std::move(ref));
     return out;
@@ -78,12 +72,12 @@ common::Result<ParsedEvent> ParseEventBridge(const json& e) {
     const json& object = Obj(detail, "object");
     S3ObjectRef ref;
     ref.shape = EventShape::kEventBridgeObjectCreated;
-    ref.bucket = Str(Obj(detail, "bucket"), "name");
-    ref.key = Str(object, "key");
-    ref.etag = StripQuotes(Str(object, "etag"));
-    ref.version_id = Str(object, "version-id");
+    ref.bucket = common::JsonString(Obj(detail, "bucket"), "name");
+    ref.key = common::JsonString(object, "key");
+    ref.etag = StripQuotes(common::JsonString(object, "etag"));
+    ref.version_id = common::JsonString(object, "version-id");
     ref.size = Size(object, "size");
-    ref.region = Str(e, "region");
+    ref.region = common::JsonString(e, "region");
     ref.event_name = detail_type;
     DAT_RETURN_IF_ERROR(RequireBucketAndKey(ref, "EventBridge \"Object Created\""));
     out.objects.push_back(std::move(ref));
@@ -100,8 +94,8 @@ common::Result<ParsedEvent> ParseNotification(const json& e) {
   std::vector<std::string> ignored;
   for (size_t i = 0; i < records.size(); ++i) {
     const json& r = records[i];
-    const std::string source = Str(r, "eventSource");
-    const std::string name = Str(r, "eventName");
+    const std::string source = common::JsonString(r, "eventSource");
+    const std::string name = common::JsonString(r, "eventName");
     if (source != "aws:s3") {
       return common::InvalidArgument("record " + std::to_string(i) + " has eventSource \"" +
                                      source + "\"; " + kExpected);
@@ -114,19 +108,20 @@ common::Result<ParsedEvent> ParseNotification(const json& e) {
     const json& object = Obj(s3, "object");
     S3ObjectRef ref;
     ref.shape = EventShape::kS3Notification;
-    ref.bucket = Str(Obj(s3, "bucket"), "name");
+    ref.bucket = common::JsonString(Obj(s3, "bucket"), "name");
     // Notification keys are form-encoded: "red flower.jpg" arrives as "red+flower.jpg".
-    if (!common::UriDecode(Str(object, "key"), &ref.key, /*plus_as_space=*/true)) {
+    if (!common::UriDecode(common::JsonString(object, "key"), &ref.key, /*plus_as_space=*/true)) {
       return common::InvalidArgument("record " + std::to_string(i) +
                                      " has a key that is not URL-encoded correctly");
     }
-    ref.etag = StripQuotes(Str(object, "eTag"));
-    ref.version_id = Str(object, "versionId");
+    ref.etag = StripQuotes(common::JsonString(object, "eTag"));
+    ref.version_id = common::JsonString(object, "versionId");
     ref.size = Size(object, "size");
-    ref.region = Str(r, "awsRegion");
+    ref.region = common::JsonString(r, "awsRegion");
     ref.event_name = name;
     DAT_RETURN_IF_ERROR(RequireBucketAndKey(ref, "S3 notification"));
-    if (out.event_id.empty()) out.event_id = Str(Obj(r, "responseElements"), "x-amz-request-id");
+    if (out.event_id.empty())
+      out.event_id = common::JsonString(Obj(r, "responseElements"), "x-amz-request-id");
     out.objects.push_back(std::move(ref));
   }
   if (out.objects.empty()) {
@@ -188,15 +183,16 @@ common::Result<ParsedEvent> ParseS3Event(const json& payload) {
   common::Result<ParsedEvent> parsed = common::InvalidArgument(std::string(kExpected));
   if (e.contains("Records")) {
     parsed = ParseNotification(e);
-  } else if (Str(e, "Event") == "s3:TestEvent") {
+  } else if (common::JsonString(e, "Event") == "s3:TestEvent") {
     ParsedEvent test;
     test.ignored_reason = "S3 test event";
     parsed = test;
-  } else if (Str(e, "source") == "aws.s3" && e.contains("detail-type")) {
+  } else if (common::JsonString(e, "source") == "aws.s3" && e.contains("detail-type")) {
     parsed = ParseEventBridge(e);
   } else if (e.contains("detail-type")) {
-    return common::InvalidArgument("event from source \"" + Str(e, "source") + "\" (" +
-                                   Str(e, "detail-type") + "); " + kExpected);
+    return common::InvalidArgument("event from source \"" + common::JsonString(e, "source") +
+                                   "\" (" + common::JsonString(e, "detail-type") + "); " +
+                                   kExpected);
   }
   if (parsed.ok() && unwrapped && !unwrapped->id.empty()) parsed->event_id = unwrapped->id;
   return parsed;
