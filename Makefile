@@ -8,7 +8,7 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Uni
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps configure build test run bench clean format format-check
+.PHONY: deps configure build test run bench clean format format-check tsa
 
 deps:
 	@./scripts/install-deps
@@ -41,6 +41,11 @@ format:
 # Fails, naming the files, when a tracked C++ file differs from what `make format` writes.
 format-check: deps
 	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
+
+# The locking annotations (GUARDED_BY, REQUIRES, ... of src/common/mutex.h) checked by clang's
+# -Wthread-safety as errors, over every non-test .cc (parse only: it needs no build).
+tsa: configure
+	@./scripts/thread-safety-check --build-dir $(BUILD_DIR) --jobs 2
 
 clean:
 	@rm -rf $(BUILD_DIR)

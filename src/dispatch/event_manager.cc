@@ -50,7 +50,7 @@ Status EventManager::ReloadSubscriptions() {
     }
     subs.push_back(std::move(s));
   }
-  std::unique_lock<std::shared_mutex> l(subs_mu_);
+  common::WriterLock l(subs_mu_);
   subscriptions_ = std::move(subs);
   return Status::Ok();
 }
@@ -84,7 +84,7 @@ std::vector<store::Run> EventManager::Match(const json& event, int64_t now) cons
   std::vector<store::Run> runs;
   std::string type = event.value("eventType", "");
   std::string source_type = event.value("sourceType", "");
-  std::shared_lock<std::shared_mutex> l(subs_mu_);
+  common::ReaderLock l(subs_mu_);
   for (const Subscription& s : subscriptions_) {
     if (s.event_type != type) continue;
     if (!s.source_type.empty() && s.source_type != source_type) continue;
