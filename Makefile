@@ -8,7 +8,7 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Uni
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps configure build test run bench clean format format-check long-functions
+.PHONY: deps configure build test run bench clean format format-check long-functions tsa
 
 deps:
 	@./scripts/install-deps
@@ -45,6 +45,11 @@ format-check: deps
 # Fails, naming them, when a function in src/ (tests aside) is over 200 lines.
 long-functions:
 	@./scripts/long-functions src
+
+# The locking annotations (GUARDED_BY, REQUIRES, ... of src/common/mutex.h) checked by clang's
+# -Wthread-safety as errors, over every non-test .cc (parse only: it needs no build).
+tsa: configure
+	@./scripts/thread-safety-check --build-dir $(BUILD_DIR) --jobs 2
 
 clean:
 	@rm -rf $(BUILD_DIR)

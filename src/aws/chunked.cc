@@ -237,9 +237,11 @@ Outcome<DecodedChunkedBody> DecodeAwsChunked(std::string_view body,
   }
   for (const auto& [name, value] : out.trailers) {
     if (!options.declared_trailers.empty()) {
-      bool declared = std::any_of(
-          options.declared_trailers.begin(), options.declared_trailers.end(),
-          [&](const std::string& d) { return common::EqualsIgnoreCase(common::Trim(d), name); });
+      bool declared =
+          std::any_of(options.declared_trailers.begin(), options.declared_trailers.end(),
+                      [&name = name](const std::string& d) {
+                        return common::EqualsIgnoreCase(common::Trim(d), name);
+                      });
       if (!declared) {
         return BodyError(400, "InvalidRequest",
                          "The trailer " + name + " was not declared in x-amz-trailer");

@@ -73,7 +73,7 @@ common::Result<Credentials> EnvCredentialsProvider::GetCredentials() {
 }
 
 common::Result<Credentials> ProfileCredentialsProvider::GetCredentials() {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   if (!cached_) {
     cached_ = [this]() -> common::Result<Credentials> {
       DAT_ASSIGN_OR_RETURN(AwsConfig config, LoadConfig(env_));
@@ -120,7 +120,7 @@ RefreshingCredentialsProvider::RefreshingCredentialsProvider(std::string name, F
       refresh_before_(refresh_before) {}
 
 common::Result<Credentials> RefreshingCredentialsProvider::GetCredentials() {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   const common::SystemTime now = clock_.Now();
   if (cached_ && (!cached_->expiration || now < refresh_at_)) {
     return *cached_;
@@ -276,14 +276,14 @@ ChainCredentialsProvider::ChainCredentialsProvider(
     : providers_(std::move(providers)) {}
 
 std::string ChainCredentialsProvider::name() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   return chosen_ ? chosen_->name() : std::string("chain");
 }
 
 common::Result<Credentials> ChainCredentialsProvider::GetCredentials() {
   CredentialsProvider* chosen = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(mu_);
     chosen = chosen_;
   }
   // Providers are thread-safe; the lock is not held while one fetches.
@@ -292,7 +292,7 @@ common::Result<Credentials> ChainCredentialsProvider::GetCredentials() {
   for (const auto& p : providers_) {
     common::Result<Credentials> r = p->GetCredentials();
     if (r.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      common::MutexLock lock(mu_);
       chosen_ = p.get();
       return r;
     }

@@ -5,12 +5,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "aws/config.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/time.h"
 
@@ -74,8 +74,8 @@ class ProfileCredentialsProvider : public CredentialsProvider {
 
  private:
   EnvLookup env_;
-  std::mutex mu_;
-  std::optional<common::Result<Credentials>> cached_;  // guarded by mu_
+  common::Mutex mu_;
+  std::optional<common::Result<Credentials>> cached_ GUARDED_BY(mu_);
 };
 
 // Caches credentials fetched by `fetch` and refreshes them `refresh_before` ahead of their
@@ -96,9 +96,9 @@ class RefreshingCredentialsProvider : public CredentialsProvider {
   Fetch fetch_;
   const common::Clock& clock_;
   std::chrono::seconds refresh_before_;
-  std::mutex mu_;
-  std::optional<Credentials> cached_;  // guarded by mu_
-  common::SystemTime refresh_at_{};    // guarded by mu_
+  common::Mutex mu_;
+  std::optional<Credentials> cached_ GUARDED_BY(mu_);
+  common::SystemTime refresh_at_ GUARDED_BY(mu_){};
 };
 
 // Web identity (EKS IRSA): AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (+ AWS_ROLE_SESSION_NAME)
@@ -135,8 +135,8 @@ class ChainCredentialsProvider : public CredentialsProvider {
 
  private:
   std::vector<std::unique_ptr<CredentialsProvider>> providers_;
-  mutable std::mutex mu_;
-  CredentialsProvider* chosen_ = nullptr;  // guarded by mu_
+  mutable common::Mutex mu_;
+  CredentialsProvider* chosen_ GUARDED_BY(mu_) = nullptr;
 };
 
 // The SDKs' default chain: env → web identity → shared files (profile) → container → IMDSv2.

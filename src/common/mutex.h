@@ -21,7 +21,7 @@
 //     std::deque<int> items_ GUARDED_BY(mu_);
 //   };
 //
-// `make tsa` compiles the tree with clang -Wthread-safety -Werror (see cmake/thread_safety.cmake).
+// `make tsa` compiles the tree with clang -Wthread-safety -Werror (scripts/thread-safety-check).
 #pragma once
 
 #include <chrono>

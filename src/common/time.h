@@ -3,11 +3,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace common {
@@ -35,21 +35,21 @@ class FakeClock : public Clock {
  public:
   explicit FakeClock(SystemTime start) : now_(start) {}
   SystemTime Now() const override {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     return now_;
   }
   void Advance(std::chrono::milliseconds d) {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     now_ += d;
   }
   void Set(SystemTime t) {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     now_ = t;
   }
 
  private:
-  mutable std::mutex mu_;
-  SystemTime now_;  // guarded by mu_
+  mutable common::Mutex mu_;
+  SystemTime now_ GUARDED_BY(mu_);
 };
 
 // "20150830T123600Z" (SigV4 X-Amz-Date).

@@ -64,7 +64,7 @@ Status DriverSupervisor::Start(int api_port) {
   fs::create_directories(options_.data_dir + "/logs", ec);
   DAT_ASSIGN_OR_RETURN(auto drivers, store_.ListEntities(store::Kind::kEventDriver));
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     for (const auto& d : drivers) {
       if (d.status == store::kDeleting) {
         // The server died while deleting it: finish the delete.
@@ -81,14 +81,14 @@ Status DriverSupervisor::Start(int api_port) {
 void DriverSupervisor::Stop() {
   std::vector<std::future<void>> stoppers;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     for (auto& [name, d] : drivers_) {
       if (!d.running) continue;
       spdlog::info("stopping event driver {}", name);
@@ -104,15 +104,15 @@ void DriverSupervisor::Stop() {
 
 void DriverSupervisor::Add(const std::string& name) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     if (stopping_) return;
     drivers_.emplace(name, Driver{});
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void DriverSupervisor::Remove(const std::string& name) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   SetStatus(name, store::kDeleting, "");
   auto it = drivers_.find(name);
   common::Process process;
@@ -136,7 +136,7 @@ void DriverSupervisor::Remove(const std::string& name) {
 Status DriverSupervisor::Report(const std::string& name, const std::string& status,
                                 const std::string& reason) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     if (!drivers_.count(name)) return common::NotFound("eventdriver " + name + " not found");
   }
   if (status != store::kReady && status != store::kError) {
@@ -253,7 +253,7 @@ void DriverSupervisor::StartDriver(const std::string& name, Driver& d) {
 }
 
 void DriverSupervisor::Loop() {
-  std::unique_lock<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   while (!stopping_) {
     int64_t now = NowMs();
     for (auto& [name, d] : drivers_) {
@@ -282,7 +282,7 @@ void DriverSupervisor::Loop() {
     std::erase_if(stoppers_, [](std::future<void>& f) {
       return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
     });
-    cv_.wait_for(l, std::chrono::milliseconds(100));
+    cv_.WaitFor(mu_, std::chrono::milliseconds(100));
   }
 }
 

@@ -6,15 +6,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <future>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/subprocess.h"
 #include "store/store.h"
@@ -69,7 +68,7 @@ class DriverSupervisor {
   };
 
   void Loop();
-  void StartDriver(const std::string& name, Driver& d);
+  void StartDriver(const std::string& name, Driver& d) REQUIRES(mu_);
   void SetStatus(const std::string& name, const std::string& status, const std::string& reason);
   std::string LogPath(const std::string& name) const;
 
@@ -77,11 +76,11 @@ class DriverSupervisor {
   SupervisorOptions options_;
   int api_port_ = 0;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, Driver> drivers_;    // guarded by mu_; processes owned by Loop
-  std::vector<std::future<void>> stoppers_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
+  mutable common::Mutex mu_;
+  common::CondVar cv_;
+  std::map<std::string, Driver> drivers_ GUARDED_BY(mu_);  // processes owned by Loop
+  std::vector<std::future<void>> stoppers_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

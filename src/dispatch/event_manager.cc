@@ -53,7 +53,7 @@ Status EventManager::ReloadSubscriptions() {
     }
     subs.push_back(std::move(s));
   }
-  std::unique_lock<std::shared_mutex> l(subs_mu_);
+  common::WriterLock l(subs_mu_);
   subscriptions_ = std::move(subs);
   return Status::Ok();
 }
@@ -105,7 +105,7 @@ Result<Incoming> Admit(CloudEvent event) {
 std::vector<store::Run> EventManager::Match(const std::string& type, const std::string& source_type,
                                             const json& dispatch_json, int64_t now) const {
   std::vector<store::Run> runs;
-  std::shared_lock<std::shared_mutex> l(subs_mu_);
+  common::ReaderLock l(subs_mu_);
   for (const Subscription& s : subscriptions_) {
     if (s.event_type != type) continue;
     if (!s.source_type.empty() && s.source_type != source_type) continue;

@@ -10,11 +10,11 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "cloudevents/cloudevent.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "dispatch/filter.h"
 #include "dispatch/function_runner.h"
@@ -78,8 +78,8 @@ class EventManager {
   FunctionRunner& runner_;
   const EventManagerOptions options_;
 
-  mutable std::shared_mutex subs_mu_;
-  std::vector<Subscription> subscriptions_;  // guarded by subs_mu_
+  mutable common::SharedMutex subs_mu_;
+  std::vector<Subscription> subscriptions_ GUARDED_BY(subs_mu_);
   std::atomic<bool> stopping_{false};
 };
 

@@ -49,11 +49,11 @@ struct FunctionRunner::Instance {
 // The warm processes of one function. Instances are owned here; a busy instance is used by
 // exactly one worker, an idle one only under mu.
 struct FunctionRunner::Pool {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::unique_ptr<Instance>> instances;  // guarded by mu
-  std::set<int> starting_slots;                      // guarded by mu
-  int64_t generation = 0;                            // guarded by mu
+  common::Mutex mu;
+  common::CondVar cv;
+  std::vector<std::unique_ptr<Instance>> instances GUARDED_BY(mu);
+  std::set<int> starting_slots GUARDED_BY(mu);
+  int64_t generation GUARDED_BY(mu) = 0;
 };
 
 namespace {
@@ -155,7 +155,7 @@ Status FunctionRunner::Start() {
   if (!resumed.empty()) DAT_RETURN_IF_ERROR(store_.PutRuns(resumed));
   if (!pending.empty()) spdlog::info("resuming {} queued or interrupted runs", pending.size());
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     for (Run& run : pending) {
       int64_t at = run.next_attempt_ms;
       queue_.emplace(at, Pending{std::move(run), json(), nullptr});
@@ -171,18 +171,18 @@ Status FunctionRunner::Start() {
 
 void FunctionRunner::Stop() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
-  cv_.notify_all();
-  reaper_cv_.notify_all();
+  cv_.NotifyAll();
+  reaper_cv_.NotifyAll();
   // Kill every function process so workers blocked in a call return at once.
   std::vector<std::unique_ptr<Instance>> idle;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     for (auto& [name, pool] : pools_) {
-      std::lock_guard<std::mutex> pl(pool->mu);
+      common::MutexLock pl(pool->mu);
       for (auto& inst : pool->instances) {
         if (inst->busy) inst->process.Signal(SIGKILL);
       }
@@ -190,7 +190,7 @@ void FunctionRunner::Stop() {
         if (!inst->busy) idle.push_back(std::move(inst));
       }
       std::erase(pool->instances, nullptr);
-      pool->cv.notify_all();
+      pool->cv.NotifyAll();
     }
   }
   for (auto& inst : idle) inst->process.Terminate(std::chrono::milliseconds(2000));
@@ -200,7 +200,7 @@ void FunctionRunner::Stop() {
 
 void FunctionRunner::Enqueue(const std::vector<Run>& runs, const std::map<int64_t, json>& events) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     for (const Run& run : runs) {
       auto it = events.find(run.event_seq);
       queue_.emplace(run.next_attempt_ms,
@@ -209,69 +209,69 @@ void FunctionRunner::Enqueue(const std::vector<Run>& runs, const std::map<int64_
   }
   // One worker per run: waking them all for one run only makes them fight over it.
   if (runs.size() == 1) {
-    cv_.notify_one();
+    cv_.NotifyOne();
   } else {
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
 }
 
 Status FunctionRunner::Submit(const Run& run, RunCallback done) {
   DAT_RETURN_IF_ERROR(store_.PutRuns({run}));
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     queue_.emplace(run.next_attempt_ms, Pending{run, json(), std::move(done)});
   }
-  cv_.notify_one();
+  cv_.NotifyOne();
   return Status::Ok();
 }
 
 void FunctionRunner::WorkerLoop() {
-  std::unique_lock<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   while (!stopping_) {
     if (queue_.empty()) {
-      cv_.wait(l);
+      cv_.Wait(mu_);
       continue;
     }
     auto first = queue_.begin();
     int64_t now = NowMs();
     if (first->first > now) {
-      cv_.wait_for(l, std::chrono::milliseconds(std::min<int64_t>(first->first - now, 1000)));
+      cv_.WaitFor(mu_, std::chrono::milliseconds(std::min<int64_t>(first->first - now, 1000)));
       continue;
     }
     Pending p = std::move(first->second);
     queue_.erase(first);
-    l.unlock();
+    l.Unlock();
     Execute(std::move(p));
-    l.lock();
+    l.Lock();
   }
 }
 
 void FunctionRunner::ReaperLoop() {
-  std::unique_lock<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   while (!stopping_) {
-    reaper_cv_.wait_for(l, std::chrono::seconds(1));
+    reaper_cv_.WaitFor(mu_, std::chrono::seconds(1));
     if (stopping_) break;
     int64_t cutoff = NowMs() - options_.idle_timeout.count();
     std::vector<std::unique_ptr<Instance>> expired;
     for (auto& [name, pool] : pools_) {
-      std::lock_guard<std::mutex> pl(pool->mu);
+      common::MutexLock pl(pool->mu);
       for (auto& inst : pool->instances) {
         if (!inst->busy && inst->last_used_ms < cutoff) expired.push_back(std::move(inst));
       }
       std::erase(pool->instances, nullptr);
     }
     if (expired.empty()) continue;
-    l.unlock();
+    l.Unlock();
     for (auto& inst : expired) {
       spdlog::info("stopping idle function process (port {})", inst->port);
       inst->process.Terminate(std::chrono::milliseconds(2000));
     }
-    l.lock();
+    l.Lock();
   }
 }
 
 FunctionRunner::Pool* FunctionRunner::PoolFor(const std::string& name) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   auto& pool = pools_[name];
   if (!pool) pool = std::make_unique<Pool>();
   return pool.get();
@@ -299,7 +299,7 @@ Result<std::shared_ptr<const FunctionRunner::FunctionInfo>> FunctionRunner::Func
   // the commit, so the next call reads again.
   int64_t generation = store_.EntityGeneration();
   {
-    std::lock_guard<std::mutex> l(cache_mu_);
+    common::MutexLock l(cache_mu_);
     if (generation != cache_generation_) {
       cache_.clear();
       cache_generation_ = generation;
@@ -311,7 +311,7 @@ Result<std::shared_ptr<const FunctionRunner::FunctionInfo>> FunctionRunner::Func
   auto info = std::make_shared<FunctionInfo>();
   info->secrets = SecretsFor(entity);
   info->entity = std::move(entity);
-  std::lock_guard<std::mutex> l(cache_mu_);
+  common::MutexLock l(cache_mu_);
   if (generation == cache_generation_) cache_[name] = info;
   return std::shared_ptr<const FunctionInfo>(std::move(info));
 }
@@ -419,7 +419,7 @@ Result<FunctionRunner::Instance*> FunctionRunner::Acquire(const store::Entity& f
   Pool* pool = PoolFor(function.name);
   *pool_out = pool;
   int max_instances = SpecInt(function, "instances", options_.default_instances);
-  std::unique_lock<std::mutex> l(pool->mu);
+  common::MutexLock l(pool->mu);
   while (true) {
     // No mu_ here: the lock order is mu_ → pool->mu.
     if (stopping_) return common::Unavailable("server stopping");
@@ -445,11 +445,11 @@ Result<FunctionRunner::Instance*> FunctionRunner::Acquire(const store::Entity& f
       while (used.count(slot)) ++slot;
       pool->starting_slots.insert(slot);
       int64_t generation = pool->generation;
-      l.unlock();
+      l.Unlock();
       auto started = StartInstance(function, slot);
-      l.lock();
+      l.Lock();
       pool->starting_slots.erase(slot);
-      pool->cv.notify_all();
+      pool->cv.NotifyAll();
       if (!started.ok()) return started.status();
       std::unique_ptr<Instance> inst = std::move(started).value();
       inst->busy = true;
@@ -458,14 +458,14 @@ Result<FunctionRunner::Instance*> FunctionRunner::Acquire(const store::Entity& f
       pool->instances.push_back(std::move(inst));
       return out;
     }
-    pool->cv.wait_for(l, std::chrono::milliseconds(200));
+    pool->cv.WaitFor(pool->mu, std::chrono::milliseconds(200));
   }
 }
 
 void FunctionRunner::Release(Pool* pool, Instance* instance, bool broken) {
   std::unique_ptr<Instance> dropped;
   {
-    std::lock_guard<std::mutex> l(pool->mu);
+    common::MutexLock l(pool->mu);
     instance->busy = false;
     instance->last_used_ms = NowMs();
     if (broken || instance->generation != pool->generation) {
@@ -475,7 +475,7 @@ void FunctionRunner::Release(Pool* pool, Instance* instance, bool broken) {
       std::erase(pool->instances, nullptr);
     }
   }
-  pool->cv.notify_all();
+  pool->cv.NotifyAll();
   if (dropped) dropped->process.Terminate(std::chrono::milliseconds(1000));
 }
 
@@ -483,7 +483,7 @@ void FunctionRunner::StopFunction(const std::string& name) {
   Pool* pool = PoolFor(name);
   std::vector<std::unique_ptr<Instance>> idle;
   {
-    std::lock_guard<std::mutex> l(pool->mu);
+    common::MutexLock l(pool->mu);
     ++pool->generation;
     for (auto& inst : pool->instances) {
       if (!inst->busy) idle.push_back(std::move(inst));
@@ -521,7 +521,7 @@ void FunctionRunner::Execute(Pending p) {
   const store::Entity* function = &(*info)->entity;
   if (function->status == store::kCreating) {
     // Not ready yet (its image is still building): try again shortly, without using an attempt.
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     if (!stopping_) queue_.emplace(NowMs() + 500, std::move(p));
     return;
   }
@@ -633,9 +633,9 @@ void FunctionRunner::Finish(Pending p, bool ok, json output, json error, bool re
       spdlog::info("run {} of {} failed (attempt {}/{}), retrying in {} ms", run.id, run.function,
                    run.attempts, run.max_attempts, *next - now);
       Record(run);
-      std::lock_guard<std::mutex> l(mu_);
+      common::MutexLock l(mu_);
       queue_.emplace(run.next_attempt_ms, std::move(p));
-      cv_.notify_one();
+      cv_.NotifyOne();
       return;
     }
     run.status = RunStatus::kFailed;

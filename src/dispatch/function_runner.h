@@ -6,17 +6,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/subprocess.h"
 #include "http/client.h"
@@ -151,16 +150,16 @@ class FunctionRunner {
   // curl's CPU per call.
   http::PlainHttpClient client_{curl_};
 
-  std::mutex cache_mu_;
-  int64_t cache_generation_ = -1;                                     // guarded by cache_mu_
-  std::map<std::string, std::shared_ptr<const FunctionInfo>> cache_;  // guarded by cache_mu_
+  common::Mutex cache_mu_;
+  int64_t cache_generation_ GUARDED_BY(cache_mu_) = -1;
+  std::map<std::string, std::shared_ptr<const FunctionInfo>> cache_ GUARDED_BY(cache_mu_);
 
-  std::mutex mu_;
-  std::condition_variable cv_;                          // workers wait here for runs
-  std::condition_variable reaper_cv_;                   // the idle reaper waits here
-  std::multimap<int64_t, Pending> queue_;               // by next_attempt_ms; guarded by mu_
-  std::atomic<bool> stopping_{false};                   // written under mu_, read anywhere
-  std::map<std::string, std::unique_ptr<Pool>> pools_;  // guarded by mu_ (pools never freed)
+  common::Mutex mu_;
+  common::CondVar cv_;                                     // workers wait here for runs
+  common::CondVar reaper_cv_;                              // the idle reaper waits here
+  std::multimap<int64_t, Pending> queue_ GUARDED_BY(mu_);  // by next_attempt_ms
+  std::atomic<bool> stopping_{false};                      // written under mu_, read anywhere
+  std::map<std::string, std::unique_ptr<Pool>> pools_ GUARDED_BY(mu_);  // pools never freed
   std::vector<std::thread> threads_;
   bool started_ = false;
 };

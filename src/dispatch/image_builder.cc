@@ -62,30 +62,31 @@ void ImageBuilder::Start() {
 
 void ImageBuilder::Stop() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
 }
 
 void ImageBuilder::Poke() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     poked_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void ImageBuilder::Loop() {
-  std::unique_lock<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   while (!stopping_) {
     poked_ = false;
-    l.unlock();
+    l.Unlock();
     Reconcile();
-    l.lock();
+    l.Lock();
     if (!poked_)
-      cv_.wait_for(l, std::chrono::milliseconds(500), [&] { return poked_ || stopping_; });
+      cv_.WaitFor(mu_, std::chrono::milliseconds(500),
+                  [&]() REQUIRES(mu_) { return poked_ || stopping_; });
   }
 }
 
@@ -108,7 +109,7 @@ void ImageBuilder::Reconcile() {
     for (Entity& e : *list) {
       if (e.status != store::kCreating) continue;
       {
-        std::lock_guard<std::mutex> l(mu_);
+        common::MutexLock l(mu_);
         if (stopping_) return;
       }
       if (kind == Kind::kBaseImage) CheckBaseImage(std::move(e));

@@ -6,11 +6,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "store/store.h"
 
@@ -51,10 +50,10 @@ class ImageBuilder {
 
   store::Store& store_;
   BuilderOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool poked_ = false;     // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
+  common::Mutex mu_;
+  common::CondVar cv_;
+  bool poked_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -229,7 +229,10 @@ Status DispatchServer::Start() {
     return st;
   }
   DAT_RETURN_IF_ERROR(drivers_->Start(local_http_ ? local_http_->port() : http_->port()));
-  prune_stop_ = false;
+  {
+    common::MutexLock l(prune_mu_);
+    prune_stop_ = false;
+  }
   pruner_ = std::thread([this] { PruneLoop(); });
   started_ = true;
   spdlog::info("dispatch server on {}://{}:{} (data dir {})", tls ? "https" : "http", listen.first,
@@ -241,10 +244,10 @@ void DispatchServer::Stop() {
   if (!started_) return;
   started_ = false;
   {
-    std::lock_guard<std::mutex> l(prune_mu_);
+    common::MutexLock l(prune_mu_);
     prune_stop_ = true;
   }
-  prune_cv_.notify_all();
+  prune_cv_.NotifyAll();
   if (pruner_.joinable()) pruner_.join();
   // Drivers first, while the event API still accepts what they deliver during shutdown.
   drivers_->Stop();
@@ -257,7 +260,7 @@ void DispatchServer::Stop() {
   committer_->Stop();
   std::vector<std::future<void>> tasks;
   {
-    std::lock_guard<std::mutex> l(background_mu_);
+    common::MutexLock l(background_mu_);
     tasks.swap(background_);
   }
   for (auto& t : tasks) t.wait();
@@ -265,9 +268,10 @@ void DispatchServer::Stop() {
 }
 
 void DispatchServer::PruneLoop() {
-  std::unique_lock<std::mutex> l(prune_mu_);
-  while (!prune_cv_.wait_for(l, config_.prune_interval, [&] { return prune_stop_; })) {
-    l.unlock();
+  common::MutexLock l(prune_mu_);
+  while (!prune_cv_.WaitFor(prune_mu_, config_.prune_interval,
+                            [&]() REQUIRES(prune_mu_) { return prune_stop_; })) {
+    l.Unlock();
     int64_t now = NowMs();
     auto events = store_->PruneEvents(now - config_.events.dedup_window.count());
     auto runs = store_->PruneRuns(now - config_.run_retention.count(), config_.runs_kept);
@@ -277,12 +281,12 @@ void DispatchServer::PruneLoop() {
     } else if (*events > 0 || *runs > 0) {
       spdlog::info("pruned {} old events and {} finished runs", *events, *runs);
     }
-    l.lock();
+    l.Lock();
   }
 }
 
 void DispatchServer::Background(std::function<void()> task) {
-  std::lock_guard<std::mutex> l(background_mu_);
+  common::MutexLock l(background_mu_);
   std::erase_if(background_, [](std::future<void>& f) {
     return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   });

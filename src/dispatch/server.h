@@ -21,16 +21,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "dispatch/driver_supervisor.h"
 #include "dispatch/event_manager.h"
@@ -136,11 +135,11 @@ class DispatchServer {
   std::unique_ptr<DriverSupervisor> drivers_;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<http::HttpServer> local_http_;  // with TLS: loopback, plain, for the drivers
-  std::mutex background_mu_;
-  std::vector<std::future<void>> background_;  // guarded by background_mu_
-  std::mutex prune_mu_;
-  std::condition_variable prune_cv_;
-  bool prune_stop_ = false;  // guarded by prune_mu_
+  common::Mutex background_mu_;
+  std::vector<std::future<void>> background_ GUARDED_BY(background_mu_);
+  common::Mutex prune_mu_;
+  common::CondVar prune_cv_;
+  bool prune_stop_ GUARDED_BY(prune_mu_) = false;
   std::thread pruner_;
   bool started_ = false;
 };

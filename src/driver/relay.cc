@@ -56,17 +56,17 @@ void Relay::Start() {
 void Relay::Stop() {
   if (!started_) return;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   for (auto& t : threads_) t.join();
   threads_.clear();
   started_ = false;
 }
 
 bool Relay::Ready(std::string* why) const {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   if (!receive_ok_) {
     *why = "SQS: " + last_receive_error_;
     return false;
@@ -79,8 +79,8 @@ bool Relay::Ready(std::string* why) const {
 }
 
 bool Relay::SleepFor(milliseconds d) {
-  std::unique_lock<std::mutex> l(mu_);
-  return !cv_.wait_for(l, d, [this] { return stopping_.load(); });
+  common::MutexLock l(mu_);
+  return !cv_.WaitFor(mu_, d, [this] { return stopping_.load(); });
 }
 
 void Relay::PollLoop(int index) {
@@ -97,7 +97,7 @@ void Relay::PollLoop(int index) {
     if (!received.ok()) {
       metrics_.receive_errors++;
       {
-        std::lock_guard<std::mutex> l(mu_);
+        common::MutexLock l(mu_);
         receive_ok_ = false;
         last_receive_error_ = received.status().ToString();
       }
@@ -126,14 +126,14 @@ void Relay::PollLoop(int index) {
 void Relay::Track(const QueueMessage& m) {
   auto now = SteadyClock::now();
   int vis = std::max(1, queue_.visibility_timeout());
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   in_flight_[m.receipt_handle] =
       InFlight{now + milliseconds(vis * 500), now + config_.delivery_timeout};
   metrics_.in_flight = static_cast<int64_t>(in_flight_.size());
 }
 
 void Relay::Untrack(const std::string& receipt_handle) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   in_flight_.erase(receipt_handle);
   metrics_.in_flight = static_cast<int64_t>(in_flight_.size());
 }
@@ -173,7 +173,7 @@ void Relay::ThrottleFor(size_t events) {
       std::chrono::duration<double>(static_cast<double>(events) / config_.max_rate));
   SteadyClock::time_point slot;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     auto now = SteadyClock::now();
     if (next_token_ < now) next_token_ = now;
     slot = next_token_;
@@ -186,7 +186,7 @@ void Relay::ThrottleFor(size_t events) {
 }
 
 void Relay::NoteSinkFailure(const DeliveryResult& r) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   last_sink_error_ = r.reason;
   if (r.http_status == 0) sink_ok_ = false;  // no HTTP answer at all: not ready
 }
@@ -391,7 +391,7 @@ void Relay::KeeperLoop() {
     int vis = std::max(1, queue_.visibility_timeout());
     std::vector<std::string> extend;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      common::MutexLock l(mu_);
       for (auto& [handle, f] : in_flight_) {
         if (now >= f.next_extend && now < f.deadline) {
           extend.push_back(handle);
@@ -417,12 +417,12 @@ void Relay::KeeperLoop() {
       // Probe only while idle; deliveries keep sink_ok_ current otherwise.
       bool idle;
       {
-        std::lock_guard<std::mutex> l(mu_);
+        common::MutexLock l(mu_);
         idle = in_flight_.empty();
       }
       if (idle) {
         common::Status s = sink_.Probe();
-        std::lock_guard<std::mutex> l(mu_);
+        common::MutexLock l(mu_);
         sink_ok_ = s.ok();
         if (!s.ok()) last_sink_error_ = s.ToString();
       }

@@ -7,13 +7,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "driver/event_mapper.h"
 #include "driver/metrics.h"
 #include "driver/queue.h"
@@ -82,12 +81,12 @@ class Relay {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> receive_ok_{true};
   std::atomic<bool> sink_ok_{true};
-  mutable std::mutex mu_;
-  std::condition_variable cv_;                          // wakes sleepers on Stop
-  std::map<std::string, InFlight> in_flight_;           // guarded by mu_, by receipt handle
-  std::string last_receive_error_;                      // guarded by mu_
-  std::string last_sink_error_;                         // guarded by mu_
-  std::chrono::steady_clock::time_point next_token_{};  // guarded by mu_ (rate limit)
+  mutable common::Mutex mu_;
+  common::CondVar cv_;                                         // wakes sleepers on Stop
+  std::map<std::string, InFlight> in_flight_ GUARDED_BY(mu_);  // by receipt handle
+  std::string last_receive_error_ GUARDED_BY(mu_);
+  std::string last_sink_error_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point next_token_ GUARDED_BY(mu_){};  // rate limit
   std::vector<std::thread> threads_;
   bool started_ = false;
 };

@@ -84,10 +84,10 @@ uint16_t Server::port() const { return http_ ? http_->port() : 0; }
 
 void Server::Enqueue(std::function<void()> task, const http::Respond& respond) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(mu_);
     if (!stopping_ && queue_.size() < options_.max_queued) {
       queue_.push_back(std::move(task));
-      cv_.notify_one();
+      cv_.NotifyOne();
       return;
     }
   }
@@ -101,8 +101,8 @@ void Server::WorkerLoop() {
   for (;;) {
     std::function<void()> task;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      common::MutexLock lock(mu_);
+      cv_.Wait(mu_, [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
       task = std::move(queue_.front());
       queue_.pop_front();
@@ -118,10 +118,10 @@ void Server::Stop(std::chrono::milliseconds drain) {
   // answers from the workers, which keep running until the queue is empty.
   http_->Stop(drain);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   for (auto& t : workers_) t.join();
   workers_.clear();
 }

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/mutex.h"
 #include "common/strings.h"
 
 namespace http {
@@ -40,15 +41,17 @@ struct Share {
   Share(const Share&) = delete;
   Share& operator=(const Share&) = delete;
 
-  static void Lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
-    static_cast<Share*>(user)->mutexes[data % CURL_LOCK_DATA_LAST].lock();
+  // curl pairs these two callbacks itself: the analysis cannot follow a lock across them.
+  static void Lock(CURL*, curl_lock_data data, curl_lock_access,
+                   void* user) NO_THREAD_SAFETY_ANALYSIS {
+    static_cast<Share*>(user)->mutexes[data % CURL_LOCK_DATA_LAST].Lock();
   }
-  static void Unlock(CURL*, curl_lock_data data, void* user) {
-    static_cast<Share*>(user)->mutexes[data % CURL_LOCK_DATA_LAST].unlock();
+  static void Unlock(CURL*, curl_lock_data data, void* user) NO_THREAD_SAFETY_ANALYSIS {
+    static_cast<Share*>(user)->mutexes[data % CURL_LOCK_DATA_LAST].Unlock();
   }
 
   CURLSH* handle = nullptr;
-  std::mutex mutexes[CURL_LOCK_DATA_LAST];
+  common::Mutex mutexes[CURL_LOCK_DATA_LAST];
   std::atomic<bool> client_alive{true};
 };
 

@@ -25,11 +25,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <condition_variable>
 #include <exception>
 #include <future>
 #include <limits>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -37,6 +35,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/strings.h"
 #include "common/time.h"
 
@@ -67,8 +66,8 @@ bool NoBodyStatus(int status) { return status < 200 || status == 204 || status =
 // Closed by Stop once the I/O threads are gone; Respond callbacks check it before they
 // touch a session's executor (which dies with the server).
 struct ResponseGate {
-  std::mutex mu;
-  bool open = true;  // guarded by mu
+  common::Mutex mu;
+  bool open GUARDED_BY(mu) = true;
 };
 
 }  // namespace
@@ -93,22 +92,22 @@ class HttpServer::Impl {
   uint16_t port() const { return port_; }
   uint64_t accepted() const { return accepted_.load(); }
   size_t open_connections() const {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     return sessions_.size();
   }
 
   // Called by sessions, on their strands.
   void Unregister(SessionBase* session);
   void BeginRequest() {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     ++in_flight_;
   }
   void EndRequest() {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      common::MutexLock l(mu_);
       --in_flight_;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
   bool stopping() const { return stopping_.load(); }
   const ServerOptions& options() const { return options_; }
@@ -119,7 +118,7 @@ class HttpServer::Impl {
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
   std::vector<std::shared_ptr<SessionBase>> SnapshotSessions() {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     std::vector<std::shared_ptr<SessionBase>> out;
     for (auto& [ptr, s] : sessions_) out.push_back(s);
     return out;
@@ -141,10 +140,10 @@ class HttpServer::Impl {
   std::shared_ptr<ResponseGate> gate_ = std::make_shared<ResponseGate>();
   std::optional<net::ssl::context> tls_;  // set by Start when the options name a certificate
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_map<SessionBase*, std::shared_ptr<SessionBase>> sessions_;  // guarded by mu_
-  int in_flight_ = 0;                                                        // guarded by mu_
+  mutable common::Mutex mu_;
+  common::CondVar cv_;
+  std::unordered_map<SessionBase*, std::shared_ptr<SessionBase>> sessions_ GUARDED_BY(mu_);
+  int in_flight_ GUARDED_BY(mu_) = 0;
 };
 
 // The shared state behind one Respond callback: sends at most once, and answers 500 if
@@ -504,7 +503,7 @@ class HttpServer::Impl::Session : public SessionBase,
 
 void HttpServer::Impl::PendingResponse::Send(Response response) {
   if (done_.exchange(true)) return;  // called twice: the first answer stands
-  std::lock_guard<std::mutex> l(gate_->mu);
+  common::MutexLock l(gate_->mu);
   if (!gate_->open) return;
   if (auto session = session_.lock()) session->PostResponse(std::move(response), sequence_);
 }
@@ -595,7 +594,7 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     session = std::make_shared<Session<PlainStream>>(this, std::move(socket));
   }
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     sessions_.emplace(session.get(), session);
   }
   session->Start();
@@ -604,10 +603,10 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
 
 void HttpServer::Impl::Unregister(SessionBase* session) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     sessions_.erase(session);
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
@@ -629,25 +628,25 @@ void HttpServer::Impl::Stop(std::chrono::milliseconds drain) {
   // 2. Close idle connections, let busy ones finish (they answer with Connection: close).
   for (auto& session : SnapshotSessions()) session->RequestStop();
   {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_until(l, deadline, [this] { return in_flight_ == 0; });
+    common::MutexLock l(mu_);
+    cv_.WaitUntil(mu_, deadline, [this]() REQUIRES(mu_) { return in_flight_ == 0; });
   }
 
   // 3. Close whatever is left and wait (briefly) for the sessions to unregister.
   for (auto& session : SnapshotSessions()) session->ForceClose();
   {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, std::chrono::seconds(2), [this] { return sessions_.empty(); });
+    common::MutexLock l(mu_);
+    cv_.WaitFor(mu_, std::chrono::seconds(2), [this]() REQUIRES(mu_) { return sessions_.empty(); });
   }
   work_.reset();
   ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   {
-    std::lock_guard<std::mutex> l(gate_->mu);
+    common::MutexLock l(gate_->mu);
     gate_->open = false;
   }
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   sessions_.clear();
 }
 

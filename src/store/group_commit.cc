@@ -13,7 +13,7 @@ GroupCommitter::GroupCommitter(Store& store, size_t max_batch)
 GroupCommitter::~GroupCommitter() { Stop(); }
 
 void GroupCommitter::Start() {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   if (running_ || stopping_) return;
   running_ = true;
   writer_ = std::thread([this] { Loop(); });
@@ -21,31 +21,31 @@ void GroupCommitter::Start() {
 
 void GroupCommitter::Stop() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    common::MutexLock l(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (writer_.joinable()) writer_.join();
 }
 
 void GroupCommitter::Submit(WriteBatch batch, Done done) {
-  std::unique_lock<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   if (!running_) {
-    l.unlock();
+    l.Unlock();
     std::vector<Pending> one;
     one.push_back(Pending{std::move(batch), std::move(done)});
     Commit(one);
     return;
   }
   queue_.push_back(Pending{std::move(batch), std::move(done)});
-  l.unlock();
-  cv_.notify_one();
+  l.Unlock();
+  cv_.NotifyOne();
 }
 
 void GroupCommitter::Loop() {
-  std::unique_lock<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   while (true) {
-    cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+    cv_.Wait(mu_, [&]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) {
       running_ = false;  // stopping, and everything is committed
       return;
@@ -57,9 +57,9 @@ void GroupCommitter::Loop() {
       taken.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    l.unlock();
+    l.Unlock();
     Commit(taken);
-    l.lock();
+    l.Lock();
   }
 }
 

@@ -3,13 +3,12 @@
 // transaction, so concurrent writers share one fsync instead of paying one each.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "store/store.h"
 
@@ -48,11 +47,11 @@ class GroupCommitter {
 
   Store& store_;
   const size_t max_batch_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;  // guarded by mu_
-  bool running_ = false;       // guarded by mu_: the writer thread takes submissions
-  bool stopping_ = false;      // guarded by mu_
+  common::Mutex mu_;
+  common::CondVar cv_;
+  std::deque<Pending> queue_ GUARDED_BY(mu_);
+  bool running_ GUARDED_BY(mu_) = false;  // the writer thread takes submissions
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread writer_;
 };
 

@@ -335,6 +335,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
 
   std::unique_ptr<SqliteStore> store(new SqliteStore());
   store->fsync_events_ = fsync_events;
+  common::MutexLock writer_lock(store->mu_);  // not shared yet: for the analysis
   DAT_ASSIGN_OR_RETURN(store->writer_.db, OpenConnection(path));
   // WAL: readers do not block the writer. NORMAL: a commit survives a process crash (kill -9)
   // but may be lost with the machine; Write switches to FULL for a transaction that records
@@ -351,7 +352,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
   for (const char* suffix : {"-wal", "-shm"}) {
     ::chmod((path + suffix).c_str(), 0600);
   }
+  writer_lock.Unlock();
   DAT_RETURN_IF_ERROR(store->Migrate());
+  common::MutexLock reader_lock(store->read_mu_);
   DAT_ASSIGN_OR_RETURN(store->reader_.db, OpenConnection(path));
   DAT_RETURN_IF_ERROR(store->reader_.Exec("PRAGMA cache_size=-16384"));
   return store;
@@ -360,7 +363,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
 SqliteStore::~SqliteStore() = default;
 
 Status SqliteStore::Migrate() {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   int version = 0;
   {
     DAT_STMT(s, writer_, "PRAGMA user_version");
@@ -374,6 +377,7 @@ Status SqliteStore::Migrate() {
   }
   for (int v = version; v < static_cast<int>(migrations.size()); ++v) {
     DAT_RETURN_IF_ERROR(InTransaction(writer_.db, [&]() -> Status {
+      mu_.AssertHeld();  // InTransaction runs the body at once, under Migrate's lock
       DAT_RETURN_IF_ERROR(writer_.Exec(migrations[v]));
       std::string bump = "PRAGMA user_version=" + std::to_string(v + 1);
       return writer_.Exec(bump.c_str());
@@ -383,7 +387,7 @@ Status SqliteStore::Migrate() {
 }
 
 Status SqliteStore::CreateEntity(const Entity& e) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   DAT_STMT(s, writer_,
            "INSERT INTO entities (kind, name, status, reason, created_ms, modified_ms, tags, "
            "spec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -404,7 +408,7 @@ Status SqliteStore::CreateEntity(const Entity& e) {
 }
 
 Status SqliteStore::UpdateEntity(const Entity& e) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   DAT_STMT(s, writer_,
            "UPDATE entities SET status=?3, reason=?4, created_ms=?5, modified_ms=?6, tags=?7, "
            "spec=?8 WHERE kind=?1 AND name=?2");
@@ -426,7 +430,7 @@ Status SqliteStore::UpdateEntity(const Entity& e) {
 }
 
 Result<Entity> SqliteStore::GetEntity(Kind kind, const std::string& name) {
-  std::lock_guard<std::mutex> l(read_mu_);
+  common::MutexLock l(read_mu_);
   DAT_STMT(s, reader_,
            std::string("SELECT ") + kEntityColumns + " FROM entities WHERE kind=?1 AND name=?2");
   s.Bind(1, std::string(KindName(kind))).Bind(2, name);
@@ -439,7 +443,7 @@ Result<Entity> SqliteStore::GetEntity(Kind kind, const std::string& name) {
 }
 
 Result<std::vector<Entity>> SqliteStore::ListEntities(Kind kind) {
-  std::lock_guard<std::mutex> l(read_mu_);
+  common::MutexLock l(read_mu_);
   DAT_STMT(s, reader_,
            std::string("SELECT ") + kEntityColumns + " FROM entities WHERE kind=?1 ORDER BY name");
   s.Bind(1, std::string(KindName(kind)));
@@ -451,7 +455,7 @@ Result<std::vector<Entity>> SqliteStore::ListEntities(Kind kind) {
 }
 
 Status SqliteStore::DeleteEntity(Kind kind, const std::string& name) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   DAT_STMT(s, writer_, "DELETE FROM entities WHERE kind=?1 AND name=?2");
   s.Bind(1, std::string(KindName(kind))).Bind(2, name);
   Status st = s.StepDone();
@@ -465,7 +469,7 @@ Status SqliteStore::DeleteEntity(Kind kind, const std::string& name) {
 
 Status SqliteStore::Write(WriteBatch* batch) {
   if (batch->items.empty() && batch->runs.empty()) return Status::Ok();
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   DAT_STMT(seen, writer_,
            "SELECT 1 FROM events WHERE source=?1 AND event_id=?2 AND received_ms>=?3");
   DAT_STMT(insert, writer_,
@@ -474,6 +478,7 @@ Status SqliteStore::Write(WriteBatch* batch) {
   // FULL when events are recorded: they must be on disk before they are acknowledged.
   DAT_RETURN_IF_ERROR(writer_.SetSynchronous(batch->items.empty() || !fsync_events_ ? 1 : 2));
   return InTransaction(writer_.db, [&]() -> Status {
+    mu_.AssertHeld();  // InTransaction runs the body at once, under Write's lock
     for (IngestItem& item : batch->items) {
       seen.Reset();
       seen.Bind(1, item.event.source).Bind(2, item.event.id).Bind(3, batch->dedup_since_ms);
@@ -499,7 +504,7 @@ Status SqliteStore::Write(WriteBatch* batch) {
 }
 
 Result<std::vector<Event>> SqliteStore::ListEvents(int limit) {
-  std::lock_guard<std::mutex> l(read_mu_);
+  common::MutexLock l(read_mu_);
   DAT_STMT(s, reader_,
            "SELECT seq, source, event_id, received_ms, body FROM events ORDER BY seq DESC "
            "LIMIT ?1");
@@ -512,7 +517,7 @@ Result<std::vector<Event>> SqliteStore::ListEvents(int limit) {
 }
 
 Result<Event> SqliteStore::GetEvent(int64_t seq) {
-  std::lock_guard<std::mutex> l(read_mu_);
+  common::MutexLock l(read_mu_);
   DAT_STMT(s, reader_, "SELECT seq, source, event_id, received_ms, body FROM events WHERE seq=?1");
   s.Bind(1, seq);
   int rc = s.Step();
@@ -522,7 +527,7 @@ Result<Event> SqliteStore::GetEvent(int64_t seq) {
 }
 
 Result<int> SqliteStore::PruneEvents(int64_t before_ms) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   // Events a run still waits for are kept (the run reads its event when it starts).
   DAT_STMT(s, writer_,
            "DELETE FROM events WHERE received_ms<?1 AND seq NOT IN (SELECT event_seq FROM runs "
@@ -534,7 +539,7 @@ Result<int> SqliteStore::PruneEvents(int64_t before_ms) {
 }
 
 Result<int> SqliteStore::PruneRuns(int64_t before_ms, int keep) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   DAT_STMT(s, writer_,
            "DELETE FROM runs WHERE status IN ('succeeded', 'failed') AND (finished_ms<?1 OR "
            "rowid IN (SELECT rowid FROM (SELECT rowid, ROW_NUMBER() OVER (PARTITION BY function "
@@ -547,7 +552,7 @@ Result<int> SqliteStore::PruneRuns(int64_t before_ms, int keep) {
 }
 
 Result<Run> SqliteStore::GetRun(const std::string& id) {
-  std::lock_guard<std::mutex> l(read_mu_);
+  common::MutexLock l(read_mu_);
   DAT_STMT(s, reader_, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id=?1");
   s.Bind(1, id);
   int rc = s.Step();
@@ -557,7 +562,7 @@ Result<Run> SqliteStore::GetRun(const std::string& id) {
 }
 
 Result<std::vector<Run>> SqliteStore::ListRuns(const std::string& function, int limit) {
-  std::lock_guard<std::mutex> l(read_mu_);
+  common::MutexLock l(read_mu_);
   DAT_STMT(s, reader_,
            std::string("SELECT ") + kRunColumns + " FROM runs" +
                (function.empty() ? "" : " WHERE function=?2") +
@@ -598,7 +603,7 @@ void BindRunQuery(Stmt& s, const RunQuery& query, std::optional<RunStatus> statu
 }  // namespace
 
 Result<std::vector<Run>> SqliteStore::FindRuns(const RunQuery& query) {
-  std::lock_guard<std::mutex> l(read_mu_);
+  common::MutexLock l(read_mu_);
   DAT_STMT(s, reader_, RunQuerySql(query, query.status, true));
   BindRunQuery(s, query, query.status);
   std::vector<Run> out;
@@ -609,12 +614,13 @@ Result<std::vector<Run>> SqliteStore::FindRuns(const RunQuery& query) {
 }
 
 Result<std::vector<Run>> SqliteStore::RedriveRuns(const RunQuery& query, int64_t now_ms) {
-  std::lock_guard<std::mutex> l(mu_);
+  common::MutexLock l(mu_);
   DAT_STMT(select, writer_, RunQuerySql(query, RunStatus::kFailed, false));
   DAT_STMT(put_run, writer_, kPutRunSql);
   DAT_RETURN_IF_ERROR(writer_.SetSynchronous(1));
   std::vector<Run> runs;
   Status st = InTransaction(writer_.db, [&]() -> Status {
+    mu_.AssertHeld();  // InTransaction runs the body at once, under RedriveRuns's lock
     BindRunQuery(select, query, RunStatus::kFailed);
     int rc;
     while ((rc = select.Step()) == SQLITE_ROW) runs.push_back(ReadRun(select));
@@ -635,7 +641,7 @@ Result<std::vector<Run>> SqliteStore::RedriveRuns(const RunQuery& query, int64_t
 }
 
 Result<std::map<RunStatus, int64_t>> SqliteStore::CountRuns(const std::string& function) {
-  std::lock_guard<std::mutex> l(read_mu_);
+  common::MutexLock l(read_mu_);
   DAT_STMT(s, reader_,
            std::string("SELECT status, SUM(n) FROM run_counts") +
                (function.empty() ? "" : " WHERE function=?1") +
@@ -651,7 +657,7 @@ Result<std::map<RunStatus, int64_t>> SqliteStore::CountRuns(const std::string& f
 }
 
 Result<std::vector<Run>> SqliteStore::RunsWithStatus(const std::vector<RunStatus>& statuses) {
-  std::lock_guard<std::mutex> l(read_mu_);
+  common::MutexLock l(read_mu_);
   std::string in;
   for (RunStatus st : statuses) {
     if (!in.empty()) in += ",";

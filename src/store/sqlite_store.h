@@ -8,10 +8,10 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "common/mutex.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -70,12 +70,12 @@ class SqliteStore : public Store {
   };
 
   SqliteStore() = default;
-  common::Status Migrate();
+  common::Status Migrate() EXCLUDES(mu_);
 
-  std::mutex mu_;
-  Connection writer_;  // guarded by mu_
-  std::mutex read_mu_;
-  Connection reader_;  // guarded by read_mu_
+  common::Mutex mu_;
+  Connection writer_ GUARDED_BY(mu_);
+  common::Mutex read_mu_;
+  Connection reader_ GUARDED_BY(read_mu_);
   std::atomic<int64_t> generation_{0};
   bool fsync_events_ = true;
 };

@@ -235,7 +235,7 @@ common::Status OAuthVerifier::Verify(const OAuthRequest& request) {
 
   std::string nonce_key =
       oauth["oauth_consumer_key"] + "|" + oauth["oauth_token"] + "|" + oauth["oauth_nonce"];
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   if (now - last_prune_ > window) {
     for (auto it = seen_nonces_.begin(); it != seen_nonces_.end();) {
       it = it->second < now - 2 * window ? seen_nonces_.erase(it) : std::next(it);

@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/time.h"
 
@@ -106,10 +106,10 @@ class OAuthVerifier {
 
  private:
   OAuthVerifierOptions options_;
-  std::mutex mu_;
-  // (consumer|token|nonce) -> oauth_timestamp (seconds); guarded by mu_.
-  std::unordered_map<std::string, int64_t> seen_nonces_;
-  int64_t last_prune_ = 0;  // guarded by mu_
+  common::Mutex mu_;
+  // (consumer|token|nonce) -> oauth_timestamp (seconds).
+  std::unordered_map<std::string, int64_t> seen_nonces_ GUARDED_BY(mu_);
+  int64_t last_prune_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace x

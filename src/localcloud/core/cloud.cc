@@ -6,14 +6,14 @@
 namespace localcloud {
 
 void CredentialStore::Add(Principal principal) {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   std::string key = principal.access_key_id;
   by_key_[key] = std::move(principal);
 }
 
 std::optional<Principal> CredentialStore::Find(std::string_view access_key_id,
                                                common::SystemTime now) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   auto it = by_key_.find(std::string(access_key_id));
   if (it == by_key_.end()) return std::nullopt;
   if (it->second.expiration && *it->second.expiration <= now) return std::nullopt;

@@ -4,13 +4,13 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "aws/error.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/time.h"
 #include "http/message.h"
@@ -42,8 +42,8 @@ class CredentialStore {
   std::optional<Principal> Find(std::string_view access_key_id, common::SystemTime now) const;
 
  private:
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Principal> by_key_;  // guarded by mu_
+  mutable common::Mutex mu_;
+  std::unordered_map<std::string, Principal> by_key_ GUARDED_BY(mu_);
 };
 
 struct CloudConfig {

@@ -80,13 +80,13 @@ bool IsLandingPageRequest(const http::Request& request) {
 }
 
 void LandingPage::Record(Entry entry) {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   recent_.push_front(std::move(entry));
   if (recent_.size() > kMaxEntries) recent_.pop_back();
 }
 
 std::vector<LandingPage::Entry> LandingPage::Recent() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   return {recent_.begin(), recent_.end()};
 }
 
@@ -106,8 +106,8 @@ void LandingPage::Render(CloudContext& context,
                          http::Respond respond) const {
   // Answers arrive on any thread, in any order; the last one renders the page.
   struct Gather {
-    std::mutex mu;
-    json answers = json::object();  // label -> parsed answer
+    common::Mutex mu;
+    json answers GUARDED_BY(mu) = json::object();  // label -> parsed answer
     std::atomic<int> pending{0};
     std::vector<std::string> service_names;
     std::vector<Entry> recent;
@@ -119,6 +119,7 @@ void LandingPage::Render(CloudContext& context,
   gather->respond = std::move(respond);
 
   auto finish = [](Gather& g) {
+    g.mu.AssertHeld();  // every caller holds it (a lambda's REQUIRES cannot name g)
     for (const char* label : {"queues", "rules"}) {
       if (!g.answers[label].is_object()) g.answers[label] = json::object();
     }
@@ -185,7 +186,10 @@ void LandingPage::Render(CloudContext& context,
     }
   }
   gather->pending = static_cast<int>(calls.size());
-  if (calls.empty()) return finish(*gather);
+  if (calls.empty()) {
+    common::MutexLock lock(gather->mu);
+    return finish(*gather);
+  }
   for (auto& [service, c] : calls) {
     Call call;
     call.route = ComputeRouteInfo(c.request);
@@ -197,7 +201,7 @@ void LandingPage::Render(CloudContext& context,
     std::string label = c.label;
     service->Handle(std::move(call), [gather, label, finish](http::Response response) {
       {
-        std::lock_guard<std::mutex> lock(gather->mu);
+        common::MutexLock lock(gather->mu);
         if (label == "buckets") {
           gather->answers[label] = response.body;
         } else {
@@ -206,7 +210,7 @@ void LandingPage::Render(CloudContext& context,
         }
       }
       if (--gather->pending == 0) {
-        std::lock_guard<std::mutex> lock(gather->mu);
+        common::MutexLock lock(gather->mu);
         finish(*gather);
       }
     });

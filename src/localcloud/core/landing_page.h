@@ -4,10 +4,10 @@
 
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/time.h"
 #include "http/message.h"
 #include "http/server.h"
@@ -45,8 +45,8 @@ class LandingPage {
   static constexpr size_t kMaxEntries = 50;
 
  private:
-  mutable std::mutex mu_;
-  std::deque<Entry> recent_;  // newest first; guarded by mu_
+  mutable common::Mutex mu_;
+  std::deque<Entry> recent_ GUARDED_BY(mu_);  // newest first
 };
 
 }  // namespace localcloud

@@ -3,13 +3,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <thread>
 #include <utility>
+
+#include "common/mutex.h"
 
 namespace localcloud {
 
@@ -40,13 +40,13 @@ class TimerQueue {
  private:
   void Run();
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  // (due, id) -> callback; guarded by mu_
-  std::map<std::pair<Clock::time_point, TimerId>, std::function<void()>> timers_;
-  std::map<TimerId, Clock::time_point> due_by_id_;  // guarded by mu_
-  TimerId next_id_ = 1;                             // guarded by mu_
-  bool stop_ = false;                               // guarded by mu_
+  common::Mutex mu_;
+  common::CondVar cv_;
+  // (due, id) -> callback
+  std::map<std::pair<Clock::time_point, TimerId>, std::function<void()>> timers_ GUARDED_BY(mu_);
+  std::map<TimerId, Clock::time_point> due_by_id_ GUARDED_BY(mu_);
+  TimerId next_id_ GUARDED_BY(mu_) = 1;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

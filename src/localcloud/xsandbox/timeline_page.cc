@@ -11,7 +11,7 @@ namespace localcloud::xsandbox {
 std::string ThumbnailCache::Get(const std::string& id, std::string_view media_type,
                                 std::string_view data) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(mu_);
     if (auto it = uris_.find(id); it != uris_.end()) return it->second;
   }
   std::string uri;
@@ -22,7 +22,7 @@ std::string ThumbnailCache::Get(const std::string& id, std::string_view media_ty
     auto small = image::DownscaleJpeg(data, denom, 80);
     if (small.ok()) uri = "data:image/jpeg;base64," + common::Base64Encode(*small);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   uris_[id] = uri;
   return uri;
 }

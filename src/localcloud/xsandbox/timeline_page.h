@@ -4,11 +4,11 @@
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/time.h"
 
 namespace localcloud::xsandbox {
@@ -36,8 +36,8 @@ class ThumbnailCache {
   static constexpr int kMaxWidth = 480;
 
  private:
-  std::mutex mu_;
-  std::map<std::string, std::string> uris_;  // guarded by mu_
+  common::Mutex mu_;
+  std::map<std::string, std::string> uris_ GUARDED_BY(mu_);
 };
 
 // "3 Dec 2026, 13:40:01 UTC".

@@ -111,7 +111,7 @@ void XSandboxService::Handle(Call call, http::Respond respond) {
   } else if (path == "/x/2/sandbox/fail" && method == "POST") {
     response = SetFailures(call);
   } else if (path == "/x/2/sandbox/reset" && method == "POST") {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(mu_);
     media_.clear();
     posts_.clear();
     fail_count_ = 0;
@@ -148,7 +148,7 @@ http::Response XSandboxService::HandleApi(const Call& call, const std::string& p
   }
 
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    common::MutexLock lock(mu_);
     const bool outage = common::ToUnixMillis(context_.clock().Now()) < fail_until_ms_;
     if (fail_count_ > 0 || outage) {
       if (!outage) --fail_count_;
@@ -275,7 +275,7 @@ http::Response XSandboxService::SimpleUpload(const std::string& declared_type,
         "chunked upload for other media");
   }
   if (data.size() > 5 * 1024 * 1024) return InvalidRequest("image over 5 MB");
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   Media m;
   m.id = NextId();
   // The bytes decide the type, as X does; a declared type is only a hint.
@@ -300,7 +300,7 @@ http::Response XSandboxService::Init(const Fields& fields) {
   unsigned long long bytes = std::strtoull(total.c_str(), &end, 10);
   if (*end != '\0' || bytes == 0) return InvalidRequest("total_bytes must be a positive integer");
   if (bytes > options_.max_media_bytes) return InvalidRequest("total_bytes over the limit");
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   Media m;
   m.id = NextId();
   m.media_type = type;
@@ -323,7 +323,7 @@ http::Response XSandboxService::Append(const std::string& media_id, const Fields
   if (index_text.empty() || *end != '\0' || index < 0 || index > 999) {
     return InvalidRequest("segment_index must be 0-999");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   auto it = media_.find(media_id);
   if (it == media_.end()) return InvalidRequest("unknown media_id");
   if (it->second.finalized) return InvalidRequest("media already finalized");
@@ -333,7 +333,7 @@ http::Response XSandboxService::Append(const std::string& media_id, const Fields
 }
 
 http::Response XSandboxService::Finalize(const std::string& media_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   auto it = media_.find(media_id);
   if (it == media_.end()) return InvalidRequest("unknown media_id");
   Media& m = it->second;
@@ -355,7 +355,7 @@ http::Response XSandboxService::Finalize(const std::string& media_id) {
 }
 
 http::Response XSandboxService::Status(const std::string& media_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   auto it = media_.find(media_id);
   if (it == media_.end()) return InvalidRequest("unknown media_id");
   json data = MediaJson(it->second);
@@ -433,7 +433,7 @@ http::Response XSandboxService::CreatePostFrom(const json& body) {
   if (CodePoints(text) > 280) {
     return InvalidRequest("Your Tweet text is too long.");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   for (const std::string& id : media_ids) {
     auto it = media_.find(id);
     if (it == media_.end() || !it->second.finalized)
@@ -454,7 +454,7 @@ http::Response XSandboxService::CreatePostFrom(const json& body) {
 
 http::Response XSandboxService::ListPosts(const Call& call) {
   std::string base = BaseUrl(call);
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   json data = json::array();
   for (auto it = posts_.rbegin(); it != posts_.rend(); ++it) {
     json urls = json::array();
@@ -473,7 +473,7 @@ http::Response XSandboxService::ListPosts(const Call& call) {
 
 http::Response XSandboxService::Timeline(const Call& call) {
   (void)call;
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   std::vector<TimelinePost> posts;
   for (auto it = posts_.rbegin(); it != posts_.rend(); ++it) {
     TimelinePost post{it->id, it->text, it->created, {}};
@@ -488,7 +488,7 @@ http::Response XSandboxService::Timeline(const Call& call) {
 }
 
 http::Response XSandboxService::ServeMedia(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   auto it = media_.find(id);
   if (it == media_.end() || !it->second.finalized) {
     return Problem(404, "Not Found Error", "no such media");
@@ -512,7 +512,7 @@ http::Response XSandboxService::SetFailures(const Call& call) {
         "status 400-599, count >= 0, reset_after_secs >= 0, seconds 0-86400, "
         "retry_after_secs >= 0");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  common::MutexLock lock(mu_);
   fail_status_ = status;
   fail_count_ = seconds > 0 ? 0 : count;
   fail_reset_after_secs_ = reset;

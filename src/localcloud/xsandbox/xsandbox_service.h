@@ -27,11 +27,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "localcloud/core/cloud.h"
 #include "localcloud/xsandbox/timeline_page.h"
 #include "x/oauth1.h"
@@ -99,7 +99,7 @@ class XSandboxService : public Service {
   http::Response ServeMedia(const std::string& id);
   http::Response SetFailures(const Call& call);
   // A post/media id in X's style (a 19-digit snowflake), increasing.
-  std::string NextId();
+  std::string NextId() REQUIRES(mu_);
   std::string BaseUrl(const Call& call) const;
   nlohmann::json MediaJson(const Media& media) const;
 
@@ -107,16 +107,16 @@ class XSandboxService : public Service {
   XSandboxOptions options_;
   x::OAuthVerifier verifier_;
 
-  std::mutex mu_;
-  std::map<std::string, Media> media_;  // guarded by mu_
-  std::vector<Post> posts_;             // guarded by mu_; oldest first
-  uint64_t last_id_ = 0;                // guarded by mu_
-  int fail_status_ = 0;                 // guarded by mu_
-  int fail_count_ = 0;                  // guarded by mu_
-  int fail_reset_after_secs_ = 1;       // guarded by mu_
-  ThumbnailCache thumbnails_;           // the timeline page's (thread-safe itself)
-  int64_t fail_until_ms_ = 0;           // guarded by mu_; test-only outage window end
-  int fail_retry_after_secs_ = 0;       // guarded by mu_; Retry-After on 5xx, 0 = none
+  common::Mutex mu_;
+  std::map<std::string, Media> media_ GUARDED_BY(mu_);
+  std::vector<Post> posts_ GUARDED_BY(mu_);  // oldest first
+  uint64_t last_id_ GUARDED_BY(mu_) = 0;
+  int fail_status_ GUARDED_BY(mu_) = 0;
+  int fail_count_ GUARDED_BY(mu_) = 0;
+  int fail_reset_after_secs_ GUARDED_BY(mu_) = 1;
+  ThumbnailCache thumbnails_;                      // the timeline page's (thread-safe itself)
+  int64_t fail_until_ms_ GUARDED_BY(mu_) = 0;      // test-only outage window end
+  int fail_retry_after_secs_ GUARDED_BY(mu_) = 0;  // Retry-After on 5xx, 0 = none
 };
 
 }  // namespace localcloud::xsandbox
