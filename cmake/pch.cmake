@@ -10,7 +10,15 @@
 # ccache: it keys on the precompiled header only with -fpch-preprocess (GCC) and the
 # sloppiness pch_defines,time_macros, which the launcher sets (CMakeLists.txt), so hits do
 # not depend on the machine's ccache configuration.
-option(DAT_PCH "Precompile the common third-party and standard headers, shared across targets" ON)
+# On by default with GCC, where it was measured; clang (the thread-safety build) is stricter
+# about macros that differ between a precompiled header and a unit, so it compiles without.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  set(dat_pch_default ON)
+else()
+  set(dat_pch_default OFF)
+endif()
+option(DAT_PCH "Precompile the common third-party and standard headers, shared across targets"
+       ${dat_pch_default})
 
 set(dat_pch_std_headers
   <algorithm> <atomic> <chrono> <cstdint> <filesystem> <fstream> <functional> <map> <memory>
@@ -27,6 +35,14 @@ set(DAT_PCH_SKIP
   dat_common dat_http dat_aws dat_x dat_image dat_image_png dat_logo_gen dat_localcloud_tls
   dispatch dispatch-events-aws sample-images jpegdiff)
 
+# With ccache (GCC), a unit compiled with a precompiled header also needs -fpch-preprocess.
+# Only those units get it, so the others keep the command lines (and cache entries) they had.
+function(dat_pch_ccache_flags target)
+  if(DAT_CCACHE AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fpch-preprocess>)
+  endif()
+endfunction()
+
 # Creates the donor targets. Called before the folders are read.
 function(dat_add_pch_donors)
   if(NOT DAT_PCH)
@@ -38,11 +54,13 @@ function(dat_add_pch_donors)
   add_library(dat_pch_lib STATIC ${CMAKE_BINARY_DIR}/dat_pch_donor.cc)
   target_link_libraries(dat_pch_lib PRIVATE nlohmann_json::nlohmann_json spdlog::spdlog)
   target_precompile_headers(dat_pch_lib PRIVATE ${DAT_PCH_LIB_HEADERS})
+  dat_pch_ccache_flags(dat_pch_lib)
   if(DAT_BUILD_TESTS)
     add_library(dat_pch_test STATIC ${CMAKE_BINARY_DIR}/dat_pch_donor.cc)
     target_link_libraries(dat_pch_test PRIVATE nlohmann_json::nlohmann_json GTest::gtest)
     dat_test_compile_settings(dat_pch_test)
     target_precompile_headers(dat_pch_test PRIVATE ${DAT_PCH_TEST_HEADERS})
+    dat_pch_ccache_flags(dat_pch_test)
   endif()
 endfunction()
 
@@ -81,8 +99,10 @@ function(dat_use_precompiled_headers)
       continue()
     elseif(is_test)
       target_precompile_headers(${target} REUSE_FROM dat_pch_test)
+      dat_pch_ccache_flags(${target})
     else()
       target_precompile_headers(${target} REUSE_FROM dat_pch_lib)
+      dat_pch_ccache_flags(${target})
     endif()
   endforeach()
 endfunction()
