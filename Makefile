@@ -8,7 +8,7 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Uni
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps configure build test run bench clean format format-check long-functions tsa
+.PHONY: deps configure build test run bench clean format format-check long-functions tsa test-sanitize
 
 deps:
 	@./scripts/install-deps
@@ -23,6 +23,20 @@ build: configure
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The unit tests (ctest label `unit`) under AddressSanitizer and UndefinedBehaviorSanitizer in a
+# build directory of their own: any report (memory error, leak, undefined behaviour) fails the
+# test. Suppressions of third-party noise: scripts/sanitizer-suppressions/.
+SANITIZE_DIR ?= build-asan
+SANITIZER_SUPPRESSIONS := $(CURDIR)/scripts/sanitizer-suppressions
+test-sanitize: deps
+	@cmake -S . -B $(SANITIZE_DIR) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDAT_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(SANITIZE_DIR) -j $(JOBS) --target dat_unit_tests
+	@cd $(SANITIZE_DIR) && \
+	  ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1 \
+	  LSAN_OPTIONS=suppressions=$(SANITIZER_SUPPRESSIONS)/lsan.supp:print_suppressions=0 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(SANITIZER_SUPPRESSIONS)/ubsan.supp \
+	  ctest -L '^unit$$' --output-on-failure -j $(JOBS) --timeout 600
 
 # The seed's walkthrough end to end: localcloud + dispatch server + driver + twitter function.
 # demo.py installs, configures and builds itself, quietly (one progress line while compiling).

@@ -4,8 +4,25 @@
 # dispatch_aws_twitter). Targets are dat_<library> with the alias dat::<library>, and the
 # project's CMake options and test macros start with DAT_.
 
+# The compile options and macros of test code, shared by every test binary and by the donor of
+# their precompiled header (cmake/pch.cmake), which must be compiled the same way.
+function(dat_test_compile_settings target)
+  # The test code itself needs no -O2 (the libraries under test keep it); -O1 compiles the
+  # template-heavy GoogleTest units about a quarter faster.
+  if(CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo")
+    target_compile_options(${target} PRIVATE -O1)
+  endif()
+  target_compile_definitions(${target} PRIVATE
+    DAT_TESTDATA_DIR="${CMAKE_SOURCE_DIR}/testdata" DAT_BIN_DIR="${DAT_BIN_DIR}"
+    DAT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+endfunction()
+
 # dat_add_test(NAME name SOURCES a.cc b.cc LIBS lib1 lib2 [LABELS l] [TIMEOUT s] [FIXTURES f])
 # FIXTURES: a ctest fixture every test of the executable requires (run after its setup test).
+# LABELS: without it the tests are labelled `unit`: in-process tests, or short runs of the
+# project's own binaries, which `make test-sanitize` runs under AddressSanitizer and UBSan and
+# builds through the target dat_unit_tests. Tests that drive outside tools (awscli, boto3, npm,
+# chromium) or the whole pipeline name another label (e2e, localcloud).
 # Builds a GoogleTest executable and registers its tests with CTest. The test knows
 # where the test data and the project's binaries are through two macros:
 # DAT_TESTDATA_DIR (the repository's testdata/) and DAT_BIN_DIR.
@@ -17,22 +34,19 @@ function(dat_add_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
-  add_executable(${T_NAME} ${T_SOURCES})
-  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
-  # The test code itself needs no -O2 (the libraries under test keep it); -O1 compiles the
-  # template-heavy GoogleTest units about a quarter faster.
-  if(CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo")
-    target_compile_options(${T_NAME} PRIVATE -O1)
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
   endif()
-  target_compile_definitions(${T_NAME} PRIVATE
-    DAT_TESTDATA_DIR="${CMAKE_SOURCE_DIR}/testdata" DAT_BIN_DIR="${DAT_BIN_DIR}"
-    DAT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+  add_executable(${T_NAME} ${T_SOURCES})
+  if("unit" IN_LIST T_LABELS)
+    add_dependencies(dat_unit_tests ${T_NAME})
+  endif()
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
+  dat_test_compile_settings(${T_NAME})
+  set_property(TARGET ${T_NAME} PROPERTY DAT_TEST ON)  # its precompiled header: cmake/pch.cmake
   set_target_properties(${T_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   # Only the properties that have a value: an empty one would swallow the next key.
-  set(properties TIMEOUT ${T_TIMEOUT})
-  if(T_LABELS)
-    list(APPEND properties LABELS "${T_LABELS}")
-  endif()
+  set(properties TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
   if(T_FIXTURES)
     list(APPEND properties FIXTURES_REQUIRED ${T_FIXTURES})
   endif()
@@ -40,3 +54,8 @@ function(dat_add_test)
     PROPERTIES ${properties}
     DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# Every unit test binary (see dat_add_test), for `make test-sanitize`.
+if(DAT_BUILD_TESTS)
+  add_custom_target(dat_unit_tests)
+endif()

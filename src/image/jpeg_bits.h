@@ -300,7 +300,7 @@ class BitReader {
   // counted are the very bits the next refill loads again, so the OR leaves them unchanged.
   [[gnu::always_inline]] void Refill() {
     if (__builtin_expect(end_ - pos_ < 8, 0)) {
-      if (bits_ < 32) Fill();
+      if (bits_ < 56) Fill();
       return;
     }
     uint64_t w;
@@ -309,7 +309,7 @@ class BitReader {
     if (kStuffed) {
       const uint64_t t = ~w;  // a 0xFF byte of w is a zero byte of t
       if (__builtin_expect(((t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull) != 0, 0)) {
-        if (bits_ < 32) Fill();
+        if (bits_ < 56) Fill();
         return;
       }
     }
