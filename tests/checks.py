@@ -1,7 +1,8 @@
 """What the end-to-end tests share (tests/e2e, tests/chaos, tests/operator): named checks, their
-summary, and scripts/ on the import path (for demo.py)."""
+summary, waiting on a condition, and scripts/ on the import path (for demo.py)."""
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scripts"))
@@ -14,6 +15,19 @@ def check(name, ok, detail=""):
     RESULTS.append((name, bool(ok)))
     print(f"[{'PASS' if ok else 'FAIL'}] {name}{(': ' + detail) if detail else ''}", flush=True)
     return ok
+
+
+
+def wait_until(pred, timeout, step=0.25):
+    """Polls pred every `step` seconds until it returns something true or `timeout` seconds
+    pass; returns its last value (a condition, never a fixed sleep)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
 
 
 def step_failed(what, e):

@@ -27,18 +27,9 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # tests/: checks.py, which puts scripts/ on the path
-from checks import check, summary  # noqa: E402
+from checks import check, summary, wait_until  # noqa: E402
 import demo  # noqa: E402
 
-
-def wait_until(pred, timeout, step=0.25):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 class ChaosStack(demo.Stack):

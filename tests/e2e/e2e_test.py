@@ -25,7 +25,7 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # tests/: checks.py, which puts scripts/ on the path
-from checks import check, summary  # noqa: E402
+from checks import check, summary, wait_until  # noqa: E402
 import demo  # noqa: E402
 
 
@@ -77,15 +77,6 @@ def driver_rules(stack):
     rules = json.loads(r.stdout or "{}").get("Rules", [])
     return [x["Name"] for x in rules if x["Name"].startswith("dispatch")]
 
-
-def wait_until(pred, timeout, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def main():
