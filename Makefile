@@ -26,17 +26,25 @@ test: build
 
 # The unit tests (ctest label `unit`) under AddressSanitizer and UndefinedBehaviorSanitizer in a
 # build directory of their own: any report (memory error, leak, undefined behaviour) fails the
-# test. Suppressions of third-party noise: scripts/sanitizer-suppressions/.
+# test. Suppressions of third-party noise: scripts/sanitizer-suppressions/. Every process writes
+# its reports to a file in $(SANITIZE_DIR)/sanitizer-logs, so a report from a child process whose
+# output a test swallows (a spawned server or function) fails the run too, printed at the end.
 SANITIZE_DIR ?= build-asan
 SANITIZER_SUPPRESSIONS := $(CURDIR)/scripts/sanitizer-suppressions
+SANITIZER_LOGS = $(abspath $(SANITIZE_DIR))/sanitizer-logs
 test-sanitize: deps
 	@cmake -S . -B $(SANITIZE_DIR) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDAT_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(SANITIZE_DIR) -j $(JOBS) --target dat_unit_tests
-	@cd $(SANITIZE_DIR) && \
-	  ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1 \
-	  LSAN_OPTIONS=suppressions=$(SANITIZER_SUPPRESSIONS)/lsan.supp:print_suppressions=0 \
-	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(SANITIZER_SUPPRESSIONS)/ubsan.supp \
-	  ctest -L '^unit$$' --output-on-failure -j $(JOBS) --timeout 600
+	@rm -rf $(SANITIZER_LOGS) && mkdir -p $(SANITIZER_LOGS)
+	@cd $(SANITIZE_DIR) && status=0 && \
+	  ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:log_path=$(SANITIZER_LOGS)/asan \
+	  LSAN_OPTIONS=suppressions=$(SANITIZER_SUPPRESSIONS)/lsan.supp:print_suppressions=0:log_path=$(SANITIZER_LOGS)/lsan \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(SANITIZER_SUPPRESSIONS)/ubsan.supp:log_path=$(SANITIZER_LOGS)/ubsan \
+	  ctest -L '^unit$$' --output-on-failure -j $(JOBS) --timeout 600 || status=$$?; \
+	  if [ -n "$$(ls -A $(SANITIZER_LOGS))" ]; then \
+	    for f in $(SANITIZER_LOGS)/*; do echo "== $$f"; cat "$$f"; done; \
+	    echo "test-sanitize: the sanitizer reports above fail the run"; exit 1; fi; \
+	  exit $$status
 
 # The seed's walkthrough end to end: localcloud + dispatch server + driver + twitter function.
 # demo.py installs, configures and builds itself, quietly (one progress line while compiling).
