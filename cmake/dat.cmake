@@ -50,8 +50,11 @@ function(dat_add_test)
   if(T_FIXTURES)
     list(APPEND properties FIXTURES_REQUIRED ${T_FIXTURES})
   endif()
+  # The tests are listed when ctest starts (PRE_TEST), not after each link: a rebuild does
+  # not run every relinked test binary.
   gtest_discover_tests(${T_NAME}
     PROPERTIES ${properties}
+    DISCOVERY_MODE PRE_TEST
     DISCOVERY_TIMEOUT 60)
 endfunction()
 

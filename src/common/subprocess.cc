@@ -19,7 +19,7 @@ extern char** environ;
 namespace common {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 int DecodeWaitStatus(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -231,14 +231,14 @@ void Process::Signal(int signo) {
 
 Result<int> Process::Wait(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return FailedPrecondition("no process");
-  auto deadline = Clock::now() + timeout;
+  auto deadline = SteadyClock::now() + timeout;
   auto sleep = std::chrono::milliseconds(1);
   while (true) {
     if (!Running()) {
       if (exit_status_) return *exit_status_;
       return Internal("waitpid failed");
     }
-    if (Clock::now() >= deadline) return DeadlineExceeded("process still running");
+    if (SteadyClock::now() >= deadline) return DeadlineExceeded("process still running");
     std::this_thread::sleep_for(sleep);
     sleep = std::min(sleep * 2, std::chrono::milliseconds(20));
   }
@@ -257,7 +257,7 @@ int Process::Terminate(std::chrono::milliseconds grace) {
 
 Result<std::string> Process::ReadLine(std::chrono::milliseconds timeout) {
   if (stdout_fd_ < 0 && stdout_buf_.empty()) return NotFound("stdout not captured or at end");
-  auto deadline = Clock::now() + timeout;
+  auto deadline = SteadyClock::now() + timeout;
   while (true) {
     size_t nl = stdout_buf_.find('\n');
     if (nl != std::string::npos) {
@@ -272,7 +272,7 @@ Result<std::string> Process::ReadLine(std::chrono::milliseconds timeout) {
       stdout_buf_.clear();
       return line;
     }
-    auto now = Clock::now();
+    auto now = SteadyClock::now();
     if (now >= deadline) return DeadlineExceeded("no line within the timeout");
     pollfd pfd{stdout_fd_, POLLIN, 0};
     int ms = static_cast<int>(
@@ -325,9 +325,9 @@ Status Process::ReadUntilEof(std::chrono::milliseconds timeout, std::string* out
                              std::string* err) {
   out->append(stdout_buf_);
   stdout_buf_.clear();
-  auto deadline = Clock::now() + timeout;
+  auto deadline = SteadyClock::now() + timeout;
   while (stdout_fd_ >= 0 || stderr_fd_ >= 0) {
-    auto now = Clock::now();
+    auto now = SteadyClock::now();
     if (now >= deadline) return DeadlineExceeded("output not finished within the timeout");
     pollfd pfds[2];
     int n = 0;
@@ -364,10 +364,11 @@ Result<RunResult> RunCommand(SpawnOptions options, std::chrono::milliseconds tim
     write_status = p.WriteStdin(input);
     p.CloseStdin();
   }
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   RunResult result;
   Status read = p.ReadUntilEof(timeout, &result.out, &result.err);
-  auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  auto left =
+      timeout - std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start);
   auto code = p.Wait(std::max(left, std::chrono::milliseconds(1)));
   if (!read.ok() || !code.ok()) {
     p.Signal(SIGKILL);
@@ -380,10 +381,11 @@ Result<RunResult> RunCommand(SpawnOptions options, std::chrono::milliseconds tim
 }
 
 Result<std::string> WaitForListening(Process& process, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
+  auto deadline = SteadyClock::now() + timeout;
   static const std::string kPrefix = "listening on ";
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() <= 0) return DeadlineExceeded("server did not report listening in time");
     auto line = process.ReadLine(left);
     if (!line.ok()) {

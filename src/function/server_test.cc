@@ -41,13 +41,13 @@ class ServerTest : public ::testing::Test {
   std::string base_;
 };
 
-Outcome Echo(const Context& ctx, const json& payload) {
+Outcome EchoPayloadAndEventId(const Context& ctx, const json& payload) {
   const json& event = ctx.event();
   return json{{"payload", payload}, {"event_id", event.is_object() ? event.value("id", "") : ""}};
 }
 
 TEST_F(ServerTest, HealthzAndNotFound) {
-  StartServer(Echo);
+  StartServer(EchoPayloadAndEventId);
   auto r = Send("GET", "/healthz");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
@@ -57,7 +57,7 @@ TEST_F(ServerTest, HealthzAndNotFound) {
 }
 
 TEST_F(ServerTest, DispatchAndCloudEventsOnOnePort) {
-  StartServer(Echo);
+  StartServer(EchoPayloadAndEventId);
   auto r = Send("POST", "/", R"({"context":{},"payload":{"n":1}})");
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->status, 200) << r->body;

@@ -88,7 +88,7 @@ class ThreadHandles {
   std::unordered_map<uint64_t, EasyEntry> entries_;
 };
 
-std::atomic<uint64_t> next_client_id{1};
+std::atomic<uint64_t> next_curl_client_id{1};
 
 // State of one transfer, reached from curl's callbacks.
 struct Transfer {
@@ -230,7 +230,7 @@ std::vector<common::Result<Response>> HttpClient::SendAll(
 
 class CurlHttpClient::Impl {
  public:
-  Impl() : id_(next_client_id.fetch_add(1)), share_(std::make_shared<Share>()) {}
+  Impl() : id_(next_curl_client_id.fetch_add(1)), share_(std::make_shared<Share>()) {}
   ~Impl() { share_->client_alive = false; }
 
   common::Result<Response> Send(const ClientRequest& request);

@@ -29,7 +29,7 @@ namespace {
 namespace bhttp = boost::beast::http;
 using SteadyClock = std::chrono::steady_clock;
 
-std::atomic<uint64_t> next_client_id{1};
+std::atomic<uint64_t> next_plain_client_id{1};
 
 struct Target {
   std::string host;       // without brackets
@@ -828,7 +828,7 @@ std::vector<std::optional<common::Result<Response>>> RunPipeline(
 
 PlainHttpClient::PlainHttpClient(HttpClient& fallback)
     : fallback_(fallback),
-      id_(next_client_id.fetch_add(1)),
+      id_(next_plain_client_id.fetch_add(1)),
       alive_(std::make_shared<std::atomic<bool>>(true)) {}
 
 PlainHttpClient::~PlainHttpClient() { alive_->store(false); }

@@ -8,9 +8,6 @@
 namespace image::internal {
 namespace {
 
-uint32_t Le16(const uint8_t* p) { return p[0] | (p[1] << 8); }
-uint32_t Le32(const uint8_t* p) { return Le16(p) | (Le16(p + 2) << 16); }
-
 struct BmpHeader {
   ImageInfo info;
   bool top_down = false;

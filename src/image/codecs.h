@@ -60,6 +60,11 @@ common::Result<ImageInfo> ReadBmpInfo(std::string_view data);
 common::Result<std::unique_ptr<RowSource>> OpenBmpRows(std::string_view data,
                                                        const DecodeLimits& limits);
 
+// Little-endian integers of a container's headers (BMP, RIFF/WebP); p has the bytes.
+inline uint32_t Le16(const uint8_t* p) { return p[0] | (uint32_t{p[1]} << 8); }
+inline uint32_t Le24(const uint8_t* p) { return Le16(p) | (uint32_t{p[2]} << 16); }
+inline uint32_t Le32(const uint8_t* p) { return Le24(p) | (uint32_t{p[3]} << 24); }
+
 // TIFF via libtiff (TIFFReadRGBAImageOriented): the first directory, top-left orientation.
 common::Result<ImageInfo> ReadTiffInfo(std::string_view data);
 common::Result<std::unique_ptr<RowSource>> OpenTiffRows(std::string_view data,

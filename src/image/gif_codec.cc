@@ -42,7 +42,7 @@ int WriteFn(GifFileType* gif, const GifByteType* buf, int len) {
   return len;
 }
 
-struct DecoderCloser {
+struct GifDecoderCloser {
   void operator()(GifFileType* gif) const {
     int err;
     DGifCloseFile(gif, &err);
@@ -196,7 +196,7 @@ class GifRenderer {
     int x, y, w, h;
   };
   Reader reader_;
-  std::unique_ptr<GifFileType, DecoderCloser> gif_;
+  std::unique_ptr<GifFileType, GifDecoderCloser> gif_;
   int w_ = 0, h_ = 0;
   int loop_count_ = -1;  // -1: no loop extension
   uint64_t total_ = 0, max_total_ = 0;
@@ -254,7 +254,7 @@ class Palette {
   std::unordered_map<uint32_t, GifPixelType> index_;
 };
 
-struct EncoderCloser {
+struct GifEncoderCloser {
   void operator()(GifFileType* gif) const {
     int err;
     EGifCloseFile(gif, &err);
@@ -332,7 +332,7 @@ class GifWriter {
   }
   int w_ = 0, h_ = 0;
   Writer writer_;
-  std::unique_ptr<GifFileType, EncoderCloser> gif_;
+  std::unique_ptr<GifFileType, GifEncoderCloser> gif_;
   std::vector<GifPixelType> line_;
 };
 
@@ -341,7 +341,7 @@ class GifWriter {
 common::Result<ImageInfo> ReadGifInfo(std::string_view data) {
   Reader reader{data};
   int err = 0;
-  std::unique_ptr<GifFileType, DecoderCloser> gif(DGifOpen(&reader, ReadFn, &err));
+  std::unique_ptr<GifFileType, GifDecoderCloser> gif(DGifOpen(&reader, ReadFn, &err));
   if (!gif) return GifError("bad GIF", err);
   ImageInfo info;
   info.width = gif->SWidth;

@@ -12,7 +12,7 @@
 namespace image::internal {
 namespace {
 
-struct Box {
+struct IsoBox {
   std::string_view type;
   std::string_view body;  // after the header
 };
@@ -24,8 +24,8 @@ uint32_t Be(std::string_view s, size_t at, int bytes) {
 }
 
 // The boxes in `data`, in order; stops at the first malformed one.
-std::vector<Box> Boxes(std::string_view data) {
-  std::vector<Box> out;
+std::vector<IsoBox> Boxes(std::string_view data) {
+  std::vector<IsoBox> out;
   size_t at = 0;
   while (data.size() - at >= 8) {
     uint64_t size = Be(data, at, 4);
@@ -38,14 +38,14 @@ std::vector<Box> Boxes(std::string_view data) {
       size = data.size() - at;
     }
     if (size < header || size > data.size() - at) break;
-    out.push_back(Box{data.substr(at + 4, 4), data.substr(at + header, size - header)});
+    out.push_back(IsoBox{data.substr(at + 4, 4), data.substr(at + header, size - header)});
     at += size;
   }
   return out;
 }
 
 std::optional<std::string_view> Child(std::string_view body, std::string_view type) {
-  for (const Box& b : Boxes(body)) {
+  for (const IsoBox& b : Boxes(body)) {
     if (b.type == type) return b.body;
   }
   return std::nullopt;
@@ -141,7 +141,7 @@ std::vector<uint32_t> GridItems(std::string_view iinf) {
   if (iinf.size() < 6) return out;
   const size_t first = Be(iinf, 0, 1) == 0 ? 6 : 8;
   if (iinf.size() < first) return out;
-  for (const Box& infe : Boxes(iinf.substr(first))) {
+  for (const IsoBox& infe : Boxes(iinf.substr(first))) {
     if (infe.type != "infe" || infe.body.size() < 4) continue;
     const uint32_t version = Be(infe.body, 0, 1);
     const size_t id_bytes = version == 2 ? 2 : 4;
@@ -199,7 +199,7 @@ std::string_view ItemData(std::string_view file, std::string_view iloc, std::str
 common::Status CheckHeifGrids(std::string_view data, const DecodeLimits& limits,
                               uint64_t bytes_per_pixel) {
   std::optional<std::string_view> meta;
-  for (const Box& b : Boxes(data)) {
+  for (const IsoBox& b : Boxes(data)) {
     if (b.type == "meta" && b.body.size() >= 4) meta = b.body.substr(4);
   }
   if (!meta) return common::Status::Ok();
@@ -220,7 +220,7 @@ common::Status CheckHeifGrids(std::string_view data, const DecodeLimits& limits,
 
 common::Status CheckHeifCodedSizes(std::string_view data) {
   std::optional<std::string_view> meta;
-  for (const Box& b : Boxes(data)) {
+  for (const IsoBox& b : Boxes(data)) {
     if (b.type == "meta" && b.body.size() >= 4) meta = b.body.substr(4);  // a full box
   }
   if (!meta) return common::Status::Ok();
@@ -228,8 +228,8 @@ common::Status CheckHeifCodedSizes(std::string_view data) {
   if (!iprp) return common::Status::Ok();
   auto ipco = Child(*iprp, "ipco");
   if (!ipco) return common::Status::Ok();
-  const std::vector<Box> properties = Boxes(*ipco);
-  for (const Box& b : Boxes(*iprp)) {
+  const std::vector<IsoBox> properties = Boxes(*ipco);
+  for (const IsoBox& b : Boxes(*iprp)) {
     if (b.type != "ipma" || b.body.size() < 8) continue;
     const int version = static_cast<int>(Be(b.body, 0, 1));
     const bool wide = (Be(b.body, 3, 1) & 1) != 0;
@@ -249,7 +249,7 @@ common::Status CheckHeifCodedSizes(std::string_view data) {
         const uint32_t index = Be(b.body, at, static_cast<int>(n)) & (wide ? 0x7FFF : 0x7F);
         at += n;
         if (index == 0 || index > properties.size()) continue;
-        const Box& p = properties[index - 1];
+        const IsoBox& p = properties[index - 1];
         if (p.type == "hvcC") {
           if (auto size = HvccSize(p.body)) coded = *size, has_coded = true;
         }

@@ -14,9 +14,6 @@
 namespace image::internal {
 namespace {
 
-// A progressive file may have any number of scans; each one re-reads every coefficient.
-constexpr int kMaxScans = 300;
-
 void ErrorExit(j_common_ptr cinfo) {
   auto* err = reinterpret_cast<JpegErrorManager*>(cinfo->err);
   char buffer[JMSG_LENGTH_MAX];

@@ -9,6 +9,10 @@
 
 namespace image::internal {
 
+// A hostile file's scan count is capped (libjpeg path and progressive splice alike): a
+// progressive file may have any number of scans, and each one re-reads every coefficient.
+constexpr int kMaxScans = 300;
+
 // Zig-zag position i -> natural (row-major) index.
 extern const uint8_t kZigzagToNatural[64];
 

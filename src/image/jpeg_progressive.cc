@@ -15,8 +15,6 @@
 namespace image::internal {
 namespace {
 
-// libjpeg's own cap on a hostile file's scan count (jpeg_libjpeg.cc) applies here as well.
-constexpr int kMaxScans = 300;
 constexpr int kMaxEobRun = 0x7FFF;
 // Codes written again because a completed table changed them, at most (24 bytes each): a
 // table whose frequent symbols would move sends the file to the coefficient path instead.

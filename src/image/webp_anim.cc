@@ -13,13 +13,10 @@
 namespace image::internal {
 namespace {
 
-uint32_t Le24(const uint8_t* p) { return p[0] | (p[1] << 8) | (uint32_t{p[2]} << 16); }
-uint32_t Le32(const uint8_t* p) { return Le24(p) | (uint32_t{p[3]} << 24); }
-
 constexpr uint8_t kVp8xAnimation = 0x02;
 constexpr uint8_t kVp8xAlpha = 0x10;
 
-common::Status Malformed(const std::string& what) {
+common::Status BadAnimation(const std::string& what) {
   return common::InvalidArgument("bad animated WebP: " + what);
 }
 
@@ -40,25 +37,26 @@ common::Status ReadFrameKind(const uint8_t* p, size_t size, WebpAnimationInfo* i
     if (chunk > size - at - 8) break;
     at += 8 + chunk + (chunk & 1);
   }
-  return Malformed("a frame holds no image data");
+  return BadAnimation("a frame holds no image data");
 }
 
-struct DecoderCloser {
+struct AnimDecoderCloser {
   void operator()(WebPAnimDecoder* dec) const { WebPAnimDecoderDelete(dec); }
 };
-struct EncoderCloser {
+struct AnimEncoderCloser {
   void operator()(WebPAnimEncoder* enc) const { WebPAnimEncoderDelete(enc); }
 };
 
 // A WebPAnimDecoder over `data` (borrowed; it must outlive the decoder), RGBA output.
-common::Result<std::unique_ptr<WebPAnimDecoder, DecoderCloser>> OpenDecoder(std::string_view data) {
+common::Result<std::unique_ptr<WebPAnimDecoder, AnimDecoderCloser>> OpenDecoder(
+    std::string_view data) {
   WebPAnimDecoderOptions options;
   if (!WebPAnimDecoderOptionsInit(&options)) return common::Internal("libwebp version mismatch");
   options.color_mode = MODE_RGBA;
   options.use_threads = 0;
   WebPData webp{reinterpret_cast<const uint8_t*>(data.data()), data.size()};
-  std::unique_ptr<WebPAnimDecoder, DecoderCloser> dec(WebPAnimDecoderNew(&webp, &options));
-  if (!dec) return Malformed("libwebp cannot parse its frames");
+  std::unique_ptr<WebPAnimDecoder, AnimDecoderCloser> dec(WebPAnimDecoderNew(&webp, &options));
+  if (!dec) return BadAnimation("libwebp cannot parse its frames");
   return dec;
 }
 
@@ -132,14 +130,14 @@ class AnimationWriter {
     return common::Internal(std::string("animated WebP encoding failed: ") +
                             (text != nullptr && *text != '\0' ? text : "libwebp error"));
   }
-  std::unique_ptr<WebPAnimEncoder, EncoderCloser> enc_;
+  std::unique_ptr<WebPAnimEncoder, AnimEncoderCloser> enc_;
   WebPConfig config_;
   int width_ = 0, height_ = 0;
 };
 
 // A rendered first frame and the decoder that owns its pixels.
 struct FirstFrame {
-  std::unique_ptr<WebPAnimDecoder, DecoderCloser> dec;
+  std::unique_ptr<WebPAnimDecoder, AnimDecoderCloser> dec;
   uint8_t* rgba = nullptr;
 };
 
@@ -157,9 +155,9 @@ common::Result<WebpAnimationInfo> ReadWebpAnimation(std::string_view data,
   if (!IsAnimatedWebp(data)) return common::InvalidArgument("not an animated WebP");
   // RIFF size: the file may carry trailing bytes, but not end before it.
   const uint64_t riff_end = uint64_t{Le32(p + 4)} + 8;
-  if (riff_end > data.size()) return Malformed("truncated (RIFF size past the end)");
+  if (riff_end > data.size()) return BadAnimation("truncated (RIFF size past the end)");
   const uint32_t vp8x_size = Le32(p + 16);
-  if (vp8x_size < 10 || 20 + uint64_t{vp8x_size} > riff_end) return Malformed("bad VP8X chunk");
+  if (vp8x_size < 10 || 20 + uint64_t{vp8x_size} > riff_end) return BadAnimation("bad VP8X chunk");
   WebpAnimationInfo info;
   info.width = static_cast<int>(Le24(p + 24)) + 1;
   info.height = static_cast<int>(Le24(p + 27)) + 1;
@@ -170,19 +168,19 @@ common::Result<WebpAnimationInfo> ReadWebpAnimation(std::string_view data,
   const uint64_t max_total = limits.max_pixels * 10;
   bool anim = false;
   for (uint64_t at = 20 + vp8x_size + (vp8x_size & 1); at < riff_end;) {
-    if (at + 8 > riff_end) return Malformed("truncated (a chunk header past the end)");
+    if (at + 8 > riff_end) return BadAnimation("truncated (a chunk header past the end)");
     const uint32_t size = Le32(p + at + 4);
-    if (at + 8 + size > riff_end) return Malformed("truncated (a chunk runs past the end)");
+    if (at + 8 + size > riff_end) return BadAnimation("truncated (a chunk runs past the end)");
     const uint8_t* chunk = p + at + 8;
     if (std::memcmp(p + at, "ANIM", 4) == 0 && size >= 6) {
       anim = true;
       info.loop_count = chunk[4] | (chunk[5] << 8);
     } else if (std::memcmp(p + at, "ANMF", 4) == 0) {
-      if (size < 16 + 8) return Malformed("an ANMF chunk too short for a frame");
+      if (size < 16 + 8) return BadAnimation("an ANMF chunk too short for a frame");
       const uint64_t x = uint64_t{Le24(chunk)} * 2, y = uint64_t{Le24(chunk + 3)} * 2;
       const uint64_t w = uint64_t{Le24(chunk + 6)} + 1, h = uint64_t{Le24(chunk + 9)} + 1;
       if (x + w > static_cast<uint64_t>(info.width) || y + h > static_cast<uint64_t>(info.height)) {
-        return Malformed("a frame lies outside the canvas");
+        return BadAnimation("a frame lies outside the canvas");
       }
       DAT_RETURN_IF_ERROR(ReadFrameKind(chunk, size, &info));
       if (++info.frames > kMaxAnimationFrames) {
@@ -196,8 +194,8 @@ common::Result<WebpAnimationInfo> ReadWebpAnimation(std::string_view data,
     }
     at += 8 + uint64_t{size} + (size & 1);
   }
-  if (!anim) return Malformed("no ANIM chunk");
-  if (info.frames == 0) return Malformed("no frames");
+  if (!anim) return BadAnimation("no ANIM chunk");
+  if (info.frames == 0) return BadAnimation("no frames");
   return info;
 }
 
@@ -215,11 +213,11 @@ common::Result<WebpAnimationOutput> WatermarkWebpAnimation(std::string_view data
   }
   DAT_ASSIGN_OR_RETURN(auto dec, OpenDecoder(data));
   WebPAnimInfo anim;
-  if (!WebPAnimDecoderGetInfo(dec.get(), &anim)) return Malformed("no animation info");
+  if (!WebPAnimDecoderGetInfo(dec.get(), &anim)) return BadAnimation("no animation info");
   if (static_cast<int>(anim.canvas_width) != info.width ||
       static_cast<int>(anim.canvas_height) != info.height ||
       static_cast<int>(anim.frame_count) != info.frames) {
-    return Malformed("libwebp reads other frames than its chunks declare");
+    return BadAnimation("libwebp reads other frames than its chunks declare");
   }
   AnimationWriter writer;
   DAT_RETURN_IF_ERROR(writer.Open(anim, info, quality));

@@ -30,12 +30,6 @@ std::optional<uint64_t> Size(const json& j, const char* name) {
   return it->get<uint64_t>();
 }
 
-// ETags arrive with or without the quotes S3 puts around them in headers.
-std::string StripQuotes(std::string s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
-  return s;
-}
-
 common::Status RequireBucketAndKey(const S3ObjectRef& ref, const char* shape) {
   if (ref.bucket.empty() || ref.key.empty()) {
     return common::InvalidArgument(std::string(shape) + " event without a bucket name and key");
@@ -196,6 +190,13 @@ common::Result<ParsedEvent> ParseS3Event(const json& payload) {
   }
   if (parsed.ok() && unwrapped && !unwrapped->id.empty()) parsed->event_id = unwrapped->id;
   return parsed;
+}
+
+std::string StripQuotes(std::string etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    return etag.substr(1, etag.size() - 2);
+  }
+  return etag;
 }
 
 }  // namespace twitter

@@ -61,4 +61,7 @@ struct Unwrapped {
 };
 common::Result<std::optional<Unwrapped>> UnwrapCloudEvent(const nlohmann::json& payload);
 
+// An ETag without the double quotes S3 puts around it in headers (events carry it either way).
+std::string StripQuotes(std::string etag);
+
 }  // namespace twitter

@@ -36,11 +36,6 @@ std::string Extension(const std::string& key) {
   return dot == std::string::npos ? "" : common::ToLower(name.substr(dot + 1));
 }
 
-std::string StripQuotes(const std::string& s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
-  return s;
-}
-
 json Skipped(const S3ObjectRef& ref, std::string reason) {
   return json{{"status", "skipped"},
               {"reason", std::move(reason)},
