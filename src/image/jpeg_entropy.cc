@@ -112,20 +112,12 @@ struct SegmentPlan {
 
 // The splicing job for one file: Plan() reads every segment the logo touches (composites and
 // re-encodes its MCUs into memory, measures the rest), Emit() writes the file.
-class Splicer {
+class Splicer : private SpliceJob {
  public:
   Splicer(std::string_view input, const JpegHeader& h, const JpegGeometry& g,
           const LogoPlacement& logo, const McuBox& box)
-      : data_(reinterpret_cast<const uint8_t*>(input.data())),
-        input_(input),
-        h_(h),
-        g_(g),
-        logo_(logo),
-        box_(box),
-        color_(ColorOf(h)) {
+      : SpliceJob(input, h, g, logo, box) {
     for (int i = 0; i < 4; ++i) {
-      spec_[0][i] = h.dc[i];
-      spec_[1][i] = h.ac[i];
       enc_[0][i] = &table_[0][i];
       enc_[1][i] = &table_[1][i];
     }
@@ -355,16 +347,8 @@ class Splicer {
     return true;
   }
 
-  const uint8_t* data_;
-  std::string_view input_;
-  const JpegHeader& h_;
-  const JpegGeometry& g_;
-  const LogoPlacement& logo_;
-  McuBox box_;
-  JpegColor color_;
   std::vector<McuBlock> blocks_;
-  HuffmanSpec spec_[2][4];  // [dc/ac][table id]
-  HuffTable table_[2][4];   // the file's tables, for reading the scan
+  HuffTable table_[2][4];  // the file's tables, for reading the scan
   // The tables the new scan is written with: table_, or a rewritten one from rewritten_.
   const HuffTable* enc_[2][4];
   std::vector<std::unique_ptr<HuffTable>> rewritten_;
