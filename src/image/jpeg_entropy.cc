@@ -43,7 +43,8 @@ bool DecodeBlock(BitReader<true>& r, const HuffTable& dc, const HuffTable& ac, i
 }
 
 // Encodes one block with the given tables. False if a symbol has no code or a value is out of
-// range for 8-bit data.
+// range for 8-bit data. The non-zero coefficients are found from a mask (no branch per zero)
+// and each code goes out with its value bits in one Put.
 template <typename Writer>
 bool EncodeBlock(Writer& w, const HuffTable& dc, const HuffTable& ac, int* pred,
                  const int16_t* coef) {
@@ -51,27 +52,34 @@ bool EncodeBlock(Writer& w, const HuffTable& dc, const HuffTable& ac, int* pred,
   *pred = coef[0];
   int s = Category(diff);
   if (s > 11 || !dc.size[s]) return false;
-  w.Put(dc.code[s], dc.size[s]);
-  if (s) w.Put(static_cast<uint32_t>(diff < 0 ? diff - 1 : diff) & ((1u << s) - 1), s);
-  int run = 0;
+  w.Put((static_cast<uint32_t>(dc.code[s]) << s) |
+            (static_cast<uint32_t>(diff < 0 ? diff - 1 : diff) & ((1u << s) - 1)),
+        dc.size[s] + s);
+  int16_t zigzag[64];
+  uint64_t nonzero = 0;
   for (int k = 1; k < 64; ++k) {
-    const int v = coef[kZigzagToNatural[k]];
-    if (v == 0) {
-      ++run;
-      continue;
-    }
+    zigzag[k] = coef[kZigzagToNatural[k]];
+    nonzero |= static_cast<uint64_t>(zigzag[k] != 0) << k;
+  }
+  int last = 0;  // the previous non-zero coefficient (zig-zag index)
+  while (nonzero != 0) {
+    const int k = __builtin_ctzll(nonzero);
+    nonzero &= nonzero - 1;
+    int run = k - last - 1;
     for (; run > 15; run -= 16) {
       if (!ac.size[0xF0]) return false;
       w.Put(ac.code[0xF0], ac.size[0xF0]);
     }
+    const int v = zigzag[k];
     s = Category(v);
     const int sym = (run << 4) | s;
     if (s > 10 || !ac.size[sym]) return false;
-    w.Put(ac.code[sym], ac.size[sym]);
-    w.Put(static_cast<uint32_t>(v < 0 ? v - 1 : v) & ((1u << s) - 1), s);
-    run = 0;
+    w.Put((static_cast<uint32_t>(ac.code[sym]) << s) |
+              (static_cast<uint32_t>(v < 0 ? v - 1 : v) & ((1u << s) - 1)),
+          ac.size[sym] + s);
+    last = k;
   }
-  if (run > 0) {
+  if (last < 63) {
     if (!ac.size[0]) return false;
     w.Put(ac.code[0], ac.size[0]);
   }
