@@ -1,7 +1,6 @@
 #include "common/strings.h"
 
-#include <openssl/evp.h>
-
+#include <algorithm>
 #include <array>
 
 namespace common {
@@ -101,12 +100,21 @@ bool HexDecode(std::string_view hex, std::string* out) {
   return true;
 }
 
+// Written out rather than OpenSSL's EVP_EncodeBlock, so that binaries using these helpers
+// without any cryptography (watermark) do not load libcrypto.
 std::string Base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out(4 * ((bytes.size() + 2) / 3), '=');
+  size_t o = 0;
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, bytes.size() - i);
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (n > 1) v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    if (n > 2) v |= static_cast<unsigned char>(bytes[i + 2]);
+    for (size_t k = 0; k <= n; ++k) out[o + k] = kAlphabet[(v >> (18 - 6 * k)) & 63];
+    o += 4;
+  }
   return out;
 }
 

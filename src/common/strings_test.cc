@@ -33,7 +33,8 @@ TEST(Strings, JsonStringsRoundTripThroughAParser) {
 TEST(Strings, Base64) {
   struct Case {
     std::string in, out;
-  } cases[] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foobar", "Zm9vYmFy"}};
+  } cases[] = {{"", ""},        {"f", "Zg=="},          {"fo", "Zm8="},
+               {"foo", "Zm9v"}, {"foobar", "Zm9vYmFy"}, {"\xff\xfe\x80", "//6A"}};
   for (const auto& c : cases) {
     EXPECT_EQ(Base64Encode(c.in), c.out);
     std::string back;

@@ -674,5 +674,37 @@ TEST_F(Formats, SixteenBitPngIsWatermarkedInBoundedMemory) {
   EXPECT_EQ(info["width"], 3000);
 }
 
+// libheif and libtiff are opened on the first file that needs them, not at start-up: the
+// dynamic loader's log (LD_DEBUG=files) of the real binary shows neither (nor what they pull
+// in, nor libcrypto, which the CLI does not use) for a JPEG, and each for its own format.
+TEST_F(Formats, TheCliLoadsLibheifAndLibtiffOnlyForTheirFiles) {
+  MakeBase("base.png");
+  Run({"convert", Path("base.png"), "-quality", "90", Path("in.jpg")});
+  Run({"convert", Path("base.png"), Path("in.tiff")});
+  Run({"heif-enc", "-q", "60", Path("base.png"), "-o", Path("in.heic")});
+  auto loaded = [&](const std::string& input) {
+    common::SpawnOptions options;
+    options.argv = {std::string(DAT_BIN_DIR) + "/watermark", Path(input), Path("out.jpg")};
+    options.env = {"LD_DEBUG=files"};
+    auto run = common::RunCommand(options, std::chrono::seconds(60), "");
+    EXPECT_TRUE(run.ok()) << run.status().ToString();
+    if (!run.ok()) return std::string();
+    EXPECT_EQ(run->exit_code, 0) << input << ": " << run->err;
+    return run->err;
+  };
+  const std::string jpeg = loaded("in.jpg");
+  for (const char* library : {"libheif", "libde265", "libx265", "libaom", "libdav1d", "libtiff",
+                              "libLerc", "libjbig", "libcrypto"}) {
+    EXPECT_EQ(jpeg.find(library), std::string::npos) << library << " loaded for a JPEG";
+  }
+  EXPECT_NE(jpeg.find("libjpeg"), std::string::npos) << "no loader log: " << jpeg;
+  const std::string tiff = loaded("in.tiff");
+  EXPECT_NE(tiff.find("libtiff"), std::string::npos);
+  EXPECT_EQ(tiff.find("libheif"), std::string::npos);
+  const std::string heic = loaded("in.heic");
+  EXPECT_NE(heic.find("libheif"), std::string::npos);
+  EXPECT_EQ(heic.find("libtiff"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace image

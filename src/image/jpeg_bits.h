@@ -533,4 +533,36 @@ inline JpegColor ColorOf(const JpegHeader& h) {
   return JpegColor::kYCbCr;
 }
 
+// What a splice of one file works from, the same for the baseline splice (jpeg_entropy.cc) and
+// the progressive one (jpeg_progressive.cc): the input, its header and geometry, the placed logo
+// and the MCUs it covers (all borrowed for the splice's life), the colour model, and the Huffman
+// table specifications in force, which the splices complete or replace as they go. Used by one
+// thread.
+class SpliceJob {
+ protected:
+  SpliceJob(std::string_view input, const JpegHeader& h, const JpegGeometry& g,
+            const LogoPlacement& logo, const McuBox& box)
+      : data_(reinterpret_cast<const uint8_t*>(input.data())),
+        input_(input),
+        h_(h),
+        g_(g),
+        logo_(logo),
+        box_(box),
+        color_(ColorOf(h)) {
+    for (int i = 0; i < 4; ++i) {
+      spec_[0][i] = h.dc[i];
+      spec_[1][i] = h.ac[i];
+    }
+  }
+
+  const uint8_t* data_;
+  std::string_view input_;
+  const JpegHeader& h_;
+  const JpegGeometry& g_;
+  const LogoPlacement& logo_;
+  McuBox box_;
+  JpegColor color_;
+  HuffmanSpec spec_[2][4];  // [dc/ac][table id]
+};
+
 }  // namespace image::internal

@@ -43,7 +43,8 @@ bool DecodeBlock(BitReader<true>& r, const HuffTable& dc, const HuffTable& ac, i
 }
 
 // Encodes one block with the given tables. False if a symbol has no code or a value is out of
-// range for 8-bit data.
+// range for 8-bit data. The non-zero coefficients are found from a mask (no branch per zero)
+// and each code goes out with its value bits in one Put.
 template <typename Writer>
 bool EncodeBlock(Writer& w, const HuffTable& dc, const HuffTable& ac, int* pred,
                  const int16_t* coef) {
@@ -51,27 +52,34 @@ bool EncodeBlock(Writer& w, const HuffTable& dc, const HuffTable& ac, int* pred,
   *pred = coef[0];
   int s = Category(diff);
   if (s > 11 || !dc.size[s]) return false;
-  w.Put(dc.code[s], dc.size[s]);
-  if (s) w.Put(static_cast<uint32_t>(diff < 0 ? diff - 1 : diff) & ((1u << s) - 1), s);
-  int run = 0;
+  w.Put((static_cast<uint32_t>(dc.code[s]) << s) |
+            (static_cast<uint32_t>(diff < 0 ? diff - 1 : diff) & ((1u << s) - 1)),
+        dc.size[s] + s);
+  int16_t zigzag[64];
+  uint64_t nonzero = 0;
   for (int k = 1; k < 64; ++k) {
-    const int v = coef[kZigzagToNatural[k]];
-    if (v == 0) {
-      ++run;
-      continue;
-    }
+    zigzag[k] = coef[kZigzagToNatural[k]];
+    nonzero |= static_cast<uint64_t>(zigzag[k] != 0) << k;
+  }
+  int last = 0;  // the previous non-zero coefficient (zig-zag index)
+  while (nonzero != 0) {
+    const int k = __builtin_ctzll(nonzero);
+    nonzero &= nonzero - 1;
+    int run = k - last - 1;
     for (; run > 15; run -= 16) {
       if (!ac.size[0xF0]) return false;
       w.Put(ac.code[0xF0], ac.size[0xF0]);
     }
+    const int v = zigzag[k];
     s = Category(v);
     const int sym = (run << 4) | s;
     if (s > 10 || !ac.size[sym]) return false;
-    w.Put(ac.code[sym], ac.size[sym]);
-    w.Put(static_cast<uint32_t>(v < 0 ? v - 1 : v) & ((1u << s) - 1), s);
-    run = 0;
+    w.Put((static_cast<uint32_t>(ac.code[sym]) << s) |
+              (static_cast<uint32_t>(v < 0 ? v - 1 : v) & ((1u << s) - 1)),
+          ac.size[sym] + s);
+    last = k;
   }
-  if (run > 0) {
+  if (last < 63) {
     if (!ac.size[0]) return false;
     w.Put(ac.code[0], ac.size[0]);
   }
@@ -92,12 +100,24 @@ struct McuBlock {
   int dc_id, ac_id;
 };
 
-// A stretch of the new entropy-coded data: bits copied from the input (starting where `at`
-// is) or from the re-encoded MCUs (the next `bits` of Splicer::encoded_).
+// A stretch of the new entropy-coded data: `bits` bits copied from the input, from bit `used`
+// (counted from the high end) of byte `byte` on, or the next `bits` bits of the re-encoded MCUs
+// (Splicer::encoded_). Small: a file whose tables were rewritten has two for every occurrence
+// of a changed code (tens of thousands in a 12 MP photo).
 struct Piece {
-  bool from_input;
-  BitReader<true> at;
   uint64_t bits;
+  size_t byte;
+  uint8_t used;
+  bool from_input;
+
+  static Piece Input(const BitReader<true>& from, uint64_t bits) {
+    Piece piece{bits, 0, 0, true};
+    int used = 0;
+    from.Position(&piece.byte, &used);
+    piece.used = static_cast<uint8_t>(used);
+    return piece;
+  }
+  static Piece Encoded(uint64_t bits) { return Piece{bits, 0, 0, false}; }
 };
 
 // How one restart interval (or the whole scan) holding MCUs under the logo is rewritten: its
@@ -112,20 +132,12 @@ struct SegmentPlan {
 
 // The splicing job for one file: Plan() reads every segment the logo touches (composites and
 // re-encodes its MCUs into memory, measures the rest), Emit() writes the file.
-class Splicer {
+class Splicer : private SpliceJob {
  public:
   Splicer(std::string_view input, const JpegHeader& h, const JpegGeometry& g,
           const LogoPlacement& logo, const McuBox& box)
-      : data_(reinterpret_cast<const uint8_t*>(input.data())),
-        input_(input),
-        h_(h),
-        g_(g),
-        logo_(logo),
-        box_(box),
-        color_(ColorOf(h)) {
+      : SpliceJob(input, h, g, logo, box) {
     for (int i = 0; i < 4; ++i) {
-      spec_[0][i] = h.dc[i];
-      spec_[1][i] = h.ac[i];
       enc_[0][i] = &table_[0][i];
       enc_[1][i] = &table_[1][i];
     }
@@ -230,7 +242,7 @@ class Splicer {
       if (state == kPrefix) {
         at.Position(&plan.prefix_end, &plan.prefix_bits);
       } else {
-        plan.pieces.push_back({true, copy_from, at.consumed() - piece_start});
+        plan.pieces.push_back(Piece::Input(copy_from, at.consumed() - piece_start));
       }
     };
     // A symbol whose code the rewritten table changed: its new code replaces the old one.
@@ -238,7 +250,7 @@ class Splicer {
                       const HuffTable& t, int sym) {
       end_copy(before);
       encoded_.Put(t.recode->code[sym], t.recode->size[sym]);
-      plan.pieces.push_back({false, {}, t.recode->size[sym]});
+      plan.pieces.push_back(Piece::Encoded(t.recode->size[sym]));
       state = kCopy;
       copy_from = after;
       piece_start = after.consumed();
@@ -260,7 +272,7 @@ class Splicer {
         piece_start = encoded_.bits();
       } else if (!touched && !resync) {
         // Encoder and decoder agree on the DC predictors again: copy from here on.
-        plan.pieces.push_back({false, {}, encoded_.bits() - piece_start});
+        plan.pieces.push_back(Piece::Encoded(encoded_.bits() - piece_start));
         state = kCopy;
         copy_from = r;
         piece_start = r.consumed();
@@ -290,9 +302,9 @@ class Splicer {
     if (r.overrun()) return 1;
     if (state == kPrefix) return recoding_ ? 0 : 1;  // nothing changes in this segment
     if (state == kEncode) {
-      plan.pieces.push_back({false, {}, encoded_.bits() - piece_start});
+      plan.pieces.push_back(Piece::Encoded(encoded_.bits() - piece_start));
     } else {
-      plan.pieces.push_back({true, copy_from, r.consumed() - piece_start});
+      plan.pieces.push_back(Piece::Input(copy_from, r.consumed() - piece_start));
     }
     plans_.push_back(std::move(plan));
     return 0;
@@ -316,11 +328,15 @@ class Splicer {
         out.Put(data_[plan.prefix_end] >> (8 - plan.prefix_bits), plan.prefix_bits);
       }
       for (const Piece& piece : plan.pieces) {
-        BitReader<true> in = piece.at;
+        BitReader<true> input;
+        if (piece.from_input) {
+          input = BitReader<true>(data_, piece.byte, plan.end);
+          if (piece.used > 0) input.SkipBits(piece.used);
+        }
         for (uint64_t left = piece.bits; left > 0;) {
           const uint64_t n = std::min<uint64_t>(left, kChunk * 8);
           if (piece.from_input) {
-            CopyBits(in, n, out);
+            CopyBits(input, n, out);
           } else {
             CopyBits(encoded_bits, n, out);
           }
@@ -355,16 +371,8 @@ class Splicer {
     return true;
   }
 
-  const uint8_t* data_;
-  std::string_view input_;
-  const JpegHeader& h_;
-  const JpegGeometry& g_;
-  const LogoPlacement& logo_;
-  McuBox box_;
-  JpegColor color_;
   std::vector<McuBlock> blocks_;
-  HuffmanSpec spec_[2][4];  // [dc/ac][table id]
-  HuffTable table_[2][4];   // the file's tables, for reading the scan
+  HuffTable table_[2][4];  // the file's tables, for reading the scan
   // The tables the new scan is written with: table_, or a rewritten one from rewritten_.
   const HuffTable* enc_[2][4];
   std::vector<std::unique_ptr<HuffTable>> rewritten_;

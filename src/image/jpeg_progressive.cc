@@ -482,21 +482,11 @@ void SetSymbols(std::bitset<256>* set, int runs, int sizes_from, int sizes_to) {
 // The splicing job for one progressive file: Read() walks every scan (pass 1), Composite()
 // watermarks the kept blocks, Encode() writes their new bits for every scan, Emit() the file.
 // One per call, used by one thread; borrows the input, header, geometry and logo.
-class ProgressiveSplicer {
+class ProgressiveSplicer : private SpliceJob {
  public:
   ProgressiveSplicer(std::string_view input, const JpegHeader& h, const JpegGeometry& g,
                      const LogoPlacement& logo, const McuBox& box)
-      : data_(reinterpret_cast<const uint8_t*>(input.data())),
-        input_(input),
-        h_(h),
-        g_(g),
-        logo_(logo),
-        box_(box),
-        color_(ColorOf(h)) {
-    for (int i = 0; i < 4; ++i) {
-      spec_[0][i] = h.dc[i];
-      spec_[1][i] = h.ac[i];
-    }
+      : SpliceJob(input, h, g, logo, box) {
     for (int c = 0; c < g.num_components; ++c) {
       const int cw = (g.width * g.h[c] + g.max_h - 1) / g.max_h;
       const int ch = (g.height * g.v[c] + g.max_v - 1) / g.max_v;
@@ -948,21 +938,13 @@ class ProgressiveSplicer {
     return scan.dc() || enc.FlushRun(scan.enc[0]);
   }
 
-  // Const after construction.
-  const uint8_t* data_;
-  std::string_view input_;
-  const JpegHeader& h_;
-  const JpegGeometry& g_;
-  const LogoPlacement& logo_;
-  McuBox box_;
-  JpegColor color_;
+  // Const after construction (and the members of SpliceJob but spec_).
   int bw_[4] = {}, bh_[4] = {};                              // blocks per component
   int sx0_[4] = {}, sy0_[4] = {}, sw_[4] = {}, sh_[4] = {};  // the kept blocks
 
   std::vector<uint64_t> mask_[4];  // per block: coefficients (zig-zag) non-zero so far
   std::vector<int16_t> store_[4];  // the kept blocks, natural order
   int approx_[4][64];              // per coefficient: the last scan's Al, -1 before any
-  HuffmanSpec spec_[2][4];         // the input's tables in force
   int restart_ = 0;
   size_t rewrites_left_ = kMaxRewrites;
   HuffTable read_[4], complete_[4];    // the current scan's tables: the file's, completed

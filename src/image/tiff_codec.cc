@@ -1,4 +1,4 @@
-// TIFF decoding with libtiff, from memory (codecs.h).
+// TIFF decoding with libtiff, from memory (codecs.h), opened on first use (shared_library.h).
 #include <tiffio.h>
 
 #include <cstdarg>
@@ -6,9 +6,30 @@
 #include <cstring>
 
 #include "image/codecs.h"
+#include "image/shared_library.h"
 
 namespace image::internal {
 namespace {
+
+// The libtiff functions this decoder calls.
+#define DAT_LIBTIFF_FUNCTIONS(X)          \
+  X(TIFFOpenOptionsAlloc)                 \
+  X(TIFFOpenOptionsSetMaxSingleMemAlloc)  \
+  X(TIFFOpenOptionsSetErrorHandlerExtR)   \
+  X(TIFFOpenOptionsSetWarningHandlerExtR) \
+  X(TIFFOpenOptionsFree)                  \
+  X(TIFFClientOpenExt)                    \
+  X(TIFFClose)                            \
+  X(TIFFGetField)                         \
+  X(TIFFReadRGBAImageOriented)
+
+DAT_LIBRARY_API(TiffApi, DAT_LIBTIFF_FUNCTIONS);
+
+// libtiff's functions, loaded on the first TIFF file (DAT_LIBTIFF_SONAME and _PACKAGE come from the
+// build: src/image/CMakeLists.txt).
+common::Result<const TiffApi*> Libtiff() {
+  return LoadedApi<TiffApi>(DAT_LIBTIFF_SONAME, DAT_LIBTIFF_PACKAGE, "TIFF");
+}
 
 // The memory "file" libtiff reads through its client callbacks, and the first error message.
 struct MemoryFile {
@@ -49,61 +70,60 @@ int OnError(TIFF*, void* user, const char* module, const char* fmt, va_list ap) 
 }
 int OnWarning(TIFF*, void*, const char*, const char*, va_list) { return 1; }
 
-struct TiffCloser {
-  void operator()(TIFF* tif) const { TIFFClose(tif); }
-};
-using TiffPtr = std::unique_ptr<TIFF, TiffCloser>;
+using TiffPtr = std::unique_ptr<TIFF, decltype(&TIFFClose)>;
 
 // Opens the first directory; single allocations inside libtiff are capped at max_alloc.
-common::Result<TiffPtr> Open(MemoryFile* file, uint64_t max_alloc) {
-  TIFFOpenOptions* opts = TIFFOpenOptionsAlloc();
-  TIFFOpenOptionsSetMaxSingleMemAlloc(opts, static_cast<tmsize_t>(max_alloc));
-  TIFFOpenOptionsSetErrorHandlerExtR(opts, OnError, file);
-  TIFFOpenOptionsSetWarningHandlerExtR(opts, OnWarning, file);
+common::Result<TiffPtr> Open(const TiffApi& api, MemoryFile* file, uint64_t max_alloc) {
+  TIFFOpenOptions* opts = api.TIFFOpenOptionsAlloc();
+  api.TIFFOpenOptionsSetMaxSingleMemAlloc(opts, static_cast<tmsize_t>(max_alloc));
+  api.TIFFOpenOptionsSetErrorHandlerExtR(opts, OnError, file);
+  api.TIFFOpenOptionsSetWarningHandlerExtR(opts, OnWarning, file);
   TIFF* tif =
-      TIFFClientOpenExt("input", "rm", file, Read, Write, Seek, Close, Size, Map, Unmap, opts);
-  TIFFOpenOptionsFree(opts);
+      api.TIFFClientOpenExt("input", "rm", file, Read, Write, Seek, Close, Size, Map, Unmap, opts);
+  api.TIFFOpenOptionsFree(opts);
   if (tif == nullptr) {
     return common::InvalidArgument("bad TIFF: " +
                                    (file->error.empty() ? "cannot open it" : file->error));
   }
-  return TiffPtr(tif);
+  return TiffPtr(tif, api.TIFFClose);
 }
 
-ImageInfo InfoOf(TIFF* tif) {
+ImageInfo InfoOf(const TiffApi& api, TIFF* tif) {
   uint32_t w = 0, h = 0;
   uint16_t extra = 0;
   uint16_t* types = nullptr;
-  TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
-  TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
+  api.TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+  api.TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
   ImageInfo info;
   info.width = w > 0x7fffffff ? -1 : static_cast<int>(w);
   info.height = h > 0x7fffffff ? -1 : static_cast<int>(h);
-  info.has_alpha = TIFFGetField(tif, TIFFTAG_EXTRASAMPLES, &extra, &types) == 1 && extra > 0;
+  info.has_alpha = api.TIFFGetField(tif, TIFFTAG_EXTRASAMPLES, &extra, &types) == 1 && extra > 0;
   return info;
 }
 
 }  // namespace
 
 common::Result<ImageInfo> ReadTiffInfo(std::string_view data) {
+  DAT_ASSIGN_OR_RETURN(const TiffApi* api, Libtiff());
   MemoryFile file;
   file.data = data;
-  DAT_ASSIGN_OR_RETURN(TiffPtr tif, Open(&file, 64u << 20));
-  return InfoOf(tif.get());
+  DAT_ASSIGN_OR_RETURN(TiffPtr tif, Open(*api, &file, 64u << 20));
+  return InfoOf(*api, tif.get());
 }
 
 common::Result<std::unique_ptr<RowSource>> OpenTiffRows(std::string_view data,
                                                         const DecodeLimits& limits) {
+  DAT_ASSIGN_OR_RETURN(const TiffApi* api, Libtiff());
   MemoryFile file;
   file.data = data;
-  DAT_ASSIGN_OR_RETURN(TiffPtr tif, Open(&file, limits.max_decoded_bytes));
-  const ImageInfo info = InfoOf(tif.get());
+  DAT_ASSIGN_OR_RETURN(TiffPtr tif, Open(*api, &file, limits.max_decoded_bytes));
+  const ImageInfo info = InfoOf(*api, tif.get());
   // The RGBA raster, and libtiff's strip or tile buffers (counted as 2 more bytes a pixel).
   DAT_RETURN_IF_ERROR(CheckLimits("TIFF", info.width, info.height, 6, limits));
   const size_t pixels = static_cast<size_t>(info.width) * info.height;
   std::shared_ptr<uint32_t> raster(new uint32_t[pixels], std::default_delete<uint32_t[]>());
-  if (!TIFFReadRGBAImageOriented(tif.get(), info.width, info.height, raster.get(),
-                                 ORIENTATION_TOPLEFT, 1)) {
+  if (!api->TIFFReadRGBAImageOriented(tif.get(), info.width, info.height, raster.get(),
+                                      ORIENTATION_TOPLEFT, 1)) {
     return common::InvalidArgument("corrupt TIFF: " +
                                    (file.error.empty() ? "cannot decode it" : file.error));
   }
