@@ -231,6 +231,17 @@ Box ChangedBox(const McuBox& m, const JpegGeometry& g) {
   return {x0, y0, x1 - x0, y1 - y0};
 }
 
+void SetSplicedResult(const JpegGeometry& g, int orientation, const LogoPlacement& logo,
+                      const McuBox& mcus, WatermarkResult* result) {
+  result->format = ImageFormat::kJpeg;
+  result->path = WatermarkPath::kEntropy;
+  result->width = g.width;
+  result->height = g.height;
+  result->orientation = orientation;
+  result->logo_box = logo.box();
+  result->changed_box = ChangedBox(mcus, g);
+}
+
 bool WatermarkBlock(int16_t* coef, const uint16_t* quant, const ComponentPlane& plane, int bx,
                     int by) {
   const int bx0 = bx * 8, by0 = by * 8;

@@ -60,6 +60,11 @@ McuBox CoveringMcus(const Box& box, const JpegGeometry& g);
 // pixel when chroma is subsampled (libjpeg's fancy upsampling blends neighbouring samples).
 Box ChangedBox(const McuBox& mcus, const JpegGeometry& g);
 
+// Fills in what a splice in the DCT domain (baseline or progressive) reports: a JPEG on the
+// entropy path, its size and orientation, the logo's box and ChangedBox(mcus, g).
+void SetSplicedResult(const JpegGeometry& g, int orientation, const LogoPlacement& logo,
+                      const McuBox& mcus, WatermarkResult* result);
+
 // Composites the plane into one 8x8 block (coefficients and quantization table in natural
 // order) of the component at block position (bx, by). Returns false, leaving the block
 // untouched, when the logo has no coverage there.

@@ -457,13 +457,7 @@ common::Result<bool> WatermarkJpegEntropy(std::string_view input, const JpegHead
   }
   DAT_RETURN_IF_ERROR(splicer.Emit(dht.empty() ? 0 : h.scan_marker, dht, sink));
 
-  result->format = ImageFormat::kJpeg;
-  result->path = WatermarkPath::kEntropy;
-  result->width = g.width;
-  result->height = g.height;
-  result->orientation = h.orientation;
-  result->logo_box = logo->box();
-  result->changed_box = ChangedBox(box, g);
+  SetSplicedResult(g, h.orientation, *logo, box, result);
   return true;
 }
 

@@ -978,13 +978,7 @@ common::Result<bool> WatermarkJpegProgressive(std::string_view input, const Jpeg
   if (!splicer->Encode(&why)) return refuse(why);
   DAT_RETURN_IF_ERROR(splicer->Emit(sink));
 
-  result->format = ImageFormat::kJpeg;
-  result->path = WatermarkPath::kEntropy;
-  result->width = g.width;
-  result->height = g.height;
-  result->orientation = h.orientation;
-  result->logo_box = logo->box();
-  result->changed_box = ChangedBox(box, g);
+  SetSplicedResult(g, h.orientation, *logo, box, result);
   return true;
 }
 
