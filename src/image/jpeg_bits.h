@@ -269,6 +269,10 @@ class BitReader {
     return v;
   }
 
+  // The byte after the last one loaded: no unread bit lies at or beyond it. Cheap (a bound for
+  // Position, which walks back over the loaded bytes).
+  size_t loaded_to() const { return pos_; }
+
   // True once bits beyond the data (zero padding) have been consumed.
   bool overrun() const { return static_cast<int64_t>(fake_) * 8 > bits_; }
 
