@@ -146,7 +146,7 @@ int Time(int argc, char** argv) {
     options.scan_threads = image::ScanThreads::kTwo;
   }
   std::vector<double> ms;
-  int scan_threads = 0, second_mcus = 0;
+  int scan_threads = 0, second_mcus = 0, second_rows = 0;
   for (int i = 0; i < runs; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     auto result = image::Watermark(input, options);
@@ -158,10 +158,13 @@ int Time(int argc, char** argv) {
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     scan_threads = result->scan_threads;
     second_mcus = result->second_thread_mcus;
+    second_rows = result->second_thread_logo_rows;
   }
   std::sort(ms.begin(), ms.end());
-  std::printf("min %.1f ms  median %.1f ms  (%d runs; scan threads %d, MCUs from the second %d)\n",
-              ms.front(), ms[ms.size() / 2], runs, scan_threads, second_mcus);
+  std::printf(
+      "min %.1f ms  median %.1f ms  (%d runs; scan threads %d, from the second: %d MCUs, %d "
+      "logo rows)\n",
+      ms.front(), ms[ms.size() / 2], runs, scan_threads, second_mcus, second_rows);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <bitset>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <type_traits>
@@ -139,6 +140,39 @@ struct SkipRecord {
   bool new_run() const { return (pos & kNewRun) != 0; }
 };
 
+// The logo's rows of MCUs, shared out between the two threads of a split scan: the calling
+// thread codes them from the top (Splicer::Plan), the second one from the bottom once it has
+// skipped to the end (Splicer::HelpWithRows). Each row's unit (its MCUs under the logo and the
+// one after, whose DC differences change) is coded by whichever claims it first.
+struct RowShare {
+  enum State { kFree, kFirst, kSecond, kDone, kFailed };
+  explicit RowShare(int rows) : state(rows, kFree), coded(rows) {}
+
+  // The calling thread needs no more help: the second one stops waiting and claiming.
+  void Close() {
+    common::MutexLock lock(mu);
+    closed = true;
+    cv.NotifyAll();
+  }
+
+  common::Mutex mu;
+  common::CondVar cv;
+  std::vector<int> state GUARDED_BY(mu);
+  bool closed GUARDED_BY(mu) = false;
+  // Once `met`: where the calling thread met the second (see Splicer::Meet).
+  bool met GUARDED_BY(mu) = false;
+  int sync_record GUARDED_BY(mu) = 0;
+  int sync_mcu GUARDED_BY(mu) = 0;
+  int pred_offset[4] GUARDED_BY(mu) = {};
+  // A unit's coded bits (unstuffed) and their number: written by the second thread while its
+  // state is kSecond, read by the first once it is kDone. One cache line each at least.
+  struct alignas(64) Coded {
+    BitWriter<false> bits;
+    uint64_t length = 0;
+  };
+  std::vector<Coded> coded;
+};
+
 // The second thread of a split scan: skips MCUs from byte `start` of the entropy-coded data
 // [start, end) to its end as if an MCU started there with DC predictors 0, and records each MCU
 // start it reaches, in increasing position. Until it is in step with the real MCU boundaries
@@ -163,12 +197,19 @@ class SecondSkipper {
   SecondSkipper(const SecondSkipper&) = delete;
   SecondSkipper& operator=(const SecondSkipper&) = delete;
 
-  void Start() {
-    thread_ = std::thread([this] { Run(); });
+  // Starts the thread; after skipping, it runs `then` (when not empty), which must return
+  // once `rows` (when not null) is closed.
+  void Start(RowShare* rows, std::function<void()> then) {
+    rows_ = rows;
+    thread_ = std::thread([this, then = std::move(then)] {
+      Run();
+      if (then) then();
+    });
   }
   // Stops the thread (within kBatch MCUs) and joins it. Idempotent; from the starting thread.
   void Stop() {
     stop_.store(true, std::memory_order_relaxed);
+    if (rows_ != nullptr) rows_->Close();
     if (thread_.joinable()) thread_.join();
   }
 
@@ -259,6 +300,7 @@ class SecondSkipper {
   std::atomic<bool> done_{false}, stop_{false}, waiting_{false};
   common::Mutex mu_;  // only for cv_: the state is in the atomics
   common::CondVar cv_;
+  RowShare* rows_ = nullptr;
   std::thread thread_;
 };
 
@@ -392,8 +434,9 @@ class Splicer : private SpliceJob {
   // Lets Plan, for the segment ending at `end` (the scan's only one), take MCU positions from
   // `second`, which runs over it (see Advance). Not with recoding(). With `wait`, the calling
   // thread waits for the second one's records to pass each of its MCU starts before it looks
-  // for a meeting there, so that where they meet does not depend on timing (ScanThreads::kTwo,
-  // for tests); otherwise it keeps walking while they lag.
+  // for a meeting there, and leaves the last row of the logo to it (see CodedBySecond), so
+  // that where they meet and whether the second thread codes rows does not depend on timing
+  // (ScanThreads::kTwo, for tests); otherwise it keeps walking while they lag.
   void UseSecondThread(SecondSkipper* second, size_t end, bool wait) {
     second_ = second;
     second_end_ = end;
@@ -407,29 +450,38 @@ class Splicer : private SpliceJob {
     }
   }
   int second_thread_mcus() const { return jumped_; }
+  int second_thread_rows() const { return rows_from_second_; }
 
   // The MCU at which the second thread should start so that both threads finish together, in
-  // a model where skipping an MCU costs 1 and coding an MCU under the logo (or the one after a
-  // run of them) kTouchedCost: the calling thread walks [0, split) and then codes the logo's
-  // MCUs beyond it once the second thread's records reach them; the second thread skips
-  // [split, total).
-  int ChooseSplitMcu(int total) const {
+  // a model where skipping an MCU costs 1 and coding one (under the logo, or the one after a
+  // run of them) kTouchedCost: the calling thread walks [0, split), then codes the logo's rows
+  // beyond it as the second thread's records reach them; the second thread skips
+  // [split, total) and then, when `shared`, codes rows from the bottom up until they meet.
+  int ChooseSplitMcu(int total, bool shared) const {
     constexpr double kTouchedCost = 20;
-    const int per_row = g_.mcus_per_row();
+    const int per_row = g_.mcus_per_row(), len = box_.mx1 - box_.mx0 + 1;
     int best = total / 2;
     double best_time = 1e300;
     for (int i = 1; i < 64; ++i) {
       const int split = static_cast<int>(static_cast<int64_t>(total) * i / 64);
-      double t1 = split;
-      for (int my = box_.my0; my < box_.my1 && box_.mx0 < box_.mx1; ++my) {
-        const int s = my * per_row + box_.mx0, e = my * per_row + box_.mx1 + 1;
-        if (e <= split) {
-          t1 += (kTouchedCost - 1) * (e - s);
+      double t1 = split, t2 = total - split;
+      int top = box_.my0, bottom = box_.my1 - 1;
+      if (box_.mx0 >= box_.mx1) bottom = top - 1;
+      // Rows before the split are coded by the calling thread on its way.
+      for (; top <= bottom && top * per_row + box_.mx0 + len <= split; ++top) {
+        t1 += (kTouchedCost - 1) * len;
+      }
+      while (top <= bottom) {
+        if (shared && t2 < t1) {
+          t2 += kTouchedCost * len;
+          --bottom;
         } else {
-          t1 = std::max(t1, static_cast<double>(s - split)) + kTouchedCost * (e - s);
+          t1 = std::max(t1, static_cast<double>(top * per_row + box_.mx0 - split)) +
+               kTouchedCost * len;
+          ++top;
         }
       }
-      const double finish = std::max(t1, static_cast<double>(total - split));
+      const double finish = std::max(t1, t2);
       if (finish < best_time) {
         best_time = finish;
         best = split;
@@ -454,7 +506,6 @@ class Splicer : private SpliceJob {
     bool resync = false;  // the last MCU was re-encoded with changed DC values
     uint64_t piece_start = 0;
     BitReader<true> copy_from;
-    int16_t coef[64];
     const int per_row = g_.mcus_per_row();
     // Ends the bits taken as they are (the prefix, or a copied piece) where `at` is.
     auto end_copy = [&](const BitReader<true>& at) {
@@ -494,6 +545,24 @@ class Splicer : private SpliceJob {
           continue;
         }
         if (r.overrun()) return 1;
+        if (rows_ != nullptr && m == my * per_row + box_.mx0 && CodedBySecond(my)) {
+          // The second thread coded this row's unit from the same position and predictors.
+          end_copy(r);
+          const int k = my - box_.my0;
+          const RowShare::Coded& unit = rows_->coded[k];
+          const std::string_view bytes = unit.bits.bytes();
+          BitReader<false> coded(reinterpret_cast<const uint8_t*>(bytes.data()), 0, bytes.size());
+          CopyBits(coded, unit.length, encoded_);
+          plan.pieces.push_back(Piece::Encoded(unit.length));
+          ++rows_from_second_;
+          const int end = m + box_.mx1 - box_.mx0 + 1;
+          if (!Advance(r, &base, pred, m, end, skip)) return 1;
+          state = kCopy;
+          copy_from = r;
+          piece_start = bits_at(r);
+          m = end;
+          continue;
+        }
         end_copy(r);
         // A decoder reaches this MCU with the input's predictors: encode relative to them.
         std::copy(pred, pred + 4, enc_pred);
@@ -508,24 +577,7 @@ class Splicer : private SpliceJob {
         if ((m = advance(m)) < 0) return 1;
         continue;
       }
-      if (touched && band_row_ != my) {
-        BuildPlanes(logo_, g_, color_, h_.adobe_transform >= 0, my * g_.mcu_height(),
-                    (my + 1) * g_.mcu_height(), &planes_);
-        band_row_ = my;
-      }
-      for (const McuBlock& b : blocks_) {
-        if (!DecodeBlock(r, table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index], coef)) {
-          return 1;
-        }
-        if (touched) {
-          WatermarkBlock(coef, h_.quant[h_.comp[b.comp].quant_index], planes_[b.comp],
-                         mx * g_.h[b.comp] + b.u, my * g_.v[b.comp] + b.v);
-        }
-        if (!EncodeBlock(encoded_, *enc_[0][b.dc_id], *enc_[1][b.ac_id], &enc_pred[b.scan_index],
-                         coef)) {
-          return 2;
-        }
-      }
+      if (const int rc = CodeMcu(r, pred, enc_pred, m, &band_, &encoded_); rc != 0) return rc;
       resync = touched;
       ++m;
     }
@@ -586,6 +638,126 @@ class Splicer : private SpliceJob {
   }
 
  private:
+  // The logo sampled over one MCU row (planes), for the row `row` (-1: none yet).
+  struct Band {
+    std::vector<ComponentPlane> planes;
+    int row = -1;
+  };
+
+  // Decodes MCU m from r (predictors pred), composites the logo into it when it lies under it
+  // (sampled into *band), and encodes it into *out (predictors enc_pred). 0, or 1 on corrupt
+  // data, 2 for a value the tables cannot code. Const: both threads code MCUs.
+  int CodeMcu(BitReader<true>& r, int* pred, int* enc_pred, int m, Band* band,
+              BitWriter<false>* out) const {
+    const int mx = m % g_.mcus_per_row(), my = m / g_.mcus_per_row();
+    const bool touched = box_.contains(mx, my);
+    if (touched && band->row != my) {
+      BuildPlanes(logo_, g_, color_, h_.adobe_transform >= 0, my * g_.mcu_height(),
+                  (my + 1) * g_.mcu_height(), &band->planes);
+      band->row = my;
+    }
+    int16_t coef[64];
+    for (const McuBlock& b : blocks_) {
+      if (!DecodeBlock(r, table_[0][b.dc_id], table_[1][b.ac_id], &pred[b.scan_index], coef)) {
+        return 1;
+      }
+      if (touched) {
+        WatermarkBlock(coef, h_.quant[h_.comp[b.comp].quant_index], band->planes[b.comp],
+                       mx * g_.h[b.comp] + b.u, my * g_.v[b.comp] + b.v);
+      }
+      if (!EncodeBlock(*out, *enc_[0][b.dc_id], *enc_[1][b.ac_id], &enc_pred[b.scan_index], coef)) {
+        return 2;
+      }
+    }
+    return 0;
+  }
+
+ public:
+  // True when each row of the logo's MCUs, with the MCU after it, can be coded on its own:
+  // the encoder and the decoder agree again right after it (the MCU after it and the next are
+  // not under the logo), within a scan of `total` MCUs. Then the rows can be shared out.
+  bool RowsStandAlone(int total) const {
+    const int per_row = g_.mcus_per_row(), len = box_.mx1 - box_.mx0 + 1;
+    if (box_.mx0 >= box_.mx1 || box_.my0 >= box_.my1) return false;
+    for (int my = box_.my0; my < box_.my1; ++my) {
+      const int after = my * per_row + box_.mx0 + len;  // the MCU after the unit
+      if (after > total || box_.contains((after - 1) % per_row, (after - 1) / per_row) ||
+          (after < total && box_.contains(after % per_row, after / per_row))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void ShareRows(RowShare* rows) { rows_ = rows; }
+
+  // On the second thread, after it skipped to the end: once the calling thread has met it,
+  // codes the logo's rows from the bottom up, each it claims before the calling thread does,
+  // from its own records. Returns when the rows meet or the share is closed.
+  void HelpWithRows(const SecondSkipper& second) {
+    int sync_record, sync_mcu, offset[4];
+    {
+      common::MutexLock lock(rows_->mu);
+      while (!rows_->met && !rows_->closed) rows_->cv.Wait(rows_->mu);
+      if (rows_->closed) return;
+      sync_record = rows_->sync_record;
+      sync_mcu = rows_->sync_mcu;
+      std::copy(rows_->pred_offset, rows_->pred_offset + 4, offset);
+    }
+    // Records of the run the threads met in are true MCU starts.
+    const int n = second.published();
+    int run_end = sync_record + 1;
+    while (run_end < n && !second[run_end].new_run()) ++run_end;
+    const int per_row = g_.mcus_per_row(), len = box_.mx1 - box_.mx0 + 1;
+    Band band;
+    for (int my = box_.my1 - 1; my >= box_.my0; --my) {
+      const int k = my - box_.my0;
+      {
+        common::MutexLock lock(rows_->mu);
+        if (rows_->closed || rows_->state[k] != RowShare::kFree) return;
+        rows_->state[k] = RowShare::kSecond;
+      }
+      const int first = my * per_row + box_.mx0;
+      const int j = sync_record + (first - sync_mcu);
+      int rc = 1;
+      if (j >= sync_record && j < run_end) {
+        const SkipRecord& rec = second[j];
+        BitReader<true> r(data_, rec.at() / 8, second_end_);
+        if (rec.at() % 8 != 0) r.SkipBits(static_cast<int>(rec.at() % 8));
+        int pred[4], enc_pred[4];
+        for (int c = 0; c < 4; ++c) pred[c] = enc_pred[c] = rec.pred[c] + offset[c];
+        rc = 0;
+        for (int m = first; m < first + len && rc == 0; ++m) {
+          rc = CodeMcu(r, pred, enc_pred, m, &band, &rows_->coded[k].bits);
+        }
+        rows_->coded[k].length = rows_->coded[k].bits.bits();
+        rows_->coded[k].bits.Flush();
+      }
+      common::MutexLock lock(rows_->mu);
+      rows_->state[k] = rc == 0 ? RowShare::kDone : RowShare::kFailed;
+      rows_->cv.NotifyAll();
+    }
+  }
+
+ private:
+  // At the first MCU of logo row `my`: true when the second thread has coded its unit (waits
+  // while it is at it); false when this thread is to code it (claimed now).
+  bool CodedBySecond(int my) {
+    const int k = my - box_.my0;
+    common::MutexLock lock(rows_->mu);
+    if (wait_to_meet_ && rows_->met && my == box_.my1 - 1) {
+      // ScanThreads::kTwo: the last row is left to the second thread, which claims it first
+      // once it has skipped to the end, so that it has a part whatever the timing.
+      while (rows_->state[k] == RowShare::kFree) rows_->cv.Wait(rows_->mu);
+    }
+    if (rows_->state[k] == RowShare::kFree) {
+      rows_->state[k] = RowShare::kFirst;
+      return false;
+    }
+    while (rows_->state[k] == RowShare::kSecond) rows_->cv.Wait(rows_->mu);
+    return rows_->state[k] == RowShare::kDone;
+  }
+
   // The first MCU after untouched MCU m (of a segment ending before `last`) that lies under the
   // logo, or `last`.
   int NextTouched(int m, int last) const {
@@ -659,6 +831,16 @@ class Splicer : private SpliceJob {
     sync_mcu_ = m;
     bits_delta_ = static_cast<int64_t>(base + r.consumed()) - rec.bits;
     for (int c = 0; c < 4; ++c) pred_offset_[c] = pred[c] - rec.pred[c];
+    if (rows_ != nullptr) {
+      common::MutexLock lock(rows_->mu);
+      if (!rows_->met) {
+        rows_->met = true;
+        rows_->sync_record = sync_record_;
+        rows_->sync_mcu = sync_mcu_;
+        std::copy(pred_offset_, pred_offset_ + 4, rows_->pred_offset);
+        rows_->cv.NotifyAll();
+      }
+    }
   }
 
   // The furthest record, at most `want`, that r may jump to from the meeting: every record up
@@ -701,23 +883,25 @@ class Splicer : private SpliceJob {
   const HuffTable* enc_[2][4];
   std::vector<std::unique_ptr<HuffTable>> rewritten_;
   bool recoding_ = false;
-  std::vector<ComponentPlane> planes_;  // the logo over MCU row band_row_
-  int band_row_ = -1;
-  BitWriter<false> encoded_;  // the re-encoded MCUs, unstuffed, in order
-  std::vector<SegmentPlan> plans_;
-  // The second thread of a split scan, and where the calling thread stands with it: records
-  // before cursor_ lie behind it; once synced_, record sync_record_ is MCU sync_mcu_, records
-  // [sync_record_, checked_) are of the same run and Safe, and the counts differ by
-  // bits_delta_ and pred_offset_.
+  // The second thread of a split scan (with rows_, when the logo's rows are shared out), and
+  // where the calling thread stands with it: records before cursor_ lie behind it; once
+  // synced_, record sync_record_ is MCU sync_mcu_, records [sync_record_, checked_) are of the
+  // same run and Safe, and the counts differ by bits_delta_ and pred_offset_.
   SecondSkipper* second_ = nullptr;
+  RowShare* rows_ = nullptr;
   size_t second_end_ = 0;
   bool wait_to_meet_ = false;
   int pred_limit_[4] = {};
-  bool synced_ = false;
+  // From here on, members the calling thread writes while the second thread reads those above:
+  // on cache lines of their own (sharing one made coding the logo's rows 60 % slower).
+  alignas(64) bool synced_ = false;
   int cursor_ = 0, sync_record_ = 0, sync_mcu_ = 0, checked_ = 0;
   int64_t bits_delta_ = 0;
   int pred_offset_[4] = {};
-  int jumped_ = 0;
+  int jumped_ = 0, rows_from_second_ = 0;
+  Band band_;                 // of the calling thread
+  BitWriter<false> encoded_;  // the re-encoded MCUs, unstuffed, in order
+  std::vector<SegmentPlan> plans_;
 };
 
 // Entropy-coded data from which on a second thread pays for itself (its start-up, about 0.1 ms,
@@ -798,11 +982,13 @@ common::Result<bool> WatermarkJpegEntropy(std::string_view input, const JpegHead
   // A scan without restart markers cannot be cut, but Huffman codes resynchronise: a second
   // thread skips its second half (see SecondSkipper and Splicer::Advance). Declared after the
   // splicer, whose tables it reads: it is stopped first.
+  std::unique_ptr<RowShare> rows;  // outlives the thread
   std::unique_ptr<SecondSkipper> second;
   if (segments.size() == 1 && !splicer.recoding() &&
       WantSecondThread(options.scan_threads, segments[0])) {
     const Segment& seg = segments[0];
-    const int split = splicer.ChooseSplitMcu(total);
+    const bool shared = splicer.RowsStandAlone(total);
+    const int split = splicer.ChooseSplitMcu(total, shared);
     size_t start =
         seg.begin + static_cast<size_t>(static_cast<double>(seg.end - seg.begin) * split / total);
     const auto* data = reinterpret_cast<const uint8_t*>(input.data());
@@ -811,8 +997,15 @@ common::Result<bool> WatermarkJpegEntropy(std::string_view input, const JpegHead
     if (start < seg.end) {
       second = std::make_unique<SecondSkipper>(splicer.blocks(), splicer.tables(), data, start,
                                                seg.end, total + 1);
-      second->Start();
       splicer.UseSecondThread(second.get(), seg.end, options.scan_threads == ScanThreads::kTwo);
+      // Once it has skipped to the end, the second thread codes logo rows from the bottom.
+      if (shared) {
+        rows = std::make_unique<RowShare>(box.my1 - box.my0);
+        splicer.ShareRows(rows.get());
+        second->Start(rows.get(), [&splicer, &second] { splicer.HelpWithRows(*second); });
+      } else {
+        second->Start(nullptr, nullptr);
+      }
     }
   }
   // Plans every restart interval holding an MCU under the logo (every one when codes changed);
@@ -836,6 +1029,7 @@ common::Result<bool> WatermarkJpegEntropy(std::string_view input, const JpegHead
   SetSplicedResult(g, h.orientation, *logo, box, result);
   result->scan_threads = second != nullptr ? 2 : 1;
   result->second_thread_mcus = splicer.second_thread_mcus();
+  result->second_thread_logo_rows = splicer.second_thread_rows();
   return true;
 }
 

@@ -118,6 +118,10 @@ TEST(SplitScan, TwelveMegapixelPhotoTakesTwoThreadsAndGivesTheSameBytes) {
   const WatermarkResult forced = ExpectSameAsOneThread(jpeg, ScanThreads::kTwo);
   EXPECT_EQ(forced.scan_threads, 2);
   EXPECT_GT(forced.second_thread_mcus, Mcus(jpeg) / 4);
+  // And the second thread coded some of the logo's rows (which of them depends on timing).
+  const int rows = forced.changed_box.height / 16;
+  EXPECT_GT(forced.second_thread_logo_rows, 0);
+  EXPECT_LT(forced.second_thread_logo_rows, rows + 1);
 }
 
 TEST(SplitScan, EveryGravityGivesTheSameBytes) {
@@ -182,6 +186,7 @@ TEST_P(SplitLayouts, SameBytesAsOneThread) {
   if (layout.meets) {
     EXPECT_EQ(two.scan_threads, 2);
     EXPECT_GT(two.second_thread_mcus, Mcus(jpeg) / 5);
+    EXPECT_GT(two.second_thread_logo_rows, 0);
   } else {
     EXPECT_EQ(two.scan_threads, 1);
     EXPECT_EQ(two.second_thread_mcus, 0);

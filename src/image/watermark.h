@@ -128,9 +128,11 @@ struct WatermarkResult {
   Box changed_box;              // the region that may differ from the input (MCU-aligned for JPEG)
   std::string fallback_reason;  // why a JPEG did not take the entropy path ("" if it did)
   // Baseline entropy path: threads that walked the scan (2 when a second thread was started),
-  // and how many MCUs the calling thread jumped over thanks to the second thread's records.
+  // how many MCUs the calling thread jumped over thanks to the second thread's records, and how
+  // many rows of the logo's MCUs the second thread coded.
   int scan_threads = 1;
   int second_thread_mcus = 0;
+  int second_thread_logo_rows = 0;
 };
 
 // Stamps the logo into `input` (any format SniffFormat knows). Returns the new file, in the
