@@ -191,8 +191,8 @@ TEST_P(SplitLayouts, SameBytesAsOneThread) {
     EXPECT_EQ(two.scan_threads, 1);
     EXPECT_EQ(two.second_thread_mcus, 0);
   }
-  // Small scans (under 512 KB) are not worth a thread by default.
-  if (jpeg.size() < (512u << 10)) {
+  // Small scans (under 256 KB) are not worth a thread by default.
+  if (jpeg.size() < (256u << 10)) {
     EXPECT_EQ(ExpectSameAsOneThread(jpeg, ScanThreads::kAuto).scan_threads, 1);
   }
 }

@@ -67,7 +67,7 @@ struct Box {
 // How many threads the splice of a baseline JPEG may use to walk a scan without restart markers
 // (see WatermarkOptions::scan_threads).
 enum class ScanThreads {
-  kAuto,  // two when the scan holds at least 512 KB and the process may run on two CPUs
+  kAuto,  // two when the scan holds at least 256 KB and the process may run on two CPUs
   kOne,   // the calling thread alone
   kTwo,   // two whenever the scan allows it, whatever its size and the CPUs (for tests)
 };
