@@ -143,7 +143,9 @@ struct SkipRecord {
 // The logo's rows of MCUs, shared out between the two threads of a split scan: the calling
 // thread codes them from the top (Splicer::Plan), the second one from the bottom once it has
 // skipped to the end (Splicer::HelpWithRows). Each row's unit (its MCUs under the logo and the
-// one after, whose DC differences change) is coded by whichever claims it first.
+// one after, whose DC differences change) is coded by whichever claims it first. Shared by the
+// two threads: the claims and the meeting point under `mu`, a row's bits handed over by its
+// state.
 struct RowShare {
   enum State { kFree, kFirst, kSecond, kDone, kFailed };
   explicit RowShare(int rows) : state(rows, kFree), coded(rows) {}
