@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
       "data is removed from the metadata unless --keep-metadata."};
   std::string input, output, logo_path, gravity_name = "southeast", format_name;
   image::WatermarkOptions options;
-  bool json = false, no_entropy = false;
+  bool json = false, no_entropy = false, one_thread = false;
   app.add_option("INPUT", input, "Input image file (format read from its content), or - for stdin")
       ->required();
   app.add_option("OUTPUT", output,
@@ -153,6 +153,8 @@ int main(int argc, char** argv) {
   app.add_flag("--keep-progressive", options.keep_progressive,
                "When a progressive JPEG falls back to the coefficient path, keep it progressive "
                "(slower); by default it is then written as a sequential JPEG: identical pixels");
+  app.add_flag("--one-thread", one_thread,
+               "Walk a baseline JPEG's scan on one thread (same output; for comparisons)");
   app.add_flag("--no-entropy", no_entropy,
                "Force the libjpeg coefficient path even for baseline JPEGs (for comparisons)");
   std::string log_level = "warn", log_format = "text";
@@ -173,6 +175,7 @@ int main(int argc, char** argv) {
   }
   options.gravity = *gravity;
   options.allow_entropy_path = !no_entropy;
+  if (one_thread) options.scan_threads = image::ScanThreads::kOne;
   if (!format_name.empty()) {
     options.output_format = image::FormatFromExtension("." + format_name);
     if (!image::PostableFormat(options.output_format)) {
@@ -232,6 +235,10 @@ int main(int argc, char** argv) {
                         {"logo_box", BoxJson(result->logo_box)},
                         {"changed_box", BoxJson(result->changed_box)}};
     if (!result->fallback_reason.empty()) j["fallback_reason"] = result->fallback_reason;
+    if (result->path == image::WatermarkPath::kEntropy) {
+      j["scan_threads"] = result->scan_threads;
+      j["second_thread_mcus"] = result->second_thread_mcus;
+    }
     (output == "-" ? std::cerr : std::cout) << j.dump() << "\n";
   }
   return 0;

@@ -269,6 +269,10 @@ class BitReader {
     return v;
   }
 
+  // The byte after the last one loaded: no unread bit lies at or beyond it. Cheap (a bound for
+  // Position, which walks back over the loaded bytes).
+  size_t loaded_to() const { return pos_; }
+
   // True once bits beyond the data (zero padding) have been consumed.
   bool overrun() const { return static_cast<int64_t>(fake_) * 8 > bits_; }
 
@@ -372,6 +376,10 @@ class BitReader {
 template <bool kStuffed>
 class BitWriter {
  public:
+  BitWriter() = default;
+  // `chunk`: the size of its first buffer (it doubles from there); 64 KiB by default.
+  explicit BitWriter(size_t chunk) : chunk_(chunk) {}
+
   // `code` holds exactly n (0..32) bits.
   void Put(uint32_t code, int n) {
     acc_ = (acc_ << n) | code;
@@ -401,7 +409,7 @@ class BitWriter {
 
  private:
   void Reserve() {
-    if (len_ + 8 > buf_.size()) buf_.resize(std::max<size_t>(buf_.size() * 2, size_t{1} << 16));
+    if (len_ + 8 > buf_.size()) buf_.resize(std::max<size_t>(buf_.size() * 2, chunk_));
   }
   void PutByte(uint8_t b) {
     Reserve();
@@ -420,6 +428,7 @@ class BitWriter {
     len_ += 4;
   }
 
+  size_t chunk_ = size_t{1} << 16;
   std::string buf_;
   size_t len_ = 0;
   uint64_t acc_ = 0;

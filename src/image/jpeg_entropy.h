@@ -25,6 +25,10 @@ struct EntropyFallback {
 // misses verbatim, the rest bit-shifted. The Huffman data is decoded only to find where MCUs start
 // and to track the DC predictors; no coefficients are kept.
 //
+// A large scan without restart markers is walked by two threads (options.scan_threads): a
+// second one, started in its middle, skips to the end and codes some of the logo's rows; both
+// are joined before this returns, and the output is the same as with one.
+//
 // A progressive Huffman file (SOF2) is handed to WatermarkJpegProgressive (jpeg_progressive.h).
 //
 // Returns true when the file was written and *result filled (its `data` left empty); false,

@@ -64,6 +64,14 @@ struct Box {
   bool operator==(const Box&) const = default;
 };
 
+// How many threads the splice of a baseline JPEG may use to walk a scan without restart markers
+// (see WatermarkOptions::scan_threads).
+enum class ScanThreads {
+  kAuto,  // two when the scan holds at least 256 KB and the process may run on two CPUs
+  kOne,   // the calling thread alone
+  kTwo,   // two whenever the scan allows it, whatever its size and the CPUs (for tests)
+};
+
 struct WatermarkOptions {
   Gravity gravity = Gravity::kSouthEast;
   int margin = 16;       // pixels between the logo and the image edges it is placed against
@@ -99,6 +107,11 @@ struct WatermarkOptions {
   // (the fallback) it is written, by default, as a sequential JPEG with the very same
   // coefficients (identical pixels, half the work); true keeps it progressive there.
   bool keep_progressive = false;
+  // A second thread skips the second half of a large baseline scan without restart markers
+  // (standard Huffman tables, none rewritten) while the calling thread walks the first half;
+  // they meet where both find the same MCU start (Huffman codes resynchronise). The output is
+  // byte for byte the same with any value; kOne lets tests and benchmarks compare.
+  ScanThreads scan_threads = ScanThreads::kAuto;
 };
 
 struct WatermarkResult {
@@ -114,6 +127,12 @@ struct WatermarkResult {
   Box logo_box;                 // where the logo's pixels are, stored coordinates
   Box changed_box;              // the region that may differ from the input (MCU-aligned for JPEG)
   std::string fallback_reason;  // why a JPEG did not take the entropy path ("" if it did)
+  // Baseline entropy path: threads that walked the scan (2 when a second thread was started),
+  // how many MCUs the calling thread jumped over thanks to the second thread's records, and how
+  // many rows of the logo's MCUs the second thread coded.
+  int scan_threads = 1;
+  int second_thread_mcus = 0;
+  int second_thread_logo_rows = 0;
 };
 
 // Stamps the logo into `input` (any format SniffFormat knows). Returns the new file, in the
