@@ -23,6 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::JpegSpec;
 using testing::Pattern;
+using testing::Spec;
 
 int CpusAllowed() {
   cpu_set_t cpus;
@@ -144,33 +145,24 @@ struct Layout {
 void PrintTo(const Layout& layout, std::ostream* os) { *os << layout.name; }
 
 std::vector<Layout> Layouts() {
-  auto spec = [](int w, int h, int components, int hs, int vs) {
-    JpegSpec s;
-    s.width = w;
-    s.height = h;
-    s.components = components;
-    s.h_samp = hs;
-    s.v_samp = vs;
-    return s;
-  };
   std::vector<Layout> layouts = {
-      {"420", spec(1600, 1200, 3, 2, 2), true},    {"444", spec(1600, 1200, 3, 1, 1), true},
-      {"422_odd", spec(1203, 901, 3, 2, 1), true}, {"gray", spec(1600, 1200, 1, 1, 1), true},
-      {"small", spec(640, 480, 3, 2, 2), true},
+      {"420", Spec(1600, 1200, 3, 2, 2), true},    {"444", Spec(1600, 1200, 3, 1, 1), true},
+      {"422_odd", Spec(1203, 901, 3, 2, 1), true}, {"gray", Spec(1600, 1200, 1, 1, 1), true},
+      {"small", Spec(640, 480, 3, 2, 2), true},
   };
-  Layout noise{"noise_stuffing", spec(800, 600, 3, 2, 2), true};
+  Layout noise{"noise_stuffing", Spec(800, 600, 3, 2, 2), true};
   noise.spec.pattern = Pattern::kNoise;  // many 0xFF bytes, stuffed
   layouts.push_back(noise);
-  Layout text{"text", spec(1600, 1200, 3, 2, 2), true};
+  Layout text{"text", Spec(1600, 1200, 3, 2, 2), true};
   text.spec.pattern = Pattern::kText;
   layouts.push_back(text);
   // Full optimized tables: codes change and every occurrence is written again; the walk takes
   // one thread (the second would have to record the changed codes too).
-  Layout full{"optimized_tables_full", spec(1600, 1200, 3, 2, 2), false};
+  Layout full{"optimized_tables_full", Spec(1600, 1200, 3, 2, 2), false};
   full.spec.optimize = true;
   layouts.push_back(full);
   // Restart markers split the scan already.
-  Layout restart{"restart_rows", spec(1600, 1200, 3, 2, 2), false};
+  Layout restart{"restart_rows", Spec(1600, 1200, 3, 2, 2), false};
   restart.spec.restart_rows = 1;
   layouts.push_back(restart);
   return layouts;

@@ -31,6 +31,17 @@ struct JpegSpec {
   Pattern pattern = Pattern::kPhoto;
 };
 
+// A JpegSpec of this size, component count and luma sampling, the rest as defaulted.
+inline JpegSpec Spec(int width, int height, int components, int h_samp, int v_samp) {
+  JpegSpec s;
+  s.width = width;
+  s.height = height;
+  s.components = components;
+  s.h_samp = h_samp;
+  s.v_samp = v_samp;
+  return s;
+}
+
 std::string MakeJpeg(const JpegSpec& spec);
 std::string MakeJpegFromPixels(const JpegSpec& spec, const std::vector<uint8_t>& pixels);
 

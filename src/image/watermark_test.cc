@@ -19,6 +19,7 @@ namespace {
 using testing::Decoded;
 using testing::JpegSpec;
 using testing::Pattern;
+using testing::Spec;
 
 // The full-decode reference: decode the input, composite the logo in RGB (or gray), compare.
 Decoded ReferenceComposite(const Decoded& input, const internal::PlacedLogo& logo) {
@@ -136,16 +137,6 @@ struct JpegCase {
   int quality = 95;
   double min_psnr = 40;  // JPEG's own quantization bounds this below q95
 };
-
-JpegSpec Spec(int w, int h, int comps, int hs, int vs) {
-  JpegSpec s;
-  s.width = w;
-  s.height = h;
-  s.components = comps;
-  s.h_samp = hs;
-  s.v_samp = vs;
-  return s;
-}
 
 // Baseline Huffman files take the entropy path.
 constexpr WatermarkPath kFast = WatermarkPath::kEntropy;
