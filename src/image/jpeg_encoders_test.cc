@@ -5,8 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
+#include "common/files.h"
 #include "common/subprocess.h"
 #include "image/jpeg_parse.h"
 #include "image/test_images.h"
@@ -29,10 +29,9 @@ common::RunResult RunTool(std::vector<std::string> argv) {
 }
 
 std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto data = common::ReadFile(path.string());
+  EXPECT_TRUE(data.ok()) << data.status().ToString();
+  return data.ok() ? std::move(data).value() : std::string();
 }
 
 void WriteFile(const fs::path& path, const std::string& data) {

@@ -138,7 +138,21 @@ struct SkipRecord {
 
   uint32_t at() const { return pos & ~kNewRun; }
   bool new_run() const { return (pos & kNewRun) != 0; }
+
+  // A reader of the entropy-coded data [.., end) at this MCU start.
+  BitReader<true> Reader(const uint8_t* data, size_t end) const {
+    BitReader<true> r(data, at() / 8, end);
+    if (at() % 8 != 0) r.SkipBits(static_cast<int>(at() % 8));
+    return r;
+  }
 };
+
+// The first byte at or after `start` that is not the second byte of an 0xFF00 stuffing pair
+// (where no code can start), or `end`.
+size_t PastStuffing(const uint8_t* data, size_t start, size_t end) {
+  while (start < end && data[start - 1] == 0xFF) ++start;
+  return start;
+}
 
 // The logo's rows of MCUs, shared out between the two threads of a split scan: the calling
 // thread codes them from the top (Splicer::Plan), the second one from the bottom once it has
@@ -284,8 +298,7 @@ class SecondSkipper {
       size_t byte;
       int used;
       r.Position(&byte, &used);
-      start = byte + 1;
-      while (start < end_ && data_[start - 1] == 0xFF) ++start;
+      start = PastStuffing(data_, byte + 1, end_);
       if (start >= end_) break;
       new_run = true;
     }
@@ -724,8 +737,7 @@ class Splicer : private SpliceJob {
       int rc = 1;
       if (j >= sync_record && j < run_end) {
         const SkipRecord& rec = second[j];
-        BitReader<true> r(data_, rec.at() / 8, second_end_);
-        if (rec.at() % 8 != 0) r.SkipBits(static_cast<int>(rec.at() % 8));
+        BitReader<true> r = rec.Reader(data_, second_end_);
         int pred[4], enc_pred[4];
         for (int c = 0; c < 4; ++c) pred[c] = enc_pred[c] = rec.pred[c] + offset[c];
         rc = 0;
@@ -873,8 +885,7 @@ class Splicer : private SpliceJob {
 
   void JumpTo(int k, BitReader<true>& r, uint64_t* base, int* pred) const {
     const SkipRecord& rec = (*second_)[k];
-    r = BitReader<true>(data_, rec.at() / 8, second_end_);
-    if (rec.at() % 8 != 0) r.SkipBits(static_cast<int>(rec.at() % 8));
+    r = rec.Reader(data_, second_end_);
     *base = static_cast<uint64_t>(rec.bits + bits_delta_) - r.consumed();
     for (int c = 0; c < 4; ++c) pred[c] = rec.pred[c] + pred_offset_[c];
   }
@@ -997,8 +1008,7 @@ common::Result<bool> WatermarkJpegEntropy(std::string_view input, const JpegHead
     size_t start =
         seg.begin + static_cast<size_t>(static_cast<double>(seg.end - seg.begin) * split / total);
     const auto* data = reinterpret_cast<const uint8_t*>(input.data());
-    start = std::max(start, seg.begin + 1);
-    while (start < seg.end && data[start - 1] == 0xFF) ++start;  // not inside 0xFF00
+    start = PastStuffing(data, std::max(start, seg.begin + 1), seg.end);
     if (start < seg.end) {
       second = std::make_unique<SecondSkipper>(splicer.blocks(), splicer.tables(), data, start,
                                                seg.end, total + 1);

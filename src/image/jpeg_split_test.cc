@@ -9,9 +9,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
+#include "common/files.h"
 #include "common/subprocess.h"
 #include "image/jpeg_parse.h"
 #include "image/test_images.h"
@@ -73,10 +73,9 @@ int Mcus(const std::string& jpeg) {
 }
 
 std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto data = common::ReadFile(path.string());
+  EXPECT_TRUE(data.ok()) << data.status().ToString();
+  return data.ok() ? std::move(data).value() : std::string();
 }
 
 // A photo-like picture written by cjpeg (libjpeg-turbo's command-line encoder) with `flags`.
